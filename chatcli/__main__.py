@@ -1,0 +1,5 @@
+"""Run chatcli as `python -m chatcli`."""
+
+from chatcli.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""The Backend protocol and the registry that imports a backend's module only when it is used."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chatcli.conversation import Message
+from chatcli.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A piece of the model's reasoning (`reasoning_content`), kept apart from the answer."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(slots=True)
+class StreamInfo:
+    """What a stream reports besides its text, filled in as it runs."""
+
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    messages: Sequence[Message]
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    info: StreamInfo = field(default_factory=StreamInfo)
+
+
+class Backend(Protocol):
+    """Turns a message list into a stream of text deltas (and occasional `Reasoning` pieces).
+
+    The iterator is a generator: closing it closes the HTTP stream. Failures raise `BackendError`.
+    """
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> Iterator[str | Reasoning]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSettings:
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+
+
+REGISTRY: dict[str, str] = {
+    "echo": "chatcli.backends.echo:EchoBackend",
+    "openai": "chatcli.backends.openai_compat:OpenAIBackend",
+}
+
+
+def create_backend(name: str, settings: BackendSettings) -> Backend:
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        raise UsageError(f"unknown backend {name!r}; choose one of {', '.join(REGISTRY)}") from None
+    module_name, class_name = target.split(":")
+    backend_class = getattr(importlib.import_module(module_name), class_name)
+    backend: Backend = backend_class(settings)
+    return backend

@@ -1,0 +1,24 @@
+"""The offline backend: answers `Echo: <last user message>` in small chunks, no key, no network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chatcli.backends import BackendSettings, ChatRequest, Reasoning
+
+CHUNK_CHARS = 4
+
+
+class EchoBackend:
+    name = "echo"
+
+    def __init__(self, settings: BackendSettings) -> None:
+        pass
+
+    def stream(self, request: ChatRequest) -> Iterator[str | Reasoning]:
+        last_user = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+        answer = f"Echo: {last_user}"
+        for start in range(0, len(answer), CHUNK_CHARS):
+            yield answer[start : start + CHUNK_CHARS]
+        request.info.finish_reason = "stop"
+        request.info.model = request.model

@@ -1,0 +1,89 @@
+"""Messages and conversations: pure data, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+# Why an answer is incomplete; kept in files, never sent to the model.
+INTERRUPTED = "interrupted"
+FAILED = "failed"
+
+Content = str | list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str
+    content: Content
+    status: str | None = None  # INTERRUPTED or FAILED for an incomplete answer
+    extra: Mapping[str, Any] = field(default_factory=dict)  # unknown fields, kept on round-trip
+
+    @property
+    def text(self) -> str:
+        """The message's text, whether its content is a string or a list of parts."""
+        if isinstance(self.content, str):
+            return self.content
+        if not self.content:
+            return ""
+        return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+
+    def to_api(self) -> dict[str, Any]:
+        """The message as the chat-completions API takes it (no status mark)."""
+        return {**self.extra, "role": self.role, "content": self.content}
+
+
+@dataclass(slots=True)
+class Conversation:
+    """The message list of one chat, system prompt first when there is one."""
+
+    messages: list[Message] = field(default_factory=list)
+    model: str | None = None
+
+    @property
+    def system(self) -> str | None:
+        if self.messages and self.messages[0].role == "system":
+            return self.messages[0].text
+        return None
+
+    def set_system(self, text: str | None) -> None:
+        if self.messages and self.messages[0].role == "system":
+            del self.messages[0]
+        if text:
+            self.messages.insert(0, Message("system", text))
+
+    def with_user(self, text: str) -> list[Message]:
+        """The messages to send for a new user turn, without changing the conversation."""
+        return [*self.messages, Message("user", text)]
+
+    def commit(self, user: Message, answer: Message) -> None:
+        self.messages += (user, answer)
+
+    def clear(self) -> None:
+        """Start over, keeping the system prompt."""
+        system = self.system
+        self.messages.clear()
+        self.set_system(system)
+
+    def last_exchange_start(self) -> int | None:
+        """Index of the last user message, or None when there is none."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            if self.messages[index].role == "user":
+                return index
+        return None
+
+    def pop_exchange(self) -> list[Message]:
+        """Remove and return the last user message and everything after it."""
+        start = self.last_exchange_start()
+        if start is None:
+            return []
+        removed = self.messages[start:]
+        del self.messages[start:]
+        return removed
+
+
+def api_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    return [message.to_api() for message in messages]

@@ -1,0 +1,148 @@
+"""Conversation files: versioned JSON, validated on load, written atomically and privately."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatcli.conversation import ROLES, Conversation, Message
+from chatcli.errors import BadFileError, HistoryError
+from chatcli.files import write_atomic
+
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_KNOWN_FIELDS = frozenset({"role", "content", "status"})
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a file looked like when we last read or wrote it."""
+
+    mtime_ns: int
+    size: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> Fingerprint | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        return cls(stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def parse_conversation(data: Any, source: str) -> Conversation:
+    """Validate decoded JSON: a version-1 conversation object or a bare list of messages."""
+    model = None
+    if isinstance(data, dict):
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise BadFileError(f"{source}: not a chatcli conversation (no \"version\" number)")
+        if version > FORMAT_VERSION:
+            raise BadFileError(f"{source}: written by a newer chatcli (format version {version}); upgrade chatcli")
+        if version < 1:
+            raise BadFileError(f"{source}: unknown format version {version}")
+        model = data.get("model")
+        if model is not None and not isinstance(model, str):
+            raise BadFileError(f"{source}: \"model\" must be a string")
+        data = data.get("messages")
+        if data is None:
+            raise BadFileError(f"{source}: no \"messages\" list")
+    if not isinstance(data, list):
+        raise BadFileError(f"{source}: expected a conversation object or a list of messages")
+    return Conversation([_parse_message(item, index, source) for index, item in enumerate(data)], model)
+
+
+def _parse_message(item: Any, index: int, source: str) -> Message:
+    where = f"{source}: message {index + 1}"
+    if not isinstance(item, dict):
+        raise BadFileError(f"{where} is not an object")
+    role = item.get("role")
+    if role not in ROLES:
+        raise BadFileError(f"{where} has role {role!r}; expected one of {', '.join(sorted(ROLES))}")
+    content = item.get("content")
+    if isinstance(content, list):
+        if not all(isinstance(part, dict) and isinstance(part.get("type"), str) for part in content):
+            raise BadFileError(f"{where}: content parts must be objects with a \"type\"")
+    elif content is not None and not isinstance(content, str):
+        raise BadFileError(f"{where}: content must be a string or a list of parts")
+    status = item.get("status")
+    if status is not None and not isinstance(status, str):
+        raise BadFileError(f"{where}: status must be a string")
+    extra = {key: value for key, value in item.items() if key not in _KNOWN_FIELDS}
+    return Message(role, content, status, extra)
+
+
+def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
+    messages = []
+    for message in conversation.messages:
+        item = {**message.extra, "role": message.role, "content": message.content}
+        if message.status:
+            item["status"] = message.status
+        messages.append(item)
+    return {"version": FORMAT_VERSION, "model": conversation.model, "messages": messages}
+
+
+def decode_conversation(raw: bytes, source: str) -> Conversation:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise BadFileError(f"{source}: starts with a byte-order mark; save it as UTF-8 without BOM")
+    if not raw.strip():
+        raise BadFileError(f"{source}: file is empty")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise BadFileError(f"{source}: not UTF-8 (bad byte at offset {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise BadFileError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise BadFileError(f"{source}: JSON nested too deeply") from None
+    return parse_conversation(data, source)
+
+
+class ConversationFile:
+    """A conversation file on disk that remembers what it looked like when we last read or wrote it,
+    so a change made by another session is never silently overwritten."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: Fingerprint | None = None
+
+    def load(self) -> Conversation:
+        try:
+            size = self.path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise BadFileError(f"{self.path}: file too large ({size} bytes)")
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            raise BadFileError(f"{self.path}: no such file") from None
+        except IsADirectoryError:
+            raise BadFileError(f"{self.path}: is a directory") from None
+        except OSError as error:
+            raise BadFileError(f"{self.path}: cannot read ({error.strerror})") from None
+        conversation = decode_conversation(raw, str(self.path))
+        self._seen = Fingerprint.of(self.path)
+        return conversation
+
+    def check_writable(self) -> None:
+        """Refuse early when saving would overwrite a file we did not load or write ourselves."""
+        current = Fingerprint.of(self.path)
+        if current is None or current == self._seen:
+            return
+        if self._seen is None:
+            raise HistoryError(
+                f"{self.path}: exists and is not the loaded conversation; "
+                "load it with --load to continue it, or save to a new file"
+            )
+        raise HistoryError(f"{self.path}: changed by another program since it was loaded; not overwritten")
+
+    def save(self, conversation: Conversation) -> None:
+        self.check_writable()
+        data = json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2) + "\n"
+        try:
+            write_atomic(self.path, data.encode("utf-8"))
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise HistoryError(f"{self.path}: cannot save ({reason}); the old file is unchanged") from None
+        self._seen = Fingerprint.of(self.path)

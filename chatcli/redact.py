@@ -1,0 +1,30 @@
+"""Keep secrets and markup out of text that came from a server before we show it."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+MAX_REASON_CHARS = 200
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove the exact secret, any `Bearer …` token and anything shaped like an OpenAI key."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    text = _BEARER.sub("Bearer [redacted]", text)
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+def short_reason(text: str, secret: str | None) -> str:
+    """A server's error text as one short line: secrets redacted, HTML tags stripped, truncated."""
+    if "<" in text and ">" in text:
+        text = html.unescape(_TAG.sub(" ", text))
+    text = _SPACE.sub(" ", redact(text, secret)).strip()
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 1] + "…"
+    return text

@@ -1,0 +1,51 @@
+"""Neutralise terminal control sequences in untrusted text before it reaches a terminal."""
+
+from __future__ import annotations
+
+
+def _visible_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in range(0x20):
+        if code not in (0x09, 0x0A):  # tab and newline stay
+            table[code] = "^" + chr(code + 0x40)  # ESC -> ^[, BEL -> ^G, CR -> ^M
+    table[0x7F] = "^?"
+    # C1 controls (CSI U+009B, OSC U+009D, …), bidi overrides and isolates, Unicode tag characters.
+    invisible = [*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0xE0000, 0xE0080)]
+    for code in invisible:
+        table[code] = f"<U+{code:04X}>"
+    return table
+
+
+_TABLE = _visible_table()
+
+
+def sanitize(text: str) -> str:
+    """Return `text` with every control character shown in a visible, inert form; CRLF becomes LF."""
+    return text.replace("\r\n", "\n").translate(_TABLE)
+
+
+class StreamSanitizer:
+    """`sanitize` for text that arrives in pieces: a CR at the end of a piece waits for the next one,
+    so a CRLF split across two pieces still becomes one newline. Mapping is per character, so an escape
+    sequence split across pieces is neutralised just the same."""
+
+    __slots__ = ("_pending_cr",)
+
+    def __init__(self) -> None:
+        self._pending_cr = False
+
+    def feed(self, piece: str) -> str:
+        if self._pending_cr:
+            piece = "\r" + piece
+            self._pending_cr = False
+        if piece.endswith("\r"):
+            piece = piece[:-1]
+            self._pending_cr = True
+        return sanitize(piece)
+
+    def flush(self) -> str:
+        """What is still held back once the stream has ended."""
+        if self._pending_cr:
+            self._pending_cr = False
+            return sanitize("\r")
+        return ""

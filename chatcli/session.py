@@ -1,0 +1,66 @@
+"""One turn as one transaction: the conversation changes only once the answer is in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chatcli.backends import Backend, ChatRequest, StreamInfo
+from chatcli.conversation import FAILED, INTERRUPTED, Conversation, Message
+from chatcli.errors import PartialAnswer
+from chatcli.render import Renderer
+
+
+@dataclass(slots=True)
+class TurnResult:
+    text: str
+    status: str | None = None  # None when complete, else INTERRUPTED or FAILED
+    info: StreamInfo = field(default_factory=StreamInfo)
+
+
+@dataclass(slots=True)
+class Session:
+    backend: Backend
+    conversation: Conversation
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    on_reasoning: Callable[[str], None] | None = None
+
+    def turn(self, text: str, renderer: Renderer) -> TurnResult:
+        """Send `text`, stream the answer through `renderer`, then commit user message and answer.
+
+        An error before any text leaves the conversation as it was. Ctrl-C keeps the partial answer,
+        committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises.
+        """
+        user = Message("user", text)
+        request = ChatRequest(
+            self.conversation.with_user(text), self.model, self.temperature, self.max_tokens, StreamInfo()
+        )
+        pieces: list[str] = []
+        stream = self.backend.stream(request)
+        try:
+            with renderer:
+                for piece in stream:
+                    if type(piece) is str:
+                        pieces.append(piece)
+                        renderer.feed(piece)
+                    elif self.on_reasoning is not None:
+                        self.on_reasoning(piece.text)  # type: ignore[union-attr]
+        except KeyboardInterrupt:
+            stream.close()  # closes the HTTP stream, so the server stops generating
+            return self._keep_partial(user, pieces, INTERRUPTED, request.info)
+        except PartialAnswer:
+            self._keep_partial(user, pieces, FAILED, request.info)
+            raise
+        finally:
+            stream.close()
+        answer = "".join(pieces)
+        self.conversation.commit(user, Message("assistant", answer))
+        return TurnResult(answer, None, request.info)
+
+    def _keep_partial(self, user: Message, pieces: list[str], status: str, info: StreamInfo) -> TurnResult:
+        answer = "".join(pieces)
+        if answer:
+            self.conversation.commit(user, Message("assistant", answer, status))
+        return TurnResult(answer, status, info)

@@ -1,0 +1,39 @@
+"""Reading the prompt from piped stdin: bytes decoded as UTF-8 whatever the locale, size-capped."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from chatcli.errors import UsageError
+
+DEFAULT_MAX_INPUT_BYTES = 8 * 1024 * 1024
+_READ_SIZE = 1 << 16
+
+
+def read_stdin(stream: BinaryIO, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> str:
+    """Read all of `stream`, refusing more than `max_bytes`, invalid UTF-8 and NUL bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := stream.read(_READ_SIZE):
+        total += len(chunk)
+        if total > max_bytes:
+            raise UsageError(f"stdin is larger than {max_bytes} bytes; raise --max-input-bytes to send it")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    nul = raw.find(b"\x00")
+    if nul != -1:
+        raise UsageError(f"stdin holds a NUL byte at offset {nul}; binary input is not sent")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        offset = error.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        raise UsageError(f"stdin is not valid UTF-8 (byte offset {offset})") from None
+
+
+def combine_prompt(words: list[str], stdin_text: str | None) -> str:
+    """stdin, a blank line, then the prompt words; either alone is the prompt. Empty is an error."""
+    prompt = " ".join(words)
+    parts = [part for part in (stdin_text, prompt) if part and part.strip()]
+    if not parts:
+        raise UsageError("empty prompt; give a prompt or pipe text on stdin")
+    return "\n\n".join(part.rstrip("\n") if part is stdin_text else part for part in parts)

@@ -1,0 +1,53 @@
+"""Shared fixtures: an isolated home for every test, the local OpenAI-compatible server, the installed command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.openai_server import OpenAIServer
+
+TEST_KEY = "sk-test-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
+CHATCLI = shutil.which("chatcli", path=str(Path(sys.executable).parent)) or "chatcli"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME, config and data directories under tmp_path; no OPENAI_* or CHATCLI_* from the developer's shell."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "CHATCLI_")) or name in ("NO_COLOR", "FORCE_COLOR"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    return home
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    fake = OpenAIServer().start()
+    yield fake
+    fake.stop()
+
+
+def run_chatcli(
+    *args: str, input: bytes | None = b"", env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed `chatcli` with the test's environment plus `env`; stdin is a pipe holding `input`."""
+    return subprocess.run(
+        [CHATCLI, *args],
+        input=input,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )

@@ -1,0 +1,174 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests, scripted per test.
+
+Each request takes the next queued `Reply` (or the default one) and is recorded, so tests can assert what
+chatcli sent. Replies can stream SSE chunks with pauses, send any status and body, or drop the connection.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# A reply is a status, headers and a body given as pieces: bytes are written and flushed,
+# a float pauses that many seconds, DROP closes the connection at once.
+DROP = object()
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/event-stream"})
+    body: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def sse_event(data: Any) -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data)
+    return f"data: {text}\n\n".encode()
+
+
+def chunk(content: str | None = None, finish_reason: str | None = None, **delta: Any) -> dict[str, Any]:
+    """One chat.completion.chunk object."""
+    if content is not None:
+        delta["content"] = content
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "test-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
+def sse_reply(
+    *pieces: str,
+    finish_reason: str | None = "stop",
+    usage: dict[str, int] | None = None,
+    delay: float = 0.0,
+    done: bool = True,
+) -> Reply:
+    """A streamed answer made of `pieces`, `delay` seconds apart."""
+    body: list[Any] = [sse_event(chunk(role="assistant", content=""))]
+    for piece in pieces:
+        if delay:
+            body.append(delay)
+        body.append(sse_event(chunk(piece)))
+    if finish_reason is not None:
+        body.append(sse_event(chunk(finish_reason=finish_reason)))
+    if usage is not None:
+        body.append(sse_event({**chunk(), "choices": [], "usage": usage}))
+    if done:
+        body.append(b"data: [DONE]\n\n")
+    return Reply(body=body)
+
+
+def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, {"Content-Type": "application/json", **(headers or {})}, [json.dumps(data).encode()])
+
+
+def text_reply(status: int, text: str, content_type: str = "text/html") -> Reply:
+    return Reply(status, {"Content-Type": content_type}, [text.encode()])
+
+
+class OpenAIServer:
+    """Start with `start()`; `url` ends in /v1. Thread-safe recording of requests and disconnects."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.models: list[str] = ["test-model", "other-model"]
+        self.default = sse_reply("Hello", " from", " the", " test", " server.")
+        self.client_disconnects = 0
+        self.disconnected = threading.Event()
+        self._replies: queue.Queue[Reply] = queue.Queue()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def start(self) -> OpenAIServer:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def enqueue(self, *replies: Reply) -> None:
+        for reply in replies:
+            self._replies.put(reply)
+
+    @property
+    def bodies(self) -> list[Any]:
+        return [request.body for request in self.requests if request.method == "POST"]
+
+    def wait_for_disconnect(self, timeout: float = 5.0) -> bool:
+        return self.disconnected.wait(timeout)
+
+    def _next_reply(self, method: str, path: str) -> Reply:
+        if method == "GET" and path.endswith("/models"):
+            return json_reply(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+        try:
+            return self._replies.get_nowait()
+        except queue.Empty:
+            return self.default
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._answer("GET", None)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw
+                self._answer("POST", body)
+
+            def _answer(self, method: str, body: Any) -> None:
+                with server._lock:
+                    server.requests.append(
+                        RecordedRequest(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
+                reply = server._next_reply(method, self.path)
+                self.close_connection = True
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for piece in reply.body:
+                        if piece is DROP:
+                            return
+                        if isinstance(piece, float | int):
+                            time.sleep(piece)
+                            continue
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    with server._lock:
+                        server.client_disconnects += 1
+                    server.disconnected.set()
+
+        return Handler
