@@ -191,7 +191,7 @@ def _open_conversation(
     save_file = None
     if save is not None:
         same_file = loaded_file is not None and _same_path(load, save)
-        save_file = loaded_file if same_file else ConversationFile(save)
+        save_file = loaded_file if same_file and loaded_file is not None else ConversationFile(save)
         save_file.check_writable()
     return conversation, save_file
 

@@ -48,6 +48,7 @@ def run_chatcli(
         [CHATCLI, *args],
         input=input,
         capture_output=True,
+        check=False,
         env={**os.environ, **(env or {})},
         timeout=timeout,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -42,6 +42,9 @@ class ChatRequest:
     info: StreamInfo = field(default_factory=StreamInfo)
 
 
+AnswerStream = Generator[str | Reasoning, None, None]
+
+
 class Backend(Protocol):
     """Turns a message list into a stream of text deltas (and occasional `Reasoning` pieces).
 
@@ -50,7 +53,7 @@ class Backend(Protocol):
 
     name: str
 
-    def stream(self, request: ChatRequest) -> Iterator[str | Reasoning]: ...
+    def stream(self, request: ChatRequest) -> AnswerStream: ...
 
 
 @dataclass(frozen=True, slots=True)

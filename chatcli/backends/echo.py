@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from chatcli.backends import BackendSettings, ChatRequest, Reasoning
+from chatcli.backends import AnswerStream, BackendSettings, ChatRequest
 
 CHUNK_CHARS = 4
 
@@ -15,7 +13,7 @@ class EchoBackend:
     def __init__(self, settings: BackendSettings) -> None:
         pass
 
-    def stream(self, request: ChatRequest) -> Iterator[str | Reasoning]:
+    def stream(self, request: ChatRequest) -> AnswerStream:
         last_user = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
         answer = f"Echo: {last_user}"
         for start in range(0, len(answer), CHUNK_CHARS):

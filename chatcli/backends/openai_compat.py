@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from chatcli.backends import BackendSettings, ChatRequest, Reasoning, Usage
+from chatcli.backends import AnswerStream, BackendSettings, ChatRequest, Reasoning, Usage
 from chatcli.conversation import api_messages
 from chatcli.errors import BackendError, PartialAnswer
 from chatcli.redact import short_reason
@@ -35,7 +35,7 @@ class OpenAIBackend:
             timeout=settings.timeout,
         )
 
-    def stream(self, request: ChatRequest) -> Iterator[str | Reasoning]:
+    def stream(self, request: ChatRequest) -> AnswerStream:
         params: dict[str, Any] = {"model": request.model, "messages": api_messages(request.messages), "stream": True}
         if request.temperature is not None:
             params["temperature"] = request.temperature
@@ -148,14 +148,11 @@ def _status_text(error: openai.APIStatusError) -> str:
         inner = body.get("error", body)
         return _error_text(inner)
     if isinstance(body, str) and body:
-        return body
-    try:
-        return error.response.text or error.message
-    except Exception:  # a streamed error body that cannot be read any more
-        return error.message
+        return body  # the SDK keeps a body that is not JSON (an HTML error page) as text
+    return error.message
 
 
-def _connection_cause(error: BaseException) -> str:
+def _connection_cause(error: openai.APIConnectionError) -> str:
     """Walk the exception chain to the OS-level reason (refused, name not known, TLS…)."""
     cause: BaseException | None = error
     reason = "connection error"
