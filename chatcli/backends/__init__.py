@@ -24,6 +24,14 @@ class Usage:
     completion_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    """One model a server lists (`GET /models`)."""
+
+    id: str
+    owned_by: str | None = None
+
+
 @dataclass(slots=True)
 class StreamInfo:
     """What a stream reports besides its text, filled in as it runs."""

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from chatcli.backends import AnswerStream, BackendSettings, ChatRequest, Reasoning, Usage
+from chatcli.backends import AnswerStream, BackendSettings, ChatRequest, ModelEntry, Reasoning, Usage
 from chatcli.conversation import api_messages
 from chatcli.errors import BackendError, PartialAnswer
 from chatcli.redact import short_reason
@@ -34,6 +34,7 @@ class OpenAIBackend:
             base_url=self.base_url,
             timeout=settings.timeout,
         )
+        self.asks_for_usage = True  # off for the session once the server rejects `stream_options`
 
     def stream(self, request: ChatRequest) -> AnswerStream:
         params: dict[str, Any] = {"model": request.model, "messages": api_messages(request.messages), "stream": True}
@@ -41,7 +42,10 @@ class OpenAIBackend:
             params["temperature"] = request.temperature
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
+        if self.asks_for_usage:
+            params["stream_options"] = {"include_usage": True}
         shown_text = False
+        retry_without_usage = False
         try:
             with self._client.chat.completions.with_streaming_response.create(**params) as response:
                 content_type = response.headers.get("content-type", "")
@@ -52,8 +56,31 @@ class OpenAIBackend:
                     shown_text = shown_text or isinstance(piece, str)
                     yield piece
         except openai.APIError as error:
-            message = self._describe(error, request.model)
-            raise (PartialAnswer(message) if shown_text else BackendError(message)) from None
+            if self.asks_for_usage and not shown_text and _rejects_stream_options(error):
+                self.asks_for_usage = False
+                retry_without_usage = True
+            else:
+                message = self._describe(error, request.model)
+                raise (PartialAnswer(message) if shown_text else BackendError(message)) from None
+        if retry_without_usage:
+            yield from self.stream(request)
+
+    def list_models(self) -> list[ModelEntry]:
+        """GET /models: each model's id and, when the server says, its owner. Ids are the server's text."""
+        try:
+            page = self._client.models.list()
+            entries = [ModelEntry(str(model.id), getattr(model, "owned_by", None)) for model in page]
+        except openai.APIStatusError as error:
+            if error.status_code == 404:
+                raise BackendError(
+                    f"{self.base_url} has no model list (404); does the base URL end in /v1?"
+                ) from None
+            raise BackendError(self._describe(error, "")) from None
+        except openai.APIError as error:
+            raise BackendError(self._describe(error, "")) from None
+        except (AttributeError, TypeError, ValueError):
+            raise BackendError(f"{self.base_url} sent a model list chatcli cannot read") from None
+        return entries
 
     def _read_events(self, lines: Iterator[str], request: ChatRequest) -> Iterator[str | Reasoning]:
         info = request.info
@@ -134,6 +161,17 @@ class OpenAIBackend:
                 return f"the conversation is too long for model {model!r}: {reason}"
             return f"{where} answered {status}: {reason}"
         return short_reason(str(error), self._key)
+
+
+def _rejects_stream_options(error: openai.APIError) -> bool:
+    """A 400/422 that names `stream_options` or an unknown parameter: an older server without usage chunks."""
+    if not isinstance(error, openai.APIStatusError) or error.status_code not in (400, 422):
+        return False
+    text = _status_text(error).lower()
+    return any(hint in text for hint in _STREAM_OPTIONS_HINTS)
+
+
+_STREAM_OPTIONS_HINTS = ("stream_options", "include_usage", "unknown parameter", "unrecognized", "extra inputs")
 
 
 def _error_text(error: Any) -> str:
