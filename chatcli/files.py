@@ -4,44 +4,113 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 def make_private_dir(path: Path) -> None:
-    """Create `path` (and parents) as 0700 if it does not exist yet."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` and any missing parents as 0700 (Path.mkdir would give the parents the umask's mode).
+
+    Directories that already exist keep their mode: they are the user's."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=PRIVATE_DIR)
+            os.chmod(directory, PRIVATE_DIR)
 
 
 def create_private_file(path: Path) -> None:
     """Create an empty 0600 file unless it exists, so later appends by other code keep it private."""
     make_private_dir(path.parent)
     with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    os.chmod(path, 0o600)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    os.chmod(path, PRIVATE_FILE)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that readers see the old file or the new one, never a mix.
 
-    Temp file in the same directory (mkstemp makes it 0600), fsync, rename, fsync the directory.
-    On any failure the temp file is removed and the old file is left byte-identical.
+    The data goes to a 0600 temp file in the same directory, is fsynced, renamed over `path`, and the
+    directory is fsynced. On Linux the temp file is anonymous (O_TMPFILE) while it is written and gets a
+    name only for the rename, so even SIGKILL mid-write leaves no temp file behind. On any failure the
+    temp file is removed and the old file is left byte-identical.
     """
     directory = path.parent
     make_private_dir(directory)
-    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
+        temp_name = _write_anonymous(dir_fd, path.name, data) or _write_named(dir_fd, path.name, data)
+        try:
+            os.replace(temp_name, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name, dir_fd=dir_fd)
+            raise
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _temp_name(name: str) -> str:
+    return f".{name}.{secrets.token_hex(6)}.tmp"
+
+
+def _write_anonymous(dir_fd: int, name: str, data: bytes) -> str | None:
+    """Write `data` to an O_TMPFILE file and link it in under a temp name; None where that is unsupported."""
+    flags = getattr(os, "O_TMPFILE", 0)
+    if not flags or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        fd = os.open(".", flags | os.O_WRONLY, PRIVATE_FILE, dir_fd=dir_fd)
+    except OSError:  # the file system does not support O_TMPFILE
+        return None
+    try:
+        _fill(fd, data)
+        while True:
+            temp_name = _temp_name(name)
+            try:
+                # linkat(AT_SYMLINK_FOLLOW) on the /proc link gives the anonymous file a name;
+                # passing a dir_fd makes os.link use linkat rather than link.
+                os.link(f"/proc/self/fd/{fd}", temp_name, dst_dir_fd=dir_fd, follow_symlinks=True)
+            except FileExistsError:
+                continue
+            except OSError:  # a sandbox that refuses the link: fall back to a named temp file
+                return None
+            return temp_name
+    finally:
+        os.close(fd)
+
+
+def _write_named(dir_fd: int, name: str, data: bytes) -> str:
+    while True:
+        temp_name = _temp_name(name)
+        try:
+            fd = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+        break
+    try:
+        _fill(fd, data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name, dir_fd=dir_fd)
+        raise
+    finally:
+        os.close(fd)
+    return temp_name
+
+
+def _fill(fd: int, data: bytes) -> None:
+    os.fchmod(fd, PRIVATE_FILE)  # a umask such as 0277 strips bits even from 0600
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)

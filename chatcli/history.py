@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +14,6 @@ from chatcli.files import write_atomic
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _KNOWN_FIELDS = frozenset({"role", "content", "status"})
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """What a file looked like when we last read or wrote it."""
-
-    mtime_ns: int
-    size: int
-    inode: int
-
-    @classmethod
-    def of(cls, path: Path) -> Fingerprint | None:
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            return None
-        return cls(stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 def parse_conversation(data: Any, source: str) -> Conversation:
@@ -102,47 +85,60 @@ def decode_conversation(raw: bytes, source: str) -> Conversation:
 
 
 class ConversationFile:
-    """A conversation file on disk that remembers what it looked like when we last read or wrote it,
-    so a change made by another session is never silently overwritten."""
+    """A conversation file on disk that remembers the digest of what we last read or wrote there,
+    so a change made by another session is never silently overwritten (content, not mtime: two writes
+    within one timestamp tick of the file system would look the same)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._seen: Fingerprint | None = None
+        self._seen: bytes | None = None  # sha256 of the file as we last read or wrote it
 
     def load(self) -> Conversation:
-        try:
-            size = self.path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise BadFileError(f"{self.path}: file too large ({size} bytes)")
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            raise BadFileError(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise BadFileError(f"{self.path}: is a directory") from None
-        except OSError as error:
-            raise BadFileError(f"{self.path}: cannot read ({error.strerror})") from None
+        raw = self._read()
+        if raw is None:
+            raise BadFileError(f"{self.path}: no such file")
         conversation = decode_conversation(raw, str(self.path))
-        self._seen = Fingerprint.of(self.path)
+        self._seen = hashlib.sha256(raw).digest()
         return conversation
 
     def check_writable(self) -> None:
-        """Refuse early when saving would overwrite a file we did not load or write ourselves."""
-        current = Fingerprint.of(self.path)
-        if current is None or current == self._seen:
+        """Refuse when saving would overwrite a file we did not load or write ourselves, as it is now."""
+        try:
+            current = self._read()
+        except BadFileError as error:
+            raise HistoryError(f"{error}; not overwritten") from None
+        if current is None or hashlib.sha256(current).digest() == self._seen:
             return
         if self._seen is None:
             raise HistoryError(
                 f"{self.path}: exists and is not the loaded conversation; "
                 "load it with --load to continue it, or save to a new file"
             )
-        raise HistoryError(f"{self.path}: changed by another program since it was loaded; not overwritten")
+        raise HistoryError(
+            f"{self.path}: changed by another program since it was loaded or saved; not overwritten "
+            "(save to another file)"
+        )
 
     def save(self, conversation: Conversation) -> None:
         self.check_writable()
-        data = json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2) + "\n"
+        data = (json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2) + "\n").encode()
         try:
-            write_atomic(self.path, data.encode("utf-8"))
+            write_atomic(self.path, data)
         except OSError as error:
             reason = error.strerror or type(error).__name__
             raise HistoryError(f"{self.path}: cannot save ({reason}); the old file is unchanged") from None
-        self._seen = Fingerprint.of(self.path)
+        self._seen = hashlib.sha256(data).digest()
+
+    def _read(self) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+        try:
+            size = self.path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise BadFileError(f"{self.path}: file too large ({size} bytes, the limit is {MAX_FILE_BYTES})")
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise BadFileError(f"{self.path}: is a directory") from None
+        except OSError as error:
+            raise BadFileError(f"{self.path}: cannot read ({error.strerror})") from None

@@ -15,8 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 # A reply is a status, headers and a body given as pieces: bytes are written and flushed,
-# a float pauses that many seconds, DROP closes the connection at once.
+# a float pauses that many seconds, DROP closes the connection at once, a threading.Event waits
+# until the test sets it (a gate), and a callable gets the RecordedRequest and returns the bytes to send.
 DROP = object()
+GATE_TIMEOUT = 60.0
 
 
 @dataclass
@@ -82,6 +84,16 @@ def text_reply(status: int, text: str, content_type: str = "text/html") -> Reply
     return Reply(status, {"Content-Type": content_type}, [text.encode()])
 
 
+def echo_auth_reply(status: int = 401) -> Reply:
+    """An error whose message quotes the Authorization header it received, as careless servers do."""
+
+    def body(request: RecordedRequest) -> bytes:
+        received = request.headers.get("authorization", "")
+        return json.dumps({"error": {"message": f"Incorrect API key provided: {received}", "type": "auth"}}).encode()
+
+    return Reply(status, {"Content-Type": "application/json"}, [body])
+
+
 class OpenAIServer:
     """Start with `start()`; `url` ends in /v1. Thread-safe recording of requests and disconnects."""
 
@@ -91,6 +103,7 @@ class OpenAIServer:
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
         self.disconnected = threading.Event()
+        self._arrived = threading.Condition()
         self._replies: queue.Queue[Reply] = queue.Queue()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -115,6 +128,11 @@ class OpenAIServer:
 
     def wait_for_disconnect(self, timeout: float = 5.0) -> bool:
         return self.disconnected.wait(timeout)
+
+    def wait_for_requests(self, count: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until `count` requests have arrived (their reply may still be going out)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.requests) >= count, timeout)
 
     def _next_reply(self, method: str, path: str) -> Reply:
         if method == "GET" and path.endswith("/models"):
@@ -146,10 +164,10 @@ class OpenAIServer:
                 self._answer("POST", body)
 
             def _answer(self, method: str, body: Any) -> None:
-                with server._lock:
-                    server.requests.append(
-                        RecordedRequest(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                    )
+                request = RecordedRequest(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                with server._arrived:
+                    server.requests.append(request)
+                    server._arrived.notify_all()
                 reply = server._next_reply(method, self.path)
                 self.close_connection = True
                 try:
@@ -164,6 +182,11 @@ class OpenAIServer:
                         if isinstance(piece, float | int):
                             time.sleep(piece)
                             continue
+                        if isinstance(piece, threading.Event):
+                            piece.wait(GATE_TIMEOUT)
+                            continue
+                        if callable(piece):
+                            piece = piece(request)
                         self.wfile.write(piece)
                         self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
