@@ -26,6 +26,8 @@ class Session:
     temperature: float | None = None
     max_tokens: int | None = None
     on_reasoning: Callable[[str], None] | None = None
+    # Called after every committed turn, complete, interrupted or failed (the library records through it).
+    on_turn: Callable[[Session, TurnResult], None] | None = None
 
     def turn(self, text: str, renderer: Renderer) -> TurnResult:
         """Send `text`, stream the answer through `renderer`, then commit user message and answer.
@@ -57,10 +59,16 @@ class Session:
             stream.close()
         answer = "".join(pieces)
         self.conversation.commit(user, Message("assistant", answer))
-        return TurnResult(answer, None, request.info)
+        return self._committed(TurnResult(answer, None, request.info))
 
     def _keep_partial(self, user: Message, pieces: list[str], status: str, info: StreamInfo) -> TurnResult:
         answer = "".join(pieces)
-        if answer:
-            self.conversation.commit(user, Message("assistant", answer, status))
-        return TurnResult(answer, status, info)
+        if not answer:
+            return TurnResult(answer, status, info)
+        self.conversation.commit(user, Message("assistant", answer, status))
+        return self._committed(TurnResult(answer, status, info))
+
+    def _committed(self, result: TurnResult) -> TurnResult:
+        if self.on_turn is not None:
+            self.on_turn(self, result)
+        return result
