@@ -1,0 +1,90 @@
+"""Run every benchmark under bench/ and print one report: details per benchmark, then every target with its verdict.
+
+Usage: python bench/run.py [--quick] [--readme]
+  --quick   smaller sizes and fewer rounds (about a minute); the full run takes a few minutes
+  --readme  also write the report into README.md, between the bench markers of its Performance section
+bench/render.py and bench/library.py (written with the renderer and the conversation library) run too when present;
+their own output is included as they print it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import startup
+import stream
+from harness import BENCH, PYTHON, Target, targets_table
+
+README = BENCH.parent / "README.md"
+START_MARK = "<!-- bench:start -->"
+END_MARK = "<!-- bench:end -->"
+EXTERNAL = ("render.py", "library.py")  # other benchmarks; each prints its own report
+EXTERNAL_TIMEOUT = 240
+
+
+def _external(name: str, quick: bool) -> str:
+    path = BENCH / name
+    argv = [PYTHON, str(path)]
+    if quick and "--quick" in path.read_text(encoding="utf-8"):
+        argv.append("--quick")
+    try:
+        done = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=EXTERNAL_TIMEOUT, cwd=BENCH
+        )
+    except subprocess.TimeoutExpired:
+        return f"`bench/{name}` did not finish within {EXTERNAL_TIMEOUT} s."
+    if done.returncode != 0:
+        return f"`bench/{name}` failed (exit {done.returncode}):\n\n```\n{done.stderr.strip()[-1500:]}\n```"
+    return done.stdout.strip()
+
+
+def report(quick: bool) -> str:
+    began = time.monotonic()
+    sections: list[str] = []
+    targets: list[Target] = []
+    start_targets, start_details = startup.measure(rounds=7 if quick else 15)
+    targets += start_targets
+    sections.append(start_details)
+    stream_targets, stream_details = stream.measure(quick)
+    targets += stream_targets
+    sections.append(stream_details)
+    for name in EXTERNAL:
+        if (BENCH / name).exists():
+            sections.append(f"`bench/{name}`:\n\n{_external(name, quick)}")
+    elapsed = time.monotonic() - began
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    machine = (
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {load}; suite took {elapsed:.0f} s{' (--quick)' if quick else ''}."
+    )
+    return "\n\n".join([machine, *sections, "Targets (issue 6):\n\n" + targets_table(targets)])
+
+
+def write_readme(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    start, end = readme.find(START_MARK), readme.find(END_MARK)
+    if start < 0 or end < start:
+        raise SystemExit(f"README.md has no {START_MARK} … {END_MARK} section")
+    README.write_text(readme[: start + len(START_MARK)] + "\n\n" + text + "\n\n" + readme[end:], encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--readme", action="store_true")
+    args = parser.parse_args(argv)
+    text = report(args.quick)
+    print(text)
+    if args.readme:
+        write_readme(text)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
