@@ -79,7 +79,9 @@ def run_piped(argv: Sequence[str], env: dict[str, str], stdin: bytes = b"", time
     """Run with stdin, stdout and stderr on pipes; stdout is read as fast as it comes."""
     with tempfile.TemporaryFile() as errors:
         started = time.monotonic()
-        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env)
+        process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env
+        )
         assert process.stdin is not None and process.stdout is not None
         if stdin:
             process.stdin.write(stdin)
@@ -98,7 +100,9 @@ def run_on_terminal(argv: Sequence[str], env: dict[str, str], timeout: float = 1
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     with tempfile.TemporaryFile() as errors:
         started = time.monotonic()
-        process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=errors, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=errors, env=env, start_new_session=True
+        )
         os.close(slave)
         try:
             output = _drain(master, process, timeout)

@@ -71,7 +71,9 @@ def write_readme(text: str) -> None:
     start, end = readme.find(START_MARK), readme.find(END_MARK)
     if start < 0 or end < start:
         raise SystemExit(f"README.md has no {START_MARK} … {END_MARK} section")
-    README.write_text(readme[: start + len(START_MARK)] + "\n\n" + text + "\n\n" + readme[end:], encoding="utf-8")
+    README.write_text(
+        readme[: start + len(START_MARK)] + "\n\n" + text + "\n\n" + readme[end:], encoding="utf-8"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

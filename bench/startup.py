@@ -62,7 +62,11 @@ def measure(rounds: int = 15, references: bool = True) -> tuple[list[Target], st
                 f"{ratio:.2f}",
             )
         )
-        targets.append(Target(f"start-up `{name}` vs minimal Typer app", f"{ratio:.2f} ×", f"≤ {LIMIT} ×", ratio <= LIMIT))
+        targets.append(
+            Target(
+                f"start-up `{name}` vs minimal Typer app", f"{ratio:.2f} ×", f"≤ {LIMIT} ×", ratio <= LIMIT
+            )
+        )
     table = markdown_table(("command", "wall ms (median)", "CPU ms", "minimal app wall ms", "ratio"), rows)
     if references:
         reference_rows = [(f"`{name}`", f"{median(walls[name]) * 1e3:.0f}") for name in REFERENCES]

@@ -87,7 +87,11 @@ class Results:
 def _run(server: SSEServer, env: dict[str, str], client: str, mode: str, tokens: int, rate: float = 0) -> Run:
     argv = CLIENTS[client](server.url(tokens, rate))
     timeout = 60 + tokens / (rate or 2000)
-    run = run_piped(argv, env, timeout=timeout) if mode == "pipe" else run_on_terminal(argv, env, timeout=timeout)
+    run = (
+        run_piped(argv, env, timeout=timeout)
+        if mode == "pipe"
+        else run_on_terminal(argv, env, timeout=timeout)
+    )
     if mode == "pipe":
         expected = "".join(markdown_answer(tokens)).encode() + b"\n"
         if run.output != expected:
@@ -135,7 +139,9 @@ def time_to_first_token(server: SSEServer, rounds: int) -> tuple[float, float]:
 
     def ours() -> float:
         sink = Sink()
-        session = Session(backend=backend, conversation=Conversation(model="bench-model"), model="bench-model")
+        session = Session(
+            backend=backend, conversation=Conversation(model="bench-model"), model="bench-model"
+        )
         started = time.perf_counter()
         session.turn(PROMPT, PlainRenderer(sink))  # type: ignore[arg-type]
         assert sink.first is not None
@@ -185,13 +191,20 @@ def _report(
     ttft_sdk: float,
     ttft_ours: float,
 ) -> tuple[list[Target], str]:
-    header = ["client", *(f"CPU s, {n:,} tok" for n in sizes), f"stream cost {big:,}", f"peak RSS MiB {big:,}"]
+    header = [
+        "client",
+        *(f"CPU s, {n:,} tok" for n in sizes),
+        f"stream cost {big:,}",
+        f"peak RSS MiB {big:,}",
+    ]
     if sizes[-1] > big:
         header.append(f"peak RSS MiB {sizes[-1]:,}")
     rows = []
     for client, mode in SUBJECTS:
         cells: list[object] = [LABELS[(client, mode)]]
-        cells += [f"{results.cpu(client, mode, n):.2f}" if results.has(client, mode, n) else "—" for n in sizes]
+        cells += [
+            f"{results.cpu(client, mode, n):.2f}" if results.has(client, mode, n) else "—" for n in sizes
+        ]
         cells += [f"{results.cost(client, mode, big):.2f}", f"{results.rss(client, mode, big):.0f}"]
         if sizes[-1] > big:
             last = sizes[-1]
@@ -225,26 +238,45 @@ def _report(
 
     targets = []
 
-    def ratio(what: str, ours: tuple[str, str], theirs: tuple[str, str], tokens: int, rate: float, limit: float) -> None:
+    def ratio(
+        what: str, ours: tuple[str, str], theirs: tuple[str, str], tokens: int, rate: float, limit: float
+    ) -> None:
         value = results.cost(*ours, tokens, rate) / results.cost(*theirs, tokens, rate)
         pace = f"{rate:,.0f} tok/s" if rate else "unpaced"
-        targets.append(Target(f"{what}, {tokens:,} tok {pace}", f"{value:.2f} ×", f"≤ {limit} ×", value <= limit))
+        targets.append(
+            Target(f"{what}, {tokens:,} tok {pace}", f"{value:.2f} ×", f"≤ {limit} ×", value <= limit)
+        )
 
     for rate, tokens in ((0.0, big), (RATE, paced_tokens)):
         ratio("piped CPU vs stdlib reader", ("chatcli", "pipe"), ("stdlib", "pipe"), tokens, rate, 2.0)
         ratio("piped CPU vs SDK Stream", ("chatcli", "pipe"), ("sdk", "pipe"), tokens, rate, 0.5)
-        ratio("Markdown on a terminal vs SDK raw on a terminal", ("chatcli", "pty"), ("sdk", "pty"), tokens, rate, 0.6)
+        ratio(
+            "Markdown on a terminal vs SDK raw on a terminal",
+            ("chatcli", "pty"),
+            ("sdk", "pty"),
+            tokens,
+            rate,
+            0.6,
+        )
     for mode in ("pipe", "pty"):
         late = paced_end[("chatcli", mode)]
         targets.append(
-            Target(f"{mode}: chatcli exits after the server's last byte", f"{late:.3f} s", "≤ 0.1 s", late <= 0.1)
+            Target(
+                f"{mode}: chatcli exits after the server's last byte", f"{late:.3f} s", "≤ 0.1 s", late <= 0.1
+            )
         )
-        behind = results.wall("chatcli", mode, paced_tokens, RATE) - paced_tokens / RATE - results.wall(
-            "chatcli", mode, START
+        behind = (
+            results.wall("chatcli", mode, paced_tokens, RATE)
+            - paced_tokens / RATE
+            - results.wall("chatcli", mode, START)
         )
         targets.append(
-            Target(f"{mode}: keeps up at {RATE:,.0f} tok/s (wall − N/rate − start-up)", f"{behind:.3f} s", "≤ 0.2 s",
-                   behind <= 0.2)
+            Target(
+                f"{mode}: keeps up at {RATE:,.0f} tok/s (wall − N/rate − start-up)",
+                f"{behind:.3f} s",
+                "≤ 0.2 s",
+                behind <= 0.2,
+            )
         )
     added = (ttft_ours - ttft_sdk) * 1e3
     targets.append(
@@ -256,11 +288,15 @@ def _report(
         )
     )
     rss = results.rss("chatcli", "pty", big)
-    targets.append(Target(f"peak RSS, {big:,} tokens of Markdown on a terminal", f"{rss:.0f} MiB", "< 80 MiB", rss < 80))
+    targets.append(
+        Target(f"peak RSS, {big:,} tokens of Markdown on a terminal", f"{rss:.0f} MiB", "< 80 MiB", rss < 80)
+    )
     if sizes[-1] > big:
         last = sizes[-1]
         for mode in ("pipe", "pty"):
-            small_step = (results.rss("chatcli", mode, big) - results.rss("chatcli", mode, 1000)) / (big - 1000)
+            small_step = (results.rss("chatcli", mode, big) - results.rss("chatcli", mode, 1000)) / (
+                big - 1000
+            )
             big_step = (results.rss("chatcli", mode, last) - results.rss("chatcli", mode, big)) / (last - big)
             growth = results.cost("chatcli", mode, last) / results.cost("chatcli", mode, big)
             linear = growth <= 1.3 * last / big and big_step <= 2 * max(small_step, 1 / 1024)
