@@ -1,0 +1,56 @@
+"""Start-up stays light: the quick commands never import openai or prompt_toolkit (checked in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("openai", "prompt_toolkit", "httpx2")
+
+# Runs the CLI's main() under the given argv; at exit (after typer's SystemExit) reports the heavy packages loaded.
+PROBE = f"""
+import atexit, json, sys
+def report():
+    loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r}))
+    sys.stderr.write("HEAVY=" + json.dumps(loaded) + "\\n")
+atexit.register(report)
+sys.argv = ["chatcli", *sys.argv[1:]]
+from chatcli.cli import main
+main()
+"""
+
+
+def heavy_modules_loaded(
+    *args: str, stdin: bytes = b""
+) -> tuple[list[str], subprocess.CompletedProcess[bytes]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], input=stdin, capture_output=True, timeout=60, check=False
+    )
+    lines = [line for line in done.stderr.decode().splitlines() if line.startswith("HEAVY=")]
+    assert len(lines) == 1, done.stderr.decode()
+    return json.loads(lines[0].removeprefix("HEAVY=")), done
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("ask", "--help")])
+def test_help_and_version_import_neither_openai_nor_prompt_toolkit(args: tuple[str, ...]) -> None:
+    loaded, done = heavy_modules_loaded(*args)
+    assert done.returncode == 0
+    assert loaded == []
+
+
+def test_piped_ask_on_echo_imports_neither_openai_nor_prompt_toolkit() -> None:
+    loaded, done = heavy_modules_loaded("ask", "-b", "echo", stdin=b"hi\n")
+    assert done.returncode == 0
+    assert done.stdout == b"Echo: hi\n"
+    assert loaded == []
+
+
+def test_probe_sees_openai_when_the_openai_backend_is_used() -> None:
+    """The probe itself works: an OpenAI-backed ask (refused connection, port 9 on 127.0.0.1) loads openai."""
+    loaded, done = heavy_modules_loaded("ask", "-b", "openai", "--base-url", "http://127.0.0.1:9/v1", "hi")
+    assert done.returncode == 1
+    assert "openai" in loaded
+    assert "prompt_toolkit" not in loaded
