@@ -1,0 +1,232 @@
+"""`chatcli history …`: list, show, search, export, import and delete the conversations in the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
+
+import typer
+
+from chatcli.sanitize import sanitize
+
+if TYPE_CHECKING:
+    from chatcli.conversation import Conversation
+    from chatcli.library import Library
+
+history_app = typer.Typer(
+    help="The conversation library: every conversation recorded, to list, show, search and resume (-c, --cid).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+IdArgument = Annotated[str, typer.Argument(help="Conversation id, or a unique prefix of one.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LimitOption = Annotated[int, typer.Option("-n", "--limit", help="Show at most this many.", min=1)]
+# Search hits come back with the matched terms between these marks (private-use characters, which the
+# sanitiser leaves alone), so they can be highlighted after the text around them has been sanitised.
+_MARKS = ("\ue000", "\ue001")
+
+
+def _run(action: Callable[[], int]) -> None:
+    from chatcli.cli import _exit_with
+
+    _exit_with(action)
+
+
+def _open() -> Library:
+    from chatcli.library import Library
+    from chatcli.paths import library_file
+
+    return Library(library_file())
+
+
+def _stdout_is_terminal() -> bool:
+    return os.isatty(sys.stdout.fileno())
+
+
+def _local_time(timestamp: str) -> str:
+    return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@history_app.command("list")
+def list_command(
+    limit: LimitOption = 20,
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Only conversations with this model.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List conversations, most recently active first: id, date, model, turns, title."""
+
+    def action() -> int:
+        with _open() as library:
+            summaries = library.summaries(limit, model)
+        if as_json:
+            print(json.dumps([summary.to_json() for summary in summaries], ensure_ascii=False, indent=2))
+            return 0
+        terminal = _stdout_is_terminal()
+        width = shutil.get_terminal_size().columns if terminal else 0
+        if terminal and summaries:
+            print(f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title")
+        for summary in summaries:
+            line = (
+                f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
+                f"{summary.turns:>5}  {sanitize(summary.title)}"
+            )
+            print(line[:width] if width else line)
+        return 0
+
+    _run(action)
+
+
+@history_app.command("show")
+def show_command(
+    conversation_id: IdArgument,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as a conversation file (version 1).")] = False,
+) -> None:
+    """Show one conversation: rendered on a terminal, raw Markdown when piped."""
+
+    def action() -> int:
+        from chatcli.history import conversation_to_json
+
+        with _open() as library:
+            conversation = library.load(library.resolve(conversation_id))
+        if as_json:
+            print(json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
+        else:
+            print_conversation(conversation, sys.stdout, _stdout_is_terminal())
+        return 0
+
+    _run(action)
+
+
+def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) -> None:
+    """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise."""
+    if not terminal:
+        out.write("\n".join(f"## {_heading(message.role, message.status)}\n\n{message.text}\n"
+                            for message in conversation.messages))
+        out.flush()
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = Console(file=out, highlight=False)
+    colours = {"user": "bold cyan", "assistant": "bold green"}
+    for message in conversation.messages:
+        console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
+        console.print(Markdown(sanitize(message.text), hyperlinks=False))
+        console.print()
+
+
+def _heading(role: str, status: str | None) -> str:
+    return f"{role} ({status})" if status else role
+
+
+@history_app.command("search")
+def search_command(
+    query: Annotated[list[str], typer.Argument(help="Words to find (all of them); end a word with * for a prefix.")],
+    limit: LimitOption = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Full-text search over every message, newest first; matches highlighted on a terminal."""
+
+    def action() -> int:
+        terminal = _stdout_is_terminal() and not as_json
+        with _open() as library:
+            hits = library.search(" ".join(query), limit, _MARKS if terminal else ("", ""))
+        if as_json:
+            rows = [
+                {"id": hit.conversation_id, "date": hit.created_at, "role": hit.role, "title": hit.title,
+                 "snippet": hit.snippet}
+                for hit in hits
+            ]
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return 0
+        highlight, reset = ("\x1b[1;33m" if not os.environ.get("NO_COLOR") else "\x1b[1m"), "\x1b[0m"
+        for hit in hits:
+            snippet = sanitize(" ".join(hit.snippet.split()))
+            if terminal:
+                snippet = snippet.replace(_MARKS[0], highlight).replace(_MARKS[1], reset)
+            print(f"{hit.conversation_id}  {_local_time(hit.created_at)}  {hit.role}: {snippet}")
+        return 0
+
+    _run(action)
+
+
+@history_app.command("export")
+def export_command(
+    conversation_id: IdArgument,
+    file: Annotated[Path, typer.Argument(help="The conversation file to write (it must not exist yet).")],
+) -> None:
+    """Write one conversation to a JSON conversation file, the format --save writes and --load reads."""
+
+    def action() -> int:
+        from chatcli.history import ConversationFile
+
+        with _open() as library:
+            conversation = library.load(library.resolve(conversation_id))
+        ConversationFile(file).save(conversation)
+        return 0
+
+    _run(action)
+
+
+@history_app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A conversation file, or a JSON list of {role, content} messages.")],
+) -> None:
+    """Add a conversation file to the library as a new conversation and print its id."""
+
+    def action() -> int:
+        from chatcli.history import ConversationFile
+
+        conversation = ConversationFile(file).load()
+        with _open() as library:
+            print(library.add_conversation(conversation))
+        return 0
+
+    _run(action)
+
+
+@history_app.command("rm")
+def rm_command(
+    conversation_ids: Annotated[list[str], typer.Argument(help="Conversation ids, or unique prefixes.")],
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Delete without asking.")] = False,
+) -> None:
+    """Delete conversations from the library (asks first on a terminal)."""
+
+    def action() -> int:
+        from chatcli.errors import UsageError
+
+        with _open() as library:
+            summaries = [library.summary(library.resolve(reference)) for reference in conversation_ids]
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise UsageError("refusing to delete without confirmation; add --yes")
+                for summary in summaries:
+                    typer.echo(f"{summary.id}  {summary.turns} turns  {sanitize(summary.title)}")
+                if not typer.confirm(f"Delete {len(summaries)} conversation(s)?", default=False, err=True):
+                    typer.echo("nothing deleted", err=True)
+                    return 1
+            for summary in summaries:
+                library.delete(summary.id)
+        return 0
+
+    _run(action)
+
+
+@history_app.command("path")
+def path_command() -> None:
+    """Print the library database's path."""
+
+    def action() -> int:
+        from chatcli.paths import library_file
+
+        print(library_file())
+        return 0
+
+    _run(action)
