@@ -45,6 +45,7 @@ class Config:
     markdown: bool | None = None  # None: Markdown only when stdout is a terminal
     code_theme: str = "monokai"
     stream: bool = True
+    log: bool = True  # record every conversation in the library
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
 
