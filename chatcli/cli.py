@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -12,13 +14,16 @@ import typer
 
 from chatcli import __version__
 from chatcli.config import Config, load_config
+from chatcli.config_commands import config_app
 from chatcli.conversation import INTERRUPTED, Conversation
 from chatcli.errors import ChatError, UsageError
+from chatcli.library_commands import history_app
 from chatcli.sanitize import sanitize
 from chatcli.stdin import DEFAULT_MAX_INPUT_BYTES
 
 if TYPE_CHECKING:
     from chatcli.history import ConversationFile
+    from chatcli.library import Recorder
     from chatcli.render import Renderer
     from chatcli.session import Session
 
@@ -52,6 +57,25 @@ MarkdownOption = Annotated[
 TimeoutOption = Annotated[float | None, typer.Option("--timeout", help="Connect and between-chunk timeout, seconds.")]
 LoadOption = Annotated[Path | None, typer.Option("-l", "--load", help="Start from a saved conversation.")]
 SaveOption = Annotated[Path | None, typer.Option("-o", "--save", help="Save the conversation after every turn.")]
+ContinueOption = Annotated[
+    bool, typer.Option("-c", "--continue", help="Continue the most recent conversation in the library.")
+]
+CidOption = Annotated[
+    str | None, typer.Option("--cid", help="Continue the library conversation with this id (a unique prefix will do).")
+]
+NoLogOption = Annotated[bool, typer.Option("--no-log", help="Do not record this conversation in the library.")]
+ProfileOption = Annotated[
+    str | None, typer.Option("-p", "--profile", help="Use the config file's profiles.NAME table (env: CHATCLI_PROFILE).")
+]
+FileOption = Annotated[
+    list[Path] | None, typer.Option("-f", "--file", help="Add a text file to the prompt, under its name (repeatable).")
+]
+UsageFlagOption = Annotated[
+    bool, typer.Option("-u", "--usage", help="Print token counts, duration and cost on stderr after the answer.")
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object (content, model, finish_reason, usage) and nothing else.")
+]
 MaxInputOption = Annotated[
     int, typer.Option("--max-input-bytes", help="Refuse piped stdin larger than this.", min=1)
 ]
@@ -67,6 +91,7 @@ def _show_version(value: bool) -> None:
 def chat(
     context: typer.Context,
     model: ModelOption = None,
+    profile: ProfileOption = None,
     backend: BackendOption = None,
     base_url: BaseUrlOption = None,
     system: SystemOption = None,
@@ -77,6 +102,9 @@ def chat(
     timeout: TimeoutOption = None,
     load: LoadOption = None,
     save: SaveOption = None,
+    continue_: ContinueOption = False,
+    cid: CidOption = None,
+    no_log: NoLogOption = False,
     max_input_bytes: MaxInputOption = DEFAULT_MAX_INPUT_BYTES,
     version: Annotated[
         bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")
@@ -85,16 +113,22 @@ def chat(
     """Chat interactively; with piped stdin, answer once like `ask`."""
     if context.invoked_subcommand is not None:
         return
-    flags = _flags(model, backend, base_url, system, temperature, max_tokens, no_stream, markdown, timeout)
+    flags = _flags(model, backend, base_url, system, temperature, max_tokens, no_stream, markdown, timeout, profile)
+    flags["log"] = False if no_log else None
+    resume = _resume(continue_, cid)
     if sys.stdin is not None and sys.stdin.isatty():
-        _exit_with(lambda: _run_repl(flags, load, save))
-    _exit_with(lambda: _run_ask([], flags, load, save, max_input_bytes))
+        _exit_with(lambda: _run_repl(flags, load, save, resume))
+    _exit_with(lambda: _run_ask([], flags, load, save, max_input_bytes, resume=resume))
 
 
 @app.command()
 def ask(
     prompt: Annotated[list[str] | None, typer.Argument(help="The prompt; words are joined with spaces.")] = None,
     model: ModelOption = None,
+    profile: ProfileOption = None,
+    file: FileOption = None,
+    usage: UsageFlagOption = False,
+    as_json: JsonOption = False,
     backend: BackendOption = None,
     base_url: BaseUrlOption = None,
     system: SystemOption = None,
@@ -105,11 +139,43 @@ def ask(
     timeout: TimeoutOption = None,
     load: LoadOption = None,
     save: SaveOption = None,
+    continue_: ContinueOption = False,
+    cid: CidOption = None,
+    no_log: NoLogOption = False,
     max_input_bytes: MaxInputOption = DEFAULT_MAX_INPUT_BYTES,
 ) -> None:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
-    flags = _flags(model, backend, base_url, system, temperature, max_tokens, no_stream, markdown, timeout)
-    _exit_with(lambda: _run_ask(prompt or [], flags, load, save, max_input_bytes))
+    flags = _flags(model, backend, base_url, system, temperature, max_tokens, no_stream, markdown, timeout, profile)
+    flags["log"] = False if no_log else None
+    extras = AskExtras(file or [], usage, as_json)
+    resume = _resume(continue_, cid)
+    _exit_with(lambda: _run_ask(prompt or [], flags, load, save, max_input_bytes, extras, resume))
+
+
+@app.command()
+def models(
+    profile: ProfileOption = None,
+    backend: BackendOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {id, owned_by} objects.")] = False,
+) -> None:
+    """List the models the endpoint serves (GET /models), one id per line."""
+    flags = {"profile": profile, "backend": backend, "base_url": base_url, "timeout": timeout}
+    _exit_with(lambda: _run_models(flags, as_json))
+
+
+app.add_typer(config_app, name="config")
+app.add_typer(history_app, name="history")
+
+
+@dataclass(frozen=True, slots=True)
+class AskExtras:
+    """`ask`-only options: attached files, the usage line, JSON output."""
+
+    files: list[Path] = field(default_factory=list)
+    usage: bool = False
+    as_json: bool = False
 
 
 def _flags(
@@ -122,8 +188,10 @@ def _flags(
     no_stream: bool,
     markdown: bool | None,
     timeout: float | None,
+    profile: str | None,
 ) -> dict[str, Any]:
     return {
+        "profile": profile,
         "model": model,
         "backend": backend,
         "base_url": base_url,
@@ -136,8 +204,17 @@ def _flags(
     }
 
 
-def _run_ask(words: list[str], flags: dict[str, Any], load: Path | None, save: Path | None, max_bytes: int) -> int:
-    from chatcli.stdin import combine_prompt, read_stdin
+def _run_ask(
+    words: list[str],
+    flags: dict[str, Any],
+    load: Path | None,
+    save: Path | None,
+    max_bytes: int,
+    extras: AskExtras = AskExtras(),
+    resume: str | None = None,
+) -> int:
+    from chatcli.attachments import prompt_with_files
+    from chatcli.stdin import read_stdin
 
     config = load_config(flags)
     stdin_text = None
@@ -147,11 +224,20 @@ def _run_ask(words: list[str], flags: dict[str, Any], load: Path | None, save: P
                 raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
         else:
             stdin_text = read_stdin(sys.stdin.buffer, max_bytes)
-    text = combine_prompt(words, stdin_text)
-    conversation, save_file = _open_conversation(config, load, save)
-    session = _new_session(config, conversation)
+    text = prompt_with_files(extras.files, max_bytes, words, stdin_text)
+    recorder = _new_recorder(config)
+    conversation, save_file, _ = _open_conversation(config, load, save, recorder, resume)
+    session = _new_session(config, conversation, recorder if config.log else None)
+    renderer: Renderer
+    if extras.as_json:
+        from chatcli.json_output import SilentRenderer
+
+        renderer = SilentRenderer()
+    else:
+        renderer = _new_renderer(config)
+    started = time.monotonic()
     try:
-        result = session.turn(text, _new_renderer(config))
+        result = session.turn(text, renderer)
     finally:
         if save_file is not None and conversation.messages:
             save_file.save(conversation)
@@ -159,22 +245,54 @@ def _run_ask(words: list[str], flags: dict[str, Any], load: Path | None, save: P
         report("interrupted")
         return EXIT_INTERRUPTED
     _warn_unfinished(result.info.finish_reason)
+    if extras.as_json:
+        from chatcli.json_output import answer_json
+
+        sys.stdout.write(answer_json(result.text, result.info, config.model) + "\n")
+        sys.stdout.flush()
+    if extras.usage:
+        from chatcli.usage import describe_usage
+
+        report(describe_usage(result.info, config.model, time.monotonic() - started, config))
     return 0
 
 
-def _run_repl(flags: dict[str, Any], load: Path | None, save: Path | None) -> int:
+def _run_models(flags: dict[str, Any], as_json: bool) -> int:
+    from chatcli.backends import BackendSettings
+    from chatcli.backends.openai_compat import OpenAIBackend
+    from chatcli.config import resolve_api_key
+    from chatcli.model_list import format_models
+
+    config = load_config(flags)
+    if config.resolved_backend() != "openai":
+        raise UsageError("the echo backend has no model list; set --base-url or OPENAI_API_KEY, or pick a profile")
+    settings = BackendSettings(base_url=config.base_url, api_key=resolve_api_key(config), timeout=config.timeout)
+    sys.stdout.write(format_models(OpenAIBackend(settings).list_models(), as_json))
+    sys.stdout.flush()
+    return 0
+
+
+def _run_repl(flags: dict[str, Any], load: Path | None, save: Path | None, resume: str | None = None) -> int:
     from chatcli.repl import run_repl
 
     config = load_config(flags)
-    conversation, save_file = _open_conversation(config, load, save)
-    session = _new_session(config, conversation)
-    return run_repl(session, lambda: _new_renderer(config), save_file, backend_name=config.resolved_backend())
+    recorder = _new_recorder(config)
+    conversation, save_file, loaded_file = _open_conversation(config, load, save, recorder, resume)
+    session = _new_session(config, conversation, recorder if config.log else None, background=True)
+    return run_repl(
+        session,
+        lambda: _new_renderer(config),
+        save_file,
+        backend_name=config.resolved_backend(),
+        known_files=[loaded_file] if loaded_file is not None else [],
+    )
 
 
 def _open_conversation(
-    config: Config, load: Path | None, save: Path | None
-) -> tuple[Conversation, ConversationFile | None]:
-    """The starting conversation (loaded or new, with the system prompt) and the file to save it to.
+    config: Config, load: Path | None, save: Path | None, recorder: Recorder | None = None, resume: str | None = None
+) -> tuple[Conversation, ConversationFile | None, ConversationFile | None]:
+    """The starting conversation (loaded, resumed from the library or new, with the system prompt), the file
+    to save it to, and the file it was loaded from.
 
     Saving to the file we loaded continues it; saving over any other existing file is refused up front,
     before a request is spent."""
@@ -182,6 +300,11 @@ def _open_conversation(
 
     conversation = Conversation(model=config.model)
     loaded_file = None
+    if resume is not None and recorder is not None:
+        if load is not None:
+            raise UsageError("--load cannot be combined with --continue or --cid; choose one conversation")
+        conversation = recorder.resume(resume)
+        conversation.model = config.model
     if load is not None:
         loaded_file = ConversationFile(load)
         conversation = loaded_file.load()
@@ -193,28 +316,59 @@ def _open_conversation(
         same_file = loaded_file is not None and _same_path(load, save)
         save_file = loaded_file if same_file and loaded_file is not None else ConversationFile(save)
         save_file.check_writable()
-    return conversation, save_file
+    return conversation, save_file, loaded_file
 
 
 def _same_path(first: Path | None, second: Path) -> bool:
     return first is not None and os.path.abspath(first) == os.path.abspath(second)
 
 
-def _new_session(config: Config, conversation: Conversation) -> Session:
-    from chatcli.backends import BackendSettings, create_backend
+def _resume(continue_: bool, cid: str | None) -> str | None:
+    """The library conversation to continue: --cid's, the latest one for -c, or None for a new one."""
+    from chatcli.library import LATEST
+
+    if cid is not None:
+        return cid
+    return LATEST if continue_ else None
+
+
+def _new_recorder(config: Config) -> Recorder:
+    """The library recorder for this run (it opens the library only when a turn or a resume needs it)."""
+    from chatcli.library import Recorder, url_host
+
+    backend = config.resolved_backend()
+    host = url_host(config.base_url or "https://api.openai.com/v1") if backend == "openai" else None
+    return Recorder(warn=report, backend=backend, host=host)
+
+
+def _new_session(
+    config: Config, conversation: Conversation, on_turn: Recorder | None = None, background: bool = False
+) -> Session:
+    """With `background`, the backend (and `import openai`) is built in a thread while the REPL starts."""
+    from chatcli.backends import Backend, BackendSettings, create_backend
+    from chatcli.config import resolve_api_key
     from chatcli.session import Session
 
     name = config.resolved_backend()
     if config.backend == "auto" and name == "echo":
         report("no API key or base URL configured; using the offline echo backend (set OPENAI_API_KEY or --base-url)")
-    settings = BackendSettings(base_url=config.base_url, api_key=config.api_key, timeout=config.timeout)
+    api_key = resolve_api_key(config) if name == "openai" else None
+    settings = BackendSettings(base_url=config.base_url, api_key=api_key, timeout=config.timeout)
+    backend: Backend
+    if background:
+        from chatcli.backends.background import BackgroundBackend
+
+        backend = BackgroundBackend(name, lambda: create_backend(name, settings))
+    else:
+        backend = create_backend(name, settings)
     return Session(
-        create_backend(name, settings),
+        backend,
         conversation,
         config.model,
         config.temperature,
         config.max_tokens,
         on_reasoning=_show_reasoning if sys.stderr.isatty() else None,
+        on_turn=on_turn,
     )
 
 
@@ -229,7 +383,7 @@ def _new_renderer(config: Config) -> Renderer:
     if markdown:
         from rich.console import Console
 
-        return MarkdownRenderer(Console(file=sys.stdout, highlight=False))
+        return MarkdownRenderer(Console(file=sys.stdout, highlight=False), code_theme=config.code_theme)
     return PlainRenderer(sys.stdout.buffer, StreamSanitizer() if on_terminal else None)
 
 
