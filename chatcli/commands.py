@@ -1,0 +1,308 @@
+"""The REPL's slash commands: parsing a line, and carrying out a command on the session (no terminal needed)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from chatcli.conversation import Message
+from chatcli.errors import HistoryError, UsageError
+from chatcli.history import ConversationFile
+from chatcli.session import Session
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    usage: str
+    summary: str
+    argument: str  # "none", "optional" or "required"
+    aliases: tuple[str, ...] = ()
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("help", "/help", "list commands and keys", "none"),
+    CommandSpec("exit", "/exit, /quit", "leave (also Ctrl-D)", "none", ("quit",)),
+    CommandSpec("model", "/model [NAME]", "show or switch the model", "optional"),
+    CommandSpec("system", "/system [TEXT]", "show or set the system prompt", "optional"),
+    CommandSpec("clear", "/clear", "start a new conversation (keeps the system prompt)", "none"),
+    CommandSpec("retry", "/retry", "regenerate the last answer", "none"),
+    CommandSpec("undo", "/undo", "drop the last question and its answer", "none"),
+    CommandSpec("save", "/save [FILE]", "save now, and after every turn from now on", "optional"),
+    CommandSpec("load", "/load FILE", "replace the conversation with a saved one", "required"),
+    CommandSpec("history", "/history", "show the conversation so far", "none"),
+    CommandSpec("copy", "/copy [N]", "copy code block N of the last answer (default: the last) to the clipboard",
+                "optional"),
+)
+
+_BY_NAME = {name: spec for spec in COMMANDS for name in (spec.name, *spec.aliases)}
+
+KEYS_HELP = (
+    "Enter sends · Alt-Enter or Esc Enter: new line · Up, Ctrl-R: input history · "
+    "Ctrl-C: clear the line or stop an answer · Ctrl-D: exit · //text sends a line that starts with /"
+)
+
+
+def command_names() -> list[str]:
+    """Every spelling of every command, without the slash, in /help order."""
+    return [name for spec in COMMANDS for name in (spec.name, *spec.aliases)]
+
+
+def summary_of(name: str) -> str:
+    return _BY_NAME[name].summary
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # canonical: "exit" for /quit
+    argument: str
+
+
+def parse_line(line: str) -> Command | str | None:
+    """A slash command, the text to send to the model, or None for a blank line.
+
+    A line that starts with `//` is sent with one slash. Raises UsageError for an unknown command or a bad argument.
+    """
+    text = line.strip()
+    if not text:
+        return None
+    if text.startswith("//"):
+        return text[1:]
+    if not text.startswith("/"):
+        return text
+    parts = text[1:].split(maxsplit=1)
+    name = parts[0].lower() if parts else ""
+    argument = parts[1].strip() if len(parts) > 1 else ""
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        shown = f"/{parts[0]}" if parts else "/"
+        raise UsageError(f"unknown command {shown[:40]}; type /help for the list, or // to send a line starting with /")
+    if spec.argument == "none" and argument:
+        raise UsageError(f"/{spec.name} takes no argument")
+    if spec.argument == "required" and not argument:
+        raise UsageError(f"/{spec.name} needs an argument: {spec.usage}")
+    return Command(spec.name, argument)
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The contents of the fenced code blocks in `markdown`; an unclosed last block (a cut-off answer) counts."""
+    blocks: list[str] = []
+    lines: list[str] | None = None
+    fence = ""
+    for line in markdown.splitlines():
+        if lines is None:
+            match = _FENCE.match(line)
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                fence, lines = match.group(1), []
+            continue
+        closing = line.strip()
+        if closing.startswith(fence) and closing == fence[0] * len(closing):
+            blocks.append("\n".join(lines))
+            lines = None
+        else:
+            lines.append(line)
+    if lines is not None:
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def preview(text: str, width: int = 60) -> str:
+    """The start of `text` on one line."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+class Screen(Protocol):
+    """Where commands show things; the terminal in the REPL, a recorder in tests."""
+
+    def notice(self, text: str) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
+    def show_messages(self, messages: Sequence[Message]) -> None: ...
+
+    def copy_to_clipboard(self, text: str) -> bool: ...
+
+
+class CommandRunner:
+    """Carries out slash commands on a session, and owns where the conversation is saved."""
+
+    def __init__(
+        self,
+        session: Session,
+        screen: Screen,
+        ask: Callable[[str], None],
+        save_file: ConversationFile | None = None,
+        known_files: Sequence[ConversationFile] = (),
+    ) -> None:
+        self.session = session
+        self.screen = screen
+        self.save_file = save_file
+        self._ask = ask
+        # Files we loaded or wrote, by absolute path: saving to them again continues them.
+        self._files = {os.path.abspath(f.path): f for f in (*known_files, *([save_file] if save_file else []))}
+        self._actions: dict[str, Callable[[str], bool]] = {
+            "help": self._help,
+            "exit": lambda _: False,
+            "model": self._model,
+            "system": self._system,
+            "clear": self._clear,
+            "retry": self._retry,
+            "undo": self._undo,
+            "save": self._save,
+            "load": self._load,
+            "history": self._history,
+            "copy": self._copy,
+        }
+
+    def run(self, command: Command) -> bool:
+        """Carry out `command`; False means leave the REPL."""
+        return self._actions[command.name](command.argument)
+
+    def autosave(self) -> None:
+        """Save to the current file, if saving is on; a failure is a warning and the conversation stays in memory."""
+        if self.save_file is None:
+            return
+        try:
+            self.save_file.save(self.session.conversation)
+        except HistoryError as error:
+            self.screen.warn(f"not saved: {error}")
+
+    def _help(self, _: str) -> bool:
+        width = max(len(spec.usage) for spec in COMMANDS)
+        for spec in COMMANDS:
+            self.screen.notice(f"{spec.usage:<{width}}  {spec.summary}")
+        self.screen.notice(KEYS_HELP)
+        return True
+
+    def _model(self, name: str) -> bool:
+        if name:
+            self.session.model = name
+            self.session.conversation.model = name
+            self.screen.notice(f"model set to {name}")
+        else:
+            self.screen.notice(f"model: {self.session.model}")
+        return True
+
+    def _system(self, text: str) -> bool:
+        conversation = self.session.conversation
+        if text:
+            conversation.set_system(text)
+            self.screen.notice("system prompt set")
+            self.autosave()
+        elif conversation.system is None:
+            self.screen.notice("no system prompt; set one with /system TEXT")
+        else:
+            self.screen.notice(f"system prompt: {conversation.system}")
+        return True
+
+    def _clear(self, _: str) -> bool:
+        self.session.conversation.clear()
+        if self.save_file is not None:
+            self.screen.notice(f"new conversation; {self.save_file.path} keeps the previous one (/save FILE to save this one)")
+            self.save_file = None
+        else:
+            self.screen.notice("new conversation")
+        return True
+
+    def _retry(self, _: str) -> bool:
+        conversation = self.session.conversation
+        removed = conversation.pop_exchange()
+        if not removed:
+            self.screen.notice("nothing to retry yet")
+            return True
+        before = len(conversation.messages)
+        self.screen.notice(f"retrying: {preview(removed[0].text)}")
+        try:
+            self._ask(removed[0].text)
+        finally:
+            if len(conversation.messages) == before:  # no new answer (error, or stopped before any text): keep the old
+                conversation.messages += removed
+        return True
+
+    def _undo(self, _: str) -> bool:
+        removed = self.session.conversation.pop_exchange()
+        if removed:
+            self.screen.notice(f"removed: {preview(removed[0].text)}")
+            self.autosave()
+        else:
+            self.screen.notice("nothing to undo")
+        return True
+
+    def _save(self, name: str) -> bool:
+        if name:
+            target = self._file(name)
+        elif self.save_file is not None:
+            target = self.save_file
+        else:
+            self.screen.warn("no file to save to; use /save FILE")
+            return True
+        try:
+            target.save(self.session.conversation)
+        except HistoryError as error:
+            self.screen.warn(f"not saved: {error}")
+            return True
+        self.save_file = target
+        self.screen.notice(f"saved to {target.path}; saving after every turn")
+        return True
+
+    def _load(self, name: str) -> bool:
+        source = self._file(name)
+        try:
+            loaded = source.load()
+        except HistoryError as error:
+            self.screen.warn(str(error))
+            return True
+        conversation = self.session.conversation
+        conversation.messages[:] = loaded.messages
+        if loaded.model:
+            self.session.model = conversation.model = loaded.model
+        self.screen.show_messages(conversation.messages)
+        if self.save_file is not None:
+            self.save_file = source
+            self.screen.notice(f"loaded {source.path}; saving to it after every turn")
+        else:
+            self.screen.notice(f"loaded {source.path}")
+        return True
+
+    def _history(self, _: str) -> bool:
+        if any(message.role != "system" for message in self.session.conversation.messages):
+            self.screen.show_messages(self.session.conversation.messages)
+        else:
+            self.screen.notice("the conversation is empty")
+        return True
+
+    def _copy(self, argument: str) -> bool:
+        if argument and not (argument.isdigit() and int(argument) > 0):
+            self.screen.warn("/copy takes the number of a code block: /copy 2")
+            return True
+        answer = next((m for m in reversed(self.session.conversation.messages) if m.role == "assistant"), None)
+        if answer is None:
+            self.screen.notice("no answer to copy from yet")
+            return True
+        blocks = code_blocks(answer.text)
+        if not blocks and not argument:
+            text, what = answer.text, "the last answer (it has no code block)"
+        elif not blocks or int(argument or len(blocks)) > len(blocks):
+            self.screen.warn(f"the last answer has {len(blocks)} code block{'s' if len(blocks) != 1 else ''}")
+            return True
+        else:
+            number = int(argument or len(blocks))
+            text, what = blocks[number - 1], f"code block {number} of {len(blocks)}"
+        if self.screen.copy_to_clipboard(text):
+            self.screen.notice(f"copied {what} to the clipboard ({len(text.splitlines())} lines)")
+        return True
+
+    def _file(self, name: str) -> ConversationFile:
+        path = Path(name).expanduser()
+        key = os.path.abspath(path)
+        if key not in self._files:
+            self._files[key] = ConversationFile(path)
+        return self._files[key]
