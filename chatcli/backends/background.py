@@ -1,0 +1,44 @@
+"""A backend built in a background thread, so the REPL's first prompt does not wait for `import openai`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from chatcli.backends import AnswerStream, Backend, ChatRequest
+from chatcli.errors import BackendError, ChatError
+
+
+class BackgroundBackend:
+    """Starts building the real backend on `start()`; the first `stream()` waits for it."""
+
+    def __init__(self, name: str, create: Callable[[], Backend]) -> None:
+        self.name = name
+        self._create = create
+        self._backend: Backend | None = None
+        self._error: Exception | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._build, name="chatcli-backend", daemon=True)
+
+    def start(self) -> None:
+        if self._thread.ident is None:  # not started yet
+            self._thread.start()
+
+    def _build(self) -> None:
+        try:
+            self._backend = self._create()
+        except Exception as error:  # noqa: BLE001 - handed to the main thread, which reports it in stream()
+            self._error = error
+        finally:
+            self._ready.set()
+
+    def stream(self, request: ChatRequest) -> AnswerStream:
+        # A generator, so the wait happens inside the turn, where Ctrl-C is handled.
+        self.start()
+        self._ready.wait()
+        if isinstance(self._error, ChatError):
+            raise self._error
+        if self._error is not None or self._backend is None:
+            reason = f"{type(self._error).__name__}: {self._error}" if self._error else "not created"
+            raise BackendError(f"cannot start the {self.name} backend ({reason}); reinstall chatcli")
+        yield from self._backend.stream(request)
