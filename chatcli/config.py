@@ -41,7 +41,9 @@ class Config:
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
-    timeout: float = 60.0
+    timeout: float = 60.0  # the longest gap between two chunks of an answer (--timeout)
+    connect_timeout: float = 10.0
+    first_token_timeout: float = 300.0  # local models may think for minutes before the first token
     markdown: bool | None = None  # None: Markdown only when stdout is a terminal
     code_theme: str = "monokai"
     stream: bool = True
@@ -336,8 +338,9 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
         raise fail("temperature", f"temperature {config.temperature} is out of range; use 0 to 2")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise fail("max_tokens", "max_tokens must be at least 1")
-    if config.timeout <= 0:
-        raise fail("timeout", "timeout must be a positive number of seconds")
+    for name in ("timeout", "connect_timeout", "first_token_timeout"):
+        if getattr(config, name) <= 0:
+            raise fail(name, f"{name} must be a positive number of seconds")
     if config.base_url is not None and not config.base_url.startswith(("http://", "https://")):
         raise fail("base_url", f"base URL {config.base_url!r} must start with http:// or https://")
 
