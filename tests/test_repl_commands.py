@@ -1,0 +1,418 @@
+"""The REPL without a terminal: command parsing and dispatch, code blocks, OSC 52, key bindings (pipe input)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import pytest
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from chatcli.backends import AnswerStream, BackendSettings, ChatRequest
+from chatcli.backends.background import BackgroundBackend
+from chatcli.backends.echo import EchoBackend
+from chatcli.clipboard import osc52
+from chatcli.commands import Command, CommandRunner, code_blocks, parse_line
+from chatcli.conversation import INTERRUPTED, Conversation, Message
+from chatcli.errors import BackendError, UsageError
+from chatcli.history import ConversationFile
+from chatcli.render import PlainRenderer
+from chatcli.repl import PromptState, SlashCompleter, WaitingRenderer, build_prompt_session
+from chatcli.session import Session
+
+# --- parsing -------------------------------------------------------------------------------------------------
+
+
+def test_plain_text_is_sent_stripped_and_blank_lines_are_ignored() -> None:
+    assert parse_line("  what is 2+2?  ") == "what is 2+2?"
+    assert parse_line(" \n\t ") is None
+
+
+def test_a_multi_line_message_stays_one_message() -> None:
+    assert parse_line("first\nsecond\n") == "first\nsecond"
+
+
+def test_slash_commands_are_parsed_with_their_argument() -> None:
+    assert parse_line("/model  gpt-4o ") == Command("model", "gpt-4o")
+    assert parse_line("/SYSTEM be brief\nand kind") == Command("system", "be brief\nand kind")
+    assert parse_line("/quit") == Command("exit", "")
+    assert parse_line("/copy") == Command("copy", "")
+
+
+def test_double_slash_sends_a_line_that_starts_with_a_slash() -> None:
+    assert parse_line("//usr/bin is a directory") == "/usr/bin is a directory"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("/usr/bin/env", "unknown command /usr/bin/env; type /help for the list"),
+        ("/", "unknown command /;"),
+        ("/clear now", "/clear takes no argument"),
+        ("/load", "/load needs an argument: /load FILE"),
+    ],
+)
+def test_bad_commands_are_one_line_usage_errors(line: str, message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_line(line)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_code_blocks_follow_fences_of_either_kind_and_length() -> None:
+    answer = (
+        "Intro\n```python\nprint(1)\n```\ntext\n~~~\nraw ``` inside\n~~~\n"
+        "````md\n```\nnested\n```\n````\n```sh\nls -l\n"
+    )
+    assert code_blocks(answer) == ["print(1)", "raw ``` inside", "```\nnested\n```", "ls -l"]
+    assert code_blocks("no code, just `inline`") == []
+
+
+def test_osc52_carries_the_text_base64_encoded() -> None:
+    sequence = osc52("héllo\n")
+    match = re.fullmatch(r"\x1b\]52;c;([A-Za-z0-9+/=]+)\x07", sequence)
+    assert match is not None
+    assert base64.b64decode(match.group(1)).decode() == "héllo\n"
+
+
+# --- carrying out commands -------------------------------------------------------------------------------------
+
+
+class RecordingScreen:
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self.warnings: list[str] = []
+        self.shown: list[list[Message]] = []
+        self.clipboard: list[str] = []
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    def show_messages(self, messages: Sequence[Message]) -> None:
+        self.shown.append(list(messages))
+
+    def copy_to_clipboard(self, text: str) -> bool:
+        self.clipboard.append(text)
+        return True
+
+
+class ScriptedBackend:
+    """Answers with the queued replies in turn; a BackendError in the queue is raised before any text."""
+
+    name = "scripted"
+
+    def __init__(self, *replies: str | BackendError) -> None:
+        self.replies = list(replies)
+        self.requests: list[ChatRequest] = []
+
+    def stream(self, request: ChatRequest) -> AnswerStream:
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        if isinstance(reply, BackendError):
+            raise reply
+        yield reply
+        request.info.finish_reason = "stop"
+
+
+def make_runner(backend: ScriptedBackend, save_file: ConversationFile | None = None) -> tuple[CommandRunner, RecordingScreen]:
+    session = Session(backend, Conversation(model="m1"), "m1")
+    screen = RecordingScreen()
+
+    def ask(text: str) -> None:
+        try:
+            session.turn(text, PlainRenderer(io.BytesIO()))
+        except BackendError as error:
+            screen.warn(str(error))
+
+    return CommandRunner(session, screen, ask, save_file), screen
+
+
+def run(runner: CommandRunner, line: str) -> bool:
+    command = parse_line(line)
+    assert isinstance(command, Command)
+    return runner.run(command)
+
+
+def texts(runner: CommandRunner) -> list[tuple[str, str]]:
+    return [(message.role, message.text) for message in runner.session.conversation.messages]
+
+
+def test_retry_replaces_the_last_answer_and_sends_the_same_question() -> None:
+    backend = ScriptedBackend("first answer", "second answer")
+    runner, _ = make_runner(backend)
+    runner._ask("question")
+    assert run(runner, "/retry") is True
+    assert texts(runner) == [("user", "question"), ("assistant", "second answer")]
+    assert [m.text for m in backend.requests[1].messages] == ["question"]
+
+
+def test_a_failed_retry_keeps_the_previous_answer() -> None:
+    runner, screen = make_runner(ScriptedBackend("kept", BackendError("cannot connect to x (connection refused)")))
+    runner._ask("question")
+    run(runner, "/retry")
+    assert texts(runner) == [("user", "question"), ("assistant", "kept")]
+    assert screen.warnings == ["cannot connect to x (connection refused)"]
+
+
+def test_undo_drops_the_last_exchange_and_retry_with_nothing_sends_nothing() -> None:
+    backend = ScriptedBackend("a1", "a2")
+    runner, screen = make_runner(backend)
+    runner._ask("q1")
+    runner._ask("q2")
+    run(runner, "/undo")
+    assert texts(runner) == [("user", "q1"), ("assistant", "a1")]
+    run(runner, "/undo")
+    run(runner, "/undo")
+    run(runner, "/retry")
+    assert texts(runner) == []
+    assert screen.notices[-2:] == ["nothing to undo", "nothing to retry yet"]
+    assert len(backend.requests) == 2
+
+
+def test_model_and_system_are_shown_and_switched() -> None:
+    runner, screen = make_runner(ScriptedBackend())
+    run(runner, "/model")
+    run(runner, "/model qwen3")
+    run(runner, "/system")
+    run(runner, "/system be brief")
+    run(runner, "/system")
+    assert runner.session.model == "qwen3"
+    assert runner.session.conversation.model == "qwen3"
+    assert runner.session.conversation.system == "be brief"
+    assert screen.notices == [
+        "model: m1",
+        "model set to qwen3",
+        "no system prompt; set one with /system TEXT",
+        "system prompt set",
+        "system prompt: be brief",
+    ]
+
+
+def test_clear_keeps_the_system_prompt_and_stops_saving_over_the_old_file(tmp_path: Path) -> None:
+    saved = ConversationFile(tmp_path / "chat.json")
+    runner, _ = make_runner(ScriptedBackend("a1"), saved)
+    run(runner, "/system terse")
+    runner._ask("q1")
+    runner.autosave()
+    run(runner, "/clear")
+    assert texts(runner) == [("system", "terse")]
+    runner.autosave()
+    assert len(json.loads(saved.path.read_text())["messages"]) == 3
+
+
+def test_save_then_load_round_trips_and_keeps_saving_to_the_new_file(tmp_path: Path) -> None:
+    runner, screen = make_runner(ScriptedBackend("a1", "a2"))
+    runner._ask("q1")
+    run(runner, f"/save {tmp_path / 'one.json'}")
+    assert runner.save_file is not None and runner.save_file.path == tmp_path / "one.json"
+    runner._ask("q2")
+    runner.autosave()
+    run(runner, "/clear")
+    run(runner, f"/load {tmp_path / 'one.json'}")
+    assert texts(runner) == [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")]
+    assert screen.shown[-1] == runner.session.conversation.messages
+    assert screen.warnings == []
+
+
+def test_save_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text("precious")
+    runner, screen = make_runner(ScriptedBackend("a1"))
+    runner._ask("q1")
+    run(runner, f"/save {other}")
+    run(runner, "/save")
+    assert other.read_text() == "precious"
+    assert screen.warnings[0].startswith(f"not saved: {other}: exists and is not the loaded conversation")
+    assert screen.warnings[1] == "no file to save to; use /save FILE"
+
+
+def test_load_of_a_bad_file_is_one_warning_and_keeps_the_conversation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    runner, screen = make_runner(ScriptedBackend("a1"))
+    runner._ask("q1")
+    run(runner, f"/load {bad}")
+    assert texts(runner) == [("user", "q1"), ("assistant", "a1")]
+    assert screen.warnings == [f"{bad}: invalid JSON at line 1, column 2"]
+
+
+def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
+    answer = "Try:\n```sh\nls\n```\nor\n```py\nimport os\nprint(os.getcwd())\n```\n"
+    runner, screen = make_runner(ScriptedBackend(answer))
+    run(runner, "/copy")
+    assert screen.notices == ["no answer to copy from yet"]
+    runner._ask("how do I list files?")
+    run(runner, "/copy")
+    run(runner, "/copy 1")
+    run(runner, "/copy 3")
+    run(runner, "/copy x")
+    assert screen.clipboard == ["import os\nprint(os.getcwd())", "ls"]
+    assert screen.notices[1:] == [
+        "copied code block 2 of 2 to the clipboard (2 lines)",
+        "copied code block 1 of 2 to the clipboard (1 lines)",
+    ]
+    assert screen.warnings == ["the last answer has 2 code blocks", "/copy takes the number of a code block: /copy 2"]
+
+
+def test_copy_without_code_blocks_copies_the_whole_answer() -> None:
+    runner, screen = make_runner(ScriptedBackend("just prose"))
+    runner._ask("q")
+    run(runner, "/copy")
+    assert screen.clipboard == ["just prose"]
+
+
+def test_help_lists_every_command_and_exit_leaves() -> None:
+    runner, screen = make_runner(ScriptedBackend())
+    assert run(runner, "/help") is True
+    listed = "\n".join(screen.notices)
+    for name in ("/help", "/exit", "/quit", "/model", "/system", "/clear", "/retry", "/undo", "/save", "/load",
+                 "/history", "/copy"):
+        assert name in listed
+    assert run(runner, "/exit") is False
+    assert run(runner, "/quit") is False
+
+
+def test_history_shows_the_conversation_with_interrupted_answers() -> None:
+    runner, screen = make_runner(ScriptedBackend())
+    run(runner, "/history")
+    assert screen.notices == ["the conversation is empty"]
+    conversation = runner.session.conversation
+    conversation.commit(Message("user", "q"), Message("assistant", "part", INTERRUPTED))
+    run(runner, "/history")
+    assert screen.shown == [conversation.messages]
+
+
+# --- the prompt: key bindings on pipe input ---------------------------------------------------------------------
+
+
+@dataclass
+class Prompt:
+    state: PromptState
+    session: PromptSession[str]
+    pipe: PipeInput
+
+    def answer(self, keys: str) -> str:
+        self.pipe.send_text(keys)
+        return self.session.prompt()
+
+
+@pytest.fixture
+def prompt() -> Iterator[Prompt]:
+    with create_pipe_input() as pipe:
+        state = PromptState()
+        yield Prompt(state, build_prompt_session(state, list, InMemoryHistory(), input=pipe, output=DummyOutput()), pipe)
+
+
+def test_enter_sends_and_escape_enter_inserts_a_newline(prompt: Prompt) -> None:
+    assert prompt.answer("first\x1b\rsecond\r") == "first\nsecond"
+
+
+def test_a_bracketed_paste_of_several_lines_is_one_message(prompt: Prompt) -> None:
+    assert prompt.answer("\x1b[200~line one\r\nline two\nline three\x1b[201~\r") == (
+        "line one\nline two\nline three"
+    )
+
+
+def test_ctrl_c_clears_the_line(prompt: Prompt) -> None:
+    assert prompt.answer("oops\x03fine\r") == "fine"
+    assert prompt.state.exit_armed is False
+
+
+def test_ctrl_c_twice_at_an_empty_prompt_exits(prompt: Prompt) -> None:
+    with pytest.raises(EOFError):
+        prompt.answer("\x03\x03")
+
+
+def test_typing_after_one_ctrl_c_disarms_the_exit(prompt: Prompt) -> None:
+    assert prompt.answer("\x03a\x7f\x03\r") == ""
+    assert prompt.state.exit_armed is True
+
+
+def test_ctrl_d_at_an_empty_prompt_exits(prompt: Prompt) -> None:
+    with pytest.raises(EOFError):
+        prompt.answer("\x04")
+
+
+def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp_path: Path) -> None:
+    completer = SlashCompleter()
+
+    def complete(text: str) -> list[str]:
+        return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+
+    assert complete("/c") == ["/clear", "/copy"]
+    assert complete("hello /c") == []
+    assert complete("//c") == []
+    (tmp_path / "chat.json").write_text("{}")
+    assert complete(f"/load {tmp_path}/ch") == ["at.json"]
+
+
+# --- the waiting indicator and the background backend -----------------------------------------------------------
+
+
+class RecordingRenderer:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def __enter__(self) -> Self:
+        self.log.append("enter")
+        return self
+
+    def feed(self, text: str) -> None:
+        self.log.append(text)
+
+    def __exit__(self, *exc: object) -> None:
+        self.log.append("exit")
+
+
+def test_waiting_indicator_is_erased_before_the_first_text() -> None:
+    terminal = io.StringIO()
+    log: list[str] = []
+    with WaitingRenderer(lambda: RecordingRenderer(log), terminal) as renderer:
+        renderer.feed("Hel")
+        spinner_output = terminal.getvalue()
+        renderer.feed("lo")
+    assert "waiting…" in spinner_output
+    assert spinner_output.endswith("\r\x1b[2K\x1b[?25h")  # line erased, cursor shown
+    assert terminal.getvalue() == spinner_output  # nothing drawn after the erase
+    assert log == ["enter", "Hel", "lo", "exit"]
+
+
+def test_a_turn_without_text_leaves_no_trace_and_never_starts_the_renderer() -> None:
+    terminal = io.StringIO()
+    log: list[str] = []
+    with pytest.raises(BackendError), WaitingRenderer(lambda: RecordingRenderer(log), terminal):
+        raise BackendError("refused")
+    assert terminal.getvalue().endswith("\r\x1b[2K\x1b[?25h")
+    assert log == []
+
+
+def test_background_backend_streams_once_built_and_hands_over_errors() -> None:
+    echo = BackgroundBackend("echo", lambda: EchoBackend(BackendSettings()))
+    echo.start()
+    request = ChatRequest([Message("user", "hi")], "m")
+    assert "".join(str(piece) for piece in echo.stream(request)) == "Echo: hi"
+
+    def refuse() -> EchoBackend:
+        raise UsageError("unknown backend 'x'")
+
+    def crash() -> EchoBackend:
+        raise ImportError("No module named 'openai'")
+
+    with pytest.raises(UsageError):
+        list(BackgroundBackend("x", refuse).stream(request))
+    with pytest.raises(BackendError, match=r"cannot start the openai backend \(ImportError: No module named"):
+        list(BackgroundBackend("openai", crash).stream(request))
