@@ -22,6 +22,7 @@ from chatcli.sanitize import sanitize
 from chatcli.stdin import DEFAULT_MAX_INPUT_BYTES
 
 if TYPE_CHECKING:
+    from chatcli.backends import BackendSettings
     from chatcli.history import ConversationFile
     from chatcli.library import Recorder
     from chatcli.render import Renderer
@@ -54,7 +55,7 @@ MarkdownOption = Annotated[
     bool | None,
     typer.Option("--markdown/--plain", help="Force Markdown or raw text [default: Markdown on a terminal]."),
 ]
-TimeoutOption = Annotated[float | None, typer.Option("--timeout", help="Connect and between-chunk timeout, seconds.")]
+TimeoutOption = Annotated[float | None, typer.Option("--timeout", help="Longest wait between two chunks of the answer, seconds.")]
 LoadOption = Annotated[Path | None, typer.Option("-l", "--load", help="Start from a saved conversation.")]
 SaveOption = Annotated[Path | None, typer.Option("-o", "--save", help="Save the conversation after every turn.")]
 ContinueOption = Annotated[
@@ -258,7 +259,6 @@ def _run_ask(
 
 
 def _run_models(flags: dict[str, Any], as_json: bool) -> int:
-    from chatcli.backends import BackendSettings
     from chatcli.backends.openai_compat import OpenAIBackend
     from chatcli.config import resolve_api_key
     from chatcli.model_list import format_models
@@ -266,7 +266,7 @@ def _run_models(flags: dict[str, Any], as_json: bool) -> int:
     config = load_config(flags)
     if config.resolved_backend() != "openai":
         raise UsageError("the echo backend has no model list; set --base-url or OPENAI_API_KEY, or pick a profile")
-    settings = BackendSettings(base_url=config.base_url, api_key=resolve_api_key(config), timeout=config.timeout)
+    settings = _backend_settings(config, resolve_api_key(config))
     sys.stdout.write(format_models(OpenAIBackend(settings).list_models(), as_json))
     sys.stdout.flush()
     return 0
@@ -345,7 +345,7 @@ def _new_session(
     config: Config, conversation: Conversation, on_turn: Recorder | None = None, background: bool = False
 ) -> Session:
     """With `background`, the backend (and `import openai`) is built in a thread while the REPL starts."""
-    from chatcli.backends import Backend, BackendSettings, create_backend
+    from chatcli.backends import Backend, create_backend
     from chatcli.config import resolve_api_key
     from chatcli.session import Session
 
@@ -353,7 +353,7 @@ def _new_session(
     if config.backend == "auto" and name == "echo":
         report("no API key or base URL configured; using the offline echo backend (set OPENAI_API_KEY or --base-url)")
     api_key = resolve_api_key(config) if name == "openai" else None
-    settings = BackendSettings(base_url=config.base_url, api_key=api_key, timeout=config.timeout)
+    settings = _backend_settings(config, api_key)
     backend: Backend
     if background:
         from chatcli.backends.background import BackgroundBackend
@@ -369,6 +369,19 @@ def _new_session(
         config.max_tokens,
         on_reasoning=_show_reasoning if sys.stderr.isatty() else None,
         on_turn=on_turn,
+    )
+
+
+def _backend_settings(config: Config, api_key: str | None) -> BackendSettings:
+    from chatcli.backends import BackendSettings
+
+    return BackendSettings(
+        base_url=config.base_url,
+        api_key=api_key,
+        timeout=config.timeout,
+        connect_timeout=config.connect_timeout,
+        first_token_timeout=config.first_token_timeout,
+        notify=report,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -64,11 +64,18 @@ class Backend(Protocol):
     def stream(self, request: ChatRequest) -> AnswerStream: ...
 
 
+def _ignore(message: str) -> None:
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class BackendSettings:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    timeout: float = 60.0
+    timeout: float = 60.0  # the longest gap between two chunks once the answer has started
+    connect_timeout: float = 10.0
+    first_token_timeout: float = 300.0  # from sending the request to the first piece of the answer
+    notify: Callable[[str], None] = _ignore  # one-line notices while waiting ("waiting 2s (rate limited)…")
 
 
 REGISTRY: dict[str, str] = {

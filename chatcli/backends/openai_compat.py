@@ -1,26 +1,35 @@
 """Any OpenAI-compatible chat-completions server, through the openai SDK.
 
-The only module that imports openai. The SDK builds and sends the request (auth, retries, error types);
-the event stream itself is read line by line and decoded with `json.loads`, because building the SDK's
-pydantic chunk object for every token costs several times more CPU than the whole rest of chatcli.
+The only module that imports openai. The SDK builds and sends the request (auth, error types); chatcli
+retries itself, visibly and only before any answer text, and reads with separate connect, first-token and
+between-chunk timeouts (backends/network.py). The event stream itself is read line by line and decoded
+with `json.loads`, because building the SDK's pydantic chunk object for every token costs several times
+more CPU than the whole rest of chatcli.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
-from collections.abc import Iterator
+import math
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx2
 import openai
 
 from chatcli.backends import AnswerStream, BackendSettings, ChatRequest, ModelEntry, Reasoning, Usage
+from chatcli.backends.network import PhasedNetwork, phased_transport
 from chatcli.conversation import api_messages
 from chatcli.errors import BackendError, PartialAnswer
 from chatcli.redact import short_reason
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY = "no-key"  # local servers need no key, but the SDK insists on one
+RETRY_DELAYS = (1.0, 2.0)  # waits before the retries of a request that failed before any answer
+MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait gets an error instead
 
 
 class OpenAIBackend:
@@ -29,10 +38,15 @@ class OpenAIBackend:
     def __init__(self, settings: BackendSettings) -> None:
         self._key = settings.api_key
         self.base_url = settings.base_url or DEFAULT_BASE_URL
+        self._settings = settings
+        self._network = PhasedNetwork(settings.first_token_timeout)
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY,
             base_url=self.base_url,
-            timeout=settings.timeout,
+            # `read` here only applies through a proxy; direct connections read through self._network.
+            timeout=httpx2.Timeout(settings.first_token_timeout, connect=settings.connect_timeout),
+            max_retries=0,  # chatcli retries itself: visibly, never after text, never on an exhausted quota
+            http_client=openai.DefaultHttpxClient(transport=phased_transport(self._network)),
         )
         self.asks_for_usage = True  # off for the session once the server rejects `stream_options`
 
@@ -44,26 +58,46 @@ class OpenAIBackend:
             params["max_tokens"] = request.max_tokens
         if self.asks_for_usage:
             params["stream_options"] = {"include_usage": True}
-        shown_text = False
-        retry_without_usage = False
-        try:
-            with self._client.chat.completions.with_streaming_response.create(**params) as response:
-                content_type = response.headers.get("content-type", "")
-                if not content_type.startswith("text/event-stream"):
-                    yield from self._whole_answer(response.text(), content_type, request)
-                    return
-                for piece in self._read_events(response.iter_lines(), request):
-                    shown_text = shown_text or isinstance(piece, str)
-                    yield piece
-        except openai.APIError as error:
-            if self.asks_for_usage and not shown_text and _rejects_stream_options(error):
-                self.asks_for_usage = False
-                retry_without_usage = True
-            else:
-                message = self._describe(error, request.model)
-                raise (PartialAnswer(message) if shown_text else BackendError(message)) from None
-        if retry_without_usage:
-            yield from self.stream(request)
+        attempt = 0
+        while True:
+            if not self.asks_for_usage:
+                params.pop("stream_options", None)
+            self._network.read_timeout = self._settings.first_token_timeout
+            started = False
+            try:
+                with self._client.chat.completions.with_streaming_response.create(**params) as response:
+                    content_type = response.headers.get("content-type", "")
+                    if not content_type.startswith("text/event-stream"):
+                        yield from self._whole_answer(response.text(), content_type, request)
+                        return
+                    events = self._read_events(response.iter_lines(), request)
+                    try:
+                        for piece in events:
+                            # The answer has started: from now on a stall is measured by the idle timeout,
+                            # and a failure is never retried (text reached the user).
+                            self._network.read_timeout = self._settings.timeout
+                            started = True
+                            yield piece
+                            break
+                        yield from events
+                    except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
+                        raise self._failure("server sent malformed stream data", started) from None
+                return
+            except openai.APIError as error:
+                if started:
+                    raise PartialAnswer(self._describe(error, request.model)) from None
+                if self.asks_for_usage and _rejects_stream_options(error):
+                    self.asks_for_usage = False
+                    continue
+                retry = _retry_plan(error, attempt)
+                if retry is None:
+                    raise BackendError(self._describe(error, request.model, attempt + 1)) from None
+            except httpx2.TransportError as error:  # the SDK does not wrap errors raised while reading the body
+                raise self._failure(self._lost(error, started), started) from None
+            wait, why = retry
+            attempt += 1
+            self._settings.notify(f"waiting {math.ceil(wait)}s ({why})…")
+            time.sleep(wait)
 
     def list_models(self) -> list[ModelEntry]:
         """GET /models: each model's id and, when the server says, its owner. Ids are the server's text."""
@@ -138,29 +172,62 @@ class OpenAIBackend:
     def _failure(message: str, got_text: bool) -> BackendError:
         return PartialAnswer(message) if got_text else BackendError(message)
 
-    def _describe(self, error: openai.APIError, model: str) -> str:
+    def _describe(self, error: openai.APIError, model: str, attempts: int = 1) -> str:
         """One line saying what failed and what to do, never the key."""
         where = self.base_url
         if isinstance(error, openai.APITimeoutError):
-            return f"timed out waiting for {where}; raise --timeout if the model is slow"
+            if isinstance(error.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+                return (
+                    f"cannot connect to {where} (no answer within {self._settings.connect_timeout:g} s); "
+                    "check the base URL and the network (connect_timeout in the config)"
+                )
+            return self._first_token_late()
         if isinstance(error, openai.APIConnectionError):
-            return f"cannot connect to {where} ({_connection_cause(error)})"
+            cause = _connection_cause(error)
+            hint = "check the base URL" if cause.startswith(("unknown host", "TLS")) else "is the server running?"
+            return f"cannot connect to {where} ({cause}); {hint}"
         if isinstance(error, openai.APIStatusError):
             status = error.status_code
-            reason = short_reason(_status_text(error), self._key)
+            reason = short_reason(_status_text(error), self._key) or "no reason given"
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
             if status in (401, 403):
-                return f"authentication failed at {where} ({status}); check OPENAI_API_KEY"
+                return f"authentication failed at {where} ({status}: {reason}); check OPENAI_API_KEY or api_key_cmd"
             if status == 404:
                 return (
                     f"not found at {where} (404) for model {model!r}: {reason}; "
-                    "check the model name, and does the base URL end in /v1?"
+                    "check the model name (chatcli models lists them), and does the base URL end in /v1?"
                 )
+            if status == 429 and _quota_exhausted(error):
+                return f"quota exhausted at {where} (429: {reason}); check the account's plan and billing"
             if status == 429:
-                return f"rate limited by {where} (429): {reason}"
-            if status == 400 and "context" in reason.lower() and "length" in reason.lower():
-                return f"the conversation is too long for model {model!r}: {reason}"
+                return f"rate limited by {where} (429{tries}: {reason}); wait a little and try again"
+            if status in (400, 413, 422) and _context_exceeded(error, reason):
+                return (
+                    f"the conversation is too long for model {model!r} ({reason}); "
+                    "start a new conversation or use a model with a longer context"
+                )
+            if status >= 500:
+                return f"server error at {where} ({status}{tries}: {reason}); try again later"
             return f"{where} answered {status}: {reason}"
         return short_reason(str(error), self._key)
+
+    def _first_token_late(self) -> str:
+        return (
+            f"no answer from {self.base_url} within {self._settings.first_token_timeout:g} s; "
+            "a slow model may need a larger first_token_timeout in the config"
+        )
+
+    def _lost(self, error: httpx2.TransportError, started: bool) -> str:
+        """What a transport error while reading the answer means."""
+        if isinstance(error, httpx2.TimeoutException):
+            if not started:
+                return self._first_token_late()
+            return (
+                f"the answer stalled: no data from {self.base_url} for {self._settings.timeout:g} s; "
+                "raise --timeout for a slow server"
+            )
+        reason = short_reason(str(error), self._key) or type(error).__name__
+        return f"the answer ended early: the connection to {self.base_url} was lost ({reason})"
 
 
 def _rejects_stream_options(error: openai.APIError) -> bool:
@@ -172,6 +239,59 @@ def _rejects_stream_options(error: openai.APIError) -> bool:
 
 
 _STREAM_OPTIONS_HINTS = ("stream_options", "include_usage", "unknown parameter", "unrecognized", "extra inputs")
+
+
+def _retry_plan(error: openai.APIError, attempt: int) -> tuple[float, str] | None:
+    """How long to wait before retrying a request that failed before any answer, and why; None: do not."""
+    if attempt >= len(RETRY_DELAYS):
+        return None
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        if status == 429 and not _quota_exhausted(error):
+            why = "rate limited"
+        elif status in (408, 500, 502, 503, 504, 529):
+            why = f"server error {status}"
+        else:
+            return None
+        after = _retry_after(error.response.headers)
+        if after is None:
+            return RETRY_DELAYS[attempt], why
+        return (after, why) if after <= MAX_RETRY_AFTER else None
+    if type(error) is openai.APIConnectionError and isinstance(error.__cause__, httpx2.RemoteProtocolError):
+        return RETRY_DELAYS[attempt], "the server closed the connection"  # a stale keep-alive connection
+    return None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from `Retry-After-Ms` or `Retry-After` (seconds or an HTTP date), None when absent or unreadable."""
+    if (milliseconds := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(float(milliseconds) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(seconds, 0.0) if not math.isnan(seconds) else None
+
+
+def _quota_exhausted(error: openai.APIStatusError) -> bool:
+    """OpenAI's 429 for an account out of credit: waiting will not help."""
+    return "insufficient_quota" in (error.code, error.type)
+
+
+def _context_exceeded(error: openai.APIStatusError, reason: str) -> bool:
+    text = reason.lower()
+    return error.code == "context_length_exceeded" or any(
+        hint in text for hint in ("context length", "context_length", "context size", "context window")
+    )
 
 
 def _error_text(error: Any) -> str:
