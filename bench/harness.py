@@ -43,7 +43,8 @@ class Run:
 
 def bench_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_"))}
-    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES"):
+    # Bytecode caches may be written, as an installed chatcli has them (pip compiles on install).
+    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
     env.update(
         HOME=str(home),
