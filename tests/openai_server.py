@@ -99,7 +99,7 @@ class OpenAIServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
-        self.models: list[str] = ["test-model", "other-model"]
+        self.models: list[str] | None = ["test-model", "other-model"]  # None: GET /models takes a queued reply
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
         self.disconnected = threading.Event()
@@ -135,7 +135,7 @@ class OpenAIServer:
             return self._arrived.wait_for(lambda: len(self.requests) >= count, timeout)
 
     def _next_reply(self, method: str, path: str) -> Reply:
-        if method == "GET" and path.endswith("/models"):
+        if method == "GET" and path.endswith("/models") and self.models is not None:
             return json_reply(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
         try:
             return self._replies.get_nowait()

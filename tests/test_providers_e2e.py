@@ -1,0 +1,258 @@
+"""End-to-end: profiles, aliases, key commands, `models`, usage, `ask --json` and `-f`, through the local server."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from chatcli.backends import BackendSettings, ChatRequest
+from chatcli.conversation import Message
+from tests.conftest import TEST_KEY, run_chatcli
+from tests.openai_server import OpenAIServer, json_reply, sse_reply
+
+USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+REJECTION = {"error": {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid"}}
+
+
+def write_config(home: Path, text: str) -> Path:
+    path = home / ".config" / "chatcli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- profiles, aliases, keys ---------------------------------------------------------------------------------
+
+
+def test_profile_supplies_base_url_model_and_sampling(isolated_home: Path, server: OpenAIServer) -> None:
+    write_config(
+        isolated_home,
+        f'model = "file-model"\n[profiles.local]\nbase_url = "{server.url}"\nmodel = "llama3.2"\ntemperature = 0.2\n',
+    )
+    result = run_chatcli("ask", "-p", "local", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Hello from the test server.\n"
+    body = server.bodies[0]
+    assert (body["model"], body["temperature"]) == ("llama3.2", 0.2)
+
+
+def test_profile_from_the_environment_and_flags_still_win(isolated_home: Path, server: OpenAIServer) -> None:
+    write_config(isolated_home, f'[profiles.local]\nbase_url = "{server.url}"\nmodel = "llama3.2"\n')
+    result = run_chatcli("ask", "-m", "flag-model", "hi", env={"CHATCLI_PROFILE": "local"})
+    assert result.returncode == 0, result.stderr
+    assert server.bodies[0]["model"] == "flag-model"
+
+
+def test_alias_becomes_the_model_id_the_server_receives(isolated_home: Path, server: OpenAIServer) -> None:
+    write_config(isolated_home, f'base_url = "{server.url}"\n[aliases]\nfast = "qwen2.5:0.5b"\n')
+    assert run_chatcli("ask", "-m", "fast", "hi").returncode == 0
+    assert run_chatcli("ask", "hi", env={"CHATCLI_MODEL": "fast"}).returncode == 0
+    assert [body["model"] for body in server.bodies] == ["qwen2.5:0.5b", "qwen2.5:0.5b"]
+
+
+def test_key_command_output_is_sent_as_the_key_and_never_shown(isolated_home: Path, server: OpenAIServer) -> None:
+    command = shlex.join([sys.executable, "-c", f"print('{TEST_KEY}')"])
+    write_config(isolated_home, f"base_url = {json.dumps(server.url)}\napi_key_cmd = {json.dumps(command)}\n")
+    result = run_chatcli("ask", "hi")
+    assert result.returncode == 0, result.stderr
+    assert server.requests[0].headers["authorization"] == f"Bearer {TEST_KEY}"
+    shown = run_chatcli("config", "show")
+    for output in (result.stdout, result.stderr, shown.stdout, shown.stderr):
+        assert TEST_KEY.encode() not in output
+
+
+def test_failing_key_command_stops_before_any_request(isolated_home: Path, server: OpenAIServer) -> None:
+    command = shlex.join([sys.executable, "-c", f"import sys; sys.stderr.write('{TEST_KEY}'); sys.exit(1)"])
+    write_config(isolated_home, f"base_url = {json.dumps(server.url)}\napi_key_cmd = {json.dumps(command)}\n")
+    result = run_chatcli("ask", "hi")
+    assert result.returncode == 1
+    assert result.stderr == b"chatcli: error: api_key_cmd failed (exit status 1); run it yourself to see why\n"
+    assert server.requests == []
+
+
+# -- models --------------------------------------------------------------------------------------------------
+
+
+def test_models_lists_sorted_ids_with_control_characters_made_visible(server: OpenAIServer) -> None:
+    server.models = ["zeta", "alpha\x1b]52;c;ZXZpbA==\x07", "line\nbreak"]
+    result = run_chatcli("models", "--base-url", server.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"alpha^[]52;c;ZXZpbA==^G\nline^Jbreak\nzeta\n"
+    assert server.requests[0].method == "GET" and server.requests[0].path == "/v1/models"
+
+
+def test_models_json_is_a_parsable_list(server: OpenAIServer) -> None:
+    result = run_chatcli("models", "--json", env={"OPENAI_BASE_URL": server.url})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"id": "other-model", "owned_by": None}, {"id": "test-model", "owned_by": None}]
+
+
+def test_models_uses_the_profile_and_reports_a_missing_endpoint(isolated_home: Path, server: OpenAIServer) -> None:
+    write_config(isolated_home, f'[profiles.local]\nbase_url = "{server.url}"\n')
+    server.models = None
+    server.enqueue(json_reply(404, {"error": {"message": "Not Found"}}))
+    result = run_chatcli("models", "-p", "local")
+    assert result.returncode == 1
+    assert result.stderr.decode().endswith("has no model list (404); does the base URL end in /v1?\n")
+
+
+def test_models_without_a_server_is_a_usage_error() -> None:
+    result = run_chatcli("models")
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"chatcli: error: the echo backend has no model list")
+
+
+# -- usage -----------------------------------------------------------------------------------------------------
+
+
+def test_usage_is_requested_and_printed_with_its_cost(isolated_home: Path, server: OpenAIServer) -> None:
+    write_config(isolated_home, '[prices]\n"test-model" = { input = 1.0, output = 4.0 }\n')
+    server.enqueue(sse_reply("Hi", usage=USAGE))
+    result = run_chatcli("ask", "-u", "--base-url", server.url, "-m", "test-model", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Hi\n"
+    assert server.bodies[0]["stream_options"] == {"include_usage": True}
+    line = result.stderr.decode()
+    assert line.startswith("chatcli: usage: 12 prompt + 5 completion tokens, ")
+    assert line.endswith(" s, $0.000032\n")  # 12 * 1.0 + 5 * 4.0 dollars per million tokens
+
+
+def test_server_that_rejects_stream_options_is_asked_again_without_them(server: OpenAIServer) -> None:
+    server.enqueue(json_reply(400, REJECTION), sse_reply("Fine"))
+    result = run_chatcli("ask", "-u", "--base-url", server.url, "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Fine\n"
+    assert "stream_options" in server.bodies[0]
+    assert "stream_options" not in server.bodies[1]
+    assert result.stderr.decode().startswith("chatcli: usage: the server reported no token counts; ")
+
+
+def test_server_that_ignores_stream_options_just_reports_no_counts(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("Fine"))
+    result = run_chatcli("ask", "-u", "--base-url", server.url, "hi")
+    assert result.returncode == 0
+    assert len(server.bodies) == 1
+    assert result.stderr.decode().startswith("chatcli: usage: the server reported no token counts; ")
+
+
+def test_other_400_errors_are_not_retried(server: OpenAIServer) -> None:
+    server.enqueue(json_reply(400, {"error": {"message": "temperature must be at most 2"}}))
+    result = run_chatcli("ask", "--base-url", server.url, "hi")
+    assert result.returncode == 1
+    assert len(server.bodies) == 1
+    assert b"temperature must be at most 2" in result.stderr
+
+
+def test_rejection_is_remembered_for_the_rest_of_the_session(server: OpenAIServer) -> None:
+    from chatcli.backends.openai_compat import OpenAIBackend
+
+    backend = OpenAIBackend(BackendSettings(base_url=server.url, timeout=15))
+    server.enqueue(json_reply(400, REJECTION), sse_reply("one"), sse_reply("two", usage=USAGE))
+    for expected in ("one", "two"):
+        request = ChatRequest([Message("user", "hi")], "m")
+        assert "".join(str(piece) for piece in backend.stream(request)) == expected
+    assert ["stream_options" in body for body in server.bodies] == [True, False, False]
+    assert request.info.usage is not None and request.info.usage.completion_tokens == 5
+
+
+# -- ask --json ------------------------------------------------------------------------------------------------
+
+
+def test_json_output_is_one_object_and_nothing_else(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("Bonjour", " à tous\x1b[2J", usage=USAGE))
+    result = run_chatcli("ask", "--json", "--base-url", server.url, "-m", "asked-model", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(b"}\n") and result.stdout.count(b"\n") == 1
+    assert json.loads(result.stdout) == {
+        "content": "Bonjour à tous\x1b[2J",
+        "model": "test-model",
+        "finish_reason": "stop",
+        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+    }
+    assert b"\x1b" not in result.stdout
+
+
+def test_json_on_echo_names_the_requested_model_and_no_usage() -> None:
+    result = run_chatcli("ask", "--json", "-b", "echo", "-m", "mine", "hi")
+    assert json.loads(result.stdout) == {"content": "Echo: hi", "model": "mine", "finish_reason": "stop", "usage": None}
+
+
+def test_json_with_a_failed_request_prints_nothing_on_stdout(server: OpenAIServer) -> None:
+    server.enqueue(json_reply(401, {"error": {"message": "bad key"}}))
+    result = run_chatcli("ask", "--json", "--base-url", server.url, "hi")
+    assert result.returncode == 1
+    assert result.stdout == b""
+
+
+# -- -f/--file -------------------------------------------------------------------------------------------------
+
+
+def test_text_files_come_first_each_under_its_name(tmp_path: Path, server: OpenAIServer) -> None:
+    (tmp_path / "notes.md").write_text("# Notes\n```py\nx = 1\n```\n", encoding="utf-8")
+    (tmp_path / "todo.txt").write_text("buy milk", encoding="utf-8")
+    result = run_chatcli(
+        "ask", "--base-url", server.url, "-f", str(tmp_path / "notes.md"), "--file", str(tmp_path / "todo.txt"),
+        "summarise", input=b"from stdin\n",
+    )
+    assert result.returncode == 0, result.stderr
+    expected = (
+        f"### {tmp_path / 'notes.md'}\n\n````\n# Notes\n```py\nx = 1\n```\n````\n\n"
+        f"### {tmp_path / 'todo.txt'}\n\n```\nbuy milk\n```\n\n"
+        "from stdin\n\nsummarise"
+    )
+    assert server.bodies[0]["messages"] == [{"role": "user", "content": expected}]
+
+
+def test_a_file_alone_is_the_prompt(tmp_path: Path) -> None:
+    (tmp_path / "q.txt").write_text("what is 2+2?\n", encoding="utf-8")
+    result = run_chatcli("ask", "-b", "echo", "-f", str(tmp_path / "q.txt"))
+    assert result.stdout == f"Echo: ### {tmp_path / 'q.txt'}\n\n```\nwhat is 2+2?\n```\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "problem"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00", [], "it is binary (NUL byte at offset 8); attach text files"),
+        (b"caf\xe9\n", [], "it is not UTF-8 text (byte offset 3); attach text files"),
+        (b"x" * 101, ["--max-input-bytes", "100"], "it is larger than 100 bytes; raise --max-input-bytes to send it"),
+    ],
+)
+def test_binary_undecodable_or_oversized_files_are_refused_before_any_request(
+    tmp_path: Path, server: OpenAIServer, content: bytes, extra: list[str], problem: str
+) -> None:
+    path = tmp_path / "input.bin"
+    path.write_bytes(content)
+    result = run_chatcli("ask", "--base-url", server.url, *extra, "-f", str(path), "describe")
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr.decode() == f"chatcli: error: cannot attach '{path}': {problem}\n"
+    assert server.requests == []
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    result = run_chatcli("ask", "-b", "echo", "-f", str(tmp_path / "nope.txt"), "hi")
+    assert result.returncode == 2
+    assert result.stderr.decode() == (
+        f"chatcli: error: cannot attach '{tmp_path / 'nope.txt'}' (No such file or directory); check the path\n"
+    )
+
+
+# -- shell completion ---------------------------------------------------------------------------------------------
+
+
+def test_completion_script_and_completions_work(isolated_home: Path) -> None:
+    from tests.conftest import CHATCLI
+
+    shown = run_chatcli("--show-completion", "bash")
+    assert shown.returncode == 0
+    assert b"_CHATCLI_COMPLETE=complete_bash" in shown.stdout
+    completed = run_chatcli(env={"_CHATCLI_COMPLETE": "complete_bash", "COMP_WORDS": "chatcli mo", "COMP_CWORD": "1"})
+    assert completed.stdout.split() == [b"models"]
+    installed = run_chatcli("--install-completion", "bash")
+    assert installed.returncode == 0, installed.stderr
+    assert (isolated_home / ".bash_completions" / "chatcli.sh").exists()
+    assert CHATCLI  # the installed command is what the completion script calls
