@@ -6,6 +6,7 @@ import contextlib
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -172,6 +173,7 @@ class Library:
 
     def __init__(self, path: Path, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
+        self._timeout = timeout
         try:
             create_private_file(path)
         except OSError as error:
@@ -229,13 +231,26 @@ class Library:
         if version == len(MIGRATIONS):
             return
         if version == 0:
-            self._db.execute("PRAGMA journal_mode = WAL")  # persistent; readers never block the writer
+            self._use_wal()
         with self._transaction() as db:
             version = self._version()  # another process may have migrated while we waited for the lock
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    def _use_wal(self) -> None:
+        """Switch a new database to WAL (persistent; readers never block the writer). SQLite answers "locked" at
+        once, without waiting, while another process creates the same library, so wait for it here."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     # Writing
 
