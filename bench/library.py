@@ -1,0 +1,156 @@
+"""Library scale: `history list` and `history search` on 10 000 conversations of 10 turns, and the cost of recording.
+
+Fills a private library (about 50 MB of text) through `Library.add_conversation`, then measures, as wall time of
+the installed command on a pipe, start-up included: `history list`, `history search` for a common word and for a
+rare one (each under 300 ms), next to `chatcli --version` as the start-up floor. Then the time the Session's
+`on_turn` recorder adds to a turn on that library (under 5 ms): the first turn of a process (which opens the
+library) and the following ones, continuing a 10-turn conversation.
+Usage: python bench/library.py [--conversations N] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import random
+import sys
+import time
+from pathlib import Path
+
+from harness import CHATCLI, Target, bench_env, median, private_home, run_piped, targets_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chatcli.backends import BackendSettings
+from chatcli.backends.echo import EchoBackend
+from chatcli.conversation import Conversation, Message
+from chatcli.library import LATEST, Library, Recorder
+from chatcli.render import PlainRenderer
+from chatcli.session import Session
+
+COMMAND_LIMIT = 0.300
+RECORD_LIMIT = 0.005
+TURNS = 10
+RARE_WORD = "quixotry"  # in a handful of messages only
+COMMON_WORD = "the"  # in nearly every message
+
+
+def _vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
+    """English glue words plus 20 000 made-up ones, with Zipf-like weights."""
+    glue = ["the", "of", "and", "to", "a", "in", "is", "it", "that", "for", "you", "was", "with", "on", "as", "have", "be", "at", "by", "this", "not", "are", "but", "from", "or"]
+    letters = "abcdefghijklmnoprstuvwy"
+    made_up = {"".join(rng.choices(letters, k=rng.randint(3, 10))) for _ in range(20_000)} - {RARE_WORD}
+    words = glue + sorted(made_up)
+    weights = [1 / (rank + 1) ** 1.05 for rank in range(len(words))]
+    return words, list(itertools.accumulate(weights))
+
+
+def fill(path: Path, conversations: int, seed: int = 7) -> int:
+    """Add `conversations` conversations of TURNS exchanges; return the number of characters of text."""
+    rng = random.Random(seed)
+    words, cumulative = _vocabulary(rng)
+    rare_at = set(rng.sample(range(conversations * TURNS * 2), 3))
+    characters = 0
+    counter = itertools.count()
+    with Library(path) as library:
+        for number in range(conversations):
+            messages = [Message("system", "You are a helpful assistant.")]
+            for _ in range(TURNS):
+                for role, length in (("user", rng.randint(8, 40)), ("assistant", rng.randint(40, 110))):
+                    text = " ".join(rng.choices(words, cum_weights=cumulative, k=length))
+                    if next(counter) in rare_at:
+                        text += f" {RARE_WORD}"
+                    characters += len(text)
+                    messages.append(Message(role, text))
+            library.add_conversation(Conversation(messages, f"model-{number % 3}"))
+    return characters
+
+
+def _command_walls(env: dict[str, str], rounds: int) -> dict[str, float]:
+    commands = {
+        "chatcli --version (floor)": [CHATCLI, "--version"],
+        "history list": [CHATCLI, "history", "list"],
+        f"history search {COMMON_WORD}": [CHATCLI, "history", "search", COMMON_WORD],
+        f"history search {RARE_WORD}": [CHATCLI, "history", "search", RARE_WORD],
+    }
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    for name, argv in commands.items():  # warm the page cache and the bytecode caches
+        run = run_piped(argv, env)
+        assert run.returncode == 0 and (run.output or name.startswith("chatcli")), (name, run)
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            walls[name].append(run_piped(argv, env).wall)
+    return {name: median(values) for name, values in walls.items()}
+
+
+class _TimedRecorder:
+    """Wraps the recorder and keeps how long each call took."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.seconds: list[float] = []
+
+    def __call__(self, session: Session, result: object) -> None:
+        started = time.perf_counter()
+        self.recorder(session, result)  # type: ignore[arg-type]
+        self.seconds.append(time.perf_counter() - started)
+
+
+def _recording_costs(path: Path, turns: int) -> tuple[float, float]:
+    """(first turn of a process, median of the following turns) of recording, in seconds."""
+    recorder = Recorder(warn=sys.exit, backend="echo", path=path)
+    conversation = recorder.resume(LATEST)
+    recorder.close()  # as in `ask` without -c: the first turn opens the library
+    timed = _TimedRecorder(recorder)
+    session = Session(EchoBackend(BackendSettings()), conversation, "model-0", on_turn=timed)
+    for number in range(turns):
+        session.turn(f"one more question, number {number}", PlainRenderer(io.BytesIO()))
+    with Library(path) as library:  # every turn went into the continued conversation
+        assert library.summary(library.resolve(LATEST)).turns == TURNS + turns
+    return timed.seconds[0], median(timed.seconds[1:])
+
+
+def measure(conversations: int = 10_000, rounds: int = 7) -> tuple[list[Target], str]:
+    home = private_home()
+    env = bench_env(home)
+    path = Path(env["XDG_DATA_HOME"]) / "chatcli" / "library.db"
+    started = time.monotonic()
+    characters = fill(path, conversations)
+    fill_seconds = time.monotonic() - started
+    size = sum(f.stat().st_size for f in path.parent.iterdir())
+    notes = (
+        f"library: {conversations} conversations x {TURNS} turns, {characters / 1e6:.1f} M characters of text, "
+        f"{size / 2**20:.0f} MiB on disk, filled in {fill_seconds:.0f} s"
+    )
+    walls = _command_walls(env, rounds)
+    first, following = _recording_costs(path, 50)
+    targets = [Target(name, f"{wall * 1000:.0f} ms", "", None) for name, wall in walls.items() if "floor" in name]
+    targets += [
+        Target(f"`{name}` wall, start-up included", f"{wall * 1000:.0f} ms", f"< {COMMAND_LIMIT * 1000:.0f} ms",
+               wall < COMMAND_LIMIT)
+        for name, wall in walls.items()
+        if "floor" not in name
+    ]
+    targets += [
+        Target("recording the first turn of a process (opens the library)", f"{first * 1000:.2f} ms",
+               f"< {RECORD_LIMIT * 1000:.0f} ms", first < RECORD_LIMIT),
+        Target("recording each following turn (median of 49)", f"{following * 1000:.2f} ms",
+               f"< {RECORD_LIMIT * 1000:.0f} ms", following < RECORD_LIMIT),
+    ]
+    return targets, notes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    arguments = parser.parse_args()
+    targets, notes = measure(arguments.conversations, arguments.rounds)
+    print(notes)
+    print(targets_table(targets))
+    sys.exit(0 if all(t.met is not False for t in targets) else 1)
+
+
+if __name__ == "__main__":
+    main()
