@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from chatcli.backends import BackendSettings, ChatRequest
 from chatcli.conversation import Message
-from tests.conftest import TEST_KEY, run_chatcli
+from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
@@ -244,15 +245,21 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 # -- shell completion ---------------------------------------------------------------------------------------------
 
 
-def test_completion_script_and_completions_work(isolated_home: Path) -> None:
-    from tests.conftest import CHATCLI
+def under_bash(option: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["bash", "-c", f"{shlex.quote(CHATCLI)} {option}"], capture_output=True, timeout=30, check=False
+    )
 
-    shown = run_chatcli("--show-completion", "bash")
-    assert shown.returncode == 0
+
+def test_completion_script_and_completions_work(isolated_home: Path) -> None:
+    """Typer detects the shell from the parent process, so the commands run under bash as a user's would."""
+    shown = under_bash("--show-completion")
+    assert shown.returncode == 0, shown.stderr
     assert b"_CHATCLI_COMPLETE=complete_bash" in shown.stdout
     completed = run_chatcli(env={"_CHATCLI_COMPLETE": "complete_bash", "COMP_WORDS": "chatcli mo", "COMP_CWORD": "1"})
     assert completed.stdout.split() == [b"models"]
-    installed = run_chatcli("--install-completion", "bash")
+    installed = under_bash("--install-completion")
     assert installed.returncode == 0, installed.stderr
-    assert (isolated_home / ".bash_completions" / "chatcli.sh").exists()
-    assert CHATCLI  # the installed command is what the completion script calls
+    script = isolated_home / ".bash_completions" / "chatcli.sh"
+    assert b"_CHATCLI_COMPLETE=complete_bash" in script.read_bytes()
+    assert str(script) in (isolated_home / ".bashrc").read_text()
