@@ -420,11 +420,11 @@ class Repl:
         conversation = self.session.conversation
         turns = sum(1 for message in conversation.messages if message.role == "user")
         parts = [f" {self.session.model}", self._backend_name, f"{turns} turn{'s' if turns != 1 else ''}"]
+        parts.append("Alt-Enter newline · /help")  # before the parts of varying length, which may be cut off
         if self._usage is not None:
             parts.append(f"last {self._usage.prompt_tokens}+{self._usage.completion_tokens} tokens")
         if self.commands.save_file is not None:
             parts.append(f"saving to {self.commands.save_file.path}")
-        parts.append("Alt-Enter newline · /help")
         return [("", sanitize(" · ".join(parts)))]
 
     def _exit_on_signal(self, signum: int) -> int:

@@ -1,0 +1,141 @@
+"""End-to-end: the installed `chatcli` REPL on a real pseudo-terminal (pexpect), against echo and the local server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+from pathlib import Path
+from typing import Any
+
+import pexpect
+
+from tests.conftest import CHATCLI
+from tests.openai_server import OpenAIServer, json_reply, sse_reply
+
+TOOLBAR = "Alt-Enter newline"  # drawn with every new prompt
+UP = "\x1b[A"
+CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; without an answer it shows no toolbar
+
+
+def spawn(*args: str) -> pexpect.spawn:
+    env = {**os.environ, "TERM": "xterm-256color"}
+    child = pexpect.spawn(CHATCLI, list(args), env=env, dimensions=(24, 80), encoding="utf-8", timeout=20)
+    expect(child, "Ctrl-D exits")
+    return child
+
+
+def expect(child: pexpect.spawn, text: str | type[pexpect.EOF]) -> None:
+    """Wait for `text`, answering cursor-position requests on the way as a terminal does."""
+    while child.expect_exact([text, CPR_REQUEST]) == 1:
+        child.send("\x1b[12;1R")
+
+
+def say(child: pexpect.spawn, line: str, *expected: str) -> None:
+    """Type `line`, press Enter, wait for each expected text in turn, then for the next prompt."""
+    child.send(line + "\r")
+    for text in expected:
+        expect(child, text)
+    expect(child, TOOLBAR)
+
+
+def exit_code(child: pexpect.spawn) -> int | None:
+    expect(child, pexpect.EOF)
+    child.close()
+    return child.exitstatus  # type: ignore[no-any-return]
+
+
+def saved(path: Path) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = json.loads(path.read_text())["messages"]
+    return messages
+
+
+def test_a_conversation_with_commands_saved_then_reloaded_with_input_history(tmp_path: Path) -> None:
+    chat, copy = tmp_path / "chat.json", tmp_path / "copy.json"
+    child = spawn("-b", "echo", "-o", str(chat))
+    expect(child, TOOLBAR)
+    say(child, "hello there", "Echo: hello there")
+    say(child, "/model other-model", "model set to other-model")
+    say(child, "second question", "Echo: second question")
+    say(child, "/undo", "removed: second question")
+    say(child, "/retry", "retrying: hello there", "Echo: hello there")
+    child.send("/mo")
+    expect(child, "show or switch the model")  # the completion menu
+    child.send("\t")
+    say(child, "", "model: other-model")
+    say(child, f"/save {copy}", "saving after every turn")
+    say(child, "third question", "Echo: third question")
+    child.send("\x04")
+    assert exit_code(child) == 0
+
+    first_exchange = [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "Echo: hello there"}]
+    assert saved(chat) == first_exchange
+    assert json.loads(copy.read_text())["model"] == "other-model"
+    assert saved(copy) == [
+        *first_exchange,
+        {"role": "user", "content": "third question"},
+        {"role": "assistant", "content": "Echo: third question"},
+    ]
+    history = Path(os.environ["XDG_DATA_HOME"]) / "chatcli" / "input_history"
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+
+    child = spawn("-b", "echo", "--load", str(copy))
+    expect(child, "Echo: third question")  # the loaded conversation is shown first
+    expect(child, TOOLBAR)
+    child.send(UP)  # the last line typed in the previous session
+    expect(child, "third question")
+    say(child, "", "Echo: third question")
+    say(child, f"/load {chat}", "hello there", f"loaded {chat}")
+    say(child, "/history", "Echo: hello there")
+    child.send("\x03")
+    expect(child, "Press Ctrl-C again to exit")
+    child.send("\x03")
+    assert exit_code(child) == 0
+
+
+def test_ctrl_c_mid_stream_closes_the_stream_and_keeps_the_partial_answer(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
+    chat = tmp_path / "chat.json"
+    server.enqueue(
+        json_reply(401, {"error": {"message": "bad key"}}),
+        sse_reply("alpha ", "beta ", *["gamma "] * 100, delay=0.2),
+        sse_reply("carrying on"),
+    )
+    child = spawn("--base-url", server.url, "-o", str(chat))
+    expect(child, TOOLBAR)
+    say(child, "refused?", "error: authentication failed")
+    assert not chat.exists()  # a failed turn changes nothing, so nothing was saved
+
+    child.send("tell me a long story\r")
+    expect(child, "beta")
+    child.send("\x03")
+    expect(child, "interrupted")
+    expect(child, TOOLBAR)
+    assert server.wait_for_disconnect(timeout=15)
+    partial = saved(chat)[-1]
+    assert partial["status"] == "interrupted"
+    assert partial["content"].startswith("alpha beta ")
+
+    say(child, "go on", "carrying on")
+    child.send("\x04")
+    assert exit_code(child) == 0
+    assert server.bodies[2]["messages"] == [  # the interrupted mark is never sent
+        {"role": "user", "content": "tell me a long story"},
+        {"role": "assistant", "content": partial["content"]},
+        {"role": "user", "content": "go on"},
+    ]
+
+
+def test_sigterm_mid_stream_saves_the_partial_answer_then_exits(server: OpenAIServer, tmp_path: Path) -> None:
+    chat = tmp_path / "chat.json"
+    server.enqueue(sse_reply("first ", "words ", *["more "] * 100, delay=0.2))
+    child = spawn("--base-url", server.url, "-o", str(chat))
+    expect(child, TOOLBAR)
+    child.send("write a lot\r")
+    expect(child, "words")
+    child.kill(signal.SIGTERM)
+    assert exit_code(child) == 128 + signal.SIGTERM
+    assert saved(chat)[-1]["status"] == "interrupted"
+    assert saved(chat)[-1]["content"].startswith("first words ")
