@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -447,4 +450,27 @@ def _silence_stdout() -> None:
 
 
 def main() -> None:
-    app(prog_name="chatcli")
+    try:
+        app(prog_name="chatcli")
+    except SystemExit as done:
+        if isinstance(done.code, int) or done.code is None:
+            _exit_now(done.code or 0)
+        raise
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without tearing the interpreter down: freeing every module's objects takes about 20 ms after
+    Typer and 80 ms once openai is loaded, all of it after the answer is on screen. Exit handlers still run."""
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+        raise SystemExit(code)  # Python's own exit waits for them
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        code = code or EXIT_BROKEN_PIPE
+    except (OSError, ValueError):  # stdout closed or unwritable: nothing more can reach it
+        pass
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
