@@ -43,12 +43,12 @@ app = typer.Typer(
 )
 
 # Options shared by the REPL and `ask`; None means "not given", so the environment and defaults apply.
-ModelOption = Annotated[str | None, typer.Option("-m", "--model", help="Model id [env: CHATCLI_MODEL].")]
+ModelOption = Annotated[str | None, typer.Option("-m", "--model", help="Model id (env: CHATCLI_MODEL).")]
 BackendOption = Annotated[
     str | None, typer.Option("-b", "--backend", help="auto, openai or echo (auto: openai when a key or base URL is set).")
 ]
 BaseUrlOption = Annotated[
-    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint [env: OPENAI_BASE_URL].")
+    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint (env: OPENAI_BASE_URL).")
 ]
 SystemOption = Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")]
 TemperatureOption = Annotated[float | None, typer.Option("-t", "--temperature", help="Sampling temperature.")]
@@ -56,7 +56,7 @@ MaxTokensOption = Annotated[int | None, typer.Option("--max-tokens", help="Maxim
 NoStreamOption = Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")]
 MarkdownOption = Annotated[
     bool | None,
-    typer.Option("--markdown/--plain", help="Force Markdown or raw text [default: Markdown on a terminal]."),
+    typer.Option("--markdown/--plain", help="Force Markdown or raw text (default: Markdown on a terminal)."),
 ]
 TimeoutOption = Annotated[float | None, typer.Option("--timeout", help="Longest wait between two chunks of the answer, seconds.")]
 LoadOption = Annotated[Path | None, typer.Option("-l", "--load", help="Start from a saved conversation.")]
@@ -384,6 +384,7 @@ def _backend_settings(config: Config, api_key: str | None) -> BackendSettings:
         timeout=config.timeout,
         connect_timeout=config.connect_timeout,
         first_token_timeout=config.first_token_timeout,
+        stream=config.stream,
         notify=report,
     )
 

@@ -265,3 +265,9 @@ def test_bad_config_file_stops_ask_with_exit_2_and_sends_nothing(isolated_home: 
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"chatcli: error: config file {path} is not valid TOML: ")
+
+
+def test_readme_settings_table_lists_every_setting() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in settings() if f"| `{name}` |" not in readme]
+    assert missing == []

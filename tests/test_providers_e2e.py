@@ -160,6 +160,18 @@ def test_rejection_is_remembered_for_the_rest_of_the_session(server: OpenAIServe
     assert request.info.usage is not None and request.info.usage.completion_tokens == 5
 
 
+def test_no_stream_asks_for_the_whole_answer_and_still_gets_usage(isolated_home: Path, server: OpenAIServer) -> None:
+    completion = {"model": "m", "choices": [{"message": {"content": "Whole"}, "finish_reason": "stop"}], "usage": USAGE}
+    server.enqueue(json_reply(200, completion), json_reply(200, completion))
+    assert run_chatcli("ask", "--no-stream", "--base-url", server.url, "hi").stdout == b"Whole\n"
+    write_config(isolated_home, f'base_url = "{server.url}"\nstream = false\n')
+    result = run_chatcli("ask", "-u", "hi")
+    assert result.stdout == b"Whole\n"
+    assert result.stderr.decode().startswith("chatcli: usage: 12 prompt + 5 completion tokens, ")
+    for body in server.bodies:
+        assert body["stream"] is False and "stream_options" not in body
+
+
 # -- ask --json ------------------------------------------------------------------------------------------------
 
 

@@ -75,6 +75,7 @@ class BackendSettings:
     timeout: float = 60.0  # the longest gap between two chunks once the answer has started
     connect_timeout: float = 10.0
     first_token_timeout: float = 300.0  # from sending the request to the first piece of the answer
+    stream: bool = True  # False (--no-stream): ask for the whole answer in one response
     notify: Callable[[str], None] = _ignore  # one-line notices while waiting ("waiting 2s (rate limited)…")
 
 

@@ -51,12 +51,13 @@ class OpenAIBackend:
         self.asks_for_usage = True  # off for the session once the server rejects `stream_options`
 
     def stream(self, request: ChatRequest) -> AnswerStream:
-        params: dict[str, Any] = {"model": request.model, "messages": api_messages(request.messages), "stream": True}
+        streaming = self._settings.stream
+        params: dict[str, Any] = {"model": request.model, "messages": api_messages(request.messages), "stream": streaming}
         if request.temperature is not None:
             params["temperature"] = request.temperature
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
-        if self.asks_for_usage:
+        if self.asks_for_usage and streaming:
             params["stream_options"] = {"include_usage": True}
         attempt = 0
         while True:
