@@ -43,9 +43,9 @@ class PlainRenderer:
         if self._sanitizer is not None:
             text = self._sanitizer.feed(text)
         if text:
+            self._last = text[-1]  # first: a Ctrl-C right after the write must still end the line
             self._out.write(text.encode("utf-8", "replace"))
             self._out.flush()
-            self._last = text[-1]
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
