@@ -460,6 +460,37 @@ def _describe(error: sqlite3.Error) -> str:
     return f"library error ({message})"
 
 
+def is_conversation_id(text: str) -> bool:
+    """Whether `text` could name a library conversation: 4 to 12 hex digits."""
+    return 4 <= len(text) <= 2 * ID_BYTES and all(char in "0123456789abcdef" for char in text.lower())
+
+
+def load_into(session: Session, reference: str, path: Path | None = None) -> str:
+    """Replace the session's conversation with the library conversation `reference` names, and return its id.
+
+    When the session records (its `on_turn` is a Recorder), its next turns continue that library conversation.
+    """
+    hook = session.on_turn
+    if isinstance(hook, Recorder):
+        loaded = hook.resume(reference)
+        conversation_id = hook.conversation_id or ""
+    else:
+        from chatcli.paths import library_file
+
+        with Library(path or library_file()) as library:
+            conversation_id = library.resolve(reference)
+            loaded = library.load(conversation_id)
+    session.conversation.messages[:] = loaded.messages
+    if loaded.model:
+        session.model = session.conversation.model = loaded.model
+    return conversation_id
+
+
+def recorded_id(session: Session) -> str | None:
+    """The library id the session's turns are recorded under, if it records and has recorded or resumed one."""
+    return session.on_turn.conversation_id if isinstance(session.on_turn, Recorder) else None
+
+
 class Recorder:
     """The Session's `on_turn` hook: records every committed turn in the library.
 

@@ -13,7 +13,18 @@ import pytest
 from chatcli.backends import ChatRequest, Usage
 from chatcli.conversation import FAILED, INTERRUPTED, Conversation, Message
 from chatcli.errors import HistoryError, PartialAnswer, UsageError
-from chatcli.library import LATEST, MIGRATIONS, Library, Recorder, TurnRecord, title_of, url_host
+from chatcli.library import (
+    LATEST,
+    MIGRATIONS,
+    Library,
+    Recorder,
+    TurnRecord,
+    is_conversation_id,
+    load_into,
+    recorded_id,
+    title_of,
+    url_host,
+)
 from chatcli.render import PlainRenderer
 from chatcli.session import Session
 
@@ -307,3 +318,33 @@ def test_url_host_keeps_host_and_port_only() -> None:
 def test_title_is_the_first_user_message_on_one_line() -> None:
     messages = [Message("system", "s"), Message("user", "  two\n\nlines  "), Message("user", "later")]
     assert title_of(messages) == "two lines"
+
+
+def test_load_into_a_recording_session_continues_that_library_conversation(db_path: Path) -> None:
+    first = Recorder(warn=pytest.fail, path=db_path)
+    ask(new_session(first), "old question")
+    other = Recorder(warn=pytest.fail, path=db_path)
+    session = new_session(other)
+    ask(session, "unrelated")
+    cid = first.conversation_id or ""
+    assert load_into(session, cid[:6]) == cid
+    assert [m.text for m in session.conversation.messages] == ["old question", "ok"]
+    ask(session, "follow-up")
+    assert recorded_id(session) == cid
+    with Library(db_path) as library:
+        assert library.summary(cid).turns == 2
+        assert len(library.summaries(10)) == 2
+
+
+def test_load_into_a_session_that_does_not_record_only_reads(db_path: Path) -> None:
+    with Library(db_path) as library:
+        cid = library.add_conversation(Conversation([Message("user", "q")], "old-model"))
+    session = Session(ScriptedBackend(), Conversation(), "m1")
+    assert load_into(session, cid, db_path) == cid
+    assert (session.conversation.messages, session.model) == ([Message("user", "q")], "old-model")
+    assert recorded_id(session) is None
+
+
+def test_conversation_ids_are_four_to_twelve_hex_digits() -> None:
+    assert is_conversation_id("3F2a") and is_conversation_id("0123456789ab")
+    assert not is_conversation_id("abc") and not is_conversation_id("notes.json") and not is_conversation_id("a" * 13)
