@@ -14,6 +14,7 @@ import argparse
 import io
 import itertools
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -115,8 +116,34 @@ def _recording_costs(path: Path, turns: int) -> tuple[float, float]:
     return median(opening), median(timed.seconds)
 
 
+def _query_seconds(path: Path, rounds: int) -> dict[str, float]:
+    """The library's own share of each command: median in-process query time, start-up excluded."""
+    queries = {
+        "list": lambda library: library.summaries(20),
+        f"search {COMMON_WORD}": lambda library: library.search(COMMON_WORD, 20),
+        f"search {RARE_WORD}": lambda library: library.search(RARE_WORD, 20),
+    }
+    seconds: dict[str, float] = {}
+    with Library(path) as library:
+        for name, query in queries.items():
+            runs = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                query(library)
+                runs.append(time.perf_counter() - started)
+            seconds[name] = median(runs)
+    return seconds
+
+
 def measure(conversations: int = 10_000, rounds: int = 7) -> tuple[list[Target], str]:
     home = private_home()
+    try:
+        return _measure(home, conversations, rounds)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _measure(home: Path, conversations: int, rounds: int) -> tuple[list[Target], str]:
     env = bench_env(home)
     path = Path(env["XDG_DATA_HOME"]) / "chatcli" / "library.db"
     started = time.monotonic()
@@ -128,6 +155,7 @@ def measure(conversations: int = 10_000, rounds: int = 7) -> tuple[list[Target],
         f"{size / 2**20:.0f} MiB on disk, filled in {fill_seconds:.0f} s"
     )
     walls = _command_walls(env, rounds)
+    queries = _query_seconds(path, rounds)
     first, following = _recording_costs(path, 30)
     targets = [Target(name, f"{wall * 1000:.0f} ms", "", None) for name, wall in walls.items() if "floor" in name]
     targets += [
@@ -136,6 +164,8 @@ def measure(conversations: int = 10_000, rounds: int = 7) -> tuple[list[Target],
         for name, wall in walls.items()
         if "floor" not in name
     ]
+    targets += [Target(f"{name}: the query alone, in-process", f"{seconds * 1000:.2f} ms", "", None)
+                for name, seconds in queries.items()]
     targets += [
         Target("recording a turn that opens the library (first of a process; median of 30)", f"{first * 1000:.2f} ms",
                f"< {RECORD_LIMIT * 1000:.0f} ms", first < RECORD_LIMIT),
