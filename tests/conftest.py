@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,18 @@ def server() -> Iterator[OpenAIServer]:
     fake = OpenAIServer().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A base URL whose TCP connect never completes: a listener with a full backlog that never accepts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname())
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    filler.close()
+    listener.close()
 
 
 def run_chatcli(

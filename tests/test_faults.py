@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -172,18 +172,6 @@ def test_unknown_host_names_the_host(ask: Ask) -> None:
     assert one_line_error(result) == (
         "cannot connect to http://nonexistent.invalid/v1 (unknown host nonexistent.invalid); check the base URL"
     )
-
-
-@pytest.fixture
-def blackhole() -> Iterator[str]:
-    """A base URL whose TCP connect never completes: a listener with a full backlog that never accepts."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    filler = socket.create_connection(listener.getsockname())
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-    filler.close()
-    listener.close()
 
 
 def test_connect_timeout_comes_from_the_config(ask: Ask, isolated_home: Path, blackhole: str) -> None:
