@@ -187,6 +187,7 @@ class CommandRunner:
             self.session.model = name
             self.session.conversation.model = name
             self.screen.notice(f"model set to {name}")
+            self.autosave()
         else:
             self.screen.notice(f"model: {self.session.model}")
         return True

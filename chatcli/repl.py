@@ -260,6 +260,8 @@ class TerminalScreen:
         self._line(self._err, sanitize(f"error: {text}"), _RED)
 
     def show_messages(self, messages: Sequence[Message]) -> None:
+        turns = sum(1 for message in messages if message.role == "user")
+        self.notice(f"─── the conversation so far: {turns} turn{'s' if turns != 1 else ''} ───")
         for message in messages:
             if message.role == "user":
                 text = sanitize(message.text).replace("\n", "\n" + " " * len(PROMPT))
@@ -272,7 +274,7 @@ class TerminalScreen:
                 self._out.write("\n")
             else:
                 self.notice(f"{message.role}: {message.text}")
-        self._out.flush()
+        self.notice("─── end of the conversation so far ───")
 
     def copy_to_clipboard(self, text: str) -> bool:
         if not self._out.isatty():
