@@ -116,6 +116,7 @@ def chat(
 ) -> None:
     """Chat interactively; with piped stdin, answer once like `ask`."""
     if context.invoked_subcommand is not None:
+        _refuse_options_before(context)
         return
     flags = _flags(model, backend, base_url, system, temperature, max_tokens, no_stream, markdown, timeout, profile)
     flags["log"] = False if no_log else None
@@ -180,6 +181,22 @@ class AskExtras:
     files: list[Path] = field(default_factory=list)
     usage: bool = False
     as_json: bool = False
+
+
+def _refuse_options_before(context: typer.Context) -> None:
+    """`chatcli -p work ask …` would silently ignore `-p`: the session's options belong after the sub-command."""
+    from typer._click.core import ParameterSource
+
+    given = [name for name in context.params if context.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+    if given:
+        option = "--" + given[0].rstrip("_").replace("_", "-")
+
+        def refuse() -> int:
+            raise UsageError(
+                f"{option} before `{context.invoked_subcommand}` has no effect; put it after the sub-command"
+            )
+
+        _exit_with(refuse)
 
 
 def _flags(

@@ -275,3 +275,10 @@ def test_completion_script_and_completions_work(isolated_home: Path) -> None:
     script = isolated_home / ".bash_completions" / "chatcli.sh"
     assert b"_CHATCLI_COMPLETE=complete_bash" in script.read_bytes()
     assert str(script) in (isolated_home / ".bashrc").read_text()
+
+
+def test_options_before_a_sub_command_are_refused_not_ignored(server: OpenAIServer) -> None:
+    result = run_chatcli("-p", "work", "ask", "--base-url", server.url, "hi")
+    assert result.returncode == 2
+    assert result.stderr == b"chatcli: error: --profile before `ask` has no effect; put it after the sub-command\n"
+    assert server.requests == []
