@@ -71,7 +71,7 @@ class OpenAIBackend:
                     if not content_type.startswith("text/event-stream"):
                         yield from self._whole_answer(response.text(), content_type, request)
                         return
-                    events = self._read_events(response.iter_lines(), request)
+                    events = self._read_events(_lines(response.iter_bytes()), request)
                     try:
                         for piece in events:
                             # The answer has started: from now on a stall is measured by the idle timeout,
@@ -117,17 +117,17 @@ class OpenAIBackend:
             raise BackendError(f"{self.base_url} sent a model list chatcli cannot read") from None
         return entries
 
-    def _read_events(self, lines: Iterator[str], request: ChatRequest) -> Iterator[str | Reasoning]:
+    def _read_events(self, lines: Iterator[bytes], request: ChatRequest) -> Iterator[str | Reasoning]:
         info = request.info
         got_text = False
         for line in lines:
-            if not line.startswith("data:"):
+            if not line.startswith(b"data:"):
                 continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
             data = line[5:].strip()
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 return
             try:
-                chunk = json.loads(data)
+                chunk = _JSON.decode(data.decode())
             except ValueError:
                 raise self._failure("server sent malformed stream data", got_text) from None
             if not isinstance(chunk, dict):
@@ -229,6 +229,31 @@ class OpenAIBackend:
             )
         reason = short_reason(str(error), self._key) or type(error).__name__
         return f"the answer ended early: the connection to {self.base_url} was lost ({reason})"
+
+
+_JSON = json.JSONDecoder()  # json.loads without its per-call checks; bytes are decoded first (faster than loads(bytes))
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines of a byte stream, each with its end (`\n`, `\r\n` or `\r`), the last one possibly without.
+
+    Cheaper per token than httpx's text and line decoders; a line split across chunks is joined once."""
+    partial: list[bytes] = []
+    for chunk in chunks:
+        lines = chunk.splitlines(keepends=True)
+        if not lines:
+            continue
+        if partial:
+            partial.append(lines[0])
+            if not lines[0].endswith((b"\n", b"\r")):
+                continue  # still inside the same line
+            lines[0] = b"".join(partial)
+            partial = []
+        if not lines[-1].endswith((b"\n", b"\r")):
+            partial.append(lines.pop())
+        yield from lines
+    if partial:
+        yield b"".join(partial)
 
 
 def _rejects_stream_options(error: openai.APIError) -> bool:
