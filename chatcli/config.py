@@ -181,8 +181,6 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], bool]:
     """The checked contents of the config file ({} when there is none) and whether it exists.
 
     Every problem is a UsageError naming the file, the key and what was expected."""
-    import tomllib
-
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -191,6 +189,8 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], bool]:
         raise UsageError(
             f"cannot read config file {path} ({error.strerror}); check that it is a readable file"
         )
+    import tomllib  # about 2 ms, paid only when there is a file
+
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
