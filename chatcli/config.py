@@ -235,7 +235,11 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
 
 def _check_setting(path: Path, where: str, key: str, value: Any, known: list[str]) -> None:
     if key not in known:
-        raise UsageError(f"config file {path}: {where}unknown key {key!r}; known keys: {', '.join(known)}")
+        import difflib
+
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"config file {path}: {where}unknown key {key!r}{hint}; known keys: {', '.join(known)}")
     allowed = _allowed_types(key)
     if not _has_type(value, allowed):
         raise UsageError(

@@ -119,8 +119,8 @@ def test_prices_are_read_per_million_tokens(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("modle = 'x'\n", "unknown key 'modle'; known keys: model, backend"),
-        ("[profiles.p]\ncolour = true\n", "[profiles.p] unknown key 'colour'; known keys: model"),
+        ("modle = 'x'\n", "unknown key 'modle' (did you mean 'model'?); known keys: model, backend"),
+        ("[profiles.p]\nxyz = true\n", "[profiles.p] unknown key 'xyz'; known keys: model"),
         ("temperature = 'hot'\n", "temperature must be a number, not a string"),
         ("max_tokens = 1.5\n", "max_tokens must be an integer, not a float"),
         ("max_tokens = true\n", "max_tokens must be an integer, not a boolean"),
