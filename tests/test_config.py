@@ -271,3 +271,9 @@ def test_readme_settings_table_lists_every_setting() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     missing = [name for name in settings() if f"| `{name}` |" not in readme]
     assert missing == []
+
+
+def test_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'\xef\xbb\xbfmodel = "bom-model"\n')
+    assert resolve_config({}, {}, path).config.model == "bom-model"
