@@ -37,12 +37,13 @@ class OpenAIBackend:
 
     def __init__(self, settings: BackendSettings) -> None:
         self._key = settings.api_key
-        self.base_url = settings.base_url or DEFAULT_BASE_URL
+        url = settings.base_url or DEFAULT_BASE_URL
+        self.base_url = _shown_url(url)  # for messages: without a user:password or query that may hold secrets
         self._settings = settings
         self._network = PhasedNetwork(settings.first_token_timeout)
         self._client = openai.OpenAI(
             api_key=settings.api_key or NO_KEY,
-            base_url=self.base_url,
+            base_url=url,
             # `read` here only applies through a proxy; direct connections read through self._network.
             timeout=httpx2.Timeout(settings.first_token_timeout, connect=settings.connect_timeout),
             max_retries=0,  # chatcli retries itself: visibly, never after text, never on an exhausted quota
@@ -265,6 +266,14 @@ def _rejects_stream_options(error: openai.APIError) -> bool:
 
 
 _STREAM_OPTIONS_HINTS = ("stream_options", "include_usage", "unknown parameter", "unrecognized", "extra inputs")
+
+
+def _shown_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    port = parts.netloc.rpartition(":")[2] if parts.netloc.rpartition(":")[2].isdigit() else ""
+    return parts._replace(netloc=f"{netloc}:{port}" if port else netloc, query="", fragment="").geturl()
 
 
 def _retry_plan(error: openai.APIError, attempt: int) -> tuple[float, str] | None:
