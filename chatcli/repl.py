@@ -23,7 +23,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.output import Output
+from prompt_toolkit.output import Output, create_output
 from prompt_toolkit.styles import Style
 
 from chatcli import __version__
@@ -122,6 +122,7 @@ def build_prompt_session(
         reserve_space_for_menu=6,
         key_bindings=prompt_key_bindings(state),
         bottom_toolbar=toolbar,
+        enable_suspend=True,  # Ctrl-Z at the prompt, as in a shell
         style=STYLE,
         input=input,
         output=output,
@@ -333,13 +334,18 @@ class Repl:
         self.session = session
         self._new_renderer = new_renderer
         self._backend_name = backend_name
-        self._on_terminal = sys.stdout.isatty()
-        styled = self._on_terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-        self.screen = TerminalScreen(new_renderer, sys.stdout, sys.stderr, styled)
+        # With stdout redirected, the prompt and notices go to the terminal on stderr, the answers to stdout.
+        on_terminal = sys.stdout.isatty()
+        self._terminal = sys.stdout if on_terminal else sys.stderr
+        self._dumb = os.environ.get("TERM") == "dumb"
+        styled = self._terminal.isatty() and not os.environ.get("NO_COLOR") and not self._dumb
+        self.screen = TerminalScreen(new_renderer, self._terminal, sys.stderr, styled)
         self.commands = CommandRunner(session, self.screen, self.ask, save_file, known_files)
         self.state = PromptState()
         self._usage: Usage | None = None
-        self.prompt = build_prompt_session(self.state, self._toolbar, open_input_history(self.screen.warn))
+        history = open_input_history(self.screen.warn)
+        output = None if on_terminal else create_output(stdout=sys.stderr)
+        self.prompt = build_prompt_session(self.state, self._toolbar, history, output=output)
         self.signals = ExitSignals(lambda: self.prompt.app if self.prompt.app.is_running else None)
 
     def run(self) -> int:
@@ -356,7 +362,7 @@ class Repl:
 
     def ask(self, text: str) -> None:
         """One turn on the terminal: spinner, streamed answer, one line for an error, then save."""
-        terminal = sys.stdout if self._on_terminal and os.environ.get("TERM") != "dumb" else None
+        terminal = self._terminal if self._terminal.isatty() and not self._dumb else None
         renderer = WaitingRenderer(self._new_renderer, terminal)
         try:
             with quiet_input(sys.stdin.fileno()):
