@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, Self
 
 from chatcli.sanitize import StreamSanitizer
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.live import Live
+
+    from chatcli.blocks import Fence
+    from chatcli.markdown import Flow, Line
 
 
 class Renderer(Protocol):
     """Consumes text deltas; leaving the `with` block always finishes the output, also on errors."""
 
-    def __enter__(self) -> Renderer: ...
+    def __enter__(self) -> Self: ...
 
     def feed(self, text: str) -> None: ...
 
@@ -36,7 +39,7 @@ class PlainRenderer:
         self._sanitizer = sanitizer
         self._last = "\n"
 
-    def __enter__(self) -> PlainRenderer:
+    def __enter__(self) -> Self:
         return self
 
     def feed(self, text: str) -> None:
@@ -60,48 +63,242 @@ class PlainRenderer:
         self._out.flush()
 
 
-class MarkdownRenderer:
-    """Renders the answer as Markdown in a Rich `Live` view while it streams, throttled adaptively."""
+MIN_INTERVAL = 1 / 20  # seconds between redraws of the open block, at least…
+MAX_INTERVAL = 2.0  # …and at most; in between, about ten times what the last redraw took
+_SPLIT_ALWAYS = 16_384  # a larger open block is split again only once it has grown by a quarter
 
-    def __init__(self, console: Console, code_theme: str = "monokai") -> None:
+
+class MarkdownRenderer:
+    """Renders the answer as Markdown while it streams, at a cost linear in its length.
+
+    Closed blocks (see chatcli.blocks) are rendered once and printed into the normal scrollback; only the open
+    block is live: redrawn below them at an adaptive rate, cut to its last lines so that it never takes more than
+    half the screen. A long open fenced code block is printed in pieces as its lines arrive. The final output
+    equals rendering the whole answer at once with `ChatMarkdown`. Without a capable terminal (a pipe,
+    TERM=dumb) closed blocks are printed as they close and nothing is redrawn.
+    """
+
+    def __init__(
+        self, console: Console, code_theme: str = "monokai", *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        from chatcli.markdown import Flow
+
         self._console = console
         self._code_theme = code_theme
+        self._clock = clock
         self._sanitizer = StreamSanitizer()
-        self._parts: list[str] = []
-        self._live: Live | None = None
-        self._next_render = 0.0
-        self._interval = 1 / 20
+        self._parts: list[str] = []  # received since the last update
+        self._pending = ""  # the open block(s): not printed yet
+        self._flow = Flow()
+        self._fence: Fence | None = None  # the pending text is this open top-level fenced code block
+        self._fence_started = False  # … of which some lines are printed already
+        self._scanned = 0  # in a fence, the pending lines before this offset hold no closing fence
+        self._split_size = 0  # size of the pending text when it was last split
+        self._live = _LiveArea(console) if console.is_terminal and not console.is_dumb_terminal else None
+        self._next_update = 0.0
 
-    def __enter__(self) -> MarkdownRenderer:
-        from rich.live import Live
-
-        self._live = Live(console=self._console, auto_refresh=False, vertical_overflow="visible")
-        self._live.start()
+    def __enter__(self) -> Self:
         return self
 
     def feed(self, text: str) -> None:
-        self._parts.append(self._sanitizer.feed(text))
-        if time.monotonic() >= self._next_render:
-            self._render()
+        text = self._sanitizer.feed(text)
+        if text:
+            self._parts.append(text)
+            if self._clock() >= self._next_update:
+                self.refresh()
 
-    def _render(self) -> None:
-        from rich.markdown import Markdown
-
-        assert self._live is not None
-        started = time.monotonic()
-        self._live.update(Markdown("".join(self._parts), code_theme=self._code_theme, hyperlinks=False))
-        self._live.refresh()
-        spent = time.monotonic() - started
-        self._interval = min(max(10 * spent, 1 / 20), 2.0)
-        self._next_render = time.monotonic() + self._interval
+    def refresh(self) -> None:
+        """Print the blocks that have closed and redraw the open block, now."""
+        started = self._clock()
+        self._update(final=False)
+        spent = self._clock() - started
+        self._next_update = self._clock() + min(max(10 * spent, MIN_INTERVAL), MAX_INTERVAL)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         try:
-            self._parts.append(self._sanitizer.flush())
-            self._render()
+            if kind is not BrokenPipeError:
+                self._parts.append(self._sanitizer.flush())
+                self._update(final=True)
         finally:
-            assert self._live is not None
-            self._live.stop()
+            if self._live is not None:
+                self._live.close()
+
+    def _update(self, final: bool) -> None:
+        from chatcli.markdown import Lines
+
+        if self._parts:
+            self._pending += "".join(self._parts)
+            self._parts.clear()
+        committed = self._commit(final)
+        if self._live is not None:
+            self._live.update(committed, [] if final else self._live_lines())
+        elif committed:
+            self._console.print(Lines(committed))
+
+    def _commit(self, final: bool) -> list[Line]:
+        """Render what has closed (everything when `final`) and take it out of the pending text.
+
+        Works on local copies and stores them at the end, so that Ctrl-C while rendering loses nothing."""
+        from chatcli.blocks import split_blocks
+        from chatcli.markdown import Flow, render_code, render_markdown
+
+        console, theme = self._console, self._code_theme
+        pending, flow, fence, started, scanned = (
+            self._pending, self._flow, self._fence, self._fence_started, self._scanned
+        )
+        split_size = self._split_size
+        out: list[Line] = []
+        while True:
+            if fence is not None:
+                opener = pending.index("\n") + 1
+                end, scanned = _closing_fence(pending, fence, max(scanned, opener))
+                if end < 0 and not final:
+                    pending, scanned, piece = self._code_piece(pending, fence, scanned, started, flow)
+                    if piece:
+                        out += piece
+                        started = True
+                    break
+                block, pending = (pending[:end], pending[end:]) if end >= 0 else (pending, "")
+                if started:
+                    body = block[opener:]
+                    if end >= 0:
+                        body = body[: body.rstrip("\n").rfind("\n") + 1]  # without the closing fence
+                    code = "\n".join(fence.code(line) for line in body.split("\n")).rstrip()
+                    out += render_code(console, code, fence.lexer, theme, first=False, last=True, flow=flow)
+                    flow = Flow(blank_before=True)
+                else:
+                    lines, flow = render_markdown(console, block, flow, theme)
+                    out += lines
+                fence, started, scanned = None, False, 0
+                continue
+            if final:
+                if pending:
+                    lines, flow = render_markdown(console, pending, flow, theme)
+                    out += lines
+                    pending = ""
+                break
+            if len(pending) > _SPLIT_ALWAYS and len(pending) < split_size * 5 // 4:
+                break
+            split = split_blocks(pending)
+            if split.closed:
+                lines, flow = render_markdown(console, split.closed, flow, theme, split.list_goes_on)
+                out += lines
+                pending = split.rest
+            split_size = len(pending)
+            if split.fence is None:
+                break
+            fence, started, scanned = split.fence, False, 0
+        self._pending, self._flow, self._fence, self._fence_started, self._scanned = (
+            pending, flow, fence, started, scanned
+        )
+        self._split_size = split_size
+        return out
+
+    def _code_piece(
+        self, pending: str, fence: Fence, scanned: int, started: bool, flow: Flow
+    ) -> tuple[str, int, list[Line]]:
+        """Print the first lines of an open fenced code block taller than the live area; keep its last ones
+        (at least its last non-blank line, so that the piece printed last is never empty)."""
+        from chatcli.markdown import render_code
+
+        opener = pending.index("\n") + 1
+        lines = pending[opener:scanned].split("\n")[:-1]  # the complete code lines
+        keep = max(1, self._live_height() // 2)
+        if len(lines) <= self._live_height():
+            return pending, scanned, []
+        last_text = next(index for index in range(len(lines) - 1, -1, -1) if lines[index].strip() or index == 0)
+        count = min(last_text, len(lines) - keep)
+        if count <= 0:
+            return pending, scanned, []
+        code = "\n".join(fence.code(line) for line in lines[:count])
+        piece = render_code(
+            self._console, code, fence.lexer, self._code_theme, first=not started, last=False, flow=flow
+        )
+        removed = sum(len(line) + 1 for line in lines[:count])
+        return pending[:opener] + pending[opener + removed :], scanned - removed, piece
+
+    def _live_height(self) -> int:
+        return max(1, self._console.size.height // 2)
+
+    def _live_lines(self) -> list[Line]:
+        """The last lines of the open block, rendered from at most a few screens of its source."""
+        from chatcli.markdown import Flow, render_code, render_markdown
+
+        console, theme, pending, height = self._console, self._code_theme, self._pending, self._live_height()
+        limit = max(4096, 4 * console.width * height)
+        if self._fence is not None and self._fence_started:
+            body = _tail(pending[pending.index("\n") + 1 :], limit)
+            code = "\n".join(self._fence.code(line) for line in body.split("\n")).rstrip()
+            lines = render_code(console, code, self._fence.lexer, theme, first=False, last=True, flow=Flow())
+        elif len(pending) > limit:
+            head = pending[: pending.index("\n") + 1] if self._fence is not None else ""
+            lines, _ = render_markdown(console, head + _tail(pending[len(head) :], limit), Flow(), theme)
+        else:
+            lines, _ = render_markdown(console, pending, self._flow, theme)
+        return lines[-height:]
+
+
+def _closing_fence(text: str, fence: Fence, start: int) -> tuple[int, int]:
+    """Where the line closing `fence` ends in `text`, looking at whole lines from `start` (-1 if none yet),
+    and where the lines not yet looked at begin."""
+    while (newline := text.find("\n", start)) >= 0:
+        if fence.is_closed_by(text[start:newline]):
+            return newline + 1, newline + 1
+        start = newline + 1
+    return -1, start
+
+
+def _tail(text: str, limit: int) -> str:
+    """The end of `text`: at most `limit` characters, from a line start when there is one."""
+    if len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    newline = text.find("\n", cut, len(text) - 1)
+    return text[newline + 1 :] if newline >= 0 else text[cut:]
+
+
+class _LiveArea:
+    """The lines at the bottom of the output that are redrawn; everything printed above them is final."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._shown: list[Line] = []
+        self._width = 0  # the console width when they were drawn
+        self._cursor_hidden = False
+
+    def _rows(self) -> int:
+        width = self._console.width
+        if width >= self._width:
+            return len(self._shown)
+        # A terminal made narrower re-wraps the lines it shows (most do): count the rows they take now.
+        from rich.segment import Segment
+
+        return sum(max(1, -(-Segment.get_line_length(line) // width)) for line in self._shown)
+
+    def update(self, committed: list[Line], live: list[Line]) -> None:
+        """Print `committed` into the scrollback and show `live` below it, in one write."""
+        from rich.control import Control
+        from rich.segment import ControlType
+
+        from chatcli.markdown import Lines
+
+        console = self._console
+        if not committed and live == self._shown and console.width == self._width:
+            return
+        rows = self._rows()
+        with console:
+            if not self._cursor_hidden:
+                console.show_cursor(False)
+                self._cursor_hidden = True
+            if rows:
+                erase = ((ControlType.CURSOR_UP, 1), (ControlType.ERASE_IN_LINE, 2)) * rows
+                console.control(Control(ControlType.CARRIAGE_RETURN, *erase))
+            console.print(Lines(committed + live))
+        self._shown, self._width = live, console.width
+
+    def close(self) -> None:
+        if self._cursor_hidden:
             self._console.show_cursor(True)
+            self._cursor_hidden = False

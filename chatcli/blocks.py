@@ -1,0 +1,85 @@
+"""Split streamed Markdown into closed blocks, which no later text can change, and the open rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from markdown_it import MarkdownIt
+
+# A block of these kinds is closed by the blank line after it; headings and rules by their own line end.
+_CLOSED_BY_BLANK_LINE = frozenset({"paragraph_open", "table_open", "blockquote_open", "html_block"})
+_CLOSED_AT_LINE_END = frozenset({"heading_open", "hr"})
+_LISTS = frozenset({"bullet_list_open", "ordered_list_open"})
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The opening of a fenced code block: its marker (``` or ~~~, maybe longer), indentation and lexer."""
+
+    marker: str
+    indent: int
+    lexer: str
+
+    def is_closed_by(self, line: str) -> bool:
+        """Whether `line` (with or without its newline) is a closing fence for this block."""
+        text = line.rstrip("\n")
+        body = text.lstrip(" ")
+        if len(text) - len(body) > 3:
+            return False
+        run = len(body) - len(body.lstrip(self.marker[0]))
+        return run >= len(self.marker) and not body[run:].strip(" \t")
+
+    def code(self, line: str) -> str:
+        """A content line of the block without the indentation its fence had (as CommonMark removes it)."""
+        body = line.lstrip(" ")
+        return line[min(self.indent, len(line) - len(body)) :]
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """`closed + rest` is the text split. `closed` holds whole closed blocks (or whole closed items of a list
+    that goes on in `rest` when `list_goes_on`); `fence` is set when `rest` is an open top-level fenced code
+    block, starting with its opening line."""
+
+    closed: str
+    rest: str
+    list_goes_on: bool = False
+    fence: Fence | None = None
+
+
+@cache
+def _block_parser() -> MarkdownIt:
+    # The parser Rich's Markdown uses, without inline parsing: only the block structure matters here.
+    parser = MarkdownIt().enable("strikethrough").enable("table")
+    parser.disable("inline")
+    return parser
+
+
+def split_blocks(text: str) -> Split:
+    """Split `text` (Markdown received so far, maybe ending in a partial line) where more text cannot change
+    what comes before: closed blocks are a prefix of whole lines, rendering them alone gives what rendering the
+    whole answer shows for them."""
+    end = text.rfind("\n") + 1
+    tokens = _block_parser().parse(text[:end])
+    blocks = [(index, token) for index, token in enumerate(tokens) if token.level == 0 and token.nesting >= 0]
+    if not blocks:
+        return Split("", text)
+    lines = text[:end].split("\n")[:-1]
+    index, last = blocks[-1]
+    assert last.map is not None
+    start, stop = last.map
+    cut, list_goes_on, fence = start, False, None
+    if last.type in _CLOSED_AT_LINE_END or (last.type in _CLOSED_BY_BLANK_LINE and stop < len(lines)):
+        cut = len(lines)
+    elif last.type == "fence":
+        opener = lines[start]
+        fence = Fence(last.markup, len(opener) - len(opener.lstrip(" ")), last.info.partition(" ")[0] or "text")
+        if stop - start >= 2 and fence.is_closed_by(lines[stop - 1]):
+            cut, fence = len(lines), None
+    elif last.type in _LISTS:
+        items = [token.map for token in tokens[index:] if token.type == "list_item_open" and token.level == 1]
+        if len(items) > 1 and items[-1] is not None:
+            cut, list_goes_on = items[-1][0], True
+    offset = sum(len(line) + 1 for line in lines[:cut])
+    return Split(text[:offset], text[offset:], list_goes_on, fence)
