@@ -4,14 +4,16 @@ the installed `chatcli ask`: each gets its own one-line message and exit code, a
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pexpect
 import pytest
 
-from tests.conftest import TEST_KEY, run_chatcli
+from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import (
     DROP,
@@ -314,3 +316,18 @@ def test_a_four_megabyte_line_arrives_whole(ask: Ask, server: OpenAIServer) -> N
     result = ask("hi")
     assert result.returncode == 0
     assert result.stdout == huge.encode() + b"\n"
+
+
+def test_reasoning_is_shown_dimmed_and_sanitised_on_a_terminal_stderr_never_in_stdout(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
+    thinking = chunk(reasoning_content="Let me think \x1b[2J.")
+    server.enqueue(Reply(body=sse_body(thinking, chunk("Answer."), chunk(finish_reason="stop"))))
+    answer_file = tmp_path / "answer.txt"
+    script = 'exec "$0" ask --base-url "$1" hi > "$2"'  # stderr on the terminal, stdout to a file
+    child = pexpect.spawn("/bin/sh", ["-c", script, CHATCLI, server.url, str(answer_file)], env=dict(os.environ))
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+    assert child.exitstatus == 0
+    assert isinstance(child.before, bytes) and b"\x1b[2mLet me think ^[[2J.\x1b[0m" in child.before
+    assert answer_file.read_bytes() == b"Answer.\n"
