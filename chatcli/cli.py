@@ -407,13 +407,15 @@ def _backend_settings(config: Config, api_key: str | None) -> BackendSettings:
 
 
 def _new_renderer(config: Config) -> Renderer:
-    """Markdown on a terminal (unless --plain or TERM=dumb); raw bytes on a pipe, sanitised on a terminal."""
+    """Markdown on a terminal (unless --plain, TERM=dumb or NO_COLOR); raw bytes on a pipe, sanitised on a terminal.
+
+    Forced with --markdown where the terminal cannot redraw (TERM=dumb, a pipe), blocks print as they close."""
     from chatcli.render import MarkdownRenderer, PlainRenderer
     from chatcli.sanitize import StreamSanitizer
 
     on_terminal = os.isatty(sys.stdout.fileno())
-    dumb = os.environ.get("TERM") == "dumb"
-    markdown = config.markdown if config.markdown is not None else on_terminal and not dumb
+    plain_terminal = os.environ.get("TERM") == "dumb" or bool(os.environ.get("NO_COLOR"))
+    markdown = config.markdown if config.markdown is not None else on_terminal and not plain_terminal
     if markdown:
         from rich.console import Console
 
