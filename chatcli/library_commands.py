@@ -70,8 +70,8 @@ def list_command(
             return 0
         terminal = _stdout_is_terminal()
         width = shutil.get_terminal_size().columns if terminal else 0
-        if terminal and summaries:
-            print(f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title")
+        if terminal:
+            print(f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title" if summaries else "no conversations")
         for summary in summaries:
             line = (
                 f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
@@ -94,11 +94,16 @@ def show_command(
         from chatcli.history import conversation_to_json
 
         with _open() as library:
-            conversation = library.load(library.resolve(conversation_id))
+            summary = library.summary(library.resolve(conversation_id))
+            conversation = library.load(summary.id)
+        terminal = _stdout_is_terminal()
         if as_json:
             print(json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
-        else:
-            print_conversation(conversation, sys.stdout, _stdout_is_terminal())
+            return 0
+        if terminal:
+            print(f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
+                  f"{summary.turns} turns\n")
+        print_conversation(conversation, sys.stdout, terminal)
         return 0
 
     _run(action)

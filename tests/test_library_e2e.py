@@ -257,3 +257,45 @@ def test_on_a_terminal_show_renders_markdown_and_search_highlights(tmp_path: Pat
     search = spawn("history", "search", "walrus")
     search.expect(pexpect.EOF)
     assert "\x1b[1;33mwalrus\x1b[0m" in search.before.decode()
+
+
+CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; a terminal answers
+
+
+def repl(*args: str) -> pexpect.spawn:
+    env = {**os.environ, "TERM": "xterm-256color"}
+    return pexpect.spawn(CHATCLI, list(args), env=env, dimensions=(24, 80), encoding="utf-8", timeout=30)
+
+
+def wait_for(child: pexpect.spawn, text: str | type[pexpect.EOF]) -> None:
+    while child.expect_exact([text, CPR_REQUEST]) == 1:
+        child.send("\x1b[12;1R")
+
+
+def chat(child: pexpect.spawn, *lines: str) -> None:
+    """Type each line and wait for its echo answer, then leave with Ctrl-D."""
+    for line in lines:
+        child.send(line + "\r")
+        wait_for(child, f"Echo: {line}")
+    child.sendcontrol("d")
+    wait_for(child, pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
+    child = repl("-b", "echo")
+    wait_for(child, "Ctrl-D exits")
+    chat(child, "first question", "second question")
+    [conversation] = listed()
+    assert conversation["turns"] == 2
+
+    resumed = repl("-b", "echo", "-c")
+    wait_for(resumed, "Ctrl-D exits")
+    wait_for(resumed, "Echo: second question")  # the resumed conversation is shown before the first prompt
+    chat(resumed, "third question")
+    [conversation] = listed()
+    assert conversation["turns"] == 3
+    assert [m["content"] for m in shown(str(conversation["id"])) if m["role"] == "user"] == [
+        "first question", "second question", "third question"
+    ]
