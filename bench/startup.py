@@ -8,7 +8,9 @@ Usage: python bench/startup.py [--rounds N]
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import time
 from collections.abc import Sequence
 
 from harness import BENCH, CHATCLI, PYTHON, Target, bench_env, markdown_table, median, private_home, run_piped
@@ -31,15 +33,14 @@ REFERENCES: dict[str, list[str]] = {
 }
 
 
-def measure(rounds: int = 15, references: bool = True) -> tuple[list[Target], str]:
+def measure(rounds: int = 15) -> tuple[list[Target], str]:
     env = bench_env(private_home())
     walls: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
     subjects: list[tuple[str, Sequence[str], bytes]] = []
     for name, (ours, floor, stdin) in PAIRS.items():
         subjects += [(f"chatcli {name}", ours, stdin), (f"minimal {name}", floor, stdin)]
-    if references:
-        subjects += [(name, argv, b"") for name, argv in REFERENCES.items()]
+    subjects += [(name, argv, b"") for name, argv in REFERENCES.items()]
     for argv_name, argv, stdin in subjects:  # warm the page cache and the .pyc files
         run_piped(argv, env, stdin)
     for _ in range(rounds):
@@ -53,13 +54,16 @@ def measure(rounds: int = 15, references: bool = True) -> tuple[list[Target], st
     for name in PAIRS:
         ours, floor = median(walls[f"chatcli {name}"]), median(walls[f"minimal {name}"])
         ratio = ours / floor
+        ours_cpu, floor_cpu = median(cpus[f"chatcli {name}"]), median(cpus[f"minimal {name}"])
         rows.append(
             (
                 f"`chatcli {name}`",
                 f"{ours * 1e3:.0f}",
-                f"{median(cpus[f'chatcli {name}']) * 1e3:.0f}",
                 f"{floor * 1e3:.0f}",
                 f"{ratio:.2f}",
+                f"{ours_cpu * 1e3:.0f}",
+                f"{floor_cpu * 1e3:.0f}",
+                f"{ours_cpu / floor_cpu:.2f}",
             )
         )
         targets.append(
@@ -67,11 +71,60 @@ def measure(rounds: int = 15, references: bool = True) -> tuple[list[Target], st
                 f"start-up `{name}` vs minimal Typer app", f"{ratio:.2f} ×", f"≤ {LIMIT} ×", ratio <= LIMIT
             )
         )
-    table = markdown_table(("command", "wall ms (median)", "CPU ms", "minimal app wall ms", "ratio"), rows)
-    if references:
-        reference_rows = [(f"`{name}`", f"{median(walls[name]) * 1e3:.0f}") for name in REFERENCES]
-        table += "\n\n" + markdown_table(("reference", "wall ms (median)"), reference_rows)
+    header = (
+        "command",
+        "wall ms",
+        "minimal app wall ms",
+        "ratio",
+        "CPU ms",
+        "minimal app CPU ms",
+        "CPU ratio",
+    )
+    table = markdown_table(header, rows)
+    reference_rows = [(f"`{name}`", f"{median(walls[name]) * 1e3:.0f}") for name in REFERENCES]
+    table += "\n\n" + markdown_table(("reference", "wall ms (median)"), reference_rows)
+
+    prompt_walls = repl_first_prompt(env, rounds)
+    echo, background = median(prompt_walls["echo"]), median(prompt_walls["openai"])
+    import_openai = median(walls["python -c 'import openai'"]) - median(walls["python -c pass"])
+    table += "\n\n" + markdown_table(
+        ("REPL on an 80x24 terminal", "first prompt drawn, ms (median)"),
+        [
+            ("`chatcli -b echo`", f"{echo * 1e3:.0f}"),
+            ("`chatcli -b openai` (openai imported in the background)", f"{background * 1e3:.0f}"),
+        ],
+    )
+    waited = background - echo
+    targets.append(
+        Target(
+            "REPL's first prompt does not wait for `import openai`",
+            f"+{waited * 1e3:.0f} ms over echo (the import alone: {import_openai * 1e3:.0f} ms)",
+            "< half the import",
+            waited < import_openai / 2,
+        )
+    )
     return targets, f"Start-up, median of {rounds} interleaved rounds:\n\n{table}"
+
+
+def repl_first_prompt(env: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    """Seconds from spawning the REPL to its first prompt being drawn (prompt_toolkit shows the cursor last)."""
+    import pexpect
+
+    from chatcli.repl import PROMPT
+
+    drawn = re.escape(PROMPT.strip().encode()) + rb"[\s\S]*?\x1b\[\?25h"
+    argvs = {"echo": ["-b", "echo"], "openai": ["-b", "openai", "--base-url", "http://127.0.0.1:9/v1"]}
+    walls: dict[str, list[float]] = {name: [] for name in argvs}
+    for _ in range(rounds):
+        for name, args in argvs.items():
+            started = time.monotonic()
+            child = pexpect.spawn(CHATCLI, args, env=env, dimensions=(24, 80), timeout=60)
+            child.expect(drawn)
+            walls[name].append(time.monotonic() - started)
+            child.sendeof()
+            child.expect(pexpect.EOF)
+            child.close()
+    return walls
 
 
 def main(argv: Sequence[str] | None = None) -> None:
