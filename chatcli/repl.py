@@ -168,9 +168,15 @@ class WaitingRenderer:
     error line. The spinner thread writes only while holding the lock and not stopped, so nothing follows the erase.
     """
 
-    def __init__(self, new_renderer: Callable[[], Renderer], terminal: TextIO | None) -> None:
+    def __init__(
+        self,
+        new_renderer: Callable[[], Renderer],
+        terminal: TextIO | None,
+        on_first_text: Callable[[], None] | None = None,
+    ) -> None:
         self._new_renderer = new_renderer
         self._terminal = terminal
+        self._on_first_text = on_first_text
         self._inner: Renderer | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -183,7 +189,9 @@ class WaitingRenderer:
 
     def feed(self, text: str) -> None:
         if self._inner is None:
-            self._stop()
+            self.stop_waiting()
+            if self._on_first_text is not None:
+                self._on_first_text()
             self._inner = self._new_renderer()
             self._inner.__enter__()
         self._inner.feed(text)
@@ -191,7 +199,7 @@ class WaitingRenderer:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._stop()
+        self.stop_waiting()
         if self._inner is not None:
             self._inner.__exit__(kind, error, trace)
 
@@ -209,7 +217,8 @@ class WaitingRenderer:
             self._terminal.write(f"{_HIDE_CURSOR}\r{_DIM}{frame} waiting… {elapsed:.1f}s{_RESET}")
             self._terminal.flush()
 
-    def _stop(self) -> None:
+    def stop_waiting(self) -> None:
+        """Erase the spinner; also called when the model's reasoning starts to show."""
         with self._lock:
             if self._stopped.is_set():
                 return
@@ -347,6 +356,10 @@ class Repl:
         output = None if on_terminal else create_output(stdout=sys.stderr)
         self.prompt = build_prompt_session(self.state, self._toolbar, history, output=output)
         self.signals = ExitSignals(lambda: self.prompt.app if self.prompt.app.is_running else None)
+        self._waiting: WaitingRenderer | None = None
+        self._reasoning_open = False
+        if session.on_reasoning is not None:
+            session.on_reasoning = self._reasoning_shown_by(session.on_reasoning)
 
     def run(self) -> int:
         self.signals.install()
@@ -363,7 +376,8 @@ class Repl:
     def ask(self, text: str) -> None:
         """One turn on the terminal: spinner, streamed answer, one line for an error, then save."""
         terminal = self._terminal if self._terminal.isatty() and not self._dumb else None
-        renderer = WaitingRenderer(self._new_renderer, terminal)
+        self._reasoning_open = False
+        renderer = self._waiting = WaitingRenderer(self._new_renderer, terminal, self._end_reasoning_line)
         try:
             with quiet_input(sys.stdin.fileno()):
                 result = self.session.turn(text, renderer)
@@ -384,6 +398,22 @@ class Repl:
         self.commands.autosave()
         sys.stdout.write("\n")
         sys.stdout.flush()
+
+    def _reasoning_shown_by(self, show: Callable[[str], None]) -> Callable[[str], None]:
+        def show_after_the_spinner(text: str) -> None:
+            if self._waiting is not None:
+                self._waiting.stop_waiting()
+            show(text)
+            self._reasoning_open = not text.endswith("\n")
+
+        return show_after_the_spinner
+
+    def _end_reasoning_line(self) -> None:
+        """The answer starts on a line of its own after the reasoning (shown on stderr)."""
+        if self._reasoning_open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._reasoning_open = False
 
     def _greet(self) -> None:
         self.screen.notice(

@@ -12,10 +12,11 @@ from typing import Any
 import pexpect
 
 from tests.conftest import CHATCLI
-from tests.openai_server import OpenAIServer, json_reply, sse_reply
+from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply
 
 TOOLBAR = "Alt-Enter newline"  # drawn with every new prompt
 UP = "\x1b[A"
+ERASE_LINE = "\r\x1b[2K"
 CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; without an answer it shows no toolbar
 
 
@@ -101,7 +102,7 @@ def test_ctrl_c_mid_stream_closes_the_stream_and_keeps_the_partial_answer(
     server.enqueue(
         json_reply(401, {"error": {"message": "bad key"}}),
         sse_reply("alpha ", "beta ", *["gamma "] * 100, delay=0.2),
-        sse_reply("carrying on"),
+        Reply(body=[sse_event(chunk(reasoning_content="thinking it over")), *sse_reply("carrying on").body]),
     )
     child = spawn("--base-url", server.url, "-o", str(chat))
     expect(child, TOOLBAR)
@@ -118,7 +119,7 @@ def test_ctrl_c_mid_stream_closes_the_stream_and_keeps_the_partial_answer(
     assert partial["status"] == "interrupted"
     assert partial["content"].startswith("alpha beta ")
 
-    say(child, "go on", "carrying on")
+    say(child, "go on", "waiting…", ERASE_LINE, "thinking it over", "carrying on")  # spinner gone before reasoning
     child.send("\x04")
     assert exit_code(child) == 0
     assert server.bodies[2]["messages"] == [  # the interrupted mark is never sent
