@@ -3,8 +3,8 @@
 Usage: python bench/run.py [--quick] [--readme]
   --quick   smaller sizes and fewer rounds (about a minute); the full run takes a few minutes
   --readme  also write the report into README.md, between the bench markers of its Performance section
-bench/render.py and bench/library.py (written with the renderer and the conversation library) run too when present;
-their own output is included as they print it.
+Every other script under bench/ (render.py, library.py, config.py, repl_startup.py, written with those features) runs
+too, in its own process; its output is included as it prints it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,16 @@ from harness import BENCH, PYTHON, Target, targets_table
 README = BENCH.parent / "README.md"
 START_MARK = "<!-- bench:start -->"
 END_MARK = "<!-- bench:end -->"
-EXTERNAL = ("render.py", "library.py")  # other benchmarks; each prints its own report
+OWN = {
+    "answers.py",
+    "baselines.py",
+    "harness.py",
+    "minimal_app.py",
+    "run.py",
+    "sse_server.py",
+    "startup.py",
+    "stream.py",
+}
 EXTERNAL_TIMEOUT = 240
 
 
@@ -54,9 +63,9 @@ def report(quick: bool) -> str:
     stream_targets, stream_details = stream.measure(quick)
     targets += stream_targets
     sections.append(stream_details)
-    for name in EXTERNAL:
-        if (BENCH / name).exists():
-            sections.append(f"`bench/{name}`:\n\n{_external(name, quick)}")
+    for path in sorted(BENCH.glob("*.py")):
+        if path.name not in OWN:
+            sections.append(f"`bench/{path.name}`:\n\n{_external(path.name, quick)}")
     elapsed = time.monotonic() - began
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     machine = (
