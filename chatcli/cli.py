@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from chatcli import __version__
-from chatcli.config import Config, load_config
+from chatcli.config import Config, load_config, profile_names
 from chatcli.config_commands import config_app
 from chatcli.conversation import INTERRUPTED, Conversation
 from chatcli.errors import ChatError, UsageError
@@ -69,7 +69,13 @@ CidOption = Annotated[
 ]
 NoLogOption = Annotated[bool, typer.Option("--no-log", help="Do not record this conversation in the library.")]
 ProfileOption = Annotated[
-    str | None, typer.Option("-p", "--profile", help="Use the config file's profiles.NAME table (env: CHATCLI_PROFILE).")
+    str | None,
+    typer.Option(
+        "-p",
+        "--profile",
+        help="Use the config file's profiles.NAME table (env: CHATCLI_PROFILE).",
+        autocompletion=profile_names,
+    ),
 ]
 FileOption = Annotated[
     list[Path] | None, typer.Option("-f", "--file", help="Add a text file to the prompt, under its name (repeatable).")

@@ -174,6 +174,17 @@ def _choose_key_source(values: dict[str, Any], sources: dict[str, Source], path:
     del values[loser], sources[loser]
 
 
+def profile_names(prefix: str = "") -> list[str]:
+    """The config file's profiles starting with `prefix`, for shell completion; none when the file is unusable."""
+    from chatcli.paths import config_file
+
+    try:
+        data, _ = read_config_file(config_file())
+    except UsageError:
+        return []
+    return sorted(name for name in data.get("profiles", {}) if name.startswith(prefix))
+
+
 # -- the file ---------------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chatcli.config import Resolved, resolve_config
+from chatcli.config import Resolved, profile_names, resolve_config
 from chatcli.sanitize import sanitize
 
 config_app = typer.Typer(
@@ -34,7 +34,9 @@ def path_command() -> None:
 
 @config_app.command("show")
 def show_command(
-    profile: Annotated[str | None, typer.Option("-p", "--profile", help="Show this profile's settings.")] = None,
+    profile: Annotated[
+        str | None, typer.Option("-p", "--profile", help="Show this profile's settings.", autocompletion=profile_names)
+    ] = None,
     model: Annotated[str | None, typer.Option("-m", "--model", help="As if given -m.")] = None,
     backend: Annotated[str | None, typer.Option("-b", "--backend", help="As if given -b.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="As if given --base-url.")] = None,

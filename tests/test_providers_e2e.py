@@ -277,6 +277,14 @@ def test_completion_script_and_completions_work(isolated_home: Path) -> None:
     assert str(script) in (isolated_home / ".bashrc").read_text()
 
 
+def test_profile_names_complete_from_the_config_file(isolated_home: Path) -> None:
+    write_config(isolated_home, "[profiles.ollama]\n[profiles.vllm]\n[profiles.work]\n")
+    for words, expected in [("chatcli ask -p ", [b"ollama", b"vllm", b"work"]), ("chatcli -p w", [b"work"])]:
+        current = len(words.split()) - (0 if words.endswith(" ") else 1)  # the index of the word being completed
+        env = {"_CHATCLI_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(current)}
+        assert run_chatcli(env=env).stdout.split() == expected
+
+
 def test_options_before_a_sub_command_are_refused_not_ignored(server: OpenAIServer) -> None:
     result = run_chatcli("-p", "work", "ask", "--base-url", server.url, "hi")
     assert result.returncode == 2
