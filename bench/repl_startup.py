@@ -1,7 +1,8 @@
 """REPL start-up on a pseudo-terminal: how soon the first prompt appears, and the first answer after it.
 
-The openai backend is built in a background thread, so its first prompt should come as soon as the echo backend's
-(which never imports openai). The baseline, measured in the same run, is the same chatcli with `import openai` done
+The openai backend is built in a background thread, so its first prompt should come as soon as the echo
+backend's (which never imports openai). The baseline, measured in the same run, is the same chatcli with
+`import openai` done
 before start-up, as it was when the backend was created before the prompt.
 Usage: python bench/repl_startup.py [--rounds N]
 """
@@ -90,7 +91,10 @@ def main() -> None:
         prompts["openai backend (ours)"]
     )
     verdict = "ok" if ratio <= LIMIT else "SLOW"
-    print(f"\nfirst prompt, openai / echo: {ratio:.2f} (limit {LIMIT}) {verdict}; earlier than the baseline by {saved:.3f} s")
+    print(
+        f"\nfirst prompt, openai / echo: {ratio:.2f} (limit {LIMIT}) {verdict}; "
+        f"earlier than the baseline by {saved:.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Copying text to the clipboard through the terminal: the OSC 52 escape sequence, which also works over SSH."""
+"""Copying text to the clipboard through the terminal: the OSC 52 sequence, which also works over SSH."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The REPL's slash commands: parsing a line, and carrying out a command on the session (no terminal needed)."""
+"""The REPL's slash commands: parsing a line, and carrying out a command on the session (no terminal)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("save", "/save [FILE]", "save now, and after every turn from now on", "optional"),
     CommandSpec("load", "/load FILE", "replace the conversation with a saved one", "required"),
     CommandSpec("history", "/history", "show the conversation so far", "none"),
-    CommandSpec("copy", "/copy [N]", "copy code block N of the last answer (default: the last) to the clipboard",
-                "optional"),
+    CommandSpec(
+        "copy",
+        "/copy [N]",
+        "copy code block N of the last answer (default: the last) to the clipboard",
+        "optional",
+    ),
 )
 
 _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.name, *spec.aliases)}
@@ -65,7 +69,8 @@ class Command:
 def parse_line(line: str) -> Command | str | None:
     """A slash command, the text to send to the model, or None for a blank line.
 
-    A line that starts with `//` is sent with one slash. Raises UsageError for an unknown command or a bad argument.
+    A line that starts with `//` is sent with one slash.
+    Raises UsageError for an unknown command or a bad argument.
     """
     text = line.strip()
     if not text:
@@ -80,7 +85,9 @@ def parse_line(line: str) -> Command | str | None:
     spec = _BY_NAME.get(name)
     if spec is None:
         shown = f"/{parts[0]}" if parts else "/"
-        raise UsageError(f"unknown command {shown[:40]}; type /help for the list, or // to send a line starting with /")
+        raise UsageError(
+            f"unknown command {shown[:40]}; type /help for the list, or // to send a line starting with /"
+        )
     if spec.argument == "none" and argument:
         raise UsageError(f"/{spec.name} takes no argument")
     if spec.argument == "required" and not argument:
@@ -92,7 +99,7 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 def code_blocks(markdown: str) -> list[str]:
-    """The contents of the fenced code blocks in `markdown`; an unclosed last block (a cut-off answer) counts."""
+    """The contents of the fenced code blocks in `markdown`; an unclosed last one (a cut-off answer) too."""
     blocks: list[str] = []
     lines: list[str] | None = None
     fence = ""
@@ -147,7 +154,9 @@ class CommandRunner:
         self.save_file = save_file
         self._ask = ask
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
-        self._files = {os.path.abspath(f.path): f for f in (*known_files, *([save_file] if save_file else []))}
+        self._files = {
+            os.path.abspath(f.path): f for f in (*known_files, *([save_file] if save_file else []))
+        }
         self._actions: dict[str, Callable[[str], bool]] = {
             "help": self._help,
             "exit": lambda _: False,
@@ -167,7 +176,7 @@ class CommandRunner:
         return self._actions[command.name](command.argument)
 
     def autosave(self) -> None:
-        """Save to the current file, if saving is on; a failure is a warning and the conversation stays in memory."""
+        """Save to the current file, if saving is on; on failure, warn and keep the conversation in memory."""
         if self.save_file is None:
             return
         try:
@@ -207,7 +216,10 @@ class CommandRunner:
     def _clear(self, _: str) -> bool:
         self.session.conversation.clear()
         if self.save_file is not None:
-            self.screen.notice(f"new conversation; {self.save_file.path} keeps the previous one (/save FILE to save this one)")
+            self.screen.notice(
+                f"new conversation; {self.save_file.path} keeps the previous one "
+                "(/save FILE to save this one)"
+            )
             self.save_file = None
         else:
             self.screen.notice("new conversation")
@@ -224,7 +236,9 @@ class CommandRunner:
         try:
             self._ask(removed[0].text)
         finally:
-            if len(conversation.messages) == before:  # no new answer (error, or stopped before any text): keep the old
+            if (
+                len(conversation.messages) == before
+            ):  # no new answer (error, or stopped before any text): keep the old
                 conversation.messages += removed
         return True
 
@@ -284,7 +298,9 @@ class CommandRunner:
         if argument and not (argument.isdigit() and int(argument) > 0):
             self.screen.warn("/copy takes the number of a code block: /copy 2")
             return True
-        answer = next((m for m in reversed(self.session.conversation.messages) if m.role == "assistant"), None)
+        answer = next(
+            (m for m in reversed(self.session.conversation.messages) if m.role == "assistant"), None
+        )
         if answer is None:
             self.screen.notice("no answer to copy from yet")
             return True

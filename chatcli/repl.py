@@ -1,4 +1,4 @@
-"""The interactive session: the prompt_toolkit loop, its key bindings and toolbar, turns on the terminal, exit signals."""
+"""The interactive session: the prompt loop, key bindings, toolbar, turns on the terminal, exit signals."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ class SlashCompleter(Completer):
 
 
 def prompt_key_bindings(state: PromptState) -> KeyBindings:
-    """Enter sends; Esc Enter (Alt-Enter) inserts a newline; Ctrl-C clears the line, or exits when pressed twice
-    at an empty prompt. Ctrl-D at an empty prompt exits (prompt_toolkit's own binding)."""
+    """Enter sends; Esc Enter (Alt-Enter) inserts a newline; Ctrl-C clears the line, or exits when pressed
+    twice at an empty prompt. Ctrl-D at an empty prompt exits (prompt_toolkit's own binding)."""
     bindings = KeyBindings()
 
     @bindings.add("enter")
@@ -136,7 +136,7 @@ def build_prompt_session(
 
 
 class PrivateFileHistory(FileHistory):
-    """The input history file, created 0600 before prompt_toolkit appends to it; a failed write is one warning."""
+    """The input history file, created 0600 before prompt_toolkit appends to it; a failed write warns once."""
 
     def __init__(self, path: os.PathLike[str], warn: Callable[[str], None]) -> None:
         super().__init__(path)
@@ -164,8 +164,9 @@ def open_input_history(warn: Callable[[str], None]) -> History:
 class WaitingRenderer:
     """Shows a spinner until the first text arrives, erases it, then hands the text to the real renderer.
 
-    The real renderer is created and entered only then, so a turn that fails before any text prints nothing but its
-    error line. The spinner thread writes only while holding the lock and not stopped, so nothing follows the erase.
+    The real renderer is created and entered only then, so a turn that fails before any text prints nothing
+    but its error line. The spinner thread writes only while holding the lock and not stopped, so nothing
+    follows the erase.
     """
 
     def __init__(
@@ -250,7 +251,7 @@ def quiet_input(fd: int) -> Iterator[None]:
 
 
 class TerminalScreen:
-    """The commands' view of the terminal: dim notices on stdout, warnings on stderr, rendered conversations."""
+    """The commands' view of the terminal: dim notices, warnings on stderr, rendered conversations."""
 
     def __init__(self, new_renderer: Callable[[], Renderer], out: TextIO, err: TextIO, styled: bool) -> None:
         self._new_renderer = new_renderer
@@ -302,8 +303,8 @@ class TerminalScreen:
 class ExitSignals:
     """SIGTERM and SIGHUP stop the REPL the way Ctrl-C stops an answer, so the loop can save before it exits.
 
-    At the prompt, prompt_toolkit's event loop is asked to end the prompt (raising from a signal handler inside
-    it would leave the terminal raw); anywhere else KeyboardInterrupt unwinds the turn or command.
+    At the prompt, prompt_toolkit's event loop is asked to end the prompt (raising from a signal handler
+    inside it would leave the terminal raw); anywhere else KeyboardInterrupt unwinds the turn or command.
     """
 
     def __init__(self, running_app: Callable[[], Application[Any] | None]) -> None:
@@ -417,7 +418,8 @@ class Repl:
 
     def _greet(self) -> None:
         self.screen.notice(
-            f"chatcli {__version__} · {self.session.model} on {self._backend_name} · /help for commands · Ctrl-D exits"
+            f"chatcli {__version__} · {self.session.model} on {self._backend_name} · "
+            "/help for commands · Ctrl-D exits"
         )
         messages = self.session.conversation.messages
         if any(message.role != "system" for message in messages):

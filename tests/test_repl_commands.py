@@ -1,4 +1,4 @@
-"""The REPL without a terminal: command parsing and dispatch, code blocks, OSC 52, key bindings (pipe input)."""
+"""The REPL without a terminal: commands, code blocks, OSC 52, key bindings on pipe input, the spinner."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from chatcli.render import PlainRenderer
 from chatcli.repl import PromptState, SlashCompleter, WaitingRenderer, build_prompt_session
 from chatcli.session import Session
 
-# --- parsing -------------------------------------------------------------------------------------------------
+# --- parsing ------------------------------------------------------------------------------------------------
 
 
 def test_plain_text_is_sent_stripped_and_blank_lines_are_ignored() -> None:
@@ -86,7 +86,7 @@ def test_osc52_carries_the_text_base64_encoded() -> None:
     assert base64.b64decode(match.group(1)).decode() == "héllo\n"
 
 
-# --- carrying out commands -------------------------------------------------------------------------------------
+# --- carrying out commands ----------------------------------------------------------------------------------
 
 
 class RecordingScreen:
@@ -128,7 +128,9 @@ class ScriptedBackend:
         request.info.finish_reason = "stop"
 
 
-def make_runner(backend: ScriptedBackend, save_file: ConversationFile | None = None) -> tuple[CommandRunner, RecordingScreen]:
+def make_runner(
+    backend: ScriptedBackend, save_file: ConversationFile | None = None
+) -> tuple[CommandRunner, RecordingScreen]:
     session = Session(backend, Conversation(model="m1"), "m1")
     screen = RecordingScreen()
 
@@ -161,7 +163,9 @@ def test_retry_replaces_the_last_answer_and_sends_the_same_question() -> None:
 
 
 def test_a_failed_retry_keeps_the_previous_answer() -> None:
-    runner, screen = make_runner(ScriptedBackend("kept", BackendError("cannot connect to x (connection refused)")))
+    runner, screen = make_runner(
+        ScriptedBackend("kept", BackendError("cannot connect to x (connection refused)"))
+    )
     runner._ask("question")
     run(runner, "/retry")
     assert texts(runner) == [("user", "question"), ("assistant", "kept")]
@@ -265,7 +269,10 @@ def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
         "copied code block 2 of 2 to the clipboard (2 lines)",
         "copied code block 1 of 2 to the clipboard (1 lines)",
     ]
-    assert screen.warnings == ["the last answer has 2 code blocks", "/copy takes the number of a code block: /copy 2"]
+    assert screen.warnings == [
+        "the last answer has 2 code blocks",
+        "/copy takes the number of a code block: /copy 2",
+    ]
 
 
 def test_copy_without_code_blocks_copies_the_whole_answer() -> None:
@@ -279,8 +286,20 @@ def test_help_lists_every_command_and_exit_leaves() -> None:
     runner, screen = make_runner(ScriptedBackend())
     assert run(runner, "/help") is True
     listed = "\n".join(screen.notices)
-    for name in ("/help", "/exit", "/quit", "/model", "/system", "/clear", "/retry", "/undo", "/save", "/load",
-                 "/history", "/copy"):
+    for name in (
+        "/help",
+        "/exit",
+        "/quit",
+        "/model",
+        "/system",
+        "/clear",
+        "/retry",
+        "/undo",
+        "/save",
+        "/load",
+        "/history",
+        "/copy",
+    ):
         assert name in listed
     assert run(runner, "/exit") is False
     assert run(runner, "/quit") is False
@@ -296,7 +315,7 @@ def test_history_shows_the_conversation_with_interrupted_answers() -> None:
     assert screen.shown == [conversation.messages]
 
 
-# --- the prompt: key bindings on pipe input ---------------------------------------------------------------------
+# --- the prompt: key bindings on pipe input -----------------------------------------------------------------
 
 
 @dataclass
@@ -314,7 +333,11 @@ class Prompt:
 def prompt() -> Iterator[Prompt]:
     with create_pipe_input() as pipe:
         state = PromptState()
-        yield Prompt(state, build_prompt_session(state, list, InMemoryHistory(), input=pipe, output=DummyOutput()), pipe)
+        yield Prompt(
+            state,
+            build_prompt_session(state, list, InMemoryHistory(), input=pipe, output=DummyOutput()),
+            pipe,
+        )
 
 
 def test_enter_sends_and_escape_enter_inserts_a_newline(prompt: Prompt) -> None:
@@ -351,7 +374,10 @@ def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp
     completer = SlashCompleter()
 
     def complete(text: str) -> list[str]:
-        return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+        return [
+            c.text
+            for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))
+        ]
 
     assert complete("/c") == ["/clear", "/copy"]
     assert complete("hello /c") == []
@@ -360,7 +386,7 @@ def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp
     assert complete(f"/load {tmp_path}/ch") == ["at.json"]
 
 
-# --- the waiting indicator and the background backend -----------------------------------------------------------
+# --- the waiting indicator and the background backend -------------------------------------------------------
 
 
 class RecordingRenderer:

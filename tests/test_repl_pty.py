@@ -1,4 +1,4 @@
-"""End-to-end: the installed `chatcli` REPL on a real pseudo-terminal (pexpect), against echo and the local server."""
+"""End-to-end: the installed `chatcli` REPL on a real pty (pexpect), against echo and the local server."""
 
 from __future__ import annotations
 
@@ -70,7 +70,10 @@ def test_a_conversation_with_commands_saved_then_reloaded_with_input_history(tmp
     child.send("\x04")
     assert exit_code(child) == 0
 
-    first_exchange = [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "Echo: hello there"}]
+    first_exchange = [
+        {"role": "user", "content": "hello there"},
+        {"role": "assistant", "content": "Echo: hello there"},
+    ]
     assert saved(chat) == first_exchange
     assert json.loads(copy.read_text())["model"] == "other-model"
     assert saved(copy) == [
@@ -119,7 +122,9 @@ def test_ctrl_c_mid_stream_closes_the_stream_and_keeps_the_partial_answer(
     assert partial["status"] == "interrupted"
     assert partial["content"].startswith("alpha beta ")
 
-    say(child, "go on", "waiting…", ERASE_LINE, "thinking it over", "carrying on")  # spinner gone before reasoning
+    say(
+        child, "go on", "waiting…", ERASE_LINE, "thinking it over", "carrying on"
+    )  # spinner gone before reasoning
     child.send("\x04")
     assert exit_code(child) == 0
     assert server.bodies[2]["messages"] == [  # the interrupted mark is never sent
