@@ -101,6 +101,17 @@ def test_models_uses_the_profile_and_reports_a_missing_endpoint(isolated_home: P
     assert result.stderr.decode().endswith("has no model list (404); does the base URL end in /v1?\n")
 
 
+def test_models_without_a_string_id_are_skipped_and_owners_must_be_strings(server: OpenAIServer) -> None:
+    from chatcli.backends import ModelEntry
+    from chatcli.backends.openai_compat import OpenAIBackend
+
+    server.models = None
+    listing = {"data": [{"object": "model"}, {"id": 5}, {"id": "a", "owned_by": 3}, {"id": "b", "owned_by": "me"}]}
+    server.enqueue(json_reply(200, listing))
+    entries = OpenAIBackend(BackendSettings(base_url=server.url, timeout=15)).list_models()
+    assert entries == [ModelEntry("a", None), ModelEntry("b", "me")]
+
+
 def test_models_without_a_server_is_a_usage_error() -> None:
     result = run_chatcli("models")
     assert result.returncode == 2

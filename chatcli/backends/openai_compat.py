@@ -105,7 +105,7 @@ class OpenAIBackend:
         """GET /models: each model's id and, when the server says, its owner. Ids are the server's text."""
         try:
             page = self._client.models.list()
-            entries = [ModelEntry(str(model.id), getattr(model, "owned_by", None)) for model in page]
+            entries = [_model_entry(model) for model in page if isinstance(getattr(model, "id", None), str)]
         except openai.APIStatusError as error:
             if error.status_code == 404:
                 raise BackendError(
@@ -255,6 +255,11 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield from lines
     if partial:
         yield b"".join(partial)
+
+
+def _model_entry(model: Any) -> ModelEntry:
+    owner = getattr(model, "owned_by", None)
+    return ModelEntry(model.id, owner if isinstance(owner, str) else None)
 
 
 def _rejects_stream_options(error: openai.APIError) -> bool:
