@@ -3,6 +3,7 @@ the installed `chatcli ask`: each gets its own one-line message and exit code, a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -156,6 +157,24 @@ def test_context_length_exceeded_says_the_conversation_is_too_long(ask: Ask, ser
     assert len(server.bodies) == 1
 
 
+def test_a_failed_turn_leaves_the_conversation_as_it_was(server: OpenAIServer) -> None:
+    from chatcli.backends import BackendSettings
+    from chatcli.backends.openai_compat import OpenAIBackend
+    from chatcli.conversation import Conversation, Message
+    from chatcli.errors import BackendError
+    from chatcli.render import PlainRenderer
+    from chatcli.session import Session
+
+    before = [Message("system", "terse"), Message("user", "long question"), Message("assistant", "long answer")]
+    conversation = Conversation(list(before), "small")
+    session = Session(OpenAIBackend(BackendSettings(base_url=server.url)), conversation, "small")
+    error = {"message": "maximum context length is 10 tokens", "code": "context_length_exceeded"}
+    server.enqueue(json_reply(400, {"error": error}))
+    with pytest.raises(BackendError, match="too long for model 'small'"):
+        session.turn("one more", PlainRenderer(io.BytesIO()))
+    assert conversation.messages == before
+
+
 # -- connection failures ------------------------------------------------------------------------------------
 
 
@@ -246,9 +265,9 @@ def test_first_token_timeout_comes_from_the_config(ask: Ask, server: OpenAIServe
 
 
 def test_keep_alive_comments_keep_a_slow_stream_alive(ask: Ask, server: OpenAIServer) -> None:
-    keep_alive = [b": keep-alive\n\n", 0.25] * 6  # 1.5 s in all, never 0.25 s without a byte
+    keep_alive = [b": keep-alive\n\n", 0.25] * 10  # 2.5 s without data, never more than 0.25 s without a byte
     server.enqueue(Reply(body=sse_body(chunk("a"), *keep_alive, chunk("b"), chunk(finish_reason="stop"))))
-    result = ask("--timeout", "1", "hi")
+    result = ask("--timeout", "2", "hi")
     assert result.returncode == 0
     assert result.stdout == b"ab\n"
 
