@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; without an a
 def spawn(*args: str) -> pexpect.spawn:
     env = {**os.environ, "TERM": "xterm-256color"}
     child = pexpect.spawn(CHATCLI, list(args), env=env, dimensions=(24, 80), encoding="utf-8", timeout=20)
+    child.logfile_read = io.StringIO()  # everything the terminal received
     expect(child, "Ctrl-D exits")
     return child
 
@@ -84,9 +86,14 @@ def test_a_conversation_with_commands_saved_then_reloaded_with_input_history(tmp
     history = Path(os.environ["XDG_DATA_HOME"]) / "chatcli" / "input_history"
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
 
+    data = json.loads(copy.read_text())
+    data["messages"][1]["content"] += "\x1b]52;c;aGFjaw==\x07"  # a hostile answer would set the clipboard
+    copy.write_text(json.dumps(data))
     child = spawn("-b", "echo", "--load", str(copy))
-    expect(child, "Echo: third question")  # the loaded conversation is shown first
+    expect(child, "Echo: hello there^[]52;c;aGFjaw==^G")  # the loaded conversation is shown first, inert
+    expect(child, "Echo: third question")
     expect(child, TOOLBAR)
+    assert "\x1b]52" not in child.logfile_read.getvalue()
     child.send(UP)  # the last line typed in the previous session
     expect(child, "third question")
     say(child, "", "Echo: third question")
