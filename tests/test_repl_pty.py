@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -69,6 +70,8 @@ def test_a_conversation_with_commands_saved_then_reloaded_with_input_history(tmp
     say(child, "", "model: other-model")
     say(child, f"/save {copy}", "saving after every turn")
     say(child, "third question", "Echo: third question")
+    clipboard = base64.b64encode(b"Echo: third question").decode()
+    say(child, "/copy", f"\x1b]52;c;{clipboard}\x07", "copied the last answer")
     child.send("\x04")
     assert exit_code(child) == 0
 
