@@ -299,3 +299,23 @@ def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
     assert [m["content"] for m in shown(str(conversation["id"])) if m["role"] == "user"] == [
         "first question", "second question", "third question"
     ]
+
+
+def test_rm_asks_on_a_terminal_and_deletes_only_on_yes() -> None:
+    assert run_chatcli("ask", "-b", "echo", "to be deleted").returncode == 0
+    [conversation] = listed()
+    declined = repl("history", "rm", str(conversation["id"])[:5])
+    declined.expect_exact("Delete 1 conversation(s)? [y/N]")
+    declined.send("n\r")
+    declined.expect_exact("nothing deleted")
+    wait_for(declined, pexpect.EOF)
+    declined.close()
+    assert declined.exitstatus == 1 and len(listed()) == 1
+
+    accepted = repl("history", "rm", str(conversation["id"]))
+    accepted.expect_exact("to be deleted")  # what is about to go is shown first
+    accepted.expect_exact("[y/N]")
+    accepted.send("y\r")
+    wait_for(accepted, pexpect.EOF)
+    accepted.close()
+    assert accepted.exitstatus == 0 and listed() == []
