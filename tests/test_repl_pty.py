@@ -68,10 +68,10 @@ def test_a_conversation_with_commands_saved_then_reloaded_with_input_history(tmp
     expect(child, "show or switch the model")  # the completion menu
     child.send("\t")
     say(child, "", "model: other-model")
+    clipboard = base64.b64encode(b"Echo: hello there").decode()
+    say(child, "/copy", f"\x1b]52;c;{clipboard}\x07", "copied the last answer")
     say(child, f"/save {copy}", "saving after every turn")
     say(child, "third question", "Echo: third question")
-    clipboard = base64.b64encode(b"Echo: third question").decode()
-    say(child, "/copy", f"\x1b]52;c;{clipboard}\x07", "copied the last answer")
     child.send("\x04")
     assert exit_code(child) == 0
 
