@@ -4,8 +4,10 @@ when split across chunks, on a real pseudo-terminal; pipes stay byte-exact."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -145,3 +147,27 @@ def test_piped_output_is_byte_exact_even_when_hostile_and_forced_to_colour(serve
     result = run_chatcli("ask", "--base-url", server.url, "hi", env={"FORCE_COLOR": "1", "TERM": "xterm-256color"})
     assert result.returncode == 0
     assert result.stdout == "".join(HOSTILE).encode()
+
+
+def test_a_loaded_hostile_conversation_is_shown_inert_in_the_repl(tmp_path: Path) -> None:
+    chat = tmp_path / "hostile.json"
+    messages = [
+        {"role": "user", "content": "copy \x1b]52;c;aGk=\x07 this"},
+        {"role": "assistant", "content": "wiped \x1b[2J\u009b31m \u202eexe.txt"},
+    ]
+    chat.write_text(json.dumps({"version": 1, "messages": messages}))
+    child = pexpect.spawn(
+        CHATCLI, ["-b", "echo", "-l", str(chat)], env={**os.environ, "TERM": "xterm-256color"}, dimensions=(24, 100)
+    )
+    seen = b""
+    while child.expect_exact([b"Alt-Enter newline", b"\x1b[6n"], timeout=30) == 1:  # up to the first prompt
+        seen += child.before + b"\x1b[6n"
+        child.send("\x1b[12;1R")  # answer prompt_toolkit's own cursor-position request, as a terminal does
+    seen += child.before
+    child.sendeof()
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+    shown = seen.replace(b"\x1b[6n", b"")  # prompt_toolkit's request, not the conversation's
+    assert_inert(shown)
+    text = shown.decode()
+    assert "^[]52;c;aGk=^G" in text and "^[[2J" in text and "<U+009B>31m" in text and "<U+202E>exe.txt" in text
