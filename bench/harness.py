@@ -140,7 +140,8 @@ def _check(argv: Sequence[str], run: Run, errors: object) -> None:
 
 
 class SSEServer:
-    """bench/sse_server.py in its own process; `last_byte()` returns when the next stream ended."""
+    """bench/sse_server.py in its own process; `next_stream()` tells when the next stream's request arrived and
+    when its last byte left."""
 
     def __init__(self, warm: Sequence[int] = ()) -> None:
         argv = [PYTHON, str(BENCH / "sse_server.py"), "--warm", *map(str, warm)]
@@ -150,7 +151,7 @@ class SSEServer:
         if first[:1] != ["port"]:
             raise RuntimeError("the SSE server did not start")
         self.port = int(first[1])
-        self._done: queue.Queue[float] = queue.Queue()
+        self._done: queue.Queue[tuple[float, float]] = queue.Queue()
         threading.Thread(target=self._read_reports, daemon=True).start()
 
     def _read_reports(self) -> None:
@@ -158,12 +159,12 @@ class SSEServer:
         for line in self._process.stdout:
             parts = line.split()
             if parts[:1] == ["done"]:
-                self._done.put(float(parts[2]))
+                self._done.put((float(parts[2]), float(parts[3])))
 
     def url(self, tokens: int, rate: float = 0) -> str:
         return f"http://127.0.0.1:{self.port}/t/{tokens}/r/{rate:g}/v1"
 
-    def last_byte(self, timeout: float = 10) -> float:
+    def next_stream(self, timeout: float = 10) -> tuple[float, float]:
         return self._done.get(timeout=timeout)
 
     def forget_reports(self) -> None:

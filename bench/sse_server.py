@@ -3,8 +3,8 @@
 The answer's size and pace are in the URL, so any client can be pointed at it with a base URL:
 `http://127.0.0.1:PORT/t/20000/r/2000/v1` streams 20 000 tokens at 2 000 tokens/s (`r/0`: as fast as
 possible). Every token is one `chat.completion.chunk` event in its own HTTP chunk, as real servers send them.
-After each stream the server prints `done TOKENS LAST_BYTE` on stdout, LAST_BYTE being `time.monotonic()`
-when the last byte was written (the clock is system-wide, so the benchmark can compare it with its own).
+After each stream the server prints `done TOKENS REQUEST LAST_BYTE` on stdout: `time.monotonic()` when the request
+arrived and when the last byte was written (the clock is system-wide, so the benchmark can compare them with its own).
 
 Run alone: `python bench/sse_server.py [--port N]`; it prints `port N` once it listens.
 """
@@ -63,6 +63,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        arrived = time.monotonic()
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         match = _PATH.match(self.path)
         if match is None:
@@ -87,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         last_byte = time.monotonic()
         self.close_connection = True
         with _LOCK:
-            print(f"done {n_tokens} {last_byte:.6f}", flush=True)
+            print(f"done {n_tokens} {arrived:.6f} {last_byte:.6f}", flush=True)
 
     def _paced(self, frames: tuple[bytes, ...], rate: float) -> None:
         """Token i (frame i + 1) leaves at start + i / rate; whatever is due is sent in one write."""
