@@ -130,7 +130,7 @@ def test_retry_after_beyond_a_minute_is_an_error_not_a_silent_long_wait(ask: Ask
     server.enqueue(json_reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "3600"}))
     result = ask("hi")
     assert result.returncode == 1
-    assert "rate limited" in one_line_error(result)
+    assert one_line_error(result) == f"rate limited by {server.url} (429: slow down); the server asks to wait 3600 s"
     assert len(server.bodies) == 1
 
 

@@ -202,7 +202,9 @@ class OpenAIBackend:
             if status == 429 and _quota_exhausted(error):
                 return f"quota exhausted at {where} (429: {reason}); check the account's plan and billing"
             if status == 429:
-                return f"rate limited by {where} (429{tries}: {reason}); wait a little and try again"
+                after = _retry_after(error.response.headers)
+                advice = f"the server asks to wait {after:.0f} s" if after and after >= 1 else "wait a little and try again"
+                return f"rate limited by {where} (429{tries}: {reason}); {advice}"
             if status in (400, 413, 422) and _context_exceeded(error, reason):
                 return (
                     f"the conversation is too long for model {model!r} ({reason}); "
