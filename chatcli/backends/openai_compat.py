@@ -203,7 +203,8 @@ class OpenAIBackend:
                 return f"quota exhausted at {where} (429: {reason}); check the account's plan and billing"
             if status == 429:
                 after = _retry_after(error.response.headers)
-                advice = f"the server asks to wait {after:.0f} s" if after and after >= 1 else "wait a little and try again"
+                asked = after is not None and after >= 1
+                advice = f"the server asks to wait {after:.0f} s" if asked else "wait a little and try again"
                 return f"rate limited by {where} (429{tries}: {reason}); {advice}"
             if status in (400, 413, 422) and _context_exceeded(error, reason):
                 return (
