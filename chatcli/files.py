@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -54,7 +55,11 @@ def write_atomic(path: Path, data: bytes) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name, dir_fd=dir_fd)
             raise
-        os.fsync(dir_fd)
+        try:
+            os.fsync(dir_fd)
+        except OSError as error:  # some file systems cannot fsync a directory; the rename has happened
+            if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+                raise
     finally:
         os.close(dir_fd)
 
