@@ -126,7 +126,8 @@ class ConversationFile:
             write_atomic(self.path, data)
         except OSError as error:
             reason = error.strerror or type(error).__name__
-            raise HistoryError(f"{self.path}: cannot save ({reason}); the old file is unchanged") from None
+            kept = "the old file is unchanged" if self.path.exists() else "nothing was written"
+            raise HistoryError(f"{self.path}: cannot save ({reason}); {kept}") from None
         self._seen = hashlib.sha256(data).digest()
 
     def _read(self) -> bytes | None:
