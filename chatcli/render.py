@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -96,34 +97,66 @@ class MarkdownRenderer:
         self._split_size = 0  # size of the pending text when it was last split
         self._live = _LiveArea(console) if console.is_terminal and not console.is_dumb_terminal else None
         self._next_update = 0.0
+        self._lock = threading.Lock()  # the stream and the catch-up thread both update the display
+        self._wake = threading.Condition(self._lock)
+        self._catch_up: threading.Thread | None = None
+        self._closing = False
 
     def __enter__(self) -> Self:
         return self
 
     def feed(self, text: str) -> None:
         text = self._sanitizer.feed(text)
-        if text:
+        if not text:
+            return
+        with self._lock:
             self._parts.append(text)
             if self._clock() >= self._next_update:
-                self.refresh()
+                self._refresh()
+            elif self._catch_up is None:
+                self._catch_up = threading.Thread(target=self._catch_up_loop, name="chatcli-render", daemon=True)
+                self._catch_up.start()
+            else:
+                self._wake.notify()
 
     def refresh(self) -> None:
         """Print the blocks that have closed and redraw the open block, now."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         started = self._clock()
         self._update(final=False)
         spent = self._clock() - started
         self._next_update = self._clock() + min(max(10 * spent, MIN_INTERVAL), MAX_INTERVAL)
 
+    def _catch_up_loop(self) -> None:
+        """Show text that arrived just before the stream paused: without this thread it would wait for the
+        next delta."""
+        with self._lock:
+            while not self._closing:
+                delay = self._next_update - self._clock()
+                if self._parts and delay <= 0:
+                    try:
+                        self._refresh()
+                    except Exception:  # noqa: BLE001 - never a traceback from this thread; the main thread
+                        return  # renders the same text at its next update and meets the error there
+                else:
+                    self._wake.wait(delay if self._parts else None)
+
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        try:
-            if kind is not BrokenPipeError:
-                self._parts.append(self._sanitizer.flush())
-                self._update(final=True)
-        finally:
-            if self._live is not None:
-                self._live.close()
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+            try:
+                if kind is not BrokenPipeError:
+                    self._parts.append(self._sanitizer.flush())
+                    self._update(final=True)
+            finally:
+                if self._live is not None:
+                    self._live.close()
 
     def _update(self, final: bool) -> None:
         from chatcli.markdown import Lines

@@ -1,0 +1,125 @@
+"""`chatcli ask --markdown` on a real 80x24 pseudo-terminal: scrollback, resize, Ctrl-C, TERM=dumb and NO_COLOR."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import pexpect
+import pyte
+from rich.console import Console
+
+from chatcli.markdown import ChatMarkdown
+from tests.conftest import CHATCLI
+from tests.openai_server import OpenAIServer, sse_reply
+
+TIMEOUT = 30
+
+
+def long_answer() -> str:
+    parts = ["# Streaming report\n\nThe first paragraph says **hello** and links [docs](https://example.com/d).\n"]
+    parts += [f"- item {n} of the list, with `code {n}`" for n in range(40)]
+    parts += ["", "```python"] + [f"value_{n} = compute({n})" for n in range(45)] + ["```", ""]
+    parts += [f"Paragraph {n} is here to fill the screen and then some more words {n}.\n" for n in range(30)]
+    parts += ["| key | value |", "|-----|-------|"] + [f"| row {n} | {n * n} |" for n in range(25)]
+    parts += ["", "1. one", "2. two", "", "The end."]
+    return "\n".join(parts) + "\n"
+
+
+def tokens(text: str, size: int = 12) -> list[str]:
+    return [text[at : at + size] for at in range(0, len(text), size)]
+
+
+def spawn(server: OpenAIServer, *flags: str, env: dict[str, str] | None = None) -> pexpect.spawn:
+    return pexpect.spawn(
+        CHATCLI,
+        ["ask", "--base-url", server.url, *flags, "go"],
+        env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+        dimensions=(24, 80),
+        timeout=TIMEOUT,
+    )
+
+
+class Terminal:
+    def __init__(self, width: int = 80, height: int = 24) -> None:
+        self.screen = pyte.HistoryScreen(width, height, history=10_000)
+        self.stream = pyte.ByteStream(self.screen)
+
+    def lines(self) -> list[str]:
+        lines = ["".join(line[x].data for x in sorted(line)).rstrip() for line in self.screen.history.top]
+        lines += [line.rstrip() for line in self.screen.display]
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+
+
+def rendered_whole(text: str, width: int = 80) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, force_terminal=True)
+    console.print(ChatMarkdown(text, "monokai"))
+    terminal = Terminal(width)
+    terminal.stream.feed(console.file.getvalue().replace("\n", "\r\n").encode())  # type: ignore[attr-defined]
+    return terminal.lines()
+
+
+def test_a_long_answer_leaves_every_line_in_the_scrollback_exactly_once(server: OpenAIServer) -> None:
+    answer = long_answer()
+    server.enqueue(sse_reply(*tokens(answer), delay=0.004))
+    child = spawn(server, "--markdown")
+    terminal = Terminal()
+    terminal.stream.feed(child.read())
+    child.wait()
+    assert child.exitstatus == 0
+    assert terminal.lines() == rendered_whole(answer)
+
+
+def test_a_terminal_resized_mid_stream_shows_no_line_twice(server: OpenAIServer) -> None:
+    answer = long_answer()
+    server.enqueue(sse_reply(*tokens(answer), delay=0.004))
+    child = spawn(server, "--markdown")
+    terminal = Terminal()
+    child.expect("item 20 of")
+    terminal.stream.feed(child.before + child.after)
+    child.setwinsize(30, 100)
+    terminal.screen.resize(30, 100)
+    terminal.stream.feed(child.read())
+    child.wait()
+    shown = "\n".join(terminal.lines())
+    for marker in [*(f"item {n} of" for n in range(40)), *(f"value_{n} =" for n in range(45))]:
+        assert shown.count(marker) == 1, marker
+    for n in range(30):
+        assert shown.count(f"Paragraph {n} is") == 1
+
+
+def test_ctrl_c_keeps_the_partial_answer_and_shows_the_cursor(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply(*tokens(long_answer()), delay=0.05))
+    child = spawn(server, "--markdown")
+    child.expect("item 3 of")
+    child.sendintr()
+    rest = child.read()
+    child.wait()
+    assert child.exitstatus == 130
+    assert rest.rfind(b"\x1b[?25h") > rest.rfind(b"\x1b[?25l")
+    assert b"interrupted" in rest
+
+
+def test_no_color_and_dumb_terminals_get_plain_incremental_text(server: OpenAIServer) -> None:
+    answer = "# Title\n\nSome **bold** text.\n"
+    for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
+        server.enqueue(sse_reply(*tokens(answer, 3)))
+        child = spawn(server, env=env)
+        assert child.read() == answer.replace("\n", "\r\n").encode()
+        child.wait()
+        assert child.exitstatus == 0
+
+
+def test_markdown_forced_on_a_dumb_terminal_prints_blocks_without_moving_the_cursor(server: OpenAIServer) -> None:
+    answer = "# Title\n\nSome **bold** text.\n\n- a\n- b\n"
+    server.enqueue(sse_reply(*tokens(answer, 3), delay=0.01))
+    child = spawn(server, "--markdown", env={"TERM": "dumb"})
+    output = child.read()
+    child.wait()
+    assert child.exitstatus == 0
+    assert not re.search(rb"\x1b\[[0-9;]*[ABCDHJK]", output)
+    text = output.decode()
+    assert "Some bold text." in text and "#" not in text and "• a" in text
