@@ -73,7 +73,7 @@ def test_a_private_file_stays_0600_when_prompt_toolkit_appends_to_it(umask: int,
 
     history_file = tmp_path / "data" / "input_history"
     create_private_file(history_file)
-    FileHistory(str(history_file)).store_string(f"a line with {TEST_KEY[:3]}")
+    FileHistory(str(history_file)).store_string("a line typed at the prompt")
     assert mode(history_file) == 0o600
     assert mode(history_file.parent) == 0o700
 
