@@ -195,6 +195,16 @@ def test_unknown_host_names_the_host(ask: Ask) -> None:
     )
 
 
+def test_tls_to_a_plain_http_server_says_so(ask: Ask, server: OpenAIServer) -> None:
+    https = server.url.replace("http://", "https://")
+    result = ask("hi", base_url=https)
+    assert result.returncode == 1
+    assert one_line_error(result) == (
+        f"cannot connect to {https} (TLS handshake failed: the server does not speak TLS; http:// rather than "
+        "https://?); check the base URL"
+    )
+
+
 def test_connect_timeout_comes_from_the_config(ask: Ask, isolated_home: Path, blackhole: str) -> None:
     write_config(isolated_home, "connect_timeout = 0.3\n")
     result = ask("hi", base_url=blackhole)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -364,8 +365,12 @@ def _connection_cause(error: openai.APIConnectionError) -> str:
             return "connection refused"
         if "name or service not known" in text or "nodename nor servname" in text or "name resolution" in text:
             return f"unknown host {urlsplit(str(getattr(error.request, 'url', ''))).hostname}"
-        if "certificate" in text or "ssl" in text:
-            return "TLS error: " + str(cause)[:120]
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            if cause.reason == "WRONG_VERSION_NUMBER":
+                return "TLS handshake failed: the server does not speak TLS; http:// rather than https://?"
+            return f"TLS error: {cause.reason or str(cause)[:120]}"
         cause = cause.__cause__ or cause.__context__
         seen += 1
     return reason
