@@ -237,7 +237,7 @@ def test_history_commands_on_a_pipe(library_path: Path) -> None:
 
 def spawn(*args: str) -> pexpect.spawn:
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
-    return pexpect.spawn(CHATCLI, list(args), env=env, timeout=20, dimensions=(40, 100))
+    return pexpect.spawn(CHATCLI, list(args), env=env, timeout=30, dimensions=(40, 100))
 
 
 def test_on_a_terminal_show_renders_markdown_and_search_highlights(tmp_path: Path) -> None:
