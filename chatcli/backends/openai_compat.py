@@ -104,6 +104,7 @@ class OpenAIBackend:
 
     def list_models(self) -> list[ModelEntry]:
         """GET /models: each model's id and, when the server says, its owner. Ids are the server's text."""
+        self._network.read_timeout = self._settings.timeout  # no model to wait for: the short timeout applies
         try:
             page = self._client.models.list()
             entries = [_model_entry(model) for model in page if isinstance(getattr(model, "id", None), str)]
