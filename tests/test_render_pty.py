@@ -5,9 +5,15 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
 
 import pexpect
 import pyte
+import pytest
 from rich.console import Console
 
 from chatcli.markdown import ChatMarkdown
@@ -123,3 +129,36 @@ def test_markdown_forced_on_a_dumb_terminal_prints_blocks_without_moving_the_cur
     assert not re.search(rb"\x1b\[[0-9;]*[ABCDHJK]", output)
     text = output.decode()
     assert "Some bold text." in text and "#" not in text and "• a" in text
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux, a terminal that re-wraps lines on resize")
+def test_a_terminal_made_narrower_mid_stream_rewraps_and_duplicates_no_line(server: OpenAIServer) -> None:
+    """Narrowing makes most terminals re-wrap the lines they show; pyte does not, tmux does."""
+    paragraphs = [" ".join(f"p{n}w{k}" for k in range(70)) for n in range(6)]
+    server.enqueue(sse_reply(*tokens("\n\n".join(paragraphs) + "\n", 8), delay=0.01))
+    tmux = ["tmux", "-L", f"chatcli-test-{os.getpid()}", "-f", os.devnull]
+    # COLUMNS and LINES would fix the size Rich sees (and tmux may pass its own)
+    command = f"env -u COLUMNS -u LINES {CHATCLI} ask --base-url {server.url} --markdown go; echo DONE; sleep 60"
+    subprocess.run([*tmux, "new-session", "-d", "-x", "100", "-y", "30", command], check=True)
+    try:
+
+        def screen() -> str:
+            return subprocess.run(
+                [*tmux, "capture-pane", "-p", "-J", "-S", "-"], capture_output=True, text=True, check=True
+            ).stdout
+
+        def wait_for(shown: Callable[[str], bool]) -> None:
+            deadline = time.monotonic() + TIMEOUT
+            while not shown(screen()):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+        wait_for(lambda text: "p1w20" in text)
+        subprocess.run([*tmux, "resize-window", "-x", "60", "-y", "30"], check=True)
+        wait_for(lambda text: "p3w20" in text)
+        subprocess.run([*tmux, "resize-window", "-x", "45", "-y", "30"], check=True)
+        wait_for(lambda text: "\nDONE" in text)
+        words = Counter(re.findall(r"p\d+w\d+", screen()))
+        assert words == Counter(f"p{n}w{k}" for n in range(6) for k in range(70))
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False)
