@@ -110,14 +110,15 @@ class MarkdownRenderer:
         if not text:
             return
         with self._lock:
+            was_empty = not self._parts
             self._parts.append(text)
             if self._clock() >= self._next_update:
                 self._refresh()
             elif self._catch_up is None:
                 self._catch_up = threading.Thread(target=self._catch_up_loop, name="chatcli-render", daemon=True)
                 self._catch_up.start()
-            else:
-                self._wake.notify()
+            elif was_empty:  # else the thread already waits for the next update time: waking it per token costs
+                self._wake.notify()  # a thread switch each, a quarter of the renderer's CPU at 2 000 tokens/s
 
     def refresh(self) -> None:
         """Print the blocks that have closed and redraw the open block, now."""
