@@ -48,12 +48,15 @@ class Split:
     fence: Fence | None = None
 
 
+def new_parser() -> MarkdownIt:
+    """The parser Rich's Markdown uses, less link reference definitions: one may come after the links that use
+    it, and resolving them would change what is already printed, so definitions and links show as written."""
+    return MarkdownIt().enable("strikethrough").enable("table").disable("reference")
+
+
 @cache
 def _block_parser() -> MarkdownIt:
-    # The parser Rich's Markdown uses, without inline parsing: only the block structure matters here.
-    parser = MarkdownIt().enable("strikethrough").enable("table")
-    parser.disable("inline")
-    return parser
+    return new_parser().disable("inline")  # only the block structure matters here
 
 
 def split_blocks(text: str) -> Split:

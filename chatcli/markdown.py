@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import ClassVar
 
+from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import ListElement, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.syntax import Syntax
+
+from chatcli.blocks import new_parser
 
 Line = list[Segment]
 
@@ -22,6 +26,11 @@ class Flow:
 
     blank_before: bool = False  # Rich puts a blank line before the next block (after anything but a rule)
     list_number: int | None = None  # the piece goes on with a top-level list whose next item has this number
+
+
+@cache
+def _parser() -> MarkdownIt:
+    return new_parser()
 
 
 class _BlankBefore(MarkdownElement):
@@ -62,7 +71,15 @@ class ChatMarkdown(Markdown):
     }
 
     def __init__(self, markup: str, code_theme: str, flow: Flow = Flow()) -> None:
-        super().__init__(markup, code_theme=code_theme, hyperlinks=False)
+        # The attributes Markdown.__init__ sets, without the new parser it would build for every piece.
+        self.markup = markup
+        self.parsed = _parser().parse(markup)
+        self.code_theme = code_theme
+        self.justify = None
+        self.style = "none"
+        self.hyperlinks = False
+        self.inline_code_lexer = None
+        self.inline_code_theme = code_theme
         self.list_start = flow.list_number
         if flow.blank_before:
             self.parsed.insert(0, Token(_FLOW_TOKEN, "", 0))

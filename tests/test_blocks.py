@@ -81,6 +81,9 @@ CASES: list[tuple[str, str, str, bool, Fence | None]] = [
     ("> a\n>\n> b\n\n", "> a\n>\n> b\n\n", "", False, None),
     ("    code\n\n", "", "    code\n\n", False, None),
     ("    code\n\nafter\n", "    code\n\n", "after\n", False, None),
+    # link reference definitions are not resolved (one may follow the links using it): they are paragraphs
+    ("[1]: https://example.com\n", "", "[1]: https://example.com\n", False, None),
+    ("[1]: https://example.com\n\n", "[1]: https://example.com\n\n", "", False, None),
 ]
 
 

@@ -113,6 +113,7 @@ DOCUMENTS = {
     "block quote with a list": "> - a\n> - b\n>\n> text\n\nafter\n",
     "blank lines only at the end": "text\n\n\n\n",
     "no newline at the end": "# T\n\nlast words",
+    "reference links show as written": "See [the docs][1].\n\n[1]: https://example.com/docs\n",
 }
 
 
