@@ -169,7 +169,7 @@ class MarkdownRenderer:
         if self._live is not None:
             self._live.update(committed, [] if final else self._live_lines())
         elif committed:
-            self._console.print(Lines(committed))
+            self._console.print(Lines(committed), crop=False)
 
     def _commit(self, final: bool) -> list[Line]:
         """Render what has closed (everything when `final`) and take it out of the pending text.
@@ -319,7 +319,7 @@ class _LiveArea:
         from chatcli.markdown import Lines
 
         console = self._console
-        if not committed and live == self._shown and console.width == self._width:
+        if not committed and live == self._shown and (not live or console.width == self._width):
             return
         rows = self._rows()
         with console:
@@ -329,7 +329,7 @@ class _LiveArea:
             if rows:
                 erase = ((ControlType.CURSOR_UP, 1), (ControlType.ERASE_IN_LINE, 2)) * rows
                 console.control(Control(ControlType.CARRIAGE_RETURN, *erase))
-            console.print(Lines(committed + live))
+            console.print(Lines(committed + live), crop=False)  # never cut lines already wrapped (a resize)
         self._shown, self._width = live, console.width
 
     def close(self) -> None:
