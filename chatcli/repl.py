@@ -19,6 +19,8 @@ from prompt_toolkit.application import Application
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
+from prompt_toolkit.enums import DEFAULT_BUFFER
+from prompt_toolkit.filters import has_focus
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
@@ -80,16 +82,18 @@ def prompt_key_bindings(state: PromptState) -> KeyBindings:
     twice at an empty prompt. Ctrl-D at an empty prompt exits (prompt_toolkit's own binding)."""
     bindings = KeyBindings()
 
-    @bindings.add("enter")
+    in_prompt = has_focus(DEFAULT_BUFFER)  # not while Ctrl-R search has the focus: its Enter ends the search
+
+    @bindings.add("enter", filter=in_prompt)
     def _send(event: KeyPressEvent) -> None:
         event.current_buffer.validate_and_handle()
 
-    @bindings.add("escape", "enter")
+    @bindings.add("escape", "enter", filter=in_prompt)
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
-    @bindings.add("c-c")
-    @bindings.add("<sigint>")
+    @bindings.add("c-c", filter=in_prompt)
+    @bindings.add("<sigint>", filter=in_prompt)
     def _cancel(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         if buffer.text:

@@ -370,6 +370,13 @@ def test_ctrl_d_at_an_empty_prompt_exits(prompt: Prompt) -> None:
         prompt.answer("\x04")
 
 
+def test_ctrl_r_finds_an_earlier_line_and_enter_then_sends_it(prompt: Prompt) -> None:
+    for line in ("hello world", "another line"):
+        prompt.session.history.append_string(line)
+    assert prompt.answer("\x12hel\r\r") == "hello world"
+    assert prompt.answer("draft\x12hel\x03 kept\r") == "draft kept"  # Ctrl-C ends the search only
+
+
 def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp_path: Path) -> None:
     completer = SlashCompleter()
 
