@@ -82,7 +82,7 @@ def parse_line(line: str) -> Command | str | None:
     parts = text[1:].split(maxsplit=1)
     name = parts[0].lower() if parts else ""
     argument = parts[1].strip() if len(parts) > 1 else ""
-    spec = _BY_NAME.get(name)
+    spec = _find_command(name)
     if spec is None:
         shown = f"/{parts[0]}" if parts else "/"
         raise UsageError(
@@ -93,6 +93,20 @@ def parse_line(line: str) -> Command | str | None:
     if spec.argument == "required" and not argument:
         raise UsageError(f"/{spec.name} needs an argument: {spec.usage}")
     return Command(spec.name, argument)
+
+
+def _find_command(name: str) -> CommandSpec | None:
+    """The command called `name`, or the only one whose name starts with it (`/mo` is /model)."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    if not name:
+        return None
+    matches = {
+        spec.name: spec for spec in COMMANDS for alias in (spec.name, *spec.aliases) if alias.startswith(name)
+    }
+    if len(matches) > 1:
+        raise UsageError(f"/{name} could be {', '.join('/' + match for match in matches)}; type more of it")
+    return next(iter(matches.values()), None)
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")

@@ -50,6 +50,13 @@ def test_slash_commands_are_parsed_with_their_argument() -> None:
     assert parse_line("/copy") == Command("copy", "")
 
 
+def test_a_unique_prefix_names_a_command_and_an_ambiguous_one_says_which() -> None:
+    assert parse_line("/mo big") == Command("model", "big")
+    assert parse_line("/q") == Command("exit", "")
+    with pytest.raises(UsageError, match=r"^/c could be /clear, /copy; type more of it$"):
+        parse_line("/c")
+
+
 def test_double_slash_sends_a_line_that_starts_with_a_slash() -> None:
     assert parse_line("//usr/bin is a directory") == "/usr/bin is a directory"
 
