@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pexpect
+import pytest
 
 from tests.conftest import CHATCLI
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply
@@ -144,14 +145,17 @@ def test_ctrl_c_mid_stream_closes_the_stream_and_keeps_the_partial_answer(
     ]
 
 
-def test_sigterm_mid_stream_saves_the_partial_answer_then_exits(server: OpenAIServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_mid_stream_saves_the_partial_answer_then_exits(
+    signum: signal.Signals, server: OpenAIServer, tmp_path: Path
+) -> None:
     chat = tmp_path / "chat.json"
     server.enqueue(sse_reply("first ", "words ", *["more "] * 100, delay=0.2))
     child = spawn("--base-url", server.url, "-o", str(chat))
     expect(child, TOOLBAR)
     child.send("write a lot\r")
     expect(child, "words")
-    child.kill(signal.SIGTERM)
-    assert exit_code(child) == 128 + signal.SIGTERM
+    child.kill(signum)
+    assert exit_code(child) == 128 + signum
     assert saved(chat)[-1]["status"] == "interrupted"
     assert saved(chat)[-1]["content"].startswith("first words ")
