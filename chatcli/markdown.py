@@ -113,20 +113,19 @@ def render_markdown(
     lines = console.render_lines(markdown, console.options, pad=False)
     if flow.list_number is not None and lines and not _visible(lines[0]):
         lines = lines[1:]  # the blank line Rich puts before a list, but this piece goes on with one
-    blocks = [token for token in markdown.parsed if token.level == 0 and token.nesting >= 0]
-    blocks = [token for token in blocks if token.type != _FLOW_TOKEN]
+    tokens = markdown.parsed
+    blocks = [at for at, token in enumerate(tokens) if token.level == 0 and token.nesting >= 0 and token.map]
     if not blocks:
         return [_trimmed(line) for line in lines], flow
+    last = tokens[blocks[-1]]
     next_number = None
     if list_goes_on:
-        last = blocks[-1]
         start = int(last.attrs.get("start", 1))
         if flow.list_number is not None and last.map is not None and last.map[0] == 0:
             start = flow.list_number
-        at = markdown.parsed.index(last)
-        items = sum(1 for token in markdown.parsed[at:] if token.type == "list_item_open" and token.level == 1)
+        items = sum(1 for token in tokens[blocks[-1] :] if token.type == "list_item_open" and token.level == 1)
         next_number = start + items
-    return [_trimmed(line) for line in lines], Flow(blocks[-1].type != "hr", next_number)
+    return [_trimmed(line) for line in lines], Flow(last.type != "hr", next_number)
 
 
 def render_code(
