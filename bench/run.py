@@ -49,6 +49,8 @@ def _external(name: str, quick: bool) -> str:
     except subprocess.TimeoutExpired:
         return f"`bench/{name}` did not finish within {EXTERNAL_TIMEOUT} s."
     text = done.stdout.strip()
+    if not any(line.startswith("|") for line in text.splitlines()):  # plain-text columns: keep them aligned
+        text = f"```text\n{text}\n```"
     if done.returncode != 0:  # a benchmark may exit 1 for a missed target: its report still counts
         text += f"\n\n(exit {done.returncode})"
         if done.stderr.strip():
