@@ -31,9 +31,17 @@ class Fence:
         return run >= len(self.marker) and not body[run:].strip(" \t")
 
     def code(self, line: str) -> str:
-        """A content line of the block without the indentation its fence had (as CommonMark removes it)."""
-        body = line.lstrip(" ")
-        return line[min(self.indent, len(line) - len(body)) :]
+        """A content line of the block without the indentation its fence had, as CommonMark removes it: up to
+        that many columns of spaces and tabs (tab stops every 4 columns; the rest of a split tab stays as spaces)."""
+        column = 0
+        for index, char in enumerate(line):
+            if column >= self.indent or char not in " \t":
+                return line[index:]
+            width = 4 - column % 4 if char == "\t" else 1
+            if column + width > self.indent:
+                return " " * (column + width - self.indent) + line[index + 1 :]
+            column += width
+        return ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,7 +187,7 @@ class MarkdownRenderer:
         while True:
             if fence is not None:
                 opener = pending.index("\n") + 1
-                end, scanned = _closing_fence(pending, fence, max(scanned, opener))
+                end, scanned = _closing_fence(pending, fence, max(scanned, opener), final)
                 if end < 0 and not final:
                     pending, scanned, piece = self._code_piece(pending, fence, scanned, started, flow)
                     if piece:
@@ -274,13 +274,15 @@ class MarkdownRenderer:
         return lines[-height:]
 
 
-def _closing_fence(text: str, fence: Fence, start: int) -> tuple[int, int]:
-    """Where the line closing `fence` ends in `text`, looking at whole lines from `start` (-1 if none yet),
-    and where the lines not yet looked at begin."""
+def _closing_fence(text: str, fence: Fence, start: int, final: bool) -> tuple[int, int]:
+    """Where the line closing `fence` ends in `text`, looking at lines from `start` (-1 if none yet), and where
+    the lines not yet looked at begin. The last line counts once it is whole, or the text is `final`."""
     while (newline := text.find("\n", start)) >= 0:
         if fence.is_closed_by(text[start:newline]):
             return newline + 1, newline + 1
         start = newline + 1
+    if final and start < len(text) and fence.is_closed_by(text[start:]):
+        return len(text), len(text)
     return -1, start
 
 

@@ -112,4 +112,9 @@ def test_closing_fence(fence: Fence, line: str, closes: bool) -> None:
 
 def test_code_lines_lose_the_indentation_of_their_fence_only() -> None:
     fence = Fence("```", 2, "text")
-    assert [fence.code(line) for line in ["  x", "    y", " z", "w"]] == ["x", "  y", "z", "w"]
+    assert [fence.code(line) for line in ["  x", "    y", " z", "w", ""]] == ["x", "  y", "z", "w", ""]
+
+
+def test_a_tab_in_the_indentation_of_a_code_line_counts_to_the_next_tab_stop() -> None:
+    fence = Fence("```", 2, "text")
+    assert [fence.code(line) for line in ["\tx", " \ty", "  \tz"]] == ["  x", "  y", "\tz"]

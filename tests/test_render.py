@@ -107,6 +107,9 @@ DOCUMENTS = {
     "tilde fence with a backtick line": "~~~~js\nlet a = 1;\n```\n~~~\n~~~~\n\nafter\n",
     "long code block": "```python\n" + "".join(f"x{n} = {n}\n" if n % 9 else "\n" for n in range(80)) + "```\n",
     "unclosed code block": "Look:\n\n```sh\n" + "".join(f"echo {n}\n" for n in range(40)),
+    "indented fence with tabs, closed by the last partial line": "  ```\n"
+    + "".join(f"\tline {n}\n" for n in range(40))
+    + "  ```",
     "paragraph taller than the screen": LONG_PARAGRAPH + "\n\nnext\n",
     "table taller than the screen": "| n | square |\n|---|---|\n"
     + "".join(f"| {n} | {n * n} |\n" for n in range(40)),
