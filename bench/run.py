@@ -1,4 +1,4 @@
-"""Run every benchmark under bench/ and print one report: details per benchmark, then every target with its verdict.
+"""Run every benchmark under bench/ and print one report: the targets and their verdicts, then the details.
 
 Usage: python bench/run.py [--quick] [--readme]
   --quick   smaller sizes and fewer rounds (about a minute); the full run takes a few minutes
@@ -77,7 +77,7 @@ def report(quick: bool) -> str:
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load}; suite took {elapsed:.0f} s{' (--quick)' if quick else ''}."
     )
-    return "\n\n".join([machine, *sections, "Targets (issue 6):\n\n" + targets_table(targets)])
+    return "\n\n".join([machine, "Targets (issue 6):\n\n" + targets_table(targets), *sections])
 
 
 def write_readme(text: str) -> None:
