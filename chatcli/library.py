@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -315,7 +315,7 @@ class Library:
     @staticmethod
     def _new_conversation(db: sqlite3.Connection, now: str) -> str:
         while True:
-            conversation_id = secrets.token_hex(ID_BYTES)
+            conversation_id = os.urandom(ID_BYTES).hex()
             cursor = db.execute(
                 "INSERT OR IGNORE INTO conversations (id, created_at, updated_at, title) VALUES (?, ?, ?, '')",
                 (conversation_id, now, now),
