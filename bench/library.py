@@ -6,7 +6,7 @@ rare one (each under 300 ms), next to `chatcli --version` as the start-up floor.
 library adds (under 5 ms): to `ask` (timed inside the process: importing the library module, opening the
 library, recording the turn), and to each turn of a session (the Session's `on_turn`
 recorder, timed in-process). `ask -b echo hi` with and without --no-log is shown beside them, for reference.
-Usage: python bench/library.py [--conversations N] [--rounds N]   (about a minute on 2 cores)
+Usage: python bench/library.py [--conversations N] [--rounds N] [--quick]   (about a minute on 2 cores)
 """
 
 from __future__ import annotations
@@ -222,7 +222,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="2 000 conversations, 5 rounds")
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.conversations, arguments.rounds = 2_000, 5
     targets, notes = measure(arguments.conversations, arguments.rounds)
     print(notes)
     print(targets_table(targets))
