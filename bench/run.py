@@ -1,7 +1,7 @@
 """Run every benchmark under bench/ and print one report: the targets and their verdicts, then the details.
 
 Usage: python bench/run.py [--quick] [--readme]
-  --quick   smaller sizes and fewer rounds (about a minute); the full run takes a few minutes
+  --quick   smaller sizes and fewer rounds; the full run takes about five minutes on two CPUs
   --readme  also write the report into README.md, between the bench markers of its Performance section
 Every other script under bench/ (render.py, library.py, config.py, repl_startup.py, written with those features) runs
 too, in its own process; its output is included as it prints it.
