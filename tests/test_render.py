@@ -247,3 +247,20 @@ def test_text_that_arrives_before_a_pause_is_shown_without_waiting_for_more() ->
                 shown.set()
             time.sleep(0.01)
         assert shown.is_set()
+
+
+FRAGMENTS = [
+    "text {n}", "**bold {n}** and *em*", "# Head {n}", "Title {n}\n===", "Title {n}\n---", "---", "- item {n}",
+    "* star {n}", "1. one {n}", "2. two {n}", "10. ten {n}", "1) paren {n}", "  - nested {n}", "   more {n}",
+    "> quote {n}", "> - quoted item {n}", ">", "```", "```py", "~~~", "````", "  ```", "    indented {n}",
+    "| a | b |", "|---|---|", "| {n} | x |", "<div>", "</div>", "[r{n}]: https://x/{n}", "\ttab {n}", "-", "",
+    "", "",
+]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_documents_stream_to_the_same_text(seed: int) -> None:
+    rng = random.Random(seed)
+    text = "\n".join(rng.choice(FRAGMENTS).format(n=n) for n in range(rng.randint(3, 40)))
+    text += "\n" if seed % 3 else ""
+    assert streamed(text, seed, refresh_every=rng.choice([1, 2, 5])) == whole(text), text
