@@ -12,11 +12,8 @@ import json
 import sys
 from urllib.parse import urlsplit
 
-REQUEST = {
-    "model": "bench-model",
-    "messages": [{"role": "user", "content": "Write a long answer."}],
-    "stream": True,
-}
+PROMPT = "Write a long answer."
+REQUEST = {"model": "bench-model", "messages": [{"role": "user", "content": PROMPT}], "stream": True}
 
 
 def stdlib_reader(base_url: str) -> None:
@@ -49,9 +46,7 @@ def sdk_client(base_url: str) -> None:
 
     client = openai.OpenAI(api_key="no-key", base_url=base_url)
     stream = client.chat.completions.create(
-        model=REQUEST["model"],
-        messages=REQUEST["messages"],
-        stream=True,  # type: ignore[arg-type]
+        model="bench-model", messages=[{"role": "user", "content": PROMPT}], stream=True
     )
     for chunk in stream:
         if chunk.choices and (content := chunk.choices[0].delta.content):

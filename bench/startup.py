@@ -38,8 +38,8 @@ def measure(rounds: int = 15) -> tuple[list[Target], str]:
     walls: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
     subjects: list[tuple[str, Sequence[str], bytes]] = []
-    for name, (ours, floor, stdin) in PAIRS.items():
-        subjects += [(f"chatcli {name}", ours, stdin), (f"minimal {name}", floor, stdin)]
+    for name, (ours_argv, floor_argv, stdin) in PAIRS.items():
+        subjects += [(f"chatcli {name}", ours_argv, stdin), (f"minimal {name}", floor_argv, stdin)]
     subjects += [(name, argv, b"") for name, argv in REFERENCES.items()]
     for argv_name, argv, stdin in subjects:  # warm the page cache and the .pyc files
         run_piped(argv, env, stdin)
@@ -115,7 +115,7 @@ def measure(rounds: int = 15) -> tuple[list[Target], str]:
 
 def repl_first_prompt(env: dict[str, str], rounds: int) -> dict[str, list[float]]:
     """Seconds from spawning the REPL to its first prompt being drawn (prompt_toolkit shows the cursor last)."""
-    import pexpect
+    import pexpect  # type: ignore[import-untyped]
 
     from chatcli.repl import PROMPT
 

@@ -157,7 +157,7 @@ def time_to_first_token(server: SSEServer, rounds: int) -> tuple[float, float]:
             backend=backend, conversation=Conversation(model="bench-model"), model="bench-model"
         )
         started = time.perf_counter()
-        session.turn(PROMPT, PlainRenderer(sink))  # type: ignore[arg-type]
+        session.turn(PROMPT, PlainRenderer(sink))  # type: ignore[arg-type]  # a stdout stand-in
         assert sink.first is not None
         return sink.first - started
 
@@ -209,24 +209,26 @@ def _report(
     ttft_sdk: float,
     ttft_ours: float,
 ) -> tuple[list[Target], str]:
+    rss_sizes = [START, big, *(n for n in sizes if n > big)]
     header = [
         "client",
         *(f"CPU s, {n:,} tok" for n in sizes),
         f"stream cost {big:,}",
-        f"peak RSS MiB {big:,}",
+        "peak RSS MiB, " + " / ".join(f"{n:,}" for n in rss_sizes) + " tok",
     ]
-    if sizes[-1] > big:
-        header.append(f"peak RSS MiB {sizes[-1]:,}")
     rows = []
     for client, mode in SUBJECTS:
         cells: list[object] = [LABELS[(client, mode)]]
         cells += [
             f"{results.cpu(client, mode, n):.2f}" if results.has(client, mode, n) else "—" for n in sizes
         ]
-        cells += [f"{results.cost(client, mode, big):.2f}", f"{results.rss(client, mode, big):.0f}"]
-        if sizes[-1] > big:
-            last = sizes[-1]
-            cells.append(f"{results.rss(client, mode, last):.0f}" if results.has(client, mode, last) else "—")
+        cells.append(f"{results.cost(client, mode, big):.2f}")
+        cells.append(
+            " / ".join(
+                f"{results.rss(client, mode, n):.0f}" if results.has(client, mode, n) else "—"
+                for n in rss_sizes
+            )
+        )
         rows.append(cells)
     unpaced = markdown_table(header, rows)
 
