@@ -20,7 +20,8 @@ import tempfile
 import termios
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -60,6 +61,16 @@ def bench_env(home: Path) -> dict[str, str]:
 
 def private_home() -> Path:
     return Path(tempfile.mkdtemp(prefix="chatcli-bench-"))
+
+
+@contextmanager
+def temporary_home() -> Iterator[Path]:
+    """A private HOME for one benchmark, removed afterwards."""
+    home = private_home()
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _reap(process: subprocess.Popen[bytes], started: float, output: bytes) -> Run:
@@ -140,7 +151,7 @@ def _check(argv: Sequence[str], run: Run, errors: object) -> None:
 
 
 class SSEServer:
-    """bench/sse_server.py in its own process; `next_stream()` tells when the next stream's request arrived and
+    """bench/sse_server.py in its own process; `next_stream()` tells when a stream's request arrived and
     when its last byte left."""
 
     def __init__(self, warm: Sequence[int] = ()) -> None:
@@ -164,8 +175,12 @@ class SSEServer:
     def url(self, tokens: int, rate: float = 0) -> str:
         return f"http://127.0.0.1:{self.port}/t/{tokens}/r/{rate:g}/v1"
 
-    def next_stream(self, timeout: float = 10) -> tuple[float, float]:
-        return self._done.get(timeout=timeout)
+    def next_stream(self, requested_after: float, timeout: float = 10) -> tuple[float, float]:
+        """(request arrived, last byte) of the first stream whose request came after `requested_after`."""
+        while True:
+            arrived, last_byte = self._done.get(timeout=timeout)
+            if arrived >= requested_after:
+                return arrived, last_byte
 
     def forget_reports(self) -> None:
         while not self._done.empty():

@@ -13,7 +13,17 @@ import sys
 import time
 from collections.abc import Sequence
 
-from harness import BENCH, CHATCLI, PYTHON, Target, bench_env, markdown_table, median, private_home, run_piped
+from harness import (
+    BENCH,
+    CHATCLI,
+    PYTHON,
+    Target,
+    bench_env,
+    markdown_table,
+    median,
+    run_piped,
+    temporary_home,
+)
 
 LIMIT = 1.25
 MINIMAL = [PYTHON, str(BENCH / "minimal_app.py")]
@@ -34,7 +44,11 @@ REFERENCES: dict[str, list[str]] = {
 
 
 def measure(rounds: int = 15) -> tuple[list[Target], str]:
-    env = bench_env(private_home())
+    with temporary_home() as home:
+        return _measure(bench_env(home), rounds)
+
+
+def _measure(env: dict[str, str], rounds: int) -> tuple[list[Target], str]:
     walls: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
     subjects: list[tuple[str, Sequence[str], bytes]] = []

@@ -29,10 +29,10 @@ from harness import (
     bench_env,
     markdown_table,
     median,
-    private_home,
     run_on_terminal,
     run_piped,
     targets_table,
+    temporary_home,
 )
 
 PROMPT = "Write a long answer."
@@ -176,9 +176,9 @@ def measure(quick: bool = False) -> tuple[list[Target], str]:
     repeats = {START: 3, 1000: 1, 20000: 1 if quick else 3, 100000: 1}
     big = 20000
     paced_tokens = 4000 if quick else big
-    env = bench_env(private_home())
     results = Results()
-    with SSEServer(warm=sizes) as server:
+    with temporary_home() as home, SSEServer(warm=sizes) as server:
+        env = bench_env(home)
         for tokens in sizes:
             for _ in range(repeats[tokens]):
                 for client, mode in SUBJECTS:
@@ -191,8 +191,8 @@ def measure(quick: bool = False) -> tuple[list[Target], str]:
             server.forget_reports()
             run = _run(server, env, client, mode, paced_tokens, RATE)
             results.add(client, mode, paced_tokens, RATE, run)
-            arrived, last_byte = server.next_stream()
             spawned = run.ended - run.wall
+            arrived, last_byte = server.next_stream(requested_after=spawned)
             paced[(client, mode)] = Paced(
                 arrived - spawned, last_byte - arrived, run.ended - last_byte, run.wall
             )
