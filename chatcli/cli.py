@@ -490,7 +490,8 @@ def _exit_now(code: int) -> NoReturn:
     if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
         raise SystemExit(code)  # Python's own exit waits for them
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with stdout closed
+            sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
         code = code or EXIT_BROKEN_PIPE
@@ -498,5 +499,6 @@ def _exit_now(code: int) -> NoReturn:
         pass
     atexit._run_exitfuncs()
     with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
     os._exit(code)

@@ -1,0 +1,34 @@
+"""Exiting: chatcli skips the interpreter's teardown, yet flushes its output and exits cleanly whatever the streams."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.conftest import CHATCLI
+
+
+def run_with_closed(fd: int, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed command with file descriptor `fd` (1: stdout, 2: stderr) closed from the start."""
+    script = f'exec "$0" "$@" {fd}>&-'  # the shell closes it, then becomes chatcli
+    return subprocess.run(["sh", "-c", script, CHATCLI, *args], capture_output=True, timeout=30, check=False)
+
+
+@pytest.mark.parametrize("fd", [1, 2])
+def test_version_with_a_closed_stream_exits_zero_without_a_traceback(fd: int) -> None:
+    result = run_with_closed(fd, "--version")
+    assert result.returncode == 0
+    assert b"Traceback" not in result.stderr
+    if fd == 2:
+        assert result.stdout == b"chatcli 0.1.0\n"
+
+
+def test_output_written_just_before_exit_is_flushed_to_a_pipe() -> None:
+    """stdout to a pipe is block-buffered: the answer and the closing newline must still arrive whole."""
+    long_prompt = "word " * 20_000
+    result = subprocess.run(
+        [CHATCLI, "ask", "-b", "echo", long_prompt], capture_output=True, timeout=30, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout == f"Echo: {long_prompt}\n".encode()
