@@ -261,7 +261,7 @@ class MarkdownRenderer:
         from chatcli.markdown import Flow, render_code, render_markdown
 
         console, theme, pending, height = self._console, self._code_theme, self._pending, self._live_height()
-        limit = max(4096, 4 * console.width * height)
+        limit = max(4096, 2 * console.width * height)
         if self._fence is not None and self._fence_started:
             body = _tail(pending[pending.index("\n") + 1 :], limit)
             code = "\n".join(self._fence.code(line) for line in body.split("\n")).rstrip()
