@@ -1,13 +1,14 @@
-"""Rendering cost of streamed Markdown: chatcli's MarkdownRenderer against a naive re-render per token and plain writes.
+"""Rendering cost of streamed Markdown: chatcli's renderer, a naive re-render per token, plain writes.
 
-`python bench/render.py` feeds recorded answers (bench/answers.py: 1k, 2k, 5k, 20k and 100k tokens of about four
-characters) and three worst cases (one 200 KB line without a newline, 10 000 one-line list items, a 5 000-line code
-block) through (a) chatcli's MarkdownRenderer, (b) a naive `Live(Markdown(whole_text))` refreshed per token, the way
-most chat tools render, and (c) plain writes of the sanitised text, all to a 100x30 terminal `Console` writing to
-/dev/null, and prints CPU seconds and ratios. Tokens are fed as fast as possible; a second table paces the stream at
-2 000 tokens/s in real time. The naive renderer is quadratic: it is run in full up to 1k tokens; for larger inputs its
-cost is estimated from re-renders at evenly spaced prefixes (marked ~), an estimate checked against the full run at 1k.
-The whole run takes about two minutes (--quick: under one); it exits 1 when a target is missed.
+`python bench/render.py` feeds recorded answers (bench/answers.py: 1k, 2k, 5k, 20k and 100k tokens of about
+four characters) and three worst cases (one 200 KB line without a newline, 10 000 one-line list items, a
+5 000-line code block) through (a) chatcli's MarkdownRenderer, (b) a naive `Live(Markdown(whole_text))`
+refreshed per token, the way most chat tools render, and (c) plain writes of the sanitised text, all to a
+100x30 terminal `Console` writing to /dev/null, and prints CPU seconds and ratios. Tokens are fed as fast as
+possible; a second table paces the stream at 2 000 tokens/s in real time. The naive renderer is quadratic: it
+is run in full up to 1k tokens; for larger inputs its cost is estimated from re-renders at evenly spaced
+prefixes (marked ~), an estimate checked against the full run at 1k. The whole run takes about two minutes
+(--quick: under one); it exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def worst_cases() -> dict[str, list[str]]:
     while len(line) < 200_000:
         line += " " + line[: 200_000 - len(line)]
     items = "".join(f"- item {index}: {WORDS[index % len(WORDS)]} *value*\n" for index in range(10_000))
-    code = "```python\n" + "".join(f"result_{index} = compute({index}, 'x')  # step\n" for index in range(5_000))
+    code = "```python\n" + "".join(
+        f"result_{index} = compute({index}, 'x')  # step\n" for index in range(5_000)
+    )
     return {
         "200 KB line": tokenize(line[:200_000]),
         "10 000 list items": tokenize(items),
@@ -123,8 +126,12 @@ def main() -> None:
     cases.update(worst_cases())
     run_chatcli(cases["answer 1k"])  # warm up imports and caches
 
-    print(f"CPU seconds, tokens fed as fast as possible, {WIDTH}x{HEIGHT} terminal (~ = estimated, see --help)\n")
-    header = f"{'case':<24}{'tokens':>8}{'chars':>9}{'chatcli':>10}{'naive':>12}{'plain':>9}{'naive/chatcli':>15}"
+    print(
+        f"CPU seconds, tokens fed as fast as possible, {WIDTH}x{HEIGHT} terminal (~: estimated, see --help)\n"
+    )
+    header = (
+        f"{'case':<24}{'tokens':>8}{'chars':>9}{'chatcli':>10}{'naive':>12}{'plain':>9}{'naive/chatcli':>15}"
+    )
     print(header + f"{'chatcli/plain':>15}")
     results: dict[str, tuple[float, float]] = {}
     for name, tokens in cases.items():
@@ -157,14 +164,19 @@ def main() -> None:
     print("\ntargets")
     ours_2k, ours_20k, naive_20k = results["answer 2k"][0], results["answer 20k"][0], results["answer 20k"][1]
     targets = [
-        (f"CPU(20k) <= 15 x CPU(2k), fed at full speed: {ours_20k / ours_2k:.1f} x", ours_20k <= 15 * ours_2k),
+        (
+            f"CPU(20k) <= 15 x CPU(2k), fed at full speed: {ours_20k / ours_2k:.1f} x",
+            ours_20k <= 15 * ours_2k,
+        ),
         (f"naive CPU(20k) >= 20 x ours: {naive_20k / ours_20k:.0f} x", naive_20k >= 20 * ours_20k),
     ]
     if "answer 20k" in paced_cpu:
         ratio = paced_cpu["answer 20k"] / paced_cpu["answer 2k"]
         targets.append((f"CPU(20k) <= 15 x CPU(2k), at {RATE} tokens/s: {ratio:.1f} x", ratio <= 15))
         per_second = paced_cpu["answer 20k"] / (20_000 / RATE)
-        targets.append((f"CPU per second of a {RATE} tokens/s stream < 0.5 s: {per_second:.3f} s", per_second < 0.5))
+        targets.append(
+            (f"CPU per second of a {RATE} tokens/s stream < 0.5 s: {per_second:.3f} s", per_second < 0.5)
+        )
     for text, met in targets:
         print(f"  {'met ' if met else 'MISSED'}  {text}")
     if not all(met for _, met in targets):

@@ -31,8 +31,8 @@ class Fence:
         return run >= len(self.marker) and not body[run:].strip(" \t")
 
     def code(self, line: str) -> str:
-        """A content line of the block without the indentation its fence had, as CommonMark removes it: up to
-        that many columns of spaces and tabs (tab stops every 4 columns; the rest of a split tab stays as spaces)."""
+        """A content line of the block without the indentation its fence had, as CommonMark removes it: up
+        to that many columns of spaces and tabs (tab stops every 4 columns; a split tab leaves spaces)."""
         column = 0
         for index, char in enumerate(line):
             if column >= self.indent or char not in " \t":
@@ -68,9 +68,9 @@ def _block_parser() -> MarkdownIt:
 
 
 def split_blocks(text: str) -> Split:
-    """Split `text` (Markdown received so far, maybe ending in a partial line) where more text cannot change
-    what comes before: closed blocks are a prefix of whole lines, rendering them alone gives what rendering the
-    whole answer shows for them."""
+    """Split `text` (Markdown received so far, maybe ending in a partial line) where more text cannot
+    change what comes before: closed blocks are a prefix of whole lines, and rendering them alone gives what
+    rendering the whole answer shows for them."""
     end = text.rfind("\n") + 1
     tokens = _block_parser().parse(text[:end])
     blocks = [(index, token) for index, token in enumerate(tokens) if token.level == 0 and token.nesting >= 0]
@@ -85,7 +85,9 @@ def split_blocks(text: str) -> Split:
         cut = len(lines)
     elif last.type == "fence":
         opener = lines[start]
-        fence = Fence(last.markup, len(opener) - len(opener.lstrip(" ")), last.info.partition(" ")[0] or "text")
+        fence = Fence(
+            last.markup, len(opener) - len(opener.lstrip(" ")), last.info.partition(" ")[0] or "text"
+        )
         if stop - start >= 2 and fence.is_closed_by(lines[stop - 1]):
             cut, fence = len(lines), None
     elif last.type in _LISTS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -90,7 +91,9 @@ def _trimmed(line: Line) -> Line:
     line = list(line)
     while line:
         text, style, control = line[-1]
-        if control or (style is not None and (style.bgcolor or style.reverse or style.underline or style.strike)):
+        if control or (
+            style is not None and (style.bgcolor or style.reverse or style.underline or style.strike)
+        ):
             break
         kept = text.rstrip(" ")
         if kept:
@@ -123,16 +126,36 @@ def render_markdown(
         start = int(last.attrs.get("start", 1))
         if flow.list_number is not None and last.map is not None and last.map[0] == 0:
             start = flow.list_number
-        items = sum(1 for token in tokens[blocks[-1] :] if token.type == "list_item_open" and token.level == 1)
+        items = sum(
+            1 for token in tokens[blocks[-1] :] if token.type == "list_item_open" and token.level == 1
+        )
         next_number = start + items
     return [_trimmed(line) for line in lines], Flow(last.type != "hr", next_number)
 
 
 def render_code(
-    console: Console, code: str, lexer: str, code_theme: str, *, first: bool, last: bool, flow: Flow
+    console: Console,
+    code: str,
+    lexer: str,
+    code_theme: str,
+    *,
+    first: bool,
+    last: bool,
+    flow: Flow,
+    before: Sequence[str] = (),
 ) -> list[Line]:
-    """Lines of a fenced code block shown in pieces: `first` and `last` say which padding the piece gets."""
-    syntax = Syntax(code, lexer, theme=code_theme, word_wrap=True, padding=(int(first), 1, int(last), 1))
+    """Lines of a fenced code block shown in pieces: `first` and `last` say which padding the piece gets.
+    `before`: code lines shown before this piece, lexed again but not shown, so that a string or comment
+    begun in them colours this piece as it does in the whole block."""
+    start = len(before) + 1
+    syntax = Syntax(
+        "\n".join((*before, code)),
+        lexer,
+        theme=code_theme,
+        word_wrap=True,
+        padding=(int(first), 1, int(last), 1),
+        line_range=(start, start + code.count("\n")) if before else None,
+    )
     lines = [_trimmed(line) for line in console.render_lines(syntax, console.options, pad=False)]
     return [[], *lines] if first and flow.blank_before else lines
 
@@ -148,4 +171,3 @@ class Lines:
         for line in self.lines:
             yield from line
             yield newline
-

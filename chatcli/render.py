@@ -67,16 +67,20 @@ class PlainRenderer:
 MIN_INTERVAL = 1 / 20  # seconds between redraws of the open block, at least…
 MAX_INTERVAL = 2.0  # …and at most; in between, about ten times what the last redraw took
 _SPLIT_ALWAYS = 16_384  # a larger open block is split again only once it has grown by a quarter
+# A piece of a code block is lexed again with the code printed before it, so that a string or comment
+# begun there colours it as in the whole block; past this many lines of code, pieces are lexed alone
+# (the cost stays linear).
+_CODE_CONTEXT = 100
 
 
 class MarkdownRenderer:
     """Renders the answer as Markdown while it streams, at a cost linear in its length.
 
-    Closed blocks (see chatcli.blocks) are rendered once and printed into the normal scrollback; only the open
-    block is live: redrawn below them at an adaptive rate, cut to its last lines so that it never takes more than
-    half the screen. A long open fenced code block is printed in pieces as its lines arrive. The final output
-    equals rendering the whole answer at once with `ChatMarkdown`. Without a capable terminal (a pipe,
-    TERM=dumb) closed blocks are printed as they close and nothing is redrawn.
+    Closed blocks (see chatcli.blocks) are rendered once and printed into the normal scrollback; only the
+    open block is live: redrawn below them at an adaptive rate, cut to its last lines so that it never takes
+    more than half the screen. A long open fenced code block is printed in pieces as its lines arrive. The
+    final output equals rendering the whole answer at once with `ChatMarkdown`. Without a capable terminal
+    (a pipe, TERM=dumb) closed blocks are printed as they close and nothing is redrawn.
     """
 
     def __init__(
@@ -94,6 +98,9 @@ class MarkdownRenderer:
         self._fence: Fence | None = None  # the pending text is this open top-level fenced code block
         self._fence_started = False  # … of which some lines are printed already
         self._scanned = 0  # in a fence, the pending lines before this offset hold no closing fence
+        self._code_before: (
+            tuple[str, ...] | None
+        ) = ()  # code of the open fence printed so far (None: too long)
         self._split_size = 0  # size of the pending text when it was last split
         self._live = _LiveArea(console) if console.is_terminal and not console.is_dumb_terminal else None
         self._next_update = 0.0
@@ -115,9 +122,13 @@ class MarkdownRenderer:
             if self._clock() >= self._next_update:
                 self._refresh()
             elif self._catch_up is None:
-                self._catch_up = threading.Thread(target=self._catch_up_loop, name="chatcli-render", daemon=True)
+                self._catch_up = threading.Thread(
+                    target=self._catch_up_loop, name="chatcli-render", daemon=True
+                )
                 self._catch_up.start()
-            elif was_empty:  # else the thread already waits for the next update time: waking it per token costs
+            elif (
+                was_empty
+            ):  # else the thread already waits for the next update time: waking it per token costs
                 self._wake.notify()  # a thread switch each, a quarter of the renderer's CPU at 2 000 tokens/s
 
     def refresh(self) -> None:
@@ -179,8 +190,13 @@ class MarkdownRenderer:
         from chatcli.markdown import Flow, render_code, render_markdown
 
         console, theme = self._console, self._code_theme
-        pending, flow, fence, started, scanned = (
-            self._pending, self._flow, self._fence, self._fence_started, self._scanned
+        pending, flow, fence, started, scanned, before = (
+            self._pending,
+            self._flow,
+            self._fence,
+            self._fence_started,
+            self._scanned,
+            self._code_before,
         )
         split_size = self._split_size
         out: list[Line] = []
@@ -189,7 +205,7 @@ class MarkdownRenderer:
                 opener = pending.index("\n") + 1
                 end, scanned = _closing_fence(pending, fence, max(scanned, opener), final)
                 if end < 0 and not final:
-                    pending, scanned, piece = self._code_piece(pending, fence, scanned, started, flow)
+                    pending, scanned, before, piece = self._code_piece(pending, fence, scanned, before, flow)
                     if piece:
                         out += piece
                         started = True
@@ -200,12 +216,21 @@ class MarkdownRenderer:
                     if end >= 0:
                         body = body[: body.rstrip("\n").rfind("\n") + 1]  # without the closing fence
                     code = "\n".join(fence.code(line) for line in body.split("\n")).rstrip()
-                    out += render_code(console, code, fence.lexer, theme, first=False, last=True, flow=flow)
+                    out += render_code(
+                        console,
+                        code,
+                        fence.lexer,
+                        theme,
+                        first=False,
+                        last=True,
+                        flow=flow,
+                        before=before or (),
+                    )
                     flow = Flow(blank_before=True)
                 else:
                     lines, flow = render_markdown(console, block, flow, theme)
                     out += lines
-                fence, started, scanned = None, False, 0
+                fence, started, scanned, before = None, False, 0, ()
                 continue
             if final:
                 if pending:
@@ -224,34 +249,51 @@ class MarkdownRenderer:
             if split.fence is None:
                 break
             fence, started, scanned = split.fence, False, 0
-        self._pending, self._flow, self._fence, self._fence_started, self._scanned = (
-            pending, flow, fence, started, scanned
+        self._pending, self._flow, self._fence, self._fence_started, self._scanned, self._code_before = (
+            pending,
+            flow,
+            fence,
+            started,
+            scanned,
+            before,
         )
         self._split_size = split_size
         return out
 
     def _code_piece(
-        self, pending: str, fence: Fence, scanned: int, started: bool, flow: Flow
-    ) -> tuple[str, int, list[Line]]:
+        self, pending: str, fence: Fence, scanned: int, before: tuple[str, ...] | None, flow: Flow
+    ) -> tuple[str, int, tuple[str, ...] | None, list[Line]]:
         """Print the first lines of an open fenced code block taller than the live area; keep its last ones
-        (at least its last non-blank line, so that the piece printed last is never empty)."""
+        (at least its last non-blank line, so that the piece printed last is never empty). `before`: the code
+        lines printed already (see `_CODE_CONTEXT`), returned with the new ones."""
         from chatcli.markdown import render_code
 
         opener = pending.index("\n") + 1
         lines = pending[opener:scanned].split("\n")[:-1]  # the complete code lines
         keep = max(1, self._live_height() // 2)
         if len(lines) <= self._live_height():
-            return pending, scanned, []
-        last_text = next(index for index in range(len(lines) - 1, -1, -1) if lines[index].strip() or index == 0)
+            return pending, scanned, before, []
+        last_text = next(
+            index for index in range(len(lines) - 1, -1, -1) if lines[index].strip() or index == 0
+        )
         count = min(last_text, len(lines) - keep)
         if count <= 0:
-            return pending, scanned, []
-        code = "\n".join(fence.code(line) for line in lines[:count])
+            return pending, scanned, before, []
+        code = [fence.code(line) for line in lines[:count]]
+        theme = self._code_theme
         piece = render_code(
-            self._console, code, fence.lexer, self._code_theme, first=not started, last=False, flow=flow
+            self._console,
+            "\n".join(code),
+            fence.lexer,
+            theme,
+            first=before == (),
+            last=False,
+            flow=flow,
+            before=before or (),
         )
         removed = sum(len(line) + 1 for line in lines[:count])
-        return pending[:opener] + pending[opener + removed :], scanned - removed, piece
+        before = (*before, *code) if before is not None and len(before) + count <= _CODE_CONTEXT else None
+        return pending[:opener] + pending[opener + removed :], scanned - removed, before, piece
 
     def _live_height(self) -> int:
         return max(1, self._console.size.height // 2)
@@ -265,7 +307,16 @@ class MarkdownRenderer:
         if self._fence is not None and self._fence_started:
             body = _tail(pending[pending.index("\n") + 1 :], limit)
             code = "\n".join(self._fence.code(line) for line in body.split("\n")).rstrip()
-            lines = render_code(console, code, self._fence.lexer, theme, first=False, last=True, flow=Flow())
+            lines = render_code(
+                console,
+                code,
+                self._fence.lexer,
+                theme,
+                first=False,
+                last=True,
+                flow=Flow(),
+                before=self._code_before or (),
+            )
         elif len(pending) > limit:
             head = pending[: pending.index("\n") + 1] if self._fence is not None else ""
             lines, _ = render_markdown(console, head + _tail(pending[len(head) :], limit), Flow(), theme)
@@ -275,8 +326,8 @@ class MarkdownRenderer:
 
 
 def _closing_fence(text: str, fence: Fence, start: int, final: bool) -> tuple[int, int]:
-    """Where the line closing `fence` ends in `text`, looking at lines from `start` (-1 if none yet), and where
-    the lines not yet looked at begin. The last line counts once it is whole, or the text is `final`."""
+    """Where the line closing `fence` ends in `text`, looking at lines from `start` (-1 if none yet), and
+    where the lines not yet looked at begin. The last line counts once it is whole, or the text is `final`."""
     while (newline := text.find("\n", start)) >= 0:
         if fence.is_closed_by(text[start:newline]):
             return newline + 1, newline + 1

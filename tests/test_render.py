@@ -1,4 +1,4 @@
-"""The streaming Markdown renderer: what a terminal shows, scrollback included, equals the whole answer rendered once."""
+"""The streaming Markdown renderer: what a terminal shows, scrollback included, equals the whole answer."""
 
 from __future__ import annotations
 
@@ -28,12 +28,18 @@ class Terminal:
         self.stream.feed(output.replace("\n", "\r\n"))  # what the tty's ONLCR does
 
     def lines(self) -> list[str]:
-        """Every line in the scrollback and on the screen, without trailing blanks or blank lines at the end."""
+        """Every line in the scrollback and on the screen, without trailing blanks and final blank lines."""
         lines = ["".join(line[x].data for x in sorted(line)).rstrip() for line in self.screen.history.top]
         lines += [line.rstrip() for line in self.screen.display]
         while lines and not lines[-1]:
             lines.pop()
         return lines
+
+    def colours(self) -> list[list[tuple[str, str]]]:
+        """Foreground and background colour of every character, scrollback and screen."""
+        rows = [[line[x] for x in sorted(line)] for line in self.screen.history.top]
+        rows += [[line[x] for x in range(self.screen.columns)] for line in self.screen.buffer.values()]
+        return [[(char.fg, char.bg) for char in row] for row in rows]
 
     @classmethod
     def lines_of(cls, output: str) -> list[str]:
@@ -43,7 +49,9 @@ class Terminal:
 
 
 def new_console(width: int = WIDTH, height: int = HEIGHT, terminal: bool = True) -> Console:
-    return Console(file=io.StringIO(), width=width, height=height, force_terminal=terminal, color_system="truecolor")
+    return Console(
+        file=io.StringIO(), width=width, height=height, force_terminal=terminal, color_system="truecolor"
+    )
 
 
 def output(console: Console) -> str:
@@ -92,7 +100,8 @@ LONG_PARAGRAPH = " ".join(f"word{index} *and* more" for index in range(220))
 
 DOCUMENTS = {
     "every element": (
-        "# A title\n\nSome *emphasis*, **strong**, ~~struck~~ and `inline code`, and a [link](https://example.com/x)."
+        "# A title\n\nSome *emphasis*, **strong**, ~~struck~~ and `inline code`, and a "
+        "[link](https://example.com/x)."
         "\n\n## A section\n\n- tight\n- list\n  - nested\n  - items\n- end\n\n1. ordered\n2. list\n\n"
         "> a quote\n> on two lines\n\n```python\ndef f(x):\n    return x * 2\n```\n\n"
         "| name | value |\n|------|------:|\n| a | 1 |\n| b | 22 |\n\n---\n\nThe end.\n"
@@ -105,7 +114,9 @@ DOCUMENTS = {
     "paragraph that turns into a list": "Intro:\n- a\n- b\nIntro two:\n2. not a list\n",
     "fence in a list item": "- item\n  ```\n  code\n\n  - not an item\n  ```\n- next\n",
     "tilde fence with a backtick line": "~~~~js\nlet a = 1;\n```\n~~~\n~~~~\n\nafter\n",
-    "long code block": "```python\n" + "".join(f"x{n} = {n}\n" if n % 9 else "\n" for n in range(80)) + "```\n",
+    "long code block": "```python\n"
+    + "".join(f"x{n} = {n}\n" if n % 9 else "\n" for n in range(80))
+    + "```\n",
     "unclosed code block": "Look:\n\n```sh\n" + "".join(f"echo {n}\n" for n in range(40)),
     "indented fence with tabs, closed by the last partial line": "  ```\n"
     + "".join(f"\tline {n}\n" for n in range(40))
@@ -159,7 +170,11 @@ def test_control_sequences_from_the_model_are_shown_not_obeyed() -> None:
     text = "\n".join(Terminal.lines_of(output(console)))
     assert "^[]52;c;SGVsbG8=^G ^[[2J^[[6n <U+202E>evil next line" in text
     assert "^M" not in text
-    assert "\x1b]52" not in output(console) and "\x1b[6n" not in output(console) and "\x1b[2J" not in output(console)
+    assert (
+        "\x1b]52" not in output(console)
+        and "\x1b[6n" not in output(console)
+        and "\x1b[2J" not in output(console)
+    )
 
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
@@ -250,11 +265,40 @@ def test_text_that_arrives_before_a_pause_is_shown_without_waiting_for_more() ->
 
 
 FRAGMENTS = [
-    "text {n}", "**bold {n}** and *em*", "# Head {n}", "Title {n}\n===", "Title {n}\n---", "---", "- item {n}",
-    "* star {n}", "1. one {n}", "2. two {n}", "10. ten {n}", "1) paren {n}", "  - nested {n}", "   more {n}",
-    "> quote {n}", "> - quoted item {n}", ">", "```", "```py", "~~~", "````", "  ```", "    indented {n}",
-    "| a | b |", "|---|---|", "| {n} | x |", "<div>", "</div>", "[r{n}]: https://x/{n}", "\ttab {n}", "-", "",
-    "", "",
+    "text {n}",
+    "**bold {n}** and *em*",
+    "# Head {n}",
+    "Title {n}\n===",
+    "Title {n}\n---",
+    "---",
+    "- item {n}",
+    "* star {n}",
+    "1. one {n}",
+    "2. two {n}",
+    "10. ten {n}",
+    "1) paren {n}",
+    "  - nested {n}",
+    "   more {n}",
+    "> quote {n}",
+    "> - quoted item {n}",
+    ">",
+    "```",
+    "```py",
+    "~~~",
+    "````",
+    "  ```",
+    "    indented {n}",
+    "| a | b |",
+    "|---|---|",
+    "| {n} | x |",
+    "<div>",
+    "</div>",
+    "[r{n}]: https://x/{n}",
+    "\ttab {n}",
+    "-",
+    "",
+    "",
+    "",
 ]
 
 
@@ -264,3 +308,19 @@ def test_random_documents_stream_to_the_same_text(seed: int) -> None:
     text = "\n".join(rng.choice(FRAGMENTS).format(n=n) for n in range(rng.randint(3, 40)))
     text += "\n" if seed % 3 else ""
     assert streamed(text, seed, refresh_every=rng.choice([1, 2, 5])) == whole(text), text
+
+
+def test_a_code_block_printed_in_pieces_keeps_the_colours_of_the_whole_block() -> None:
+    code = ["def f():", '    """A docstring', *(f"    line {n} of it" for n in range(25)), '    """']
+    code += [f"    x{n} = {n}  # comment" for n in range(30)]
+    text = "```python\n" + "\n".join(code) + "\n```\n"
+    console = new_console()
+    console.print(ChatMarkdown(text, "monokai"))
+    whole_terminal = Terminal()
+    whole_terminal.feed(output(console))
+    console = new_console()
+    stream(pieces(text, 0), console, refresh_every=3)
+    streamed_terminal = Terminal()
+    streamed_terminal.feed(output(console))
+    assert streamed_terminal.lines() == whole_terminal.lines()
+    assert streamed_terminal.colours() == whole_terminal.colours()

@@ -1,4 +1,4 @@
-"""`chatcli ask --markdown` on a real 80x24 pseudo-terminal: scrollback, resize, Ctrl-C, TERM=dumb and NO_COLOR."""
+"""`chatcli ask` on a real 80x24 pseudo-terminal: scrollback, resize, Ctrl-C, TERM=dumb and NO_COLOR."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ TIMEOUT = 30
 
 
 def long_answer() -> str:
-    parts = ["# Streaming report\n\nThe first paragraph says **hello** and links [docs](https://example.com/d).\n"]
+    parts = [
+        "# Streaming report\n\nThe first paragraph says **hello** and links [docs](https://example.com/d).\n"
+    ]
     parts += [f"- item {n} of the list, with `code {n}`" for n in range(40)]
     parts += ["", "```python"] + [f"value_{n} = compute({n})" for n in range(45)] + ["```", ""]
     parts += [f"Paragraph {n} is here to fill the screen and then some more words {n}.\n" for n in range(30)]
@@ -119,7 +121,9 @@ def test_no_color_and_dumb_terminals_get_plain_incremental_text(server: OpenAISe
         assert child.exitstatus == 0
 
 
-def test_markdown_forced_on_a_dumb_terminal_prints_blocks_without_moving_the_cursor(server: OpenAIServer) -> None:
+def test_markdown_forced_on_a_dumb_terminal_prints_blocks_without_moving_the_cursor(
+    server: OpenAIServer,
+) -> None:
     answer = "# Title\n\nSome **bold** text.\n\n- a\n- b\n"
     server.enqueue(sse_reply(*tokens(answer, 3), delay=0.01))
     child = spawn(server, "--markdown", env={"TERM": "dumb"})
@@ -131,14 +135,18 @@ def test_markdown_forced_on_a_dumb_terminal_prints_blocks_without_moving_the_cur
     assert "Some bold text." in text and "#" not in text and "• a" in text
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux, a terminal that re-wraps lines on resize")
+@pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="needs tmux, a terminal that re-wraps lines on resize"
+)
 def test_a_terminal_made_narrower_mid_stream_rewraps_and_duplicates_no_line(server: OpenAIServer) -> None:
     """Narrowing makes most terminals re-wrap the lines they show; pyte does not, tmux does."""
     paragraphs = [" ".join(f"p{n}w{k}" for k in range(70)) for n in range(6)]
     server.enqueue(sse_reply(*tokens("\n\n".join(paragraphs) + "\n", 8), delay=0.01))
     tmux = ["tmux", "-L", f"chatcli-test-{os.getpid()}", "-f", os.devnull]
     # COLUMNS and LINES would fix the size Rich sees (and tmux may pass its own)
-    command = f"env -u COLUMNS -u LINES {CHATCLI} ask --base-url {server.url} --markdown go; echo DONE; sleep 60"
+    command = (
+        f"env -u COLUMNS -u LINES {CHATCLI} ask --base-url {server.url} --markdown go; echo DONE; sleep 60"
+    )
     subprocess.run([*tmux, "new-session", "-d", "-x", "100", "-y", "30", command], check=True)
     try:
 
