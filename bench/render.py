@@ -157,7 +157,10 @@ def main() -> None:
     worst = ["200 KB line", "10 000 list items", "5 000-line code block"]
     for name in ["answer 2k", *worst] + ([] if args.quick else ["answer 20k"]):
         tokens = cases[name][:20_000]
-        seconds, spent = paced(tokens, RATE)
+        runs = sorted(
+            (paced(tokens, RATE) for _ in range(3 if len(tokens) < 5_000 else 1)), key=lambda run: run[1]
+        )
+        seconds, spent = runs[len(runs) // 2]  # short runs are noisy: the one with the median CPU
         paced_cpu[name] = spent
         print(f"{name:<24}{len(tokens):>8}{seconds:>10.2f}{spent:>8.3f}{spent / seconds:>24.3f}")
 
