@@ -1,7 +1,8 @@
 """Running benchmark subjects: child processes on a pipe or a pseudo-terminal with their own rusage, the SSE server.
 
 Every measurement is of one child process: CPU is its user + system time from `os.wait4`, memory its peak RSS,
-wall the time from spawn to reaping. Children get a private HOME and no OPENAI_*/CHATCLI_* variables, so the
+wall the time from spawn to reaping. A child's peak RSS starts from this process's size when it forks, so
+benchmarks keep this process small (no heavy imports, no stored outputs) while they spawn. Children get a private HOME and no OPENAI_*/CHATCLI_* variables, so the
 developer's configuration and conversation library are neither read nor written.
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -131,9 +132,11 @@ def repl_first_prompt(env: dict[str, str], rounds: int) -> dict[str, list[float]
     """Seconds from spawning the REPL to its first prompt being drawn (prompt_toolkit shows the cursor last)."""
     import pexpect  # type: ignore[import-untyped]
 
-    from chatcli.repl import PROMPT
-
-    drawn = re.escape(PROMPT.strip().encode()) + rb"[\s\S]*?\x1b\[\?25h"
+    # Asked of a child: importing prompt_toolkit here would grow this process, and its size at spawn counts
+    # in the peak RSS of every child measured after it.
+    ask = "from chatcli.repl import PROMPT; print(PROMPT.strip())"
+    prompt = subprocess.run([PYTHON, "-c", ask], capture_output=True, check=True, env=env).stdout.strip()
+    drawn = re.escape(prompt) + rb"[\s\S]*?\x1b\[\?25h"
     argvs = {"echo": ["-b", "echo"], "openai": ["-b", "openai", "--base-url", "http://127.0.0.1:9/v1"]}
     walls: dict[str, list[float]] = {name: [] for name in argvs}
     for _ in range(rounds):
