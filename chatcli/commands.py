@@ -33,7 +33,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("retry", "/retry", "regenerate the last answer", "none"),
     CommandSpec("undo", "/undo", "drop the last question and its answer", "none"),
     CommandSpec("save", "/save [FILE]", "save now, and after every turn from now on", "optional"),
-    CommandSpec("load", "/load FILE", "replace the conversation with a saved one", "required"),
+    CommandSpec("load", "/load FILE", "replace the conversation with a saved one (or a library id)", "required"),
     CommandSpec("history", "/history", "show the conversation so far", "none"),
     CommandSpec(
         "copy",
@@ -271,7 +271,11 @@ class CommandRunner:
         elif self.save_file is not None:
             target = self.save_file
         else:
-            self.screen.warn("no file to save to; use /save FILE")
+            from chatcli.library import recorded_id
+
+            recorded = recorded_id(self.session)
+            kept = f" (the library keeps it as {recorded})" if recorded else ""
+            self.screen.warn(f"no file to save to; use /save FILE{kept}")
             return True
         try:
             target.save(self.session.conversation)
@@ -283,6 +287,10 @@ class CommandRunner:
         return True
 
     def _load(self, name: str) -> bool:
+        from chatcli.library import is_conversation_id
+
+        if is_conversation_id(name) and not Path(name).expanduser().exists():
+            return self._load_from_library(name)
         source = self._file(name)
         try:
             loaded = source.load()
@@ -299,6 +307,26 @@ class CommandRunner:
             self.screen.notice(f"loaded {source.path}; saving to it after every turn")
         else:
             self.screen.notice(f"loaded {source.path}")
+        return True
+
+    def _load_from_library(self, reference: str) -> bool:
+        """/load ID: a conversation from the library; the next turns continue it there."""
+        from chatcli.library import load_into
+
+        try:
+            conversation_id = load_into(self.session, reference)
+        except (HistoryError, UsageError) as error:
+            self.screen.warn(str(error))
+            return True
+        self.screen.show_messages(self.session.conversation.messages)
+        if self.save_file is not None:
+            self.screen.notice(
+                f"loaded {conversation_id} from the library; {self.save_file.path} keeps the previous conversation "
+                "(/save FILE to save this one)"
+            )
+            self.save_file = None
+        else:
+            self.screen.notice(f"loaded {conversation_id} from the library")
         return True
 
     def _history(self, _: str) -> bool:

@@ -260,6 +260,7 @@ def test_on_a_terminal_show_renders_markdown_and_search_highlights(tmp_path: Pat
 
 
 CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; a terminal answers
+TOOLBAR = "Alt-Enter newline"  # drawn with every new prompt
 
 
 def repl(*args: str) -> pexpect.spawn:
@@ -273,10 +274,11 @@ def wait_for(child: pexpect.spawn, text: str | type[pexpect.EOF]) -> None:
 
 
 def chat(child: pexpect.spawn, *lines: str) -> None:
-    """Type each line and wait for its echo answer, then leave with Ctrl-D."""
+    """At a ready prompt: type each line and wait for its echo answer and the next prompt, then leave with Ctrl-D."""
     for line in lines:
         child.send(line + "\r")
         wait_for(child, f"Echo: {line}")
+        wait_for(child, TOOLBAR)
     child.sendcontrol("d")
     wait_for(child, pexpect.EOF)
     child.close()
@@ -285,7 +287,7 @@ def chat(child: pexpect.spawn, *lines: str) -> None:
 
 def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
     child = repl("-b", "echo")
-    wait_for(child, "Ctrl-D exits")
+    wait_for(child, TOOLBAR)
     chat(child, "first question", "second question")
     [conversation] = listed()
     assert conversation["turns"] == 2
@@ -293,6 +295,7 @@ def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
     resumed = repl("-b", "echo", "-c")
     wait_for(resumed, "Ctrl-D exits")
     wait_for(resumed, "Echo: second question")  # the resumed conversation is shown before the first prompt
+    wait_for(resumed, TOOLBAR)
     chat(resumed, "third question")
     [conversation] = listed()
     assert conversation["turns"] == 3
@@ -319,3 +322,23 @@ def test_rm_asks_on_a_terminal_and_deletes_only_on_yes() -> None:
     wait_for(accepted, pexpect.EOF)
     accepted.close()
     assert accepted.exitstatus == 0 and listed() == []
+
+
+def test_repl_load_id_continues_that_library_conversation() -> None:
+    assert run_chatcli("ask", "-b", "echo", "from the library").returncode == 0
+    [conversation] = listed()
+    conversation_id = str(conversation["id"])
+    child = repl("-b", "echo")
+    wait_for(child, TOOLBAR)
+    child.send(f"/load {conversation_id[:6]}\r")
+    wait_for(child, f"loaded {conversation_id} from the library")
+    wait_for(child, TOOLBAR)
+    child.send("follow-up\r")
+    wait_for(child, "Echo: follow-up")
+    wait_for(child, TOOLBAR)
+    child.send("/save\r")
+    wait_for(child, f"the library keeps it as {conversation_id}")
+    wait_for(child, TOOLBAR)
+    chat(child)
+    [after] = listed()
+    assert (after["id"], after["turns"]) == (conversation_id, 2)
