@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,9 @@ def test_ask_records_the_turn_with_model_host_usage_and_never_the_key(
     env = {"OPENAI_API_KEY": TEST_KEY}
     result = run_chatcli("ask", "--base-url", server.url, "-m", "qwen", "-s", "terse", "Capital of France?", env=env)
     assert (result.returncode, result.stdout, result.stderr) == (0, b"Paris.\n", b"")
+    assert stat.S_IMODE(library_path.parent.stat().st_mode) == 0o700
+    for written in library_path.parent.iterdir():  # the database, and its -wal and -shm files if still there
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600, written
 
     [conversation] = listed()
     assert (conversation["model"], conversation["turns"], conversation["title"]) == ("qwen", 1, "Capital of France?")
