@@ -5,12 +5,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -243,6 +245,9 @@ def _run_ask(
     from chatcli.attachments import prompt_with_files
     from chatcli.stdin import read_stdin
 
+    if sys.stdout is None:
+        raise ChatError("standard output is closed; nothing would show the answer")
+    _interrupt_on_termination()
     config = load_config(flags)
     stdin_text = None
     if sys.stdin is not None and not sys.stdin.closed:
@@ -282,6 +287,16 @@ def _run_ask(
 
         report(describe_usage(result.info, config.model, time.monotonic() - started, config))
     return 0
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP unwind `ask` like Ctrl-C: the terminal is restored and the partial answer kept."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
 
 
 def _run_models(flags: dict[str, Any], as_json: bool) -> int:
@@ -476,6 +491,8 @@ def _silence_stdout() -> None:
 
 
 def main() -> None:
+    if sys.stderr is None:  # started with stderr closed (`2>&-`): messages go nowhere rather than fail
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
     try:
         app(prog_name="chatcli")
     except SystemExit as done:

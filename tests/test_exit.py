@@ -32,3 +32,15 @@ def test_output_written_just_before_exit_is_flushed_to_a_pipe() -> None:
     )
     assert result.returncode == 0
     assert result.stdout == f"Echo: {long_prompt}\n".encode()
+
+
+def test_ask_with_stdout_closed_is_an_error_before_any_request() -> None:
+    result = run_with_closed(1, "ask", "-b", "echo", "hi")
+    assert result.returncode == 1
+    assert result.stderr == b"chatcli: error: standard output is closed; nothing would show the answer\n"
+
+
+def test_ask_with_stderr_closed_still_answers() -> None:
+    result = run_with_closed(2, "ask", "hi")  # the echo notice has nowhere to go; the answer still does
+    assert result.returncode == 0
+    assert result.stdout == b"Echo: hi\n"

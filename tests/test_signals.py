@@ -129,6 +129,24 @@ def test_ctrl_c_mid_stream_flushes_the_partial_answer_saves_it_and_closes_the_st
     }
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_termination_mid_stream_keeps_and_saves_the_partial_answer(
+    server: OpenAIServer, gate: threading.Event, tmp_path: Path, signum: int
+) -> None:
+    saved = tmp_path / "chat.json"
+    server.enqueue(Reply(body=[sse_event(chunk("partial answer")), gate, *TAIL]))
+    process = start("--base-url", server.url, "-o", str(saved), "hi")
+    shown = read_until(process.stdout, b"partial answer")
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=WAIT)
+    assert_clean_output(stdout, stderr)
+    assert process.returncode == 130
+    assert shown + stdout == b"partial answer\n"
+    gate.set()
+    assert server.wait_for_disconnect(WAIT)
+    assert json.loads(saved.read_text())["messages"][-1]["status"] == "interrupted"
+
+
 def test_output_piped_into_head_ends_quietly_and_closes_the_http_stream(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("0123456789", *[f"more text {n} " for n in range(200)], delay=0.02))
     chatcli = start("--base-url", server.url, "count")
