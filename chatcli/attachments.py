@@ -6,32 +6,24 @@ import re
 from pathlib import Path
 
 from chatcli.errors import UsageError
+from chatcli.stdin import combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:
     """The file's text, or a UsageError when it is missing, larger than `max_bytes`, or not UTF-8 text."""
+    name = f"attached file {str(path)!r}"
     try:
         with path.open("rb") as file:
             raw = file.read(max_bytes + 1)
     except IsADirectoryError:
-        raise UsageError(f"cannot attach {str(path)!r}: it is a directory; give a file") from None
+        raise UsageError(f"{name} is a directory; give a file") from None
     except OSError as error:
-        raise UsageError(f"cannot attach {str(path)!r} ({error.strerror}); check the path") from None
+        raise UsageError(f"{name} cannot be read ({error.strerror}); check the path") from None
     if len(raw) > max_bytes:
-        raise UsageError(
-            f"cannot attach {str(path)!r}: it is larger than {max_bytes} bytes; raise --max-input-bytes to send it"
-        )
-    nul = raw.find(b"\x00")
-    if nul != -1:
-        raise UsageError(f"cannot attach {str(path)!r}: it is binary (NUL byte at offset {nul}); attach text files")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UsageError(
-            f"cannot attach {str(path)!r}: it is not UTF-8 text (byte offset {error.start}); attach text files"
-        ) from None
+        raise UsageError(f"{name} is larger than {max_bytes} bytes; raise --max-input-bytes to send it")
+    return decode_text(raw, name)
 
 
 def format_attachment(name: str, text: str) -> str:
@@ -51,8 +43,6 @@ def attach_files(paths: list[Path], max_bytes: int) -> str | None:
 
 def prompt_with_files(paths: list[Path], max_bytes: int, words: list[str], stdin_text: str | None) -> str:
     """The files first, then stdin and the prompt words as `combine_prompt` joins them; files alone will do."""
-    from chatcli.stdin import combine_prompt
-
     attached = attach_files(paths, max_bytes)
     if attached is None:
         return combine_prompt(words, stdin_text)

@@ -19,15 +19,19 @@ def read_stdin(stream: BinaryIO, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> st
         if total > max_bytes:
             raise UsageError(f"stdin is larger than {max_bytes} bytes; raise --max-input-bytes to send it")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return decode_text(b"".join(chunks), "stdin")
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """`raw` as UTF-8 text (a leading BOM dropped); NUL bytes or invalid UTF-8 are refused with their offset."""
     nul = raw.find(b"\x00")
     if nul != -1:
-        raise UsageError(f"stdin holds a NUL byte at offset {nul}; binary input is not sent")
+        raise UsageError(f"{source} is binary (NUL byte at offset {nul}); only text is sent")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         offset = error.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
-        raise UsageError(f"stdin is not valid UTF-8 (byte offset {offset})") from None
+        raise UsageError(f"{source} is not valid UTF-8 (byte offset {offset}); only UTF-8 text is sent") from None
 
 
 def combine_prompt(words: list[str], stdin_text: str | None) -> str:

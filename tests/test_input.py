@@ -22,14 +22,14 @@ SGR = re.compile(rb"\x1b\[([0-9;]*)m")
 def test_invalid_utf8_is_refused_with_its_offset_and_nothing_is_sent(server: OpenAIServer) -> None:
     result = run_chatcli("ask", "--base-url", server.url, "explain", input="naïve \xff".encode("latin-1"))
     assert result.returncode == 2
-    assert one_line_error(result) == "stdin is not valid UTF-8 (byte offset 2)"
+    assert one_line_error(result) == "stdin is not valid UTF-8 (byte offset 2); only UTF-8 text is sent"
     assert server.requests == []
 
 
 def test_a_nul_byte_is_refused_with_its_offset(server: OpenAIServer) -> None:
     result = run_chatcli("ask", "--base-url", server.url, input=b"text\x00more")
     assert result.returncode == 2
-    assert one_line_error(result) == "stdin holds a NUL byte at offset 4; binary input is not sent"
+    assert one_line_error(result) == "stdin is binary (NUL byte at offset 4); only text is sent"
     assert server.requests == []
 
 

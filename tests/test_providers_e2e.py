@@ -240,9 +240,9 @@ def test_a_file_alone_is_the_prompt(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "extra", "problem"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00", [], "it is binary (NUL byte at offset 8); attach text files"),
-        (b"caf\xe9\n", [], "it is not UTF-8 text (byte offset 3); attach text files"),
-        (b"x" * 101, ["--max-input-bytes", "100"], "it is larger than 100 bytes; raise --max-input-bytes to send it"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", [], "is binary (NUL byte at offset 8); only text is sent"),
+        (b"caf\xe9\n", [], "is not valid UTF-8 (byte offset 3); only UTF-8 text is sent"),
+        (b"x" * 101, ["--max-input-bytes", "100"], "is larger than 100 bytes; raise --max-input-bytes to send it"),
     ],
 )
 def test_binary_undecodable_or_oversized_files_are_refused_before_any_request(
@@ -253,7 +253,7 @@ def test_binary_undecodable_or_oversized_files_are_refused_before_any_request(
     result = run_chatcli("ask", "--base-url", server.url, *extra, "-f", str(path), "describe")
     assert result.returncode == 2
     assert result.stdout == b""
-    assert result.stderr.decode() == f"chatcli: error: cannot attach '{path}': {problem}\n"
+    assert result.stderr.decode() == f"chatcli: error: attached file '{path}' {problem}\n"
     assert server.requests == []
 
 
@@ -261,7 +261,7 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
     result = run_chatcli("ask", "-b", "echo", "-f", str(tmp_path / "nope.txt"), "hi")
     assert result.returncode == 2
     assert result.stderr.decode() == (
-        f"chatcli: error: cannot attach '{tmp_path / 'nope.txt'}' (No such file or directory); check the path\n"
+        f"chatcli: error: attached file '{tmp_path / 'nope.txt'}' cannot be read (No such file or directory); check the path\n"
     )
 
 
