@@ -326,6 +326,7 @@ def _run_repl(flags: dict[str, Any], load: Path | None, save: Path | None, resum
         save_file,
         backend_name=config.resolved_backend(),
         known_files=[loaded_file] if loaded_file is not None else [],
+        model_aliases=config.aliases,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -162,10 +162,12 @@ class CommandRunner:
         ask: Callable[[str], None],
         save_file: ConversationFile | None = None,
         known_files: Sequence[ConversationFile] = (),
+        model_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.session = session
         self.screen = screen
         self.save_file = save_file
+        self._model_aliases = model_aliases or {}
         self._ask = ask
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
         self._files = {
@@ -207,9 +209,10 @@ class CommandRunner:
 
     def _model(self, name: str) -> bool:
         if name:
+            alias, name = name, self._model_aliases.get(name, name)
             self.session.model = name
             self.session.conversation.model = name
-            self.screen.notice(f"model set to {name}")
+            self.screen.notice(f"model set to {name}" + (f" (alias {alias})" if alias != name else ""))
             self.autosave()
         else:
             self.screen.notice(f"model: {self.session.model}")

@@ -9,7 +9,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any, Self, TextIO
@@ -344,6 +344,7 @@ class Repl:
         save_file: ConversationFile | None,
         backend_name: str,
         known_files: Sequence[ConversationFile] = (),
+        model_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.session = session
         self._new_renderer = new_renderer
@@ -354,7 +355,7 @@ class Repl:
         self._dumb = os.environ.get("TERM") == "dumb"
         styled = self._terminal.isatty() and not os.environ.get("NO_COLOR") and not self._dumb
         self.screen = TerminalScreen(new_renderer, self._terminal, sys.stderr, styled)
-        self.commands = CommandRunner(session, self.screen, self.ask, save_file, known_files)
+        self.commands = CommandRunner(session, self.screen, self.ask, save_file, known_files, model_aliases)
         self.state = PromptState()
         self._usage: Usage | None = None
         history = open_input_history(self.screen.warn)
@@ -495,9 +496,10 @@ def run_repl(
     *,
     backend_name: str,
     known_files: Sequence[ConversationFile] = (),
+    model_aliases: Mapping[str, str] | None = None,
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code."""
-    repl = Repl(session, new_renderer, save_file, backend_name, known_files)
+    repl = Repl(session, new_renderer, save_file, backend_name, known_files, model_aliases)
     if isinstance(session.backend, BackgroundBackend):
         session.backend.start()  # `import openai` happens while the user types the first question
     return repl.run()

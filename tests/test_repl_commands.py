@@ -136,7 +136,7 @@ class ScriptedBackend:
 
 
 def make_runner(
-    backend: ScriptedBackend, save_file: ConversationFile | None = None
+    backend: ScriptedBackend, save_file: ConversationFile | None = None, aliases: dict[str, str] | None = None
 ) -> tuple[CommandRunner, RecordingScreen]:
     session = Session(backend, Conversation(model="m1"), "m1")
     screen = RecordingScreen()
@@ -147,7 +147,7 @@ def make_runner(
         except BackendError as error:
             screen.warn(str(error))
 
-    return CommandRunner(session, screen, ask, save_file), screen
+    return CommandRunner(session, screen, ask, save_file, model_aliases=aliases), screen
 
 
 def run(runner: CommandRunner, line: str) -> bool:
@@ -192,6 +192,15 @@ def test_undo_drops_the_last_exchange_and_retry_with_nothing_sends_nothing() -> 
     assert texts(runner) == []
     assert screen.notices[-2:] == ["nothing to undo", "nothing to retry yet"]
     assert len(backend.requests) == 2
+
+
+def test_model_resolves_a_configured_alias_and_the_next_request_uses_it() -> None:
+    backend = ScriptedBackend("answer")
+    runner, screen = make_runner(backend, aliases={"fast": "gpt-4o-mini"})
+    run(runner, "/model fast")
+    runner._ask("question")
+    assert backend.requests[0].model == "gpt-4o-mini"
+    assert screen.notices == ["model set to gpt-4o-mini (alias fast)"]
 
 
 def test_model_and_system_are_shown_and_switched() -> None:
