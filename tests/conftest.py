@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,12 @@ import pytest
 from tests.openai_server import OpenAIServer
 
 TEST_KEY = "sk-test-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
+
+# Tests started as a background job (`pytest &`, some CI runners) inherit SIGINT ignored, and an ignored
+# signal stays ignored in every child: chatcli would never see the Ctrl-C the tests send. A handled signal
+# is reset to its default in children, so handle it here.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 CHATCLI = shutil.which("chatcli", path=str(Path(sys.executable).parent)) or "chatcli"
 
 

@@ -270,7 +270,8 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 
 def under_bash(option: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        ["bash", "-c", f"{shlex.quote(CHATCLI)} {option}"], capture_output=True, timeout=30, check=False
+        # `; exit` keeps bash from exec-ing the command, so bash is its parent whatever started the tests
+        ["bash", "-c", f"{shlex.quote(CHATCLI)} {option}; exit $?"], capture_output=True, timeout=30, check=False
     )
 
 
