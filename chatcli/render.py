@@ -98,9 +98,8 @@ class MarkdownRenderer:
         self._fence: Fence | None = None  # the pending text is this open top-level fenced code block
         self._fence_started = False  # … of which some lines are printed already
         self._scanned = 0  # in a fence, the pending lines before this offset hold no closing fence
-        self._code_before: (
-            tuple[str, ...] | None
-        ) = ()  # code of the open fence printed so far (None: too long)
+        # Code of the open fence printed so far (None: too long to lex again).
+        self._code_before: tuple[str, ...] | None = ()
         self._split_size = 0  # size of the pending text when it was last split
         self._live = _LiveArea(console) if console.is_terminal and not console.is_dumb_terminal else None
         self._next_update = 0.0
@@ -126,10 +125,10 @@ class MarkdownRenderer:
                     target=self._catch_up_loop, name="chatcli-render", daemon=True
                 )
                 self._catch_up.start()
-            elif (
-                was_empty
-            ):  # else the thread already waits for the next update time: waking it per token costs
-                self._wake.notify()  # a thread switch each, a quarter of the renderer's CPU at 2 000 tokens/s
+            elif was_empty:
+                # Otherwise the thread already waits for the next update time: waking it for every token
+                # would cost a thread switch each, a quarter of the renderer's CPU at 2 000 tokens/s.
+                self._wake.notify()
 
     def refresh(self) -> None:
         """Print the blocks that have closed and redraw the open block, now."""
