@@ -253,10 +253,8 @@ class CommandRunner:
         try:
             self._ask(removed[0].text)
         finally:
-            if (
-                len(conversation.messages) == before
-            ):  # no new answer (error, or stopped before any text): keep the old
-                conversation.messages += removed
+            if len(conversation.messages) == before:  # no new answer (an error, or stopped before any text)
+                conversation.messages += removed  # so the old one stays
         return True
 
     def _undo(self, _: str) -> bool:
