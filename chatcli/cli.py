@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from chatcli import __version__
-from chatcli.config import Config, load_config, profile_names
+from chatcli.config import Config, Resolved, load_config, profile_names, resolve_config
 from chatcli.config_commands import config_app
 from chatcli.conversation import INTERRUPTED, Conversation
 from chatcli.errors import ChatError, UsageError
@@ -248,7 +248,8 @@ def _run_ask(
     if sys.stdout is None:
         raise ChatError("standard output is closed; nothing would show the answer")
     _interrupt_on_termination()
-    config = load_config(flags)
+    resolved = resolve_config(flags)
+    config = resolved.config
     stdin_text = None
     if sys.stdin is not None and not sys.stdin.closed:
         if sys.stdin.isatty():
@@ -258,7 +259,7 @@ def _run_ask(
             stdin_text = read_stdin(sys.stdin.buffer, max_bytes)
     text = prompt_with_files(extras.files, max_bytes, words, stdin_text)
     recorder = _new_recorder(config)
-    conversation, save_file, _ = _open_conversation(config, load, save, recorder, resume)
+    conversation, save_file, _ = _open_conversation(resolved, load, save, recorder, resume)
     session = _new_session(config, conversation, recorder if config.log else None)
     renderer: Renderer
     if extras.as_json:
@@ -280,12 +281,12 @@ def _run_ask(
     if extras.as_json:
         from chatcli.json_output import answer_json
 
-        sys.stdout.write(answer_json(result.text, result.info, config.model) + "\n")
+        sys.stdout.write(answer_json(result.text, result.info, session.model) + "\n")
         sys.stdout.flush()
     if extras.usage:
         from chatcli.usage import describe_usage
 
-        report(describe_usage(result.info, config.model, time.monotonic() - started, config))
+        report(describe_usage(result.info, session.model, time.monotonic() - started, config))
     return 0
 
 
@@ -316,9 +317,10 @@ def _run_models(flags: dict[str, Any], as_json: bool) -> int:
 def _run_repl(flags: dict[str, Any], load: Path | None, save: Path | None, resume: str | None = None) -> int:
     from chatcli.repl import run_repl
 
-    config = load_config(flags)
+    resolved = resolve_config(flags)
+    config = resolved.config
     recorder = _new_recorder(config)
-    conversation, save_file, loaded_file = _open_conversation(config, load, save, recorder, resume)
+    conversation, save_file, loaded_file = _open_conversation(resolved, load, save, recorder, resume)
     session = _new_session(config, conversation, recorder if config.log else None, background=True)
     return run_repl(
         session,
@@ -331,25 +333,31 @@ def _run_repl(flags: dict[str, Any], load: Path | None, save: Path | None, resum
 
 
 def _open_conversation(
-    config: Config, load: Path | None, save: Path | None, recorder: Recorder | None = None, resume: str | None = None
+    resolved: Resolved,
+    load: Path | None,
+    save: Path | None,
+    recorder: Recorder | None = None,
+    resume: str | None = None,
 ) -> tuple[Conversation, ConversationFile | None, ConversationFile | None]:
     """The starting conversation (loaded, resumed from the library or new, with the system prompt), the file
     to save it to, and the file it was loaded from.
 
+    A loaded or resumed conversation keeps its model unless one was asked for (flag, environment, profile).
     Saving to the file we loaded continues it; saving over any other existing file is refused up front,
     before a request is spent."""
     from chatcli.history import ConversationFile
 
+    config = resolved.config
     conversation = Conversation(model=config.model)
     loaded_file = None
     if resume is not None and recorder is not None:
         if load is not None:
             raise UsageError("--load cannot be combined with --continue or --cid; choose one conversation")
         conversation = recorder.resume(resume)
-        conversation.model = config.model
     if load is not None:
         loaded_file = ConversationFile(load)
         conversation = loaded_file.load()
+    if conversation.model is None or resolved.sources["model"].kind not in ("default", "file"):
         conversation.model = config.model
     if config.system is not None:
         conversation.set_system(config.system)
@@ -406,7 +414,7 @@ def _new_session(
     return Session(
         backend,
         conversation,
-        config.model,
+        conversation.model or config.model,
         config.temperature,
         config.max_tokens,
         on_reasoning=_show_reasoning if sys.stderr.isatty() else None,

@@ -152,3 +152,12 @@ def test_server_error_is_one_line_exit_1_without_traceback(server: OpenAIServer)
     assert result.stderr.startswith(b"chatcli: error: ")
     assert result.stderr.count(b"\n") == 1
     assert b"Traceback" not in result.stderr
+
+
+def test_a_loaded_conversation_keeps_its_model_unless_one_is_asked_for(server: OpenAIServer, tmp_path: Path) -> None:
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps({"version": 1, "model": "saved-model", "messages": []}))
+    run_chatcli("ask", "--base-url", server.url, "-l", str(chat), "one")
+    run_chatcli("ask", "--base-url", server.url, "-l", str(chat), "-m", "flag-model", "two")
+    run_chatcli("ask", "--base-url", server.url, "-l", str(chat), "three", env={"CHATCLI_MODEL": "env-model"})
+    assert [body["model"] for body in server.bodies] == ["saved-model", "flag-model", "env-model"]
