@@ -42,6 +42,7 @@ class Conversation:
 
     messages: list[Message] = field(default_factory=list)
     model: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown fields of a loaded file, kept on round-trip
 
     @property
     def system(self) -> str | None:

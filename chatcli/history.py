@@ -13,13 +13,16 @@ from chatcli.files import write_atomic
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
-_KNOWN_FIELDS = frozenset({"role", "content", "status"})
+_KNOWN_FIELDS = frozenset({"role", "content", "status"})  # of a message
+_FILE_FIELDS = frozenset({"version", "model", "messages"})
 
 
 def parse_conversation(data: Any, source: str) -> Conversation:
     """Validate decoded JSON: a version-1 conversation object or a bare list of messages."""
     model = None
+    extra: dict[str, Any] = {}
     if isinstance(data, dict):
+        extra = {key: value for key, value in data.items() if key not in _FILE_FIELDS}
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise BadFileError(f"{source}: not a chatcli conversation (no \"version\" number)")
@@ -35,7 +38,7 @@ def parse_conversation(data: Any, source: str) -> Conversation:
             raise BadFileError(f"{source}: no \"messages\" list")
     if not isinstance(data, list):
         raise BadFileError(f"{source}: expected a conversation object or a list of messages")
-    return Conversation([_parse_message(item, index, source) for index, item in enumerate(data)], model)
+    return Conversation([_parse_message(item, index, source) for index, item in enumerate(data)], model, extra)
 
 
 def _parse_message(item: Any, index: int, source: str) -> Message:
@@ -65,7 +68,7 @@ def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
         if message.status:
             item["status"] = message.status
         messages.append(item)
-    return {"version": FORMAT_VERSION, "model": conversation.model, "messages": messages}
+    return {**conversation.extra, "version": FORMAT_VERSION, "model": conversation.model, "messages": messages}
 
 
 def decode_conversation(raw: bytes, source: str) -> Conversation:

@@ -159,12 +159,12 @@ def test_every_role_content_parts_and_unknown_fields_survive_a_round_trip(tmp_pa
         {"role": "assistant", "content": "half", "status": "interrupted"},
     ]
     path = tmp_path / "chat.json"
-    path.write_text(json.dumps({"version": 1, "model": "m", "messages": messages}))
+    path.write_text(json.dumps({"version": 1, "model": "m", "title": "kept", "messages": messages}))
     chat = ConversationFile(path)
     conversation = chat.load()
     assert conversation.messages[2].text == "look"
     chat.save(conversation)
-    assert json.loads(path.read_text())["messages"] == messages
+    assert json.loads(path.read_text()) == {"version": 1, "model": "m", "title": "kept", "messages": messages}
 
 
 # -- another writer -----------------------------------------------------------------------------------------
