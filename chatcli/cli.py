@@ -248,7 +248,7 @@ def _run_ask(
     if sys.stdout is None:
         raise ChatError("standard output is closed; nothing would show the answer")
     _interrupt_on_termination()
-    resolved = resolve_config(flags)
+    resolved = _resolve_config(flags)
     config = resolved.config
     stdin_text = None
     if sys.stdin is not None and not sys.stdin.closed:
@@ -317,7 +317,7 @@ def _run_models(flags: dict[str, Any], as_json: bool) -> int:
 def _run_repl(flags: dict[str, Any], load: Path | None, save: Path | None, resume: str | None = None) -> int:
     from chatcli.repl import run_repl
 
-    resolved = resolve_config(flags)
+    resolved = _resolve_config(flags)
     config = resolved.config
     recorder = _new_recorder(config)
     conversation, save_file, loaded_file = _open_conversation(resolved, load, save, recorder, resume)
@@ -330,6 +330,16 @@ def _run_repl(flags: dict[str, Any], load: Path | None, save: Path | None, resum
         known_files=[loaded_file] if loaded_file is not None else [],
         model_aliases=config.aliases,
     )
+
+
+def _resolve_config(flags: dict[str, Any]) -> Resolved:
+    """The run's settings; warns when the API key sits in a config file that other users can read."""
+    from chatcli.config import exposed_key_file
+
+    resolved = resolve_config(flags)
+    if (exposed := exposed_key_file(resolved)) is not None:
+        report(f"warning: {exposed} holds your API key and other users can read it; run: chmod 600 {exposed}")
+    return resolved
 
 
 def _open_conversation(

@@ -363,6 +363,17 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
 # -- the key ------------------------------------------------------------------------------------------------
 
 
+def exposed_key_file(resolved: Resolved) -> Path | None:
+    """The config file, when the API key in use comes from it and other users may read it."""
+    if resolved.config.api_key is None or resolved.sources["api_key"].kind not in ("file", "profile"):
+        return None
+    try:
+        mode = resolved.path.stat().st_mode
+    except OSError:
+        return None
+    return resolved.path if mode & 0o077 else None
+
+
 def resolve_api_key(config: Config) -> str | None:
     """The API key: the configured one, else the first line `api_key_cmd` prints, else None."""
     if config.api_key or not config.api_key_cmd:

@@ -302,3 +302,17 @@ def test_options_before_a_sub_command_are_refused_not_ignored(server: OpenAIServ
     assert result.returncode == 2
     assert result.stderr == b"chatcli: error: --profile before `ask` has no effect; put it after the sub-command\n"
     assert server.requests == []
+
+
+def test_a_key_in_a_config_file_others_can_read_is_warned_about(isolated_home: Path, server: OpenAIServer) -> None:
+    path = write_config(isolated_home, f'base_url = "{server.url}"\napi_key = "{TEST_KEY}"\n')
+    path.chmod(0o644)
+    warned = run_chatcli("ask", "hi")
+    assert warned.returncode == 0
+    warning = f"warning: {path} holds your API key and other users can read it; run: chmod 600 {path}"
+    assert warning in warned.stderr.decode()
+    path.chmod(0o600)
+    quiet = run_chatcli("ask", "hi")
+    assert quiet.returncode == 0
+    assert quiet.stderr == b""
+    assert TEST_KEY.encode() not in warned.stderr + quiet.stderr
