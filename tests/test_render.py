@@ -13,6 +13,7 @@ from rich.console import Console
 
 from chatcli.markdown import ChatMarkdown
 from chatcli.render import MarkdownRenderer
+from tests.terminal import shown_lines
 
 WIDTH, HEIGHT = 60, 24
 
@@ -28,12 +29,7 @@ class Terminal:
         self.stream.feed(output.replace("\n", "\r\n"))  # what the tty's ONLCR does
 
     def lines(self) -> list[str]:
-        """Every line in the scrollback and on the screen, without trailing blanks and final blank lines."""
-        lines = ["".join(line[x].data for x in sorted(line)).rstrip() for line in self.screen.history.top]
-        lines += [line.rstrip() for line in self.screen.display]
-        while lines and not lines[-1]:
-            lines.pop()
-        return lines
+        return shown_lines(self.screen)
 
     def colours(self) -> list[list[tuple[str, str]]]:
         """Foreground and background colour of every character, scrollback and screen."""
@@ -209,21 +205,26 @@ def test_without_a_terminal_closed_blocks_print_as_they_close_and_nothing_is_red
     assert "\x1b" not in output(console)
 
 
-def test_a_terminal_growing_mid_stream_gets_every_line_exactly_once() -> None:
-    lines = [f"- line {n} of the answer" for n in range(60)] + ["", "```"] + [f"code {n}" for n in range(40)]
-    parts = pieces("\n".join(lines) + "\n```\n", 2)
+def streamed_with_resize(text: str, seed: int, divisor: int, width: int, height: int) -> list[str]:
+    """`text` streamed in pieces, the terminal resized to `width` x `height` after 1/`divisor` of them."""
+    parts = pieces(text, seed)
     console, terminal = new_console(), Terminal()
     with MarkdownRenderer(console, clock=lambda: 0.0) as renderer:
         for index, part in enumerate(parts):
             renderer.feed(part)
             renderer.refresh()
-            if index == len(parts) // 3:
+            if index == len(parts) // divisor:
                 terminal.feed(output(console))
                 console.file = io.StringIO()
-                console.size = (WIDTH + 20, HEIGHT + 10)
-                terminal.screen.resize(HEIGHT + 10, WIDTH + 20)
+                console.size = (width, height)
+                terminal.screen.resize(height, width)
     terminal.feed(output(console))
-    shown = terminal.lines()
+    return terminal.lines()
+
+
+def test_a_terminal_growing_mid_stream_gets_every_line_exactly_once() -> None:
+    lines = [f"- line {n} of the answer" for n in range(60)] + ["", "```"] + [f"code {n}" for n in range(40)]
+    shown = streamed_with_resize("\n".join(lines) + "\n```\n", 2, 3, WIDTH + 20, HEIGHT + 10)
     for n in range(60):
         assert sum(line.endswith(f"line {n} of the answer") for line in shown) == 1
     for n in range(40):
@@ -232,19 +233,7 @@ def test_a_terminal_growing_mid_stream_gets_every_line_exactly_once() -> None:
 
 def test_a_terminal_shrinking_mid_stream_duplicates_no_line() -> None:
     lines = [f"Paragraph {n} says something long enough to wrap on a narrow screen." for n in range(30)]
-    parts = pieces("\n\n".join(lines) + "\n", 4)
-    console, terminal = new_console(), Terminal()
-    with MarkdownRenderer(console, clock=lambda: 0.0) as renderer:
-        for index, part in enumerate(parts):
-            renderer.feed(part)
-            renderer.refresh()
-            if index == len(parts) // 2:
-                terminal.feed(output(console))
-                console.file = io.StringIO()
-                console.size = (WIDTH, HEIGHT // 2)
-                terminal.screen.resize(HEIGHT // 2, WIDTH)
-    terminal.feed(output(console))
-    shown = "\n".join(terminal.lines())
+    shown = "\n".join(streamed_with_resize("\n\n".join(lines) + "\n", 4, 2, WIDTH, HEIGHT // 2))
     for n in range(30):
         assert shown.count(f"Paragraph {n} says") <= 1
     assert shown.count("Paragraph 29 says") == 1

@@ -19,6 +19,7 @@ from rich.console import Console
 from chatcli.markdown import ChatMarkdown
 from tests.conftest import CHATCLI
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.terminal import shown_lines
 
 TIMEOUT = 30
 
@@ -55,11 +56,7 @@ class Terminal:
         self.stream = pyte.ByteStream(self.screen)
 
     def lines(self) -> list[str]:
-        lines = ["".join(line[x].data for x in sorted(line)).rstrip() for line in self.screen.history.top]
-        lines += [line.rstrip() for line in self.screen.display]
-        while lines and not lines[-1]:
-            lines.pop()
-        return lines
+        return shown_lines(self.screen)
 
 
 def rendered_whole(text: str, width: int = 80) -> list[str]:
