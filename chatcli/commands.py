@@ -232,15 +232,18 @@ class CommandRunner:
 
     def _clear(self, _: str) -> bool:
         self.session.conversation.clear()
-        if self.save_file is not None:
-            self.screen.notice(
-                f"new conversation; {self.save_file.path} keeps the previous one "
-                "(/save FILE to save this one)"
-            )
-            self.save_file = None
-        else:
-            self.screen.notice("new conversation")
+        self._stop_saving_after_replace("new conversation")
         return True
+
+    def _stop_saving_after_replace(self, what_happened: str) -> None:
+        """The conversation was replaced: the save file keeps the previous one, so saving to it stops."""
+        if self.save_file is None:
+            self.screen.notice(what_happened)
+            return
+        self.screen.notice(
+            f"{what_happened}; {self.save_file.path} keeps the previous conversation (/save FILE to save this one)"
+        )
+        self.save_file = None
 
     def _retry(self, _: str) -> bool:
         conversation = self.session.conversation
@@ -320,14 +323,7 @@ class CommandRunner:
             self.screen.warn(str(error))
             return True
         self.screen.show_messages(self.session.conversation.messages)
-        if self.save_file is not None:
-            self.screen.notice(
-                f"loaded {conversation_id} from the library; {self.save_file.path} keeps the previous conversation "
-                "(/save FILE to save this one)"
-            )
-            self.save_file = None
-        else:
-            self.screen.notice(f"loaded {conversation_id} from the library")
+        self._stop_saving_after_replace(f"loaded {conversation_id} from the library")
         return True
 
     def _history(self, _: str) -> bool:

@@ -465,3 +465,19 @@ def test_background_backend_streams_once_built_and_hands_over_errors() -> None:
         list(BackgroundBackend("x", refuse).stream(request))
     with pytest.raises(BackendError, match=r"cannot start the openai backend \(ImportError: No module named"):
         list(BackgroundBackend("openai", crash).stream(request))
+
+
+def test_clear_stops_saving_so_the_file_keeps_the_previous_conversation(tmp_path: Path) -> None:
+    chat = ConversationFile(tmp_path / "chat.json")
+    runner, screen = make_runner(ScriptedBackend("answer"), chat)
+    runner._ask("question")
+    runner.autosave()
+    run(runner, "/clear")
+    assert runner.save_file is None
+    assert screen.notices[-1] == (
+        f"new conversation; {tmp_path / 'chat.json'} keeps the previous conversation (/save FILE to save this one)"
+    )
+    assert [m["content"] for m in json.loads((tmp_path / "chat.json").read_text())["messages"]] == [
+        "question",
+        "answer",
+    ]
