@@ -277,7 +277,8 @@ def _run_ask(
     if result.status == INTERRUPTED:
         report("interrupted")
         return EXIT_INTERRUPTED
-    _warn_unfinished(result.info.finish_reason)
+    if result.cut_short is not None:
+        report(f"warning: {result.cut_short}")
     if extras.as_json:
         from chatcli.json_output import answer_json
 
@@ -466,13 +467,6 @@ def _new_renderer(config: Config) -> Renderer:
 def _show_reasoning(text: str) -> None:
     sys.stderr.write(f"\x1b[2m{sanitize(text)}\x1b[0m")
     sys.stderr.flush()
-
-
-def _warn_unfinished(finish_reason: str | None) -> None:
-    if finish_reason == "length":
-        report("warning: the answer was cut off at the token limit (finish_reason: length)")
-    elif finish_reason == "content_filter":
-        report("warning: the server's content filter stopped the answer (finish_reason: content_filter)")
 
 
 def report(message: str) -> None:

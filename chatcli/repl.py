@@ -396,10 +396,8 @@ class Repl:
             return
         if result.status == INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
-        elif result.info.finish_reason == "length":
-            self.screen.warn("the answer was cut off at the token limit (finish_reason: length)")
-        elif result.info.finish_reason == "content_filter":
-            self.screen.warn("the server's content filter stopped the answer (finish_reason: content_filter)")
+        elif result.cut_short is not None:
+            self.screen.warn(result.cut_short)
         self._usage = result.info.usage or self._usage
         self.commands.autosave()
         sys.stdout.write("\n")

@@ -10,12 +10,22 @@ from chatcli.conversation import FAILED, INTERRUPTED, Conversation, Message
 from chatcli.errors import PartialAnswer
 from chatcli.render import Renderer
 
+_CUT_SHORT = {
+    "length": "the answer was cut off at the token limit (finish_reason: length)",
+    "content_filter": "the server's content filter stopped the answer (finish_reason: content_filter)",
+}
+
 
 @dataclass(slots=True)
 class TurnResult:
     text: str
     status: str | None = None  # None when complete, else INTERRUPTED or FAILED
     info: StreamInfo = field(default_factory=StreamInfo)
+
+    @property
+    def cut_short(self) -> str | None:
+        """Why the server ended a complete answer early (token limit, content filter), or None."""
+        return _CUT_SHORT.get(self.info.finish_reason or "")
 
 
 @dataclass(slots=True)

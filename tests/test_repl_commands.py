@@ -481,3 +481,21 @@ def test_clear_stops_saving_so_the_file_keeps_the_previous_conversation(tmp_path
         "question",
         "answer",
     ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "warning"),
+    [
+        ("length", "the answer was cut off at the token limit (finish_reason: length)"),
+        ("content_filter", "the server's content filter stopped the answer (finish_reason: content_filter)"),
+        ("stop", None),
+    ],
+)
+def test_a_turn_says_why_the_server_cut_its_answer_short(reason: str, warning: str | None) -> None:
+    class CutShort(ScriptedBackend):
+        def stream(self, request: ChatRequest) -> AnswerStream:
+            yield "Once upon a"
+            request.info.finish_reason = reason
+
+    session = Session(CutShort(), Conversation(), "m1")
+    assert session.turn("story", PlainRenderer(io.BytesIO())).cut_short == warning
