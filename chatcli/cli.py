@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -22,6 +21,7 @@ from chatcli.config import Config, Resolved, load_config, profile_names, resolve
 from chatcli.config_commands import config_app
 from chatcli.conversation import INTERRUPTED, Conversation
 from chatcli.errors import ChatError, UsageError
+from chatcli.exit_status import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, exit_with, report, silence_stdout
 from chatcli.library_commands import history_app
 from chatcli.sanitize import sanitize
 from chatcli.stdin import DEFAULT_MAX_INPUT_BYTES
@@ -32,9 +32,6 @@ if TYPE_CHECKING:
     from chatcli.library import Recorder
     from chatcli.render import Renderer
     from chatcli.session import Session
-
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` reports
 
 app = typer.Typer(
     name="chatcli",
@@ -130,8 +127,8 @@ def chat(
     flags["log"] = False if no_log else None
     resume = _resume(continue_, cid)
     if sys.stdin is not None and sys.stdin.isatty():
-        _exit_with(lambda: _run_repl(flags, load, save, resume))
-    _exit_with(lambda: _run_ask([], flags, load, save, max_input_bytes, resume=resume))
+        exit_with(lambda: _run_repl(flags, load, save, resume))
+    exit_with(lambda: _run_ask([], flags, load, save, max_input_bytes, resume=resume))
 
 
 @app.command()
@@ -162,7 +159,7 @@ def ask(
     flags["log"] = False if no_log else None
     extras = AskExtras(file or [], usage, as_json)
     resume = _resume(continue_, cid)
-    _exit_with(lambda: _run_ask(prompt or [], flags, load, save, max_input_bytes, extras, resume))
+    exit_with(lambda: _run_ask(prompt or [], flags, load, save, max_input_bytes, extras, resume))
 
 
 @app.command()
@@ -175,7 +172,7 @@ def models(
 ) -> None:
     """List the models the endpoint serves (GET /models), one id per line."""
     flags = {"profile": profile, "backend": backend, "base_url": base_url, "timeout": timeout}
-    _exit_with(lambda: _run_models(flags, as_json))
+    exit_with(lambda: _run_models(flags, as_json))
 
 
 app.add_typer(config_app, name="config")
@@ -204,7 +201,7 @@ def _refuse_options_before(context: typer.Context) -> None:
                 f"{option} before `{context.invoked_subcommand}` has no effect; put it after the sub-command"
             )
 
-        _exit_with(refuse)
+        exit_with(refuse)
 
 
 def _flags(
@@ -469,40 +466,6 @@ def _show_reasoning(text: str) -> None:
     sys.stderr.flush()
 
 
-def report(message: str) -> None:
-    """One line on stderr, control characters neutralised (messages can quote server text)."""
-    sys.stderr.write(f"chatcli: {sanitize(message)}\n")
-    sys.stderr.flush()
-
-
-def _exit_with(action: Callable[[], int]) -> NoReturn:
-    try:
-        code = action()
-    except ChatError as error:
-        report(f"error: {error}")
-        code = error.exit_code
-    except KeyboardInterrupt:
-        report("interrupted")
-        code = EXIT_INTERRUPTED
-    except BrokenPipeError:
-        _silence_stdout()
-        code = EXIT_BROKEN_PIPE
-    except Exception as error:
-        if os.environ.get("CHATCLI_DEBUG"):
-            raise
-        report(f"error: unexpected {type(error).__name__}; run with CHATCLI_DEBUG=1 for a traceback")
-        code = 1
-    raise typer.Exit(code)
-
-
-def _silence_stdout() -> None:
-    """After the reader of our stdout went away, point stdout at /dev/null so the final flush
-    at exit cannot raise again ("Exception ignored … BrokenPipeError")."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
 def main() -> None:
     if sys.stderr is None:  # started with stderr closed (`2>&-`): messages go nowhere rather than fail
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
@@ -523,7 +486,7 @@ def _exit_now(code: int) -> NoReturn:
         if sys.stdout is not None:  # None when started with stdout closed
             sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         code = code or EXIT_BROKEN_PIPE
     except (OSError, ValueError):  # stdout closed or unwritable: nothing more can reach it
         pass

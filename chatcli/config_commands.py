@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from chatcli.config import Resolved, profile_names, resolve_config
+from chatcli.exit_status import exit_with
 from chatcli.sanitize import sanitize
 
 config_app = typer.Typer(
@@ -22,14 +23,13 @@ _SECRETS = ("api_key", "api_key_cmd")  # shown as set or not set, never their va
 @config_app.command("path")
 def path_command() -> None:
     """Print the config file's path (it may not exist yet)."""
-    from chatcli.cli import _exit_with
     from chatcli.paths import config_file
 
     def action() -> int:
         print(config_file())
         return 0
 
-    _exit_with(action)
+    exit_with(action)
 
 
 @config_app.command("show")
@@ -44,15 +44,13 @@ def show_command(
     """Print every setting's effective value and where it came from: flag, environment, profile, file or default.
 
     Keys are never printed, only whether one is set."""
-    from chatcli.cli import _exit_with
-
     flags = {"profile": profile, "model": model, "backend": backend, "base_url": base_url}
 
     def action() -> int:
         print(describe(resolve_config(flags, os.environ)), end="")
         return 0
 
-    _exit_with(action)
+    exit_with(action)
 
 
 def describe(resolved: Resolved) -> str:

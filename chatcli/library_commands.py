@@ -6,13 +6,13 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from chatcli.exit_status import exit_with
 from chatcli.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -31,12 +31,6 @@ LimitOption = Annotated[int, typer.Option("-n", "--limit", help="Show at most th
 # Search hits come back with the matched terms between these marks (private-use characters, which the
 # sanitiser leaves alone), so they can be highlighted after the text around them has been sanitised.
 _MARKS = ("\ue000", "\ue001")
-
-
-def _run(action: Callable[[], int]) -> None:
-    from chatcli.cli import _exit_with
-
-    _exit_with(action)
 
 
 def _open() -> Library:
@@ -80,7 +74,7 @@ def list_command(
             print(line[:width] if width else line)
         return 0
 
-    _run(action)
+    exit_with(action)
 
 
 @history_app.command("show")
@@ -106,7 +100,7 @@ def show_command(
         print_conversation(conversation, sys.stdout, terminal)
         return 0
 
-    _run(action)
+    exit_with(action)
 
 
 def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) -> None:
@@ -159,7 +153,7 @@ def search_command(
             print(f"{hit.conversation_id}  {_local_time(hit.created_at)}  {hit.role}: {snippet}")
         return 0
 
-    _run(action)
+    exit_with(action)
 
 
 @history_app.command("export")
@@ -177,7 +171,7 @@ def export_command(
         ConversationFile(file).save(conversation)
         return 0
 
-    _run(action)
+    exit_with(action)
 
 
 @history_app.command("import")
@@ -194,7 +188,7 @@ def import_command(
             print(library.add_conversation(conversation))
         return 0
 
-    _run(action)
+    exit_with(action)
 
 
 @history_app.command("rm")
@@ -221,7 +215,7 @@ def rm_command(
                 library.delete(summary.id)
         return 0
 
-    _run(action)
+    exit_with(action)
 
 
 @history_app.command("path")
@@ -234,4 +228,4 @@ def path_command() -> None:
         print(library_file())
         return 0
 
-    _run(action)
+    exit_with(action)

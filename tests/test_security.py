@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from chatcli.cli import _exit_with, app
+from chatcli.cli import app
+from chatcli.exit_status import exit_with
 from chatcli.redact import MAX_REASON_CHARS, redact, short_reason
 from tests.conftest import TEST_KEY, run_chatcli
 from tests.leaks import assert_clean, assert_clean_output, one_line_error
@@ -109,7 +110,7 @@ def test_an_unexpected_exception_is_one_line_without_its_message_or_traceback(
         raise RuntimeError(f"failed with {secret}")
 
     with pytest.raises(typer.Exit) as exited:
-        _exit_with(broken)
+        exit_with(broken)
     assert exited.value.exit_code == 1
     captured = capsys.readouterr()
     assert captured.out == ""
