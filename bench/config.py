@@ -40,7 +40,7 @@ def main() -> None:
         walls["no config file"].append(run_piped(argv[:4], bench_env(bare), b"hi\n").wall)
         walls["README example config"].append(run_piped(argv, bench_env(configured), b"hi\n").wall)
 
-    from chatcli.config import resolve_config
+    from chatcli.cli.settings import resolve_config
 
     calls = 2000
     per_call = timeit.timeit(lambda: resolve_config({"profile": "vllm"}, {}, config_file), number=calls) / calls

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatcli.backends import BackendSettings
 from chatcli.backends.echo import EchoBackend
-from chatcli.conversation import Conversation, Message
-from chatcli.library import LATEST, Library, Recorder
-from chatcli.render import PlainRenderer
-from chatcli.session import Session
+from chatcli.core.conversation import Conversation, Message
+from chatcli.core.session import Session
+from chatcli.render.markdown_renderer import PlainRenderer
+from chatcli.storage.library import LATEST, Library, Recorder
 
 COMMAND_LIMIT = 0.300
 RECORD_LIMIT = 0.005
@@ -111,21 +111,21 @@ class _TimedRecorder:
 # WAL recovery included, and recording the turn). The process exits the way `ask` does.
 _FIRST_TURN = """
 import atexit, sys, time
-import chatcli.cli, chatcli.history, chatcli.session
+import chatcli.cli.app, chatcli.storage.conversation_file, chatcli.core.session
 started = time.perf_counter()
-import chatcli.library
+import chatcli.storage.library
 spent = [time.perf_counter() - started]
-record = chatcli.library.Recorder.__call__
+record = chatcli.storage.library.Recorder.__call__
 
 def timed(self, session, result):
     started = time.perf_counter()
     record(self, session, result)
     spent.append(time.perf_counter() - started)
 
-chatcli.library.Recorder.__call__ = timed
+chatcli.storage.library.Recorder.__call__ = timed
 atexit.register(lambda: print(sum(spent), file=sys.stderr))
 sys.argv = ["chatcli", "ask", "-b", "echo", "a question in a new process"]
-chatcli.cli.main()
+chatcli.cli.app.main()
 """
 
 

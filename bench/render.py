@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
-from chatcli.render import MarkdownRenderer, PlainRenderer
-from chatcli.sanitize import StreamSanitizer
+from chatcli.render.markdown_renderer import MarkdownRenderer, PlainRenderer
+from chatcli.render.sanitize import StreamSanitizer
 
 WIDTH, HEIGHT = 100, 30
 NAIVE_FULL_UP_TO = 1_000  # tokens; beyond, the naive cost is estimated from samples

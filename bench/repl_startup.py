@@ -64,8 +64,8 @@ def main() -> None:
     env["TERM"] = "xterm-256color"
     server = OpenAIServer().start()
     server.default = sse_reply("served")
-    chatcli = [PYTHON, "-c", "from chatcli.cli import main; main()"]
-    eager = [PYTHON, "-c", "import openai; from chatcli.cli import main; main()"]
+    chatcli = [PYTHON, "-c", "from chatcli.cli.app import main; main()"]
+    eager = [PYTHON, "-c", "import openai; from chatcli.cli.app import main; main()"]
     openai_args = ["--base-url", server.url, "--no-log"]
     subjects = {
         "echo backend": ([*chatcli, "-b", "echo", "--no-log"], False),

@@ -118,9 +118,9 @@ def time_to_first_token(server: SSEServer, rounds: int) -> tuple[float, float]:
     import openai
 
     from chatcli.backends import BackendSettings, create_backend
-    from chatcli.conversation import Conversation
-    from chatcli.render import PlainRenderer
-    from chatcli.session import Session
+    from chatcli.core.conversation import Conversation
+    from chatcli.core.session import Session
+    from chatcli.render.markdown_renderer import PlainRenderer
 
     url = server.url(START)
     client = openai.OpenAI(api_key="no-key", base_url=url)

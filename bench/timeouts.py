@@ -16,8 +16,8 @@ import openai
 from harness import SSEServer, markdown_table, median
 
 from chatcli.backends import BackendSettings, ChatRequest
-from chatcli.backends.openai_compat import OpenAIBackend
-from chatcli.conversation import Message
+from chatcli.backends.openai.client import OpenAIBackend
+from chatcli.core.conversation import Message
 
 SMALL = 10
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatcli.blocks import Fence, Split, split_blocks
+from chatcli.render.blocks import Fence, Split, split_blocks
 
 BACKTICKS = Fence("```", 0, "text")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chatcli.config import (
+from chatcli.cli.settings import (
     Config,
     Price,
     resolve_api_key,
@@ -18,7 +18,7 @@ from chatcli.config import (
     run_key_command,
     settings,
 )
-from chatcli.errors import BackendError, UsageError
+from chatcli.core.errors import BackendError, UsageError
 from tests.conftest import TEST_KEY, run_chatcli
 
 LAYERED = """

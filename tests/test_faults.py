@@ -158,12 +158,12 @@ def test_context_length_exceeded_says_the_conversation_is_too_long(ask: Ask, ser
 
 
 def test_a_failed_turn_leaves_the_conversation_as_it_was(server: OpenAIServer) -> None:
-    from chatcli.backends import BackendSettings
-    from chatcli.backends.openai_compat import OpenAIBackend
-    from chatcli.conversation import Conversation, Message
-    from chatcli.errors import BackendError
-    from chatcli.render import PlainRenderer
-    from chatcli.session import Session
+    from chatcli.backends.openai.client import OpenAIBackend
+    from chatcli.core.conversation import Conversation, Message
+    from chatcli.core.errors import BackendError
+    from chatcli.core.session import Session
+    from chatcli.core.stream import BackendSettings
+    from chatcli.render.plain import PlainRenderer
 
     before = [Message("system", "terse"), Message("user", "long question"), Message("assistant", "long answer")]
     conversation = Conversation(list(before), "small")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.conversation import Conversation, Message
-from chatcli.errors import BadFileError, HistoryError
-from chatcli.files import create_private_file, write_atomic
-from chatcli.history import ConversationFile
+from chatcli.core.conversation import Conversation, Message
+from chatcli.core.errors import BadFileError, HistoryError
+from chatcli.storage.conversation_file import ConversationFile
+from chatcli.storage.files import create_private_file, write_atomic
 from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import OpenAIServer, Reply, chunk, sse_event
@@ -257,8 +257,8 @@ def test_disk_full_leaves_the_old_file_intact_and_no_temp_file(tmp_path: Path) -
 SAVER = """
 import sys
 from pathlib import Path
-from chatcli.conversation import Message
-from chatcli.history import ConversationFile
+from chatcli.core.conversation import Message
+from chatcli.storage.conversation_file import ConversationFile
 chat = ConversationFile(Path(sys.argv[1]))
 conversation = chat.load()
 conversation.messages.append(Message("user", "b" * (48 << 20)))

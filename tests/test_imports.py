@@ -18,7 +18,7 @@ def report():
     sys.stderr.write("HEAVY=" + json.dumps(loaded) + "\\n")
 atexit.register(report)
 sys.argv = ["chatcli", *sys.argv[1:]]
-from chatcli.cli import main
+from chatcli.cli.app import main
 main()
 """
 

@@ -10,23 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.backends import ChatRequest, Usage
-from chatcli.conversation import FAILED, INTERRUPTED, Conversation, Message
-from chatcli.errors import HistoryError, PartialAnswer, UsageError
-from chatcli.library import (
+from chatcli.core.conversation import Conversation, Message, Status
+from chatcli.core.errors import HistoryError, PartialAnswer, UsageError
+from chatcli.core.session import Session
+from chatcli.core.stream import ChatRequest, Usage
+from chatcli.render.plain import PlainRenderer
+from chatcli.storage.library import (
     LATEST,
     MIGRATIONS,
     Library,
-    Recorder,
     TurnRecord,
     is_conversation_id,
-    load_into,
-    recorded_id,
     title_of,
     url_host,
 )
-from chatcli.render import PlainRenderer
-from chatcli.session import Session
+from chatcli.storage.recorder import Recorder
 
 
 class ScriptedBackend:
@@ -62,7 +60,7 @@ def library(db_path: Path) -> Iterator[Library]:
 def new_session(recorder: Recorder, backend: ScriptedBackend | None = None, system: str | None = None) -> Session:
     conversation = Conversation(model="m1")
     conversation.set_system(system)
-    return Session(backend or ScriptedBackend(), conversation, "m1", on_turn=recorder)
+    return Session(backend or ScriptedBackend(), conversation, "m1", observers=[recorder])
 
 
 def ask(session: Session, text: str) -> None:
@@ -90,7 +88,7 @@ def test_every_turn_is_recorded_with_its_metadata(db_path: Path) -> None:
     backend = ScriptedBackend()
     backend.replies = [["Par", "is."], ["2.1 million"]]
     backend.usage = Usage(prompt_tokens=12, completion_tokens=3)
-    recorder = Recorder(warn=pytest.fail, backend="openai", host="example.com:8080", path=db_path)
+    recorder = Recorder(db_path, pytest.fail, backend="openai", host="example.com:8080")
     session = new_session(recorder, backend, system="terse")
     ask(session, "Capital of France?")
     ask(session, "Population?")
@@ -114,7 +112,7 @@ def test_every_turn_is_recorded_with_its_metadata(db_path: Path) -> None:
 def test_interrupted_and_failed_answers_are_recorded_and_marked(db_path: Path) -> None:
     backend = ScriptedBackend()
     backend.replies = [["partial", KeyboardInterrupt()], ["broken", PartialAnswer("stream ended early")]]
-    recorder = Recorder(warn=pytest.fail, path=db_path)
+    recorder = Recorder(db_path, pytest.fail)
     session = new_session(recorder, backend)
     ask(session, "one")
     with pytest.raises(PartialAnswer):
@@ -122,16 +120,16 @@ def test_interrupted_and_failed_answers_are_recorded_and_marked(db_path: Path) -
     with Library(db_path) as library:
         messages = library.load(library.resolve(LATEST)).messages
     assert [(m.text, m.status) for m in messages] == [
-        ("one", None), ("partial", INTERRUPTED), ("two", None), ("broken", FAILED)
+        ("one", None), ("partial", Status.INTERRUPTED), ("two", None), ("broken", Status.FAILED)
     ]
 
 
 def test_a_turn_that_failed_before_any_text_records_nothing(db_path: Path) -> None:
-    from chatcli.errors import BackendError
+    from chatcli.core.errors import BackendError
 
     backend = ScriptedBackend()
     backend.replies = [[BackendError("refused")]]
-    session = new_session(Recorder(warn=pytest.fail, path=db_path), backend)
+    session = new_session(Recorder(db_path, pytest.fail), backend)
     with pytest.raises(BackendError):
         ask(session, "lost")
     with Library(db_path) as library:
@@ -139,13 +137,13 @@ def test_a_turn_that_failed_before_any_text_records_nothing(db_path: Path) -> No
 
 
 def test_resumed_conversation_keeps_recording_into_the_same_entry(db_path: Path) -> None:
-    first = Recorder(warn=pytest.fail, path=db_path)
+    first = Recorder(db_path, pytest.fail)
     ask(new_session(first), "hello")
     first.close()
 
-    second = Recorder(warn=pytest.fail, path=db_path)
+    second = Recorder(db_path, pytest.fail)
     conversation = second.resume(LATEST)
-    session = Session(ScriptedBackend(), conversation, "m2", on_turn=second)
+    session = Session(ScriptedBackend(), conversation, "m2", observers=[second])
     ask(session, "again")
     second.close()
     assert second.conversation_id == first.conversation_id
@@ -156,7 +154,7 @@ def test_resumed_conversation_keeps_recording_into_the_same_entry(db_path: Path)
 
 
 def test_undo_then_a_new_turn_starts_a_new_entry_and_keeps_the_old_one(db_path: Path) -> None:
-    recorder = Recorder(warn=pytest.fail, path=db_path)
+    recorder = Recorder(db_path, pytest.fail)
     session = new_session(recorder)
     ask(session, "first")
     ask(session, "second")
@@ -171,11 +169,11 @@ def test_undo_then_a_new_turn_starts_a_new_entry_and_keeps_the_old_one(db_path: 
 
 
 def test_another_writer_appending_to_the_same_conversation_is_never_overwritten(db_path: Path) -> None:
-    ours = Recorder(warn=pytest.fail, path=db_path)
+    ours = Recorder(db_path, pytest.fail)
     our_session = new_session(ours)
     ask(our_session, "shared start")
-    theirs = Recorder(warn=pytest.fail, path=db_path)
-    their_session = Session(ScriptedBackend(), theirs.resume(ours.conversation_id or ""), "m1", on_turn=theirs)
+    theirs = Recorder(db_path, pytest.fail)
+    their_session = Session(ScriptedBackend(), theirs.resume(ours.conversation_id or ""), "m1", observers=[theirs])
     ask(their_session, "theirs")
     ask(our_session, "ours")
     with Library(db_path) as library:
@@ -184,7 +182,7 @@ def test_another_writer_appending_to_the_same_conversation_is_never_overwritten(
 
 
 def test_a_system_prompt_change_updates_the_entry_in_place(db_path: Path) -> None:
-    recorder = Recorder(warn=pytest.fail, path=db_path)
+    recorder = Recorder(db_path, pytest.fail)
     session = new_session(recorder, system="old")
     ask(session, "a")
     session.conversation.set_system("new")
@@ -201,7 +199,7 @@ def test_import_round_trip_keeps_parts_status_unknown_fields_and_model(library: 
             Message("user", [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}]),
             Message("assistant", None, None, {"tool_calls": [{"id": "c1"}]}),
             Message("tool", "42", None, {"tool_call_id": "c1"}),
-            Message("assistant", "cut", INTERRUPTED),
+            Message("assistant", "cut", Status.INTERRUPTED),
         ],
         "gpt-x",
     )
@@ -281,7 +279,7 @@ def test_recording_into_a_corrupt_library_warns_once_per_turn_and_keeps_the_turn
     db_path.parent.mkdir(parents=True)
     db_path.write_bytes(b"\x00garbage" * 1000)
     warnings: list[str] = []
-    session = new_session(Recorder(warn=warnings.append, path=db_path))
+    session = new_session(Recorder(db_path, warnings.append))
     ask(session, "still answered")
     assert [m.text for m in session.conversation.messages] == ["still answered", "ok"]
     assert len(warnings) == 1 and warnings[0].startswith("warning: this turn was not recorded")
@@ -320,29 +318,31 @@ def test_title_is_the_first_user_message_on_one_line() -> None:
     assert title_of(messages) == "two lines"
 
 
-def test_load_into_a_recording_session_continues_that_library_conversation(db_path: Path) -> None:
-    first = Recorder(warn=pytest.fail, path=db_path)
+def test_resuming_into_a_recording_session_continues_that_library_conversation(db_path: Path) -> None:
+    first = Recorder(db_path, pytest.fail)
     ask(new_session(first), "old question")
-    other = Recorder(warn=pytest.fail, path=db_path)
+    other = Recorder(db_path, pytest.fail)
     session = new_session(other)
     ask(session, "unrelated")
     cid = first.conversation_id or ""
-    assert load_into(session, cid[:6]) == cid
+    session.replace_conversation(other.resume(cid[:6]))
+    assert other.conversation_id == cid
     assert [m.text for m in session.conversation.messages] == ["old question", "ok"]
     ask(session, "follow-up")
-    assert recorded_id(session) == cid
+    assert other.recorded_id == cid
     with Library(db_path) as library:
         assert library.summary(cid).turns == 2
         assert len(library.summaries(10)) == 2
 
 
-def test_load_into_a_session_that_does_not_record_only_reads(db_path: Path) -> None:
+def test_a_recorder_that_does_not_record_resumes_but_names_no_recorded_id(db_path: Path) -> None:
     with Library(db_path) as library:
         cid = library.add_conversation(Conversation([Message("user", "q")], "old-model"))
-    session = Session(ScriptedBackend(), Conversation(), "m1")
-    assert load_into(session, cid, db_path) == cid
+    recorder = Recorder(db_path, pytest.fail, records=False)
+    session = Session(ScriptedBackend(), Conversation(), "m1", observers=[recorder])
+    session.replace_conversation(recorder.resume(cid))
     assert (session.conversation.messages, session.model) == ([Message("user", "q")], "old-model")
-    assert recorded_id(session) is None
+    assert recorder.recorded_id is None
 
 
 def test_conversation_ids_are_four_to_twelve_hex_digits() -> None:

@@ -118,14 +118,14 @@ WRITER = """
 import io, sys
 from pathlib import Path
 from chatcli.backends.echo import EchoBackend
-from chatcli.backends import BackendSettings
-from chatcli.conversation import Conversation
-from chatcli.library import Recorder
-from chatcli.render import PlainRenderer
-from chatcli.session import Session
+from chatcli.core.stream import BackendSettings
+from chatcli.core.conversation import Conversation
+from chatcli.storage.recorder import Recorder
+from chatcli.render.plain import PlainRenderer
+from chatcli.core.session import Session
 
-recorder = Recorder(warn=lambda message: sys.exit(message), backend="echo", path=Path(sys.argv[1]))
-session = Session(EchoBackend(BackendSettings()), Conversation(), "m", on_turn=recorder)
+recorder = Recorder(Path(sys.argv[1]), lambda message: sys.exit(message), backend="echo")
+session = Session(EchoBackend(BackendSettings()), Conversation(), "m", observers=[recorder])
 print("ready", flush=True)
 sys.stdin.readline()  # both writers start together, and both create the library at once
 for n in range(int(sys.argv[3])):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.backends import BackendSettings, ChatRequest
-from chatcli.conversation import Message
+from chatcli.core.conversation import Message
+from chatcli.core.stream import BackendSettings, ChatRequest
 from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
@@ -102,8 +102,8 @@ def test_models_uses_the_profile_and_reports_a_missing_endpoint(isolated_home: P
 
 
 def test_models_without_a_string_id_are_skipped_and_owners_must_be_strings(server: OpenAIServer) -> None:
-    from chatcli.backends import ModelEntry
-    from chatcli.backends.openai_compat import OpenAIBackend
+    from chatcli.backends.openai.client import OpenAIBackend
+    from chatcli.core.stream import ModelEntry
 
     server.models = None
     listing = {"data": [{"object": "model"}, {"id": 5}, {"id": "a", "owned_by": 3}, {"id": "b", "owned_by": "me"}]}
@@ -160,7 +160,7 @@ def test_other_400_errors_are_not_retried(server: OpenAIServer) -> None:
 
 
 def test_rejection_is_remembered_for_the_rest_of_the_session(server: OpenAIServer) -> None:
-    from chatcli.backends.openai_compat import OpenAIBackend
+    from chatcli.backends.openai.client import OpenAIBackend
 
     backend = OpenAIBackend(BackendSettings(base_url=server.url, timeout=15))
     server.enqueue(json_reply(400, REJECTION), sse_reply("one"), sse_reply("two", usage=USAGE))
@@ -297,11 +297,20 @@ def test_profile_names_complete_from_the_config_file(isolated_home: Path) -> Non
         assert run_chatcli(env=env).stdout.split() == expected
 
 
-def test_options_before_a_sub_command_are_refused_not_ignored(server: OpenAIServer) -> None:
-    result = run_chatcli("-p", "work", "ask", "--base-url", server.url, "hi")
+def test_options_work_before_or_after_the_sub_command_and_after_wins(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("one"), sse_reply("two"), sse_reply("three"))
+    before = run_chatcli("--base-url", server.url, "-m", "early", "ask", "hi")
+    after = run_chatcli("--base-url", server.url, "-m", "early", "ask", "-m", "late", "hi")
+    bare = run_chatcli("-m", "bare", "--base-url", server.url, "what is 2+2")
+    assert (before.stdout, after.stdout, bare.stdout) == (b"one\n", b"two\n", b"three\n")
+    assert [request.body["model"] for request in server.requests] == ["early", "late", "bare"]
+    assert server.requests[2].body["messages"][-1]["content"] == "what is 2+2"
+
+
+def test_chat_options_before_history_or_config_are_refused_not_ignored() -> None:
+    result = run_chatcli("-m", "x", "history", "list")
     assert result.returncode == 2
-    assert result.stderr == b"chatcli: error: --profile before `ask` has no effect; put it after the sub-command\n"
-    assert server.requests == []
+    assert result.stderr == b"chatcli: error: --model does not apply to `history`\n"
 
 
 def test_a_key_in_a_config_file_others_can_read_is_warned_about(isolated_home: Path, server: OpenAIServer) -> None:

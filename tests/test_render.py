@@ -11,8 +11,8 @@ import pyte
 import pytest
 from rich.console import Console
 
-from chatcli.markdown import ChatMarkdown
-from chatcli.render import MarkdownRenderer
+from chatcli.render.markdown import ChatMarkdown
+from chatcli.render.markdown_renderer import MarkdownRenderer
 from tests.terminal import shown_lines
 
 WIDTH, HEIGHT = 60, 24

@@ -16,7 +16,7 @@ import pyte
 import pytest
 from rich.console import Console
 
-from chatcli.markdown import ChatMarkdown
+from chatcli.render.markdown import ChatMarkdown
 from tests.conftest import CHATCLI
 from tests.openai_server import OpenAIServer, sse_reply
 from tests.terminal import shown_lines

@@ -19,17 +19,19 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chatcli.backends import AnswerStream, BackendSettings, ChatRequest
 from chatcli.backends.background import BackgroundBackend
 from chatcli.backends.echo import EchoBackend
-from chatcli.clipboard import osc52
-from chatcli.commands import Command, CommandRunner, code_blocks, parse_line
-from chatcli.conversation import INTERRUPTED, Conversation, Message
-from chatcli.errors import BackendError, UsageError
-from chatcli.history import ConversationFile
-from chatcli.render import PlainRenderer
-from chatcli.repl import PromptState, SlashCompleter, WaitingRenderer, build_prompt_session
-from chatcli.session import Session
+from chatcli.core.conversation import Conversation, Message, Status
+from chatcli.core.errors import BackendError, UsageError
+from chatcli.core.session import Session
+from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest
+from chatcli.render.plain import PlainRenderer
+from chatcli.render.turn_display import TurnDisplay
+from chatcli.repl.commands import Command, CommandRunner, code_blocks, parse_line
+from chatcli.repl.prompt import PromptState, SlashCompleter, build_prompt_session
+from chatcli.repl.terminal import osc52
+from chatcli.storage.conversation_file import Autosave, ConversationFile
+from chatcli.storage.recorder import Recorder
 
 # --- parsing ------------------------------------------------------------------------------------------------
 
@@ -138,8 +140,10 @@ class ScriptedBackend:
 def make_runner(
     backend: ScriptedBackend, save_file: ConversationFile | None = None, aliases: dict[str, str] | None = None
 ) -> tuple[CommandRunner, RecordingScreen]:
-    session = Session(backend, Conversation(model="m1"), "m1")
     screen = RecordingScreen()
+    autosave = Autosave(save_file, warn=screen.warn)
+    recorder = Recorder(Path("/nonexistent/library.db"), screen.warn, records=False)
+    session = Session(backend, Conversation(model="m1"), "m1", observers=[autosave])
 
     def ask(text: str) -> None:
         try:
@@ -147,7 +151,7 @@ def make_runner(
         except BackendError as error:
             screen.warn(str(error))
 
-    return CommandRunner(session, screen, ask, save_file, model_aliases=aliases), screen
+    return CommandRunner(session, screen, ask, autosave, recorder, model_aliases=aliases), screen
 
 
 def run(runner: CommandRunner, line: str) -> bool:
@@ -227,10 +231,10 @@ def test_clear_keeps_the_system_prompt_and_stops_saving_over_the_old_file(tmp_pa
     runner, _ = make_runner(ScriptedBackend("a1"), saved)
     run(runner, "/system terse")
     runner._ask("q1")
-    runner.autosave()
+    runner.autosave.save(runner.session.conversation)
     run(runner, "/clear")
     assert texts(runner) == [("system", "terse")]
-    runner.autosave()
+    runner.autosave.save(runner.session.conversation)
     assert len(json.loads(saved.path.read_text())["messages"]) == 3
 
 
@@ -238,9 +242,9 @@ def test_save_then_load_round_trips_and_keeps_saving_to_the_new_file(tmp_path: P
     runner, screen = make_runner(ScriptedBackend("a1", "a2"))
     runner._ask("q1")
     run(runner, f"/save {tmp_path / 'one.json'}")
-    assert runner.save_file is not None and runner.save_file.path == tmp_path / "one.json"
+    assert runner.autosave.file is not None and runner.autosave.file.path == tmp_path / "one.json"
     runner._ask("q2")
-    runner.autosave()
+    runner.autosave.save(runner.session.conversation)
     run(runner, "/clear")
     run(runner, f"/load {tmp_path / 'one.json'}")
     assert texts(runner) == [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")]
@@ -326,7 +330,7 @@ def test_history_shows_the_conversation_with_interrupted_answers() -> None:
     run(runner, "/history")
     assert screen.notices == ["the conversation is empty"]
     conversation = runner.session.conversation
-    conversation.commit(Message("user", "q"), Message("assistant", "part", INTERRUPTED))
+    conversation.commit(Message("user", "q"), Message("assistant", "part", Status.INTERRUPTED))
     run(runner, "/history")
     assert screen.shown == [conversation.messages]
 
@@ -423,6 +427,9 @@ class RecordingRenderer:
     def feed(self, text: str) -> None:
         self.log.append(text)
 
+    def reason(self, text: str) -> None:
+        self.log.append(f"reasoning: {text}")
+
     def __exit__(self, *exc: object) -> None:
         self.log.append("exit")
 
@@ -430,7 +437,7 @@ class RecordingRenderer:
 def test_waiting_indicator_is_erased_before_the_first_text() -> None:
     terminal = io.StringIO()
     log: list[str] = []
-    with WaitingRenderer(lambda: RecordingRenderer(log), terminal) as renderer:
+    with TurnDisplay(lambda: RecordingRenderer(log), terminal) as renderer:
         renderer.feed("Hel")
         spinner_output = terminal.getvalue()
         renderer.feed("lo")
@@ -443,7 +450,7 @@ def test_waiting_indicator_is_erased_before_the_first_text() -> None:
 def test_a_turn_without_text_leaves_no_trace_and_never_starts_the_renderer() -> None:
     terminal = io.StringIO()
     log: list[str] = []
-    with pytest.raises(BackendError), WaitingRenderer(lambda: RecordingRenderer(log), terminal):
+    with pytest.raises(BackendError), TurnDisplay(lambda: RecordingRenderer(log), terminal):
         raise BackendError("refused")
     assert terminal.getvalue().endswith("\r\x1b[2K\x1b[?25h")
     assert log == []
@@ -471,9 +478,9 @@ def test_clear_stops_saving_so_the_file_keeps_the_previous_conversation(tmp_path
     chat = ConversationFile(tmp_path / "chat.json")
     runner, screen = make_runner(ScriptedBackend("answer"), chat)
     runner._ask("question")
-    runner.autosave()
+    runner.autosave.save(runner.session.conversation)
     run(runner, "/clear")
-    assert runner.save_file is None
+    assert runner.autosave.file is None
     assert screen.notices[-1] == (
         f"new conversation; {tmp_path / 'chat.json'} keeps the previous conversation (/save FILE to save this one)"
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from chatcli.sanitize import StreamSanitizer, sanitize
+from chatcli.render.sanitize import StreamSanitizer, sanitize
 from tests.conftest import CHATCLI, run_chatcli
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
@@ -91,7 +91,7 @@ def test_a_crlf_split_between_chunks_is_one_newline_and_a_final_cr_is_kept_visib
 def test_markdown_links_show_their_real_target() -> None:
     from rich.console import Console
 
-    from chatcli.render import MarkdownRenderer
+    from chatcli.render.markdown_renderer import MarkdownRenderer
 
     out = io.StringIO()
     with MarkdownRenderer(Console(file=out, force_terminal=True, width=100)) as renderer:

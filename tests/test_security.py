@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import typer
 
-from chatcli.cli import app
-from chatcli.exit_status import exit_with
-from chatcli.redact import MAX_REASON_CHARS, redact, short_reason
+from chatcli.backends.redact import MAX_REASON_CHARS, redact, short_reason
+from chatcli.cli.app import app
+from chatcli.cli.environment import process_environment
+from chatcli.cli.exit_status import exit_with
 from tests.conftest import TEST_KEY, run_chatcli
 from tests.leaks import assert_clean, assert_clean_output, one_line_error
 from tests.openai_server import OpenAIServer, RecordedRequest, Reply, sse_reply
@@ -110,7 +111,7 @@ def test_an_unexpected_exception_is_one_line_without_its_message_or_traceback(
         raise RuntimeError(f"failed with {secret}")
 
     with pytest.raises(typer.Exit) as exited:
-        exit_with(broken)
+        exit_with(process_environment(), broken)
     assert exited.value.exit_code == 1
     captured = capsys.readouterr()
     assert captured.out == ""

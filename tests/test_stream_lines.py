@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatcli.backends.openai_compat import _lines
+from chatcli.backends.openai.client import _lines
 from tests.conftest import run_chatcli
 from tests.openai_server import OpenAIServer, Reply, chunk
 

@@ -1,94 +1,29 @@
-"""The Backend protocol and the registry that imports a backend's module only when it is used."""
+"""The backends, by name: each module is imported only when its backend is used."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from enum import StrEnum
 
-from chatcli.conversation import Message
-from chatcli.errors import UsageError
+from chatcli.core.errors import UsageError
+from chatcli.core.stream import Backend, BackendSettings
 
 
-@dataclass(frozen=True, slots=True)
-class Reasoning:
-    """A piece of the model's reasoning (`reasoning_content`), kept apart from the answer."""
-
-    text: str
+class BackendName(StrEnum):
+    ECHO = "echo"
+    OPENAI = "openai"
 
 
-@dataclass(slots=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-
-
-@dataclass(frozen=True, slots=True)
-class ModelEntry:
-    """One model a server lists (`GET /models`)."""
-
-    id: str
-    owned_by: str | None = None
-
-
-@dataclass(slots=True)
-class StreamInfo:
-    """What a stream reports besides its text, filled in as it runs."""
-
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    model: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    messages: Sequence[Message]
-    model: str
-    temperature: float | None = None
-    max_tokens: int | None = None
-    info: StreamInfo = field(default_factory=StreamInfo)
-
-
-AnswerStream = Generator[str | Reasoning, None, None]
-
-
-class Backend(Protocol):
-    """Turns a message list into a stream of text deltas (and occasional `Reasoning` pieces).
-
-    The iterator is a generator: closing it closes the HTTP stream. Failures raise `BackendError`.
-    """
-
-    name: str
-
-    def stream(self, request: ChatRequest) -> AnswerStream: ...
-
-
-def _ignore(message: str) -> None:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class BackendSettings:
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    timeout: float = 60.0  # the longest gap between two chunks once the answer has started
-    connect_timeout: float = 10.0
-    first_token_timeout: float = 300.0  # from sending the request to the first piece of the answer
-    stream: bool = True  # False (--no-stream): ask for the whole answer in one response
-    notify: Callable[[str], None] = _ignore  # one-line notices while waiting ("waiting 2s (rate limited)…")
-
-
-REGISTRY: dict[str, str] = {
-    "echo": "chatcli.backends.echo:EchoBackend",
-    "openai": "chatcli.backends.openai_compat:OpenAIBackend",
+REGISTRY: dict[BackendName, str] = {
+    BackendName.ECHO: "chatcli.backends.echo:EchoBackend",
+    BackendName.OPENAI: "chatcli.backends.openai.client:OpenAIBackend",
 }
 
 
 def create_backend(name: str, settings: BackendSettings) -> Backend:
     try:
-        target = REGISTRY[name]
-    except KeyError:
+        target = REGISTRY[BackendName(name)]
+    except ValueError:
         raise UsageError(f"unknown backend {name!r}; choose one of {', '.join(REGISTRY)}") from None
     module_name, class_name = target.split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from chatcli.backends import AnswerStream, Backend, ChatRequest
-from chatcli.errors import BackendError, ChatError
+from chatcli.core.errors import BackendError, ChatError
+from chatcli.core.stream import AnswerStream, Backend, ChatRequest
 
 
 class BackgroundBackend:

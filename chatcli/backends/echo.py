@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatcli.backends import AnswerStream, BackendSettings, ChatRequest
+from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest
 
 CHUNK_CHARS = 4
 

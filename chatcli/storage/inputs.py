@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from chatcli.errors import UsageError
+from chatcli.core.errors import UsageError
 
 DEFAULT_MAX_INPUT_BYTES = 8 * 1024 * 1024
 _READ_SIZE = 1 << 16

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
-# Why an answer is incomplete; kept in files, never sent to the model.
-INTERRUPTED = "interrupted"
-FAILED = "failed"
+
+class Status(StrEnum):
+    """Why an answer is incomplete; kept in files and the library, never sent to the model."""
+
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
 
 Content = str | list[dict[str, Any]] | None
 
@@ -19,7 +23,7 @@ Content = str | list[dict[str, Any]] | None
 class Message:
     role: str
     content: Content
-    status: str | None = None  # INTERRUPTED or FAILED for an incomplete answer
+    status: str | None = None  # a Status for an incomplete answer (any string a file holds is kept)
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown fields, kept on round-trip
 
     @property

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chatcli.backends import StreamInfo
-from chatcli.config import Config
+from chatcli.cli.settings import Config
+from chatcli.core.stream import StreamInfo
 
 
 def describe_usage(info: StreamInfo, model: str, seconds: float, config: Config) -> str:

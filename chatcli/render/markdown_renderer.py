@@ -1,4 +1,4 @@
-"""Showing an answer as it streams: PlainRenderer for pipes, MarkdownRenderer for terminals."""
+"""Markdown on a terminal while the answer streams: closed blocks printed once, the open block redrawn."""
 
 from __future__ import annotations
 
@@ -6,62 +6,15 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, Protocol, Self
+from typing import TYPE_CHECKING, Self
 
-from chatcli.sanitize import StreamSanitizer
+from chatcli.render.sanitize import StreamSanitizer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from chatcli.blocks import Fence
-    from chatcli.markdown import Flow, Line
-
-
-class Renderer(Protocol):
-    """Consumes text deltas; leaving the `with` block always finishes the output, also on errors."""
-
-    def __enter__(self) -> Self: ...
-
-    def feed(self, text: str) -> None: ...
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None: ...
-
-
-class PlainRenderer:
-    """Writes each delta as UTF-8 and flushes it; ends with one newline if the text did not.
-
-    Byte-exact for pipes; with a sanitizer (plain text on a terminal) control characters are made visible.
-    """
-
-    def __init__(self, out: BinaryIO, sanitizer: StreamSanitizer | None = None) -> None:
-        self._out = out
-        self._sanitizer = sanitizer
-        self._last = "\n"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def feed(self, text: str) -> None:
-        if self._sanitizer is not None:
-            text = self._sanitizer.feed(text)
-        if text:
-            self._last = text[-1]  # first: a Ctrl-C right after the write must still end the line
-            self._out.write(text.encode("utf-8", "replace"))
-            self._out.flush()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._sanitizer is not None:
-            self.feed(self._sanitizer.flush())
-        if kind is BrokenPipeError:
-            return
-        if self._last != "\n":
-            self._out.write(b"\n")
-            self._last = "\n"
-        self._out.flush()
+    from chatcli.render.blocks import Fence
+    from chatcli.render.markdown import Flow, Line
 
 
 MIN_INTERVAL = 1 / 20  # seconds between redraws of the open block, at least…
@@ -76,7 +29,7 @@ _CODE_CONTEXT = 100
 class MarkdownRenderer:
     """Renders the answer as Markdown while it streams, at a cost linear in its length.
 
-    Closed blocks (see chatcli.blocks) are rendered once and printed into the normal scrollback; only the
+    Closed blocks (see chatcli.render.blocks) are rendered once and printed into the normal scrollback; only the
     open block is live: redrawn below them at an adaptive rate, cut to its last lines so that it never takes
     more than half the screen. A long open fenced code block is printed in pieces as its lines arrive. The
     final output equals rendering the whole answer at once with `ChatMarkdown`. Without a capable terminal
@@ -86,7 +39,7 @@ class MarkdownRenderer:
     def __init__(
         self, console: Console, code_theme: str = "monokai", *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        from chatcli.markdown import Flow
+        from chatcli.render.markdown import Flow
 
         self._console = console
         self._code_theme = code_theme
@@ -110,6 +63,9 @@ class MarkdownRenderer:
 
     def __enter__(self) -> Self:
         return self
+
+    def reason(self, text: str) -> None:
+        """Reasoning is shown by TurnDisplay, on stderr; the rendered answer holds only the answer."""
 
     def feed(self, text: str) -> None:
         text = self._sanitizer.feed(text)
@@ -170,7 +126,7 @@ class MarkdownRenderer:
                     self._live.close()
 
     def _update(self, final: bool) -> None:
-        from chatcli.markdown import Lines
+        from chatcli.render.markdown import Lines
 
         if self._parts:
             self._pending += "".join(self._parts)
@@ -185,8 +141,8 @@ class MarkdownRenderer:
         """Render what has closed (everything when `final`) and take it out of the pending text.
 
         Works on local copies and stores them at the end, so that Ctrl-C while rendering loses nothing."""
-        from chatcli.blocks import split_blocks
-        from chatcli.markdown import Flow, render_code, render_markdown
+        from chatcli.render.blocks import split_blocks
+        from chatcli.render.markdown import Flow, render_code, render_markdown
 
         console, theme = self._console, self._code_theme
         pending, flow, fence, started, scanned, before = (
@@ -265,7 +221,7 @@ class MarkdownRenderer:
         """Print the first lines of an open fenced code block taller than the live area; keep its last ones
         (at least its last non-blank line, so that the piece printed last is never empty). `before`: the code
         lines printed already (see `_CODE_CONTEXT`), returned with the new ones."""
-        from chatcli.markdown import render_code
+        from chatcli.render.markdown import render_code
 
         opener = pending.index("\n") + 1
         lines = pending[opener:scanned].split("\n")[:-1]  # the complete code lines
@@ -299,7 +255,7 @@ class MarkdownRenderer:
 
     def _live_lines(self) -> list[Line]:
         """The last lines of the open block, rendered from at most a few screens of its source."""
-        from chatcli.markdown import Flow, render_code, render_markdown
+        from chatcli.render.markdown import Flow, render_code, render_markdown
 
         console, theme, pending, height = self._console, self._code_theme, self._pending, self._live_height()
         limit = max(4096, 2 * console.width * height)
@@ -368,7 +324,7 @@ class _LiveArea:
         from rich.control import Control
         from rich.segment import ControlType
 
-        from chatcli.markdown import Lines
+        from chatcli.render.markdown import Lines
 
         console = self._console
         if not committed and live == self._shown and (not live or console.width == self._width):

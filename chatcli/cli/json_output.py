@@ -1,27 +1,10 @@
-"""`ask --json`: the answer is collected without being shown, then printed as one JSON object."""
+"""`ask --json`: the answer as one line of JSON."""
 
 from __future__ import annotations
 
 import json
-from types import TracebackType
-from typing import Self
 
-from chatcli.backends import StreamInfo
-
-
-class SilentRenderer:
-    """Shows nothing: with --json the answer reaches stdout only inside the JSON object."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def feed(self, text: str) -> None:
-        pass
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        pass
+from chatcli.core.stream import StreamInfo
 
 
 def answer_json(content: str, info: StreamInfo, model: str) -> str:

@@ -14,7 +14,7 @@ from rich.markdown import ListElement, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.syntax import Syntax
 
-from chatcli.blocks import new_parser
+from chatcli.render.blocks import new_parser
 
 Line = list[Segment]
 

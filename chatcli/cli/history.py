@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from chatcli.exit_status import exit_with
-from chatcli.sanitize import sanitize
+from chatcli.cli.context import echo, environment
+from chatcli.cli.exit_status import exit_with
+from chatcli.core.environment import Environment
+from chatcli.render.sanitize import sanitize
 
 if TYPE_CHECKING:
-    from chatcli.conversation import Conversation
-    from chatcli.library import Library
+    from chatcli.core.conversation import Conversation
+    from chatcli.storage.library import Library
 
 history_app = typer.Typer(
     help="The conversation library: every conversation recorded, to list, show, search and resume (-c, --cid).",
@@ -33,15 +32,10 @@ LimitOption = Annotated[int, typer.Option("-n", "--limit", help="Show at most th
 _MARKS = ("\ue000", "\ue001")
 
 
-def _open() -> Library:
-    from chatcli.library import Library
-    from chatcli.paths import library_file
+def _open(env: Environment) -> Library:
+    from chatcli.storage.library import Library
 
-    return Library(library_file())
-
-
-def _stdout_is_terminal() -> bool:
-    return os.isatty(sys.stdout.fileno())
+    return Library(env.dirs.library_file)
 
 
 def _local_time(timestamp: str) -> str:
@@ -50,57 +44,63 @@ def _local_time(timestamp: str) -> str:
 
 @history_app.command("list")
 def list_command(
+    context: typer.Context,
     limit: LimitOption = 20,
     model: Annotated[str | None, typer.Option("-m", "--model", help="Only conversations with this model.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List conversations, most recently active first: id, date, model, turns, title."""
 
+    env = environment(context)
+
     def action() -> int:
-        with _open() as library:
+        with _open(env) as library:
             summaries = library.summaries(limit, model)
         if as_json:
-            print(json.dumps([summary.to_json() for summary in summaries], ensure_ascii=False, indent=2))
+            echo(env, json.dumps([summary.to_json() for summary in summaries], ensure_ascii=False, indent=2))
             return 0
-        terminal = _stdout_is_terminal()
-        width = shutil.get_terminal_size().columns if terminal else 0
+        terminal = env.stdout_isatty
+        width = env.terminal_size().columns if terminal else 0
         if terminal:
-            print(f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title" if summaries else "no conversations")
+            echo(env, f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title" if summaries else "no conversations")
         for summary in summaries:
             line = (
                 f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
                 f"{summary.turns:>5}  {sanitize(summary.title)}"
             )
-            print(line[:width] if width else line)
+            echo(env, line[:width] if width else line)
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 @history_app.command("show")
 def show_command(
+    context: typer.Context,
     conversation_id: IdArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print it as a conversation file (version 1).")] = False,
 ) -> None:
     """Show one conversation: rendered on a terminal, raw Markdown when piped."""
 
-    def action() -> int:
-        from chatcli.history import conversation_to_json
+    env = environment(context)
 
-        with _open() as library:
+    def action() -> int:
+        from chatcli.storage.conversation_file import conversation_to_json
+
+        with _open(env) as library:
             summary = library.summary(library.resolve(conversation_id))
             conversation = library.load(summary.id)
-        terminal = _stdout_is_terminal()
+        terminal = env.stdout_isatty
         if as_json:
-            print(json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
+            echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
             return 0
         if terminal:
-            print(f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
+            echo(env, f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
                   f"{summary.turns} turns\n")
-        print_conversation(conversation, sys.stdout, terminal)
+        print_conversation(conversation, env.stdout, terminal)  # type: ignore[arg-type]
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) -> None:
@@ -127,15 +127,18 @@ def _heading(role: str, status: str | None) -> str:
 
 @history_app.command("search")
 def search_command(
+    context: typer.Context,
     query: Annotated[list[str], typer.Argument(help="Words to find (all of them); end a word with * for a prefix.")],
     limit: LimitOption = 20,
     as_json: JsonFlag = False,
 ) -> None:
     """Full-text search over every message, newest first; matches highlighted on a terminal."""
 
+    env = environment(context)
+
     def action() -> int:
-        terminal = _stdout_is_terminal() and not as_json
-        with _open() as library:
+        terminal = env.stdout_isatty and not as_json
+        with _open(env) as library:
             hits = library.search(" ".join(query), limit, _MARKS if terminal else ("", ""))
         if as_json:
             rows = [
@@ -143,89 +146,98 @@ def search_command(
                  "snippet": hit.snippet}
                 for hit in hits
             ]
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            echo(env, json.dumps(rows, ensure_ascii=False, indent=2))
             return 0
-        highlight, reset = ("\x1b[1;33m" if not os.environ.get("NO_COLOR") else "\x1b[1m"), "\x1b[0m"
+        highlight, reset = ("\x1b[1;33m" if not env.no_color else "\x1b[1m"), "\x1b[0m"
         for hit in hits:
             snippet = sanitize(" ".join(hit.snippet.split()))
             if terminal:
                 snippet = snippet.replace(_MARKS[0], highlight).replace(_MARKS[1], reset)
-            print(f"{hit.conversation_id}  {_local_time(hit.created_at)}  {hit.role}: {snippet}")
+            echo(env, f"{hit.conversation_id}  {_local_time(hit.created_at)}  {hit.role}: {snippet}")
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 @history_app.command("export")
 def export_command(
+    context: typer.Context,
     conversation_id: IdArgument,
     file: Annotated[Path, typer.Argument(help="The conversation file to write (it must not exist yet).")],
 ) -> None:
     """Write one conversation to a JSON conversation file, the format --save writes and --load reads."""
 
-    def action() -> int:
-        from chatcli.history import ConversationFile
+    env = environment(context)
 
-        with _open() as library:
+    def action() -> int:
+        from chatcli.storage.conversation_file import ConversationFile
+
+        with _open(env) as library:
             conversation = library.load(library.resolve(conversation_id))
         ConversationFile(file).save(conversation)
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 @history_app.command("import")
 def import_command(
+    context: typer.Context,
     file: Annotated[Path, typer.Argument(help="A conversation file, or a JSON list of {role, content} messages.")],
 ) -> None:
     """Add a conversation file to the library as a new conversation and print its id."""
 
+    env = environment(context)
+
     def action() -> int:
-        from chatcli.history import ConversationFile
+        from chatcli.storage.conversation_file import ConversationFile
 
         conversation = ConversationFile(file).load()
-        with _open() as library:
-            print(library.add_conversation(conversation))
+        with _open(env) as library:
+            echo(env, library.add_conversation(conversation))
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 @history_app.command("rm")
 def rm_command(
+    context: typer.Context,
     conversation_ids: Annotated[list[str], typer.Argument(help="Conversation ids, or unique prefixes.")],
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Delete without asking.")] = False,
 ) -> None:
     """Delete conversations from the library (asks first on a terminal)."""
 
-    def action() -> int:
-        from chatcli.errors import UsageError
+    env = environment(context)
 
-        with _open() as library:
+    def action() -> int:
+        from chatcli.core.errors import UsageError
+
+        with _open(env) as library:
             summaries = [library.summary(library.resolve(reference)) for reference in conversation_ids]
             if not yes:
-                if not sys.stdin.isatty():
+                if not env.stdin_isatty:
                     raise UsageError("refusing to delete without confirmation; add --yes")
                 for summary in summaries:
-                    typer.echo(f"{summary.id}  {summary.turns} turns  {sanitize(summary.title)}")
+                    echo(env, f"{summary.id}  {summary.turns} turns  {sanitize(summary.title)}")
                 if not typer.confirm(f"Delete {len(summaries)} conversation(s)?", default=False, err=True):
-                    typer.echo("nothing deleted", err=True)
+                    env.stderr.write("nothing deleted\n")
                     return 1
             for summary in summaries:
                 library.delete(summary.id)
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 @history_app.command("path")
-def path_command() -> None:
+def path_command(context: typer.Context) -> None:
     """Print the library database's path."""
 
-    def action() -> int:
-        from chatcli.paths import library_file
+    env = environment(context)
 
-        print(library_file())
+    def action() -> int:
+        echo(env, str(env.dirs.library_file))
         return 0
 
-    exit_with(action)
+    exit_with(env, action)

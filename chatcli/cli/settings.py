@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from chatcli.errors import BackendError, UsageError
+from chatcli.backends import BackendName
+from chatcli.core.errors import BackendError, UsageError
 
 DEFAULT_MODEL = "gpt-4o-mini"
-BACKENDS = ("auto", "openai", "echo")
+AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
+BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
@@ -34,7 +36,7 @@ class Config:
     from its annotation (str, int, float, bool, optionally `| None`)."""
 
     model: str = DEFAULT_MODEL
-    backend: str = "auto"
+    backend: str = AUTO
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     api_key_cmd: str | None = field(default=None, repr=False)  # its output is the key (password managers)
@@ -51,21 +53,29 @@ class Config:
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
 
-    def resolved_backend(self) -> str:
+    def resolved_backend(self) -> BackendName:
         """`auto` becomes `openai` when a key, a key command or a base URL is configured, else `echo`."""
-        if self.backend != "auto":
-            return self.backend
-        return "openai" if self.api_key or self.api_key_cmd or self.base_url else "echo"
+        if self.backend != AUTO:
+            return BackendName(self.backend)
+        return BackendName.OPENAI if self.api_key or self.api_key_cmd or self.base_url else BackendName.ECHO
 
     def price(self, model: str | None) -> Price | None:
         return self.prices.get(model) if model else None
 
 
+class SourceKind(StrEnum):
+    FLAG = "flag"
+    ENVIRONMENT = "environment"
+    PROFILE = "profile"
+    FILE = "file"
+    DEFAULT = "default"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
-    """Where a setting's value came from: kind is flag, environment, profile, file or default."""
+    """Where a setting's value came from, and which variable or profile it was."""
 
-    kind: str
+    kind: SourceKind
     detail: str = ""  # the variable, the profile name
 
     def __str__(self) -> str:
@@ -85,29 +95,17 @@ class Resolved:
     alias: str | None = None  # the alias the model name was given as
 
 
-DEFAULT = Source("default")
-FILE = Source("file")
-FLAG = Source("flag")
-_RANK = {"flag": 4, "environment": 3, "profile": 2, "file": 1, "default": 0}
+DEFAULT = Source(SourceKind.DEFAULT)
+FILE = Source(SourceKind.FILE)
+FLAG = Source(SourceKind.FLAG)
+_RANK = {SourceKind.FLAG: 4, SourceKind.ENVIRONMENT: 3, SourceKind.PROFILE: 2, SourceKind.FILE: 1, SourceKind.DEFAULT: 0}
 ENVIRONMENT = {"model": "CHATCLI_MODEL", "base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY"}
 PROFILE_VARIABLE = "CHATCLI_PROFILE"
 
 
-def load_config(
-    flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ, path: Path | None = None
-) -> Config:
+def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: Path) -> Resolved:
     """The Config from command-line values (None means not given; `profile` picks a profile), the environment
-    and the config file."""
-    return resolve_config(flags, environ, path).config
-
-
-def resolve_config(
-    flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ, path: Path | None = None
-) -> Resolved:
-    if path is None:
-        from chatcli.paths import config_file
-
-        path = config_file()
+    and the config file at `path`, with each setting's source."""
     data, found = read_config_file(path)
     file_settings = {key: value for key, value in data.items() if key in settings()}
     values: dict[str, Any] = {}
@@ -122,7 +120,7 @@ def resolve_config(
             raise UsageError(
                 f"unknown profile {profile!r} (from {profile_source}); profiles defined in {path}: {defined}"
             )
-        _apply(values, sources, profiles[profile], Source("profile", profile))
+        _apply(values, sources, profiles[profile], Source(SourceKind.PROFILE, profile))
 
     for name, variable in ENVIRONMENT.items():
         if environ.get(variable):
@@ -130,7 +128,7 @@ def resolve_config(
                 values,
                 sources,
                 {name: _parse_text(name, environ[variable], variable)},
-                Source("environment", variable),
+                Source(SourceKind.ENVIRONMENT, variable),
             )
     _apply(values, sources, {k: v for k, v in flags.items() if k != "profile" and v is not None}, FLAG)
 
@@ -158,7 +156,7 @@ def _chosen_profile(flags: Mapping[str, Any], environ: Mapping[str, str]) -> tup
     if flags.get("profile"):
         return str(flags["profile"]), FLAG
     if environ.get(PROFILE_VARIABLE):
-        return environ[PROFILE_VARIABLE], Source("environment", PROFILE_VARIABLE)
+        return environ[PROFILE_VARIABLE], Source(SourceKind.ENVIRONMENT, PROFILE_VARIABLE)
     return None, None
 
 
@@ -176,10 +174,10 @@ def _choose_key_source(values: dict[str, Any], sources: dict[str, Source], path:
 
 def profile_names(prefix: str = "") -> list[str]:
     """The config file's profiles starting with `prefix`, for shell completion; none when the file is unusable."""
-    from chatcli.paths import config_file
+    from chatcli.storage.paths import platform_dirs
 
     try:
-        data, _ = read_config_file(config_file())
+        data, _ = read_config_file(platform_dirs().config_file)
     except UsageError:
         return []
     return sorted(name for name in data.get("profiles", {}) if name.startswith(prefix))
@@ -330,13 +328,13 @@ def _parse_text(name: str, text: str, variable: str) -> Any:
 
 
 def _where(source: Source, path: Path) -> str:
-    if source.kind == "flag":
+    if source.kind is SourceKind.FLAG:
         return "the command line"
-    if source.kind == "environment":
+    if source.kind is SourceKind.ENVIRONMENT:
         return source.detail
-    if source.kind == "profile":
+    if source.kind is SourceKind.PROFILE:
         return f"[profiles.{source.detail}] in {path}"
-    if source.kind == "file":
+    if source.kind is SourceKind.FILE:
         return str(path)
     return "the defaults"
 
@@ -365,7 +363,7 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
 
 def exposed_key_file(resolved: Resolved) -> Path | None:
     """The config file, when the API key in use comes from it and other users may read it."""
-    if resolved.config.api_key is None or resolved.sources["api_key"].kind not in ("file", "profile"):
+    if resolved.config.api_key is None or resolved.sources["api_key"].kind not in (SourceKind.FILE, SourceKind.PROFILE):
         return None
     try:
         mode = resolved.path.stat().st_mode

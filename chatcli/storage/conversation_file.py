@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chatcli.conversation import ROLES, Conversation, Message
-from chatcli.errors import BadFileError, HistoryError
-from chatcli.files import write_atomic
+from chatcli.core.conversation import ROLES, Conversation, Message
+from chatcli.core.errors import BadFileError, HistoryError
+from chatcli.core.session import Session, TurnResult
+from chatcli.storage.files import write_atomic
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -146,3 +148,29 @@ class ConversationFile:
             raise BadFileError(f"{self.path}: is a directory") from None
         except OSError as error:
             raise BadFileError(f"{self.path}: cannot read ({error.strerror})") from None
+
+
+class Autosave:
+    """The turn observer that saves the conversation to `file` after every committed turn (none: off).
+
+    With `warn`, a failed save is one warning and the conversation stays in memory (the REPL); without it,
+    the HistoryError reaches the caller (`ask`, which exits 1).
+    """
+
+    def __init__(self, file: ConversationFile | None = None, warn: Callable[[str], None] | None = None) -> None:
+        self.file = file
+        self._warn = warn
+
+    def turn_committed(self, session: Session, result: TurnResult) -> None:
+        self.save(session.conversation)
+
+    def save(self, conversation: Conversation) -> None:
+        """Save now, if saving is on."""
+        if self.file is None:
+            return
+        try:
+            self.file.save(conversation)
+        except HistoryError as error:
+            if self._warn is None:
+                raise
+            self._warn(f"not saved: {error}")

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from chatcli.conversation import Message
-from chatcli.errors import HistoryError, UsageError
-from chatcli.history import ConversationFile
-from chatcli.session import Session
+from chatcli.core.conversation import Message
+from chatcli.core.errors import HistoryError, UsageError
+from chatcli.core.session import Session
+from chatcli.storage.conversation_file import Autosave, ConversationFile
+from chatcli.storage.library import is_conversation_id
+from chatcli.storage.recorder import Recorder
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,26 +155,27 @@ class Screen(Protocol):
 
 
 class CommandRunner:
-    """Carries out slash commands on a session, and owns where the conversation is saved."""
+    """Carries out slash commands on a session; decides where the conversation is saved (`autosave.file`)."""
 
     def __init__(
         self,
         session: Session,
         screen: Screen,
         ask: Callable[[str], None],
-        save_file: ConversationFile | None = None,
-        known_files: Sequence[ConversationFile] = (),
+        autosave: Autosave,
+        recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
+        known_files: Sequence[ConversationFile] = (),
     ) -> None:
         self.session = session
         self.screen = screen
-        self.save_file = save_file
+        self.autosave = autosave
+        self._recorder = recorder
         self._model_aliases = model_aliases or {}
         self._ask = ask
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
-        self._files = {
-            os.path.abspath(f.path): f for f in (*known_files, *([save_file] if save_file else []))
-        }
+        saving = [autosave.file] if autosave.file is not None else []
+        self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
         self._actions: dict[str, Callable[[str], bool]] = {
             "help": self._help,
             "exit": lambda _: False,
@@ -191,14 +194,8 @@ class CommandRunner:
         """Carry out `command`; False means leave the REPL."""
         return self._actions[command.name](command.argument)
 
-    def autosave(self) -> None:
-        """Save to the current file, if saving is on; on failure, warn and keep the conversation in memory."""
-        if self.save_file is None:
-            return
-        try:
-            self.save_file.save(self.session.conversation)
-        except HistoryError as error:
-            self.screen.warn(f"not saved: {error}")
+    def _save_now(self) -> None:
+        self.autosave.save(self.session.conversation)
 
     def _help(self, _: str) -> bool:
         width = max(len(spec.usage) for spec in COMMANDS)
@@ -210,10 +207,9 @@ class CommandRunner:
     def _model(self, name: str) -> bool:
         if name:
             alias, name = name, self._model_aliases.get(name, name)
-            self.session.model = name
-            self.session.conversation.model = name
+            self.session.switch_model(name)
             self.screen.notice(f"model set to {name}" + (f" (alias {alias})" if alias != name else ""))
-            self.autosave()
+            self._save_now()
         else:
             self.screen.notice(f"model: {self.session.model}")
         return True
@@ -223,7 +219,7 @@ class CommandRunner:
         if text:
             conversation.set_system(text)
             self.screen.notice("system prompt set")
-            self.autosave()
+            self._save_now()
         elif conversation.system is None:
             self.screen.notice("no system prompt; set one with /system TEXT")
         else:
@@ -237,13 +233,14 @@ class CommandRunner:
 
     def _stop_saving_after_replace(self, what_happened: str) -> None:
         """The conversation was replaced: the save file keeps the previous one, so saving to it stops."""
-        if self.save_file is None:
+        if self.autosave.file is None:
             self.screen.notice(what_happened)
             return
         self.screen.notice(
-            f"{what_happened}; {self.save_file.path} keeps the previous conversation (/save FILE to save this one)"
+            f"{what_happened}; {self.autosave.file.path} keeps the previous conversation "
+            "(/save FILE to save this one)"
         )
-        self.save_file = None
+        self.autosave.file = None
 
     def _retry(self, _: str) -> bool:
         conversation = self.session.conversation
@@ -264,7 +261,7 @@ class CommandRunner:
         removed = self.session.conversation.pop_exchange()
         if removed:
             self.screen.notice(f"removed: {preview(removed[0].text)}")
-            self.autosave()
+            self._save_now()
         else:
             self.screen.notice("nothing to undo")
         return True
@@ -272,12 +269,10 @@ class CommandRunner:
     def _save(self, name: str) -> bool:
         if name:
             target = self._file(name)
-        elif self.save_file is not None:
-            target = self.save_file
+        elif self.autosave.file is not None:
+            target = self.autosave.file
         else:
-            from chatcli.library import recorded_id
-
-            recorded = recorded_id(self.session)
+            recorded = self._recorder.recorded_id
             kept = f" (the library keeps it as {recorded})" if recorded else ""
             self.screen.warn(f"no file to save to; use /save FILE{kept}")
             return True
@@ -286,13 +281,11 @@ class CommandRunner:
         except HistoryError as error:
             self.screen.warn(f"not saved: {error}")
             return True
-        self.save_file = target
+        self.autosave.file = target
         self.screen.notice(f"saved to {target.path}; saving after every turn")
         return True
 
     def _load(self, name: str) -> bool:
-        from chatcli.library import is_conversation_id
-
         if is_conversation_id(name) and not Path(name).expanduser().exists():
             return self._load_from_library(name)
         source = self._file(name)
@@ -301,13 +294,10 @@ class CommandRunner:
         except HistoryError as error:
             self.screen.warn(str(error))
             return True
-        conversation = self.session.conversation
-        conversation.messages[:] = loaded.messages
-        if loaded.model:
-            self.session.model = conversation.model = loaded.model
-        self.screen.show_messages(conversation.messages)
-        if self.save_file is not None:
-            self.save_file = source
+        self.session.replace_conversation(loaded)
+        self.screen.show_messages(self.session.conversation.messages)
+        if self.autosave.file is not None:
+            self.autosave.file = source
             self.screen.notice(f"loaded {source.path}; saving to it after every turn")
         else:
             self.screen.notice(f"loaded {source.path}")
@@ -315,13 +305,13 @@ class CommandRunner:
 
     def _load_from_library(self, reference: str) -> bool:
         """/load ID: a conversation from the library; the next turns continue it there."""
-        from chatcli.library import load_into
-
         try:
-            conversation_id = load_into(self.session, reference)
+            loaded = self._recorder.resume(reference)
         except (HistoryError, UsageError) as error:
             self.screen.warn(str(error))
             return True
+        self.session.replace_conversation(loaded)
+        conversation_id = self._recorder.conversation_id
         self.screen.show_messages(self.session.conversation.messages)
         self._stop_saving_after_replace(f"loaded {conversation_id} from the library")
         return True

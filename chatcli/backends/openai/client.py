@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
-from chatcli.backends import AnswerStream, BackendSettings, ChatRequest, ModelEntry, Reasoning, Usage
-from chatcli.backends.network import PhasedNetwork, phased_transport
-from chatcli.conversation import api_messages
-from chatcli.errors import BackendError, PartialAnswer
-from chatcli.redact import short_reason
+from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
+from chatcli.backends.redact import short_reason
+from chatcli.core.conversation import api_messages
+from chatcli.core.errors import BackendError, PartialAnswer
+from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, Reasoning, Usage
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY = "no-key"  # local servers need no key, but the SDK insists on one

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chatcli.errors import UsageError
-from chatcli.stdin import combine_prompt, decode_text
+from chatcli.core.errors import UsageError
+from chatcli.storage.inputs import combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
 

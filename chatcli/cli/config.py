@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated, Any
 
 import typer
 
-from chatcli.config import Resolved, profile_names, resolve_config
-from chatcli.exit_status import exit_with
-from chatcli.sanitize import sanitize
+from chatcli.cli.context import echo, environment
+from chatcli.cli.exit_status import exit_with
+from chatcli.cli.settings import Resolved, profile_names, resolve_config
+from chatcli.render.sanitize import sanitize
 
 config_app = typer.Typer(
     help="Show where the config file is and the settings in effect.",
@@ -21,19 +21,20 @@ _SECRETS = ("api_key", "api_key_cmd")  # shown as set or not set, never their va
 
 
 @config_app.command("path")
-def path_command() -> None:
+def path_command(context: typer.Context) -> None:
     """Print the config file's path (it may not exist yet)."""
-    from chatcli.paths import config_file
+    env = environment(context)
 
     def action() -> int:
-        print(config_file())
+        echo(env, str(env.dirs.config_file))
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 @config_app.command("show")
 def show_command(
+    context: typer.Context,
     profile: Annotated[
         str | None, typer.Option("-p", "--profile", help="Show this profile's settings.", autocompletion=profile_names)
     ] = None,
@@ -44,13 +45,14 @@ def show_command(
     """Print every setting's effective value and where it came from: flag, environment, profile, file or default.
 
     Keys are never printed, only whether one is set."""
+    env = environment(context)
     flags = {"profile": profile, "model": model, "backend": backend, "base_url": base_url}
 
     def action() -> int:
-        print(describe(resolve_config(flags, os.environ)), end="")
+        echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
         return 0
 
-    exit_with(action)
+    exit_with(env, action)
 
 
 def describe(resolved: Resolved) -> str:

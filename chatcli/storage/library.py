@@ -11,15 +11,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
-from chatcli.conversation import Conversation, Message
-from chatcli.errors import HistoryError, UsageError
-from chatcli.files import create_private_file
-
-if TYPE_CHECKING:
-    from chatcli.session import Session, TurnResult
+from chatcli.core.conversation import Conversation, Message
+from chatcli.core.errors import HistoryError, UsageError
+from chatcli.storage.files import create_private_file
 
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (turns take milliseconds to record)
 LATEST = "latest"  # the resume reference for the most recently updated conversation (never a hex id)
@@ -90,7 +87,7 @@ class TurnRecord:
     model: str | None
     backend: str | None = None
     host: str | None = None
-    status: str | None = None  # None when complete, else INTERRUPTED or FAILED
+    status: str | None = None  # None when complete, else a Status
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -147,7 +144,7 @@ def title_of(messages: Sequence[Message]) -> str:
     return ""
 
 
-def _split(conversation: Conversation) -> tuple[str | None, list[Message]]:
+def split_system(conversation: Conversation) -> tuple[str | None, list[Message]]:
     """The system prompt (kept on the conversation row) and the other messages (one row each)."""
     messages = conversation.messages
     if messages and messages[0].role == "system":
@@ -264,7 +261,7 @@ class Library:
         same conversation, a deleted conversation) the whole conversation becomes a new library conversation,
         so no recorded turn is ever rewritten or lost.
         """
-        system, body = _split(conversation)
+        system, body = split_system(conversation)
         with self._transaction() as db:
             now = _now()
             if conversation_id is not None and self._extends(db, conversation_id, stored, body):
@@ -298,7 +295,7 @@ class Library:
 
     def add_conversation(self, conversation: Conversation) -> str:
         """Store a whole conversation (an import) as a new library conversation; return its id."""
-        system, body = _split(conversation)
+        system, body = split_system(conversation)
         with self._transaction() as db:
             now = _now()
             conversation_id = self._new_conversation(db, now)
@@ -463,96 +460,3 @@ def _describe(error: sqlite3.Error) -> str:
 def is_conversation_id(text: str) -> bool:
     """Whether `text` could name a library conversation: 4 to 12 hex digits."""
     return 4 <= len(text) <= 2 * ID_BYTES and all(char in "0123456789abcdef" for char in text.lower())
-
-
-def load_into(session: Session, reference: str, path: Path | None = None) -> str:
-    """Replace the session's conversation with the library conversation `reference` names, and return its id.
-
-    When the session records (its `on_turn` is a Recorder), its next turns continue that library conversation.
-    """
-    hook = session.on_turn
-    if isinstance(hook, Recorder):
-        loaded = hook.resume(reference)
-        conversation_id = hook.conversation_id or ""
-    else:
-        from chatcli.paths import library_file
-
-        with Library(path or library_file()) as library:
-            conversation_id = library.resolve(reference)
-            loaded = library.load(conversation_id)
-    session.conversation.messages[:] = loaded.messages
-    if loaded.model:
-        session.model = session.conversation.model = loaded.model
-    return conversation_id
-
-
-def recorded_id(session: Session) -> str | None:
-    """The library id the session's turns are recorded under, if it records and has recorded or resumed one."""
-    return session.on_turn.conversation_id if isinstance(session.on_turn, Recorder) else None
-
-
-class Recorder:
-    """The Session's `on_turn` hook: records every committed turn in the library.
-
-    Opens the library on first use. A failure is one warning through `warn`, never an error: the answer has
-    already been shown, and the next turn records whatever this one missed.
-    """
-
-    def __init__(
-        self,
-        warn: Callable[[str], None],
-        backend: str | None = None,
-        host: str | None = None,
-        path: Path | None = None,
-    ) -> None:
-        self._warn = warn
-        self._backend = backend
-        self._host = host
-        self._path = path
-        self._library: Library | None = None
-        self.conversation_id: str | None = None
-        self._stored: list[Message] = []
-
-    def library(self) -> Library:
-        if self._library is None:
-            from chatcli.paths import library_file
-
-            self._library = Library(self._path or library_file())
-        return self._library
-
-    def resume(self, reference: str) -> Conversation:
-        """Load the library conversation `reference` names (LATEST: the most recent) and keep recording into it."""
-        library = self.library()
-        conversation_id = library.resolve(reference)
-        conversation = library.load(conversation_id)
-        self.attach(conversation_id, conversation)
-        return conversation
-
-    def attach(self, conversation_id: str | None, conversation: Conversation) -> None:
-        """From now on, turns of `conversation` continue library conversation `conversation_id` (None: a new one)."""
-        self.conversation_id = conversation_id
-        self._stored = _split(conversation)[1] if conversation_id is not None else []
-
-    def __call__(self, session: Session, result: TurnResult) -> None:
-        usage = result.info.usage
-        turn = TurnRecord(
-            model=session.model,
-            backend=self._backend,
-            host=self._host,
-            status=result.status,
-            finish_reason=result.info.finish_reason,
-            prompt_tokens=usage.prompt_tokens if usage is not None else None,
-            completion_tokens=usage.completion_tokens if usage is not None else None,
-        )
-        conversation = session.conversation
-        try:
-            self.conversation_id = self.library().record_turn(self.conversation_id, self._stored, conversation, turn)
-        except HistoryError as error:
-            self._warn(f"warning: this turn was not recorded in the library: {error}")
-            return
-        self._stored = _split(conversation)[1]
-
-    def close(self) -> None:
-        if self._library is not None:
-            self._library.close()
-            self._library = None

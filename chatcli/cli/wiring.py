@@ -1,0 +1,154 @@
+"""The one place that picks concrete classes: settings, backend, renderer, conversation, observers, session."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chatcli.backends import BackendName
+from chatcli.cli.exit_status import report
+from chatcli.cli.options import ChatOptions
+from chatcli.cli.settings import AUTO, Config, Resolved, SourceKind, exposed_key_file, resolve_config
+from chatcli.core.conversation import Conversation
+from chatcli.core.environment import Environment
+from chatcli.core.errors import UsageError
+from chatcli.core.stream import Backend, BackendSettings
+from chatcli.storage.library import LATEST
+
+if TYPE_CHECKING:
+    from chatcli.backends.background import BackgroundBackend
+    from chatcli.core.renderer import Renderer
+    from chatcli.core.session import Session
+    from chatcli.storage.conversation_file import ConversationFile
+    from chatcli.storage.recorder import Recorder
+
+
+def resolve_settings(env: Environment, options: ChatOptions) -> Resolved:
+    """The run's settings; warns when the API key sits in a config file that other users can read."""
+    resolved = resolve_config(options.settings_flags(), env.environ, env.dirs.config_file)
+    if (exposed := exposed_key_file(resolved)) is not None:
+        report(env, f"warning: {exposed} holds your API key and other users can read it; run: chmod 600 {exposed}")
+    return resolved
+
+
+@dataclass(slots=True)
+class Opened:
+    """The starting conversation, the file it was loaded from and the file to save it to."""
+
+    conversation: Conversation
+    loaded_file: ConversationFile | None
+    save_file: ConversationFile | None
+
+
+def open_conversation(resolved: Resolved, options: ChatOptions, recorder: Recorder) -> Opened:
+    """The starting conversation (loaded, resumed from the library or new, with the system prompt), the file
+    it came from and the file --save names.
+
+    A loaded or resumed conversation keeps its model unless one was asked for (flag, environment, profile).
+    Saving to the file we loaded continues it; saving over any other existing file is refused up front,
+    before a request is spent."""
+    from chatcli.storage.conversation_file import ConversationFile
+
+    config = resolved.config
+    conversation = Conversation(model=config.model)
+    loaded_file = None
+    resume = options.cid if options.cid is not None else (LATEST if options.continue_ else None)
+    if resume is not None:
+        if options.load is not None:
+            raise UsageError("--load cannot be combined with --continue or --cid; choose one conversation")
+        conversation = recorder.resume(resume)
+    if options.load is not None:
+        loaded_file = ConversationFile(options.load)
+        conversation = loaded_file.load()
+    if conversation.model is None or resolved.sources["model"].kind not in (SourceKind.DEFAULT, SourceKind.FILE):
+        conversation.model = config.model
+    if config.system is not None:
+        conversation.set_system(config.system)
+    save_file = None
+    if options.save is not None:
+        same_file = loaded_file is not None and os.path.abspath(options.load or "") == os.path.abspath(options.save)
+        save_file = loaded_file if same_file else ConversationFile(options.save)
+        assert save_file is not None
+        save_file.check_writable()
+    return Opened(conversation, loaded_file, save_file)
+
+
+def new_recorder(env: Environment, config: Config) -> Recorder:
+    """The library recorder for this run (it opens the library only when a turn or a resume needs it)."""
+    from chatcli.storage.library import url_host
+    from chatcli.storage.recorder import Recorder
+
+    backend = config.resolved_backend()
+    host = url_host(config.base_url or "https://api.openai.com/v1") if backend is BackendName.OPENAI else None
+    return Recorder(
+        env.dirs.library_file, lambda message: report(env, message), records=config.log, backend=backend, host=host
+    )
+
+
+def backend_settings(env: Environment, config: Config, api_key: str | None) -> BackendSettings:
+    return BackendSettings(
+        base_url=config.base_url,
+        api_key=api_key,
+        timeout=config.timeout,
+        connect_timeout=config.connect_timeout,
+        first_token_timeout=config.first_token_timeout,
+        stream=config.stream,
+        notify=lambda message: report(env, message),
+    )
+
+
+def new_backend(env: Environment, config: Config) -> Backend:
+    from chatcli.backends import create_backend
+
+    return create_backend(_backend_name(env, config), _settings_with_key(env, config))
+
+
+def new_background_backend(env: Environment, config: Config) -> BackgroundBackend:
+    """The backend, built in a thread once started, so the REPL's first prompt does not wait for its imports."""
+    from chatcli.backends import create_backend
+    from chatcli.backends.background import BackgroundBackend
+
+    name = _backend_name(env, config)
+    settings = _settings_with_key(env, config)
+    return BackgroundBackend(name, lambda: create_backend(name, settings))
+
+
+def _backend_name(env: Environment, config: Config) -> BackendName:
+    name = config.resolved_backend()
+    if config.backend == AUTO and name is BackendName.ECHO:
+        report(env, "no API key or base URL configured; using the offline echo backend (set OPENAI_API_KEY or --base-url)")
+    return name
+
+
+def _settings_with_key(env: Environment, config: Config) -> BackendSettings:
+    from chatcli.cli.settings import resolve_api_key
+
+    api_key = resolve_api_key(config) if config.resolved_backend() is BackendName.OPENAI else None
+    return backend_settings(env, config, api_key)
+
+
+def new_session(config: Config, conversation: Conversation, backend: Backend) -> Session:
+    from chatcli.core.session import Session
+
+    return Session(backend, conversation, conversation.model or config.model, config.temperature, config.max_tokens)
+
+
+def new_renderer(env: Environment, config: Config) -> Renderer:
+    """Markdown on a terminal (unless --plain, TERM=dumb or NO_COLOR); raw bytes on a pipe, sanitised on a terminal.
+
+    Forced with --markdown where the terminal cannot redraw (TERM=dumb, a pipe), blocks print as they close."""
+    from chatcli.render.plain import PlainRenderer
+    from chatcli.render.sanitize import StreamSanitizer
+
+    on_terminal = env.stdout_isatty
+    plain_terminal = env.dumb_terminal or env.no_color
+    markdown = config.markdown if config.markdown is not None else on_terminal and not plain_terminal
+    if markdown:
+        from rich.console import Console
+
+        from chatcli.render.markdown_renderer import MarkdownRenderer
+
+        console = Console(file=env.stdout, highlight=False, force_terminal=on_terminal, no_color=env.no_color)
+        return MarkdownRenderer(console, code_theme=config.code_theme)
+    return PlainRenderer(env.stdout_binary, StreamSanitizer() if on_terminal else None)

@@ -1,0 +1,77 @@
+"""What a turn sends and what comes back: the request, the stream's pieces and report, the Backend protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chatcli.core.conversation import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A piece of the model's reasoning (`reasoning_content`), kept apart from the answer."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    """One model a server lists (`GET /models`)."""
+
+    id: str
+    owned_by: str | None = None
+
+
+@dataclass(slots=True)
+class StreamInfo:
+    """What a stream reports besides its text, filled in as it runs."""
+
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    messages: Sequence[Message]
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    info: StreamInfo = field(default_factory=StreamInfo)
+
+
+AnswerStream = Generator[str | Reasoning, None, None]
+
+
+class Backend(Protocol):
+    """Turns a message list into a stream of text deltas (and occasional `Reasoning` pieces).
+
+    The iterator is a generator: closing it closes the HTTP stream. Failures raise `BackendError`.
+    """
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> AnswerStream: ...
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSettings:
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0  # the longest gap between two chunks once the answer has started
+    connect_timeout: float = 10.0
+    first_token_timeout: float = 300.0  # from sending the request to the first piece of the answer
+    stream: bool = True  # False (--no-stream): ask for the whole answer in one response
+    notify: Callable[[str], None] = _ignore  # one-line notices while waiting ("waiting 2s (rate limited)…")

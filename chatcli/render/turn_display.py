@@ -1,0 +1,105 @@
+"""A turn on a terminal: a spinner until the first text, the model's reasoning dimmed on its own lines, then
+the answer through the real renderer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self, TextIO
+
+from chatcli.core.renderer import Renderer
+from chatcli.render.sanitize import StreamSanitizer
+
+_DIM, _RESET = "\x1b[2m", "\x1b[0m"
+_SHOW_CURSOR, _HIDE_CURSOR, _ERASE_LINE = "\x1b[?25h", "\x1b[?25l", "\r\x1b[2K"
+_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class TurnDisplay:
+    """Shows a spinner on `spinner_to` until the answer or its reasoning starts; shows reasoning dimmed on
+    `reasoning_to` (both terminals, or None for no spinner / no reasoning shown); hands the answer to the
+    renderer `new_renderer` makes.
+
+    The real renderer is created and entered only at the first text, so a turn that fails before any text
+    prints nothing but its error line. The answer always starts on a line of its own after the reasoning.
+    The spinner thread writes only while holding the lock and not stopped, so nothing follows the erase.
+    """
+
+    def __init__(
+        self,
+        new_renderer: Callable[[], Renderer],
+        spinner_to: TextIO | None = None,
+        reasoning_to: TextIO | None = None,
+    ) -> None:
+        self._new_renderer = new_renderer
+        self._spinner_to = spinner_to
+        self._reasoning_to = reasoning_to
+        self._reasoning = StreamSanitizer()
+        self._reasoning_open = False  # reasoning shown whose last line has no newline yet
+        self._inner: Renderer | None = None
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def __enter__(self) -> Self:
+        if self._spinner_to is not None:
+            self._draw(0.0)
+            threading.Thread(target=self._spin, name="chatcli-waiting", daemon=True).start()
+        return self
+
+    def reason(self, text: str) -> None:
+        if self._reasoning_to is None or self._inner is not None:
+            return
+        self.stop_waiting()
+        shown = self._reasoning.feed(text)
+        if shown:
+            self._reasoning_to.write(f"{_DIM}{shown}{_RESET}")
+            self._reasoning_to.flush()
+            self._reasoning_open = not shown.endswith("\n")
+
+    def feed(self, text: str) -> None:
+        if self._inner is None:
+            self.stop_waiting()
+            self._end_reasoning()
+            self._inner = self._new_renderer()
+            self._inner.__enter__()
+        self._inner.feed(text)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop_waiting()
+        if self._inner is not None:
+            self._inner.__exit__(kind, error, trace)
+        else:
+            self._end_reasoning()
+
+    def _end_reasoning(self) -> None:
+        if self._reasoning_open and self._reasoning_to is not None:
+            self._reasoning_to.write("\n")
+            self._reasoning_to.flush()
+        self._reasoning_open = False
+
+    def _spin(self) -> None:
+        started = time.monotonic()
+        while not self._stopped.wait(0.1):
+            self._draw(time.monotonic() - started)
+
+    def _draw(self, elapsed: float) -> None:
+        with self._lock:
+            if self._stopped.is_set() or self._spinner_to is None:
+                return
+            frame = _FRAMES[int(elapsed * 10) % len(_FRAMES)]
+            self._spinner_to.write(f"{_HIDE_CURSOR}\r{_DIM}{frame} waiting… {elapsed:.1f}s{_RESET}")
+            self._spinner_to.flush()
+
+    def stop_waiting(self) -> None:
+        """Erase the spinner."""
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            if self._spinner_to is not None:
+                self._spinner_to.write(_ERASE_LINE + _SHOW_CURSOR)
+                self._spinner_to.flush()

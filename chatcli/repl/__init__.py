@@ -1,0 +1,1 @@
+"""The interactive session: the prompt loop, slash commands, key bindings and completion, terminal helpers."""

@@ -1,0 +1,139 @@
+"""The prompt: key bindings, completion of commands and paths, the toolbar's style, the input history file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+from prompt_toolkit.enums import DEFAULT_BUFFER
+from prompt_toolkit.filters import has_focus
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.output import Output
+from prompt_toolkit.styles import Style
+
+from chatcli.repl.commands import command_names, summary_of
+from chatcli.storage.files import create_private_file
+
+PROMPT = "› "
+STYLE = Style.from_dict({"prompt": "bold", "bottom-toolbar": "noreverse bg:#303030 #c0c0c0", "hint": "bold"})
+
+
+@dataclass(slots=True)
+class PromptState:
+    """What the key bindings remember between key presses: a first Ctrl-C at an empty prompt arms the exit."""
+
+    exit_armed: bool = False
+
+
+class SlashCompleter(Completer):
+    """Completes command names after a leading `/`, and file names after /save and /load."""
+
+    def __init__(self) -> None:
+        self._paths = PathCompleter(expanduser=True)
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        if not text.startswith("/") or text.startswith("//") or "\n" in text:
+            return
+        command, space, rest = text.partition(" ")
+        if not space:
+            for name in command_names():
+                if name.startswith(command[1:].lower()):
+                    yield Completion("/" + name, -len(text), display_meta=summary_of(name))
+        elif command in ("/save", "/load"):
+            yield from self._paths.get_completions(Document(rest.lstrip()), complete_event)
+
+
+def prompt_key_bindings(state: PromptState) -> KeyBindings:
+    """Enter sends; Esc Enter (Alt-Enter) inserts a newline; Ctrl-C clears the line, or exits when pressed
+    twice at an empty prompt. Ctrl-D at an empty prompt exits (prompt_toolkit's own binding)."""
+    bindings = KeyBindings()
+
+    in_prompt = has_focus(DEFAULT_BUFFER)  # not while Ctrl-R search has the focus: its Enter ends the search
+
+    @bindings.add("enter", filter=in_prompt)
+    def _send(event: KeyPressEvent) -> None:
+        event.current_buffer.validate_and_handle()
+
+    @bindings.add("escape", "enter", filter=in_prompt)
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @bindings.add("c-c", filter=in_prompt)
+    @bindings.add("<sigint>", filter=in_prompt)
+    def _cancel(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        if buffer.text:
+            buffer.reset()
+            state.exit_armed = False
+        elif state.exit_armed:
+            event.app.exit(exception=EOFError())
+        else:
+            state.exit_armed = True
+            event.app.invalidate()
+
+    return bindings
+
+
+def build_prompt_session(
+    state: PromptState,
+    toolbar: Callable[[], StyleAndTextTuples],
+    history: History,
+    input: Input | None = None,
+    output: Output | None = None,
+) -> PromptSession[str]:
+    session: PromptSession[str] = PromptSession(
+        [("class:prompt", PROMPT)],
+        multiline=True,
+        prompt_continuation=lambda width, line, wrap: " " * width,
+        history=history,
+        auto_suggest=AutoSuggestFromHistory(),
+        completer=SlashCompleter(),
+        complete_while_typing=True,
+        reserve_space_for_menu=6,
+        key_bindings=prompt_key_bindings(state),
+        bottom_toolbar=toolbar,
+        enable_suspend=True,  # Ctrl-Z at the prompt, as in a shell
+        style=STYLE,
+        input=input,
+        output=output,
+    )
+
+    def disarm(_: object) -> None:
+        state.exit_armed = False
+
+    session.default_buffer.on_text_changed += disarm
+    return session
+
+
+class PrivateFileHistory(FileHistory):
+    """The input history file, created 0600 before prompt_toolkit appends to it; a failed write warns once."""
+
+    def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
+        super().__init__(path)
+        self._warn: Callable[[str], None] | None = warn
+
+    def store_string(self, string: str) -> None:
+        try:
+            super().store_string(string)
+        except OSError as error:
+            if self._warn is not None:
+                self._warn(f"input history not saved ({error.strerror or type(error).__name__})")
+                self._warn = None
+
+
+def open_input_history(path: Path, warn: Callable[[str], None]) -> History:
+    try:
+        create_private_file(path)
+    except OSError as error:
+        warn(f"input history kept in memory only: cannot create {path} ({error.strerror})")
+        return InMemoryHistory()
+    return PrivateFileHistory(path, warn)

@@ -1,0 +1,109 @@
+"""Terminal helpers for the REPL: quiet input while an answer streams, the commands' screen, OSC 52."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import termios
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
+
+from chatcli.core.conversation import Message
+from chatcli.core.renderer import Renderer
+from chatcli.render.sanitize import sanitize
+from chatcli.repl.prompt import PROMPT
+
+_DIM, _BOLD, _RED, _YELLOW, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
+
+
+@contextlib.contextmanager
+def quiet_input(fd: int) -> Iterator[None]:
+    """While an answer streams, keys are not echoed into it but wait for the next prompt, and Ctrl-C still
+    interrupts. NOFLSH keeps the kernel from dropping queued output (half an escape sequence) on Ctrl-C."""
+    try:
+        saved = termios.tcgetattr(fd)
+    except termios.error:
+        yield
+        return
+    quiet = [*saved[:6], list(saved[6])]
+    quiet[3] = (saved[3] & ~(termios.ECHO | termios.ICANON)) | termios.NOFLSH | termios.ISIG
+    quiet[6][termios.VMIN] = 1
+    quiet[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+class TerminalScreen:
+    """The commands' view of the terminal: dim notices, warnings on stderr, rendered conversations."""
+
+    def __init__(
+        self, new_renderer: Callable[[], Renderer], out: TextIO, err: TextIO, *, styled: bool, on_terminal: bool
+    ) -> None:
+        self._new_renderer = new_renderer
+        self._out = out
+        self._err = err
+        self._styled = styled
+        self._on_terminal = on_terminal
+
+    def notice(self, text: str) -> None:
+        self._line(self._out, sanitize(text), _DIM)
+
+    def warn(self, text: str) -> None:
+        self._out.flush()
+        self._line(self._err, sanitize(text), _YELLOW)
+
+    def error(self, text: str) -> None:
+        self._out.flush()
+        self._line(self._err, sanitize(f"error: {text}"), _RED)
+
+    def show_messages(self, messages: Sequence[Message]) -> None:
+        turns = sum(1 for message in messages if message.role == "user")
+        self.notice(f"─── the conversation so far: {turns} turn{'s' if turns != 1 else ''} ───")
+        for message in messages:
+            if message.role == "user":
+                text = sanitize(message.text).replace("\n", "\n" + " " * len(PROMPT))
+                self._line(self._out, PROMPT + text, _BOLD)
+            elif message.role == "assistant":
+                with self._new_renderer() as renderer:
+                    renderer.feed(sanitize(message.text))
+                if message.status:
+                    self.notice(f"[{message.status}]")
+                self._out.write("\n")
+            else:
+                self.notice(f"{message.role}: {message.text}")
+        self.notice("─── end of the conversation so far ───")
+
+    def copy_to_clipboard(self, text: str) -> bool:
+        if not self._on_terminal:
+            self.warn("no terminal to copy to")
+            return False
+        self._out.write(osc52(text))
+        self._out.flush()
+        return True
+
+    def _line(self, stream: TextIO, text: str, style: str) -> None:
+        stream.write(f"{style}{text}{_RESET}\n" if self._styled else text + "\n")
+        stream.flush()
+
+
+def osc52(text: str) -> str:
+    """The sequence that asks the terminal to put `text` on the system clipboard.
+
+    Model output never produces it (it is sanitised); chatcli emits it only for /copy.
+    BEL ends it: more terminals accept BEL than ST here.
+    """
+    payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return f"\x1b]52;c;{payload}\x07"
+
+
+def detach_from_terminal() -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
