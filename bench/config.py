@@ -43,10 +43,15 @@ def main() -> None:
     from chatcli.cli.settings import resolve_config
 
     calls = 2000
-    per_call = timeit.timeit(lambda: resolve_config({"profile": "vllm"}, {}, config_file), number=calls) / calls
+    per_call = (
+        timeit.timeit(lambda: resolve_config({"profile": "vllm"}, {}, config_file), number=calls) / calls
+    )
 
     base = median(walls["no config file"])
-    rows = [(name, f"{median(values) * 1000:.1f} ms", f"{median(values) / base:.3f}") for name, values in walls.items()]
+    rows = [
+        (name, f"{median(values) * 1000:.1f} ms", f"{median(values) / base:.3f}")
+        for name, values in walls.items()
+    ]
     print(markdown_table(("piped `ask -b echo`", "median wall", "ratio"), rows))
     ratio = median(walls["README example config"]) / base
     print(f"\nresolve_config on the example file, in-process: {per_call * 1e6:.0f} µs per call")

@@ -41,7 +41,33 @@ RECORDED, UNRECORDED = "ask -b echo hi", "ask -b echo --no-log hi"
 
 def _vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
     """English glue words plus 20 000 made-up ones, with Zipf-like weights."""
-    glue = ["the", "of", "and", "to", "a", "in", "is", "it", "that", "for", "you", "was", "with", "on", "as", "have", "be", "at", "by", "this", "not", "are", "but", "from", "or"]
+    glue = [
+        "the",
+        "of",
+        "and",
+        "to",
+        "a",
+        "in",
+        "is",
+        "it",
+        "that",
+        "for",
+        "you",
+        "was",
+        "with",
+        "on",
+        "as",
+        "have",
+        "be",
+        "at",
+        "by",
+        "this",
+        "not",
+        "are",
+        "but",
+        "from",
+        "or",
+    ]
     letters = "abcdefghijklmnoprstuvwy"
     made_up = {"".join(rng.choices(letters, k=rng.randint(3, 10))) for _ in range(20_000)} - {RARE_WORD}
     words = glue + sorted(made_up)
@@ -90,7 +116,9 @@ def _command_costs(env: dict[str, str], rounds: int) -> tuple[dict[str, float], 
             run = run_piped(argv, env)
             walls[name].append(run.wall)
             cpus[name].append(run.cpu)
-    return {name: median(values) for name, values in walls.items()}, {name: median(v) for name, v in cpus.items()}
+    return {name: median(values) for name, values in walls.items()}, {
+        name: median(v) for name, v in cpus.items()
+    }
 
 
 class _TimedRecorder:
@@ -134,8 +162,11 @@ def _first_turn_cost(env: dict[str, str], rounds: int) -> float:
     import subprocess
 
     runs = [
-        float(subprocess.run([sys.executable, "-c", _FIRST_TURN], env=env, capture_output=True, check=True,
-                             text=True).stderr)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", _FIRST_TURN], env=env, capture_output=True, check=True, text=True
+            ).stderr
+        )
         for _ in range(rounds)
     ]
     return median(runs)
@@ -197,23 +228,42 @@ def _measure(home: Path, conversations: int, rounds: int) -> tuple[list[Target],
     queries = _query_seconds(path, rounds)
     per_turn = _recording_cost(path, 30)
     in_ask = _first_turn_cost(env, rounds)
-    targets = [Target(f"{name} wall (CPU)", f"{wall * 1000:.0f} ms ({cpus[name] * 1000:.0f} ms)", "", None)
-               for name, wall in walls.items() if "floor" in name]
+    targets = [
+        Target(f"{name} wall (CPU)", f"{wall * 1000:.0f} ms ({cpus[name] * 1000:.0f} ms)", "", None)
+        for name, wall in walls.items()
+        if "floor" in name
+    ]
     targets += [
-        Target(f"`{name}` wall (CPU), start-up included", f"{wall * 1000:.0f} ms ({cpus[name] * 1000:.0f} ms)",
-               f"< {COMMAND_LIMIT * 1000:.0f} ms", wall < COMMAND_LIMIT)
+        Target(
+            f"`{name}` wall (CPU), start-up included",
+            f"{wall * 1000:.0f} ms ({cpus[name] * 1000:.0f} ms)",
+            f"< {COMMAND_LIMIT * 1000:.0f} ms",
+            wall < COMMAND_LIMIT,
+        )
         for name, wall in walls.items()
         if "history" in name
     ]
-    targets += [Target(f"`{name}` wall / CPU", f"{walls[name] * 1000:.0f} ms / {cpus[name] * 1000:.0f} ms", "", None)
-                for name in (RECORDED, UNRECORDED)]
-    targets += [Target(f"{name}: the query alone, in-process", f"{seconds * 1000:.2f} ms", "", None)
-                for name, seconds in queries.items()]
     targets += [
-        Target("recording added to `ask` (import, open, record; timed inside the process)",
-               f"{in_ask * 1000:.1f} ms", f"< {RECORD_LIMIT * 1000:.0f} ms", in_ask < RECORD_LIMIT),
-        Target("recording added to each turn of a session (in-process, median of 30)", f"{per_turn * 1000:.2f} ms",
-               f"< {RECORD_LIMIT * 1000:.0f} ms", per_turn < RECORD_LIMIT),
+        Target(f"`{name}` wall / CPU", f"{walls[name] * 1000:.0f} ms / {cpus[name] * 1000:.0f} ms", "", None)
+        for name in (RECORDED, UNRECORDED)
+    ]
+    targets += [
+        Target(f"{name}: the query alone, in-process", f"{seconds * 1000:.2f} ms", "", None)
+        for name, seconds in queries.items()
+    ]
+    targets += [
+        Target(
+            "recording added to `ask` (import, open, record; timed inside the process)",
+            f"{in_ask * 1000:.1f} ms",
+            f"< {RECORD_LIMIT * 1000:.0f} ms",
+            in_ask < RECORD_LIMIT,
+        ),
+        Target(
+            "recording added to each turn of a session (in-process, median of 30)",
+            f"{per_turn * 1000:.2f} ms",
+            f"< {RECORD_LIMIT * 1000:.0f} ms",
+            per_turn < RECORD_LIMIT,
+        ),
     ]
     return targets, notes
 

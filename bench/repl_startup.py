@@ -22,7 +22,7 @@ import pexpect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.openai_server import OpenAIServer, sse_reply
+from tests.openai_server import OpenAIServer, sse_reply  # noqa: E402 - after the path insert above
 
 PYTHON = sys.executable
 CPR_REQUEST = "\x1b[6n"

@@ -12,6 +12,7 @@ Run alone: `python bench/sse_server.py [--port N]`; it prints `port N` once it l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import socket
@@ -119,10 +120,8 @@ def main() -> None:
         stream_frames(n_tokens)
     server = Server(("127.0.0.1", args.port), Handler)
     print(f"port {server.server_address[1]}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     sys.exit(0)
 
 

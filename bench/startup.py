@@ -56,7 +56,7 @@ def _measure(env: dict[str, str], rounds: int) -> tuple[list[Target], str]:
     for name, (ours_argv, floor_argv, stdin) in PAIRS.items():
         subjects += [(f"chatcli {name}", ours_argv, stdin), (f"minimal {name}", floor_argv, stdin)]
     subjects += [(name, argv, b"") for name, argv in REFERENCES.items()]
-    for argv_name, argv, stdin in subjects:  # warm the page cache and the .pyc files
+    for _argv_name, argv, stdin in subjects:  # warm the page cache and the .pyc files
         run_piped(argv, env, stdin)
     for _ in range(rounds):
         for name, argv, stdin in subjects:

@@ -59,8 +59,12 @@ def main() -> None:
             pace = f"{rate:g} tokens/s" if rate else "unpaced"
             for name, seconds in (("httpx plain transport", plain), ("phased timeouts (shipped)", phased)):
                 per_token = f"{seconds / tokens * 1e6:.1f}"
-                rows.append((f"{tokens} tokens, {pace}", name, f"{seconds:.3f}", per_token, f"{seconds / plain:.2f}"))
-    print(f"Streaming CPU through OpenAIBackend.stream, N-token answer minus 10-token answer (median of {rounds}):\n")
+                rows.append(
+                    (f"{tokens} tokens, {pace}", name, f"{seconds:.3f}", per_token, f"{seconds / plain:.2f}")
+                )
+    print(
+        f"Streaming CPU through OpenAIBackend.stream, N-token answer minus 10-token answer (median of {rounds}):\n"
+    )
     print(markdown_table(("answer", "transport", "CPU s", "µs/token", "ratio"), rows))
 
 

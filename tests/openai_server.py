@@ -89,7 +89,9 @@ def echo_auth_reply(status: int = 401) -> Reply:
 
     def body(request: RecordedRequest) -> bytes:
         received = request.headers.get("authorization", "")
-        return json.dumps({"error": {"message": f"Incorrect API key provided: {received}", "type": "auth"}}).encode()
+        return json.dumps(
+            {"error": {"message": f"Incorrect API key provided: {received}", "type": "auth"}}
+        ).encode()
 
     return Reply(status, {"Content-Type": "application/json"}, [body])
 
@@ -99,7 +101,10 @@ class OpenAIServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
-        self.models: list[str] | None = ["test-model", "other-model"]  # None: GET /models takes a queued reply
+        self.models: list[str] | None = [
+            "test-model",
+            "other-model",
+        ]  # None: GET /models takes a queued reply
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
         self.disconnected = threading.Event()
@@ -136,7 +141,9 @@ class OpenAIServer:
 
     def _next_reply(self, method: str, path: str) -> Reply:
         if method == "GET" and path.endswith("/models") and self.models is not None:
-            return json_reply(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+            return json_reply(
+                200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+            )
         try:
             return self._replies.get_nowait()
         except queue.Empty:
@@ -164,7 +171,9 @@ class OpenAIServer:
                 self._answer("POST", body)
 
             def _answer(self, method: str, body: Any) -> None:
-                request = RecordedRequest(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                request = RecordedRequest(
+                    method, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 with server._arrived:
                     server.requests.append(request)
                     server._arrived.notify_all()

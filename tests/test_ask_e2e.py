@@ -25,7 +25,9 @@ def test_auto_without_key_or_base_url_uses_echo_and_says_so() -> None:
 
 
 def test_stdin_comes_first_then_a_blank_line_then_the_prompt(server: OpenAIServer) -> None:
-    result = run_chatcli("ask", "--base-url", server.url, "-m", "m1", "review", "this", input=b"diff --git a b\n")
+    result = run_chatcli(
+        "ask", "--base-url", server.url, "-m", "m1", "review", "this", input=b"diff --git a b\n"
+    )
     assert result.returncode == 0
     assert server.bodies[0]["messages"] == [{"role": "user", "content": "diff --git a b\n\nreview this"}]
 
@@ -38,7 +40,9 @@ def test_stdin_alone_is_the_prompt() -> None:
 def test_piped_output_is_exactly_the_model_text_even_with_force_color(server: OpenAIServer) -> None:
     pieces = ["# Title\n", "\n", "some **bold** `code`", "\x1b[31mred\x1b[0m", "\n"]
     server.enqueue(sse_reply(*pieces))
-    result = run_chatcli("ask", "--base-url", server.url, "go", env={"FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    result = run_chatcli(
+        "ask", "--base-url", server.url, "go", env={"FORCE_COLOR": "1", "TERM": "xterm-256color"}
+    )
     assert result.returncode == 0
     assert result.stdout == "".join(pieces).encode()
 
@@ -50,7 +54,18 @@ def test_one_newline_is_added_only_when_the_answer_lacks_it(server: OpenAIServer
 
 def test_request_carries_model_system_prompt_and_sampling_options(server: OpenAIServer) -> None:
     result = run_chatcli(
-        "ask", "--base-url", server.url, "-m", "qwen", "-s", "be brief", "-t", "0.3", "--max-tokens", "42", "hi"
+        "ask",
+        "--base-url",
+        server.url,
+        "-m",
+        "qwen",
+        "-s",
+        "be brief",
+        "-t",
+        "0.3",
+        "--max-tokens",
+        "42",
+        "hi",
     )
     assert result.returncode == 0
     body = server.bodies[0]
@@ -70,7 +85,9 @@ def test_environment_supplies_model_base_url_and_key(server: OpenAIServer) -> No
 
 
 def test_flag_beats_environment(server: OpenAIServer) -> None:
-    run_chatcli("ask", "-m", "flag-model", "hi", env={"OPENAI_BASE_URL": server.url, "CHATCLI_MODEL": "env-model"})
+    run_chatcli(
+        "ask", "-m", "flag-model", "hi", env={"OPENAI_BASE_URL": server.url, "CHATCLI_MODEL": "env-model"}
+    )
     assert server.bodies[0]["model"] == "flag-model"
 
 
@@ -109,7 +126,9 @@ def test_load_accepts_a_bare_openai_message_list(server: OpenAIServer, tmp_path:
     assert [m["content"] for m in server.bodies[0]["messages"]] == ["a", "b", "c"]
 
 
-def test_invalid_conversation_file_is_refused_by_name_and_left_untouched(server: OpenAIServer, tmp_path: Path) -> None:
+def test_invalid_conversation_file_is_refused_by_name_and_left_untouched(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
     chat = tmp_path / "broken.json"
     chat.write_bytes(b'{"version": 1, "messages": [')
     result = run_chatcli("ask", "--base-url", server.url, "-l", str(chat), "-o", str(chat), "hi")
@@ -154,7 +173,9 @@ def test_server_error_is_one_line_exit_1_without_traceback(server: OpenAIServer)
     assert b"Traceback" not in result.stderr
 
 
-def test_a_loaded_conversation_keeps_its_model_unless_one_is_asked_for(server: OpenAIServer, tmp_path: Path) -> None:
+def test_a_loaded_conversation_keeps_its_model_unless_one_is_asked_for(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
     chat = tmp_path / "chat.json"
     chat.write_text(json.dumps({"version": 1, "model": "saved-model", "messages": []}))
     run_chatcli("ask", "--base-url", server.url, "-l", str(chat), "one")

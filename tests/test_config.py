@@ -74,7 +74,11 @@ def test_profile_comes_from_the_environment_and_the_flag_beats_it(tmp_path: Path
     path = write(tmp_path, LAYERED + '[profiles.home]\nmodel = "home-model"\n')
     assert resolve_config({}, {"CHATCLI_PROFILE": "home"}, path).config.model == "home-model"
     resolved = resolve_config({"profile": "work"}, {"CHATCLI_PROFILE": "home"}, path)
-    assert (resolved.config.model, resolved.profile, str(resolved.profile_source)) == ("profile-model", "work", "flag")
+    assert (resolved.config.model, resolved.profile, str(resolved.profile_source)) == (
+        "profile-model",
+        "work",
+        "flag",
+    )
 
 
 def test_unknown_profile_names_the_file_and_the_defined_profiles(tmp_path: Path) -> None:
@@ -190,7 +194,9 @@ def test_key_and_key_command_in_the_same_place_is_an_error(tmp_path: Path) -> No
 
 
 def test_failing_key_command_is_one_line_without_its_output() -> None:
-    command = python_command(f"import sys; print('{TEST_KEY}'); sys.stderr.write('{TEST_KEY} oops'); sys.exit(4)")
+    command = python_command(
+        f"import sys; print('{TEST_KEY}'); sys.stderr.write('{TEST_KEY} oops'); sys.exit(4)"
+    )
     with pytest.raises(BackendError) as caught:
         run_key_command(command)
     assert str(caught.value) == "api_key_cmd failed (exit status 4); run it yourself to see why"
@@ -201,7 +207,10 @@ def test_failing_key_command_is_one_line_without_its_output() -> None:
     [
         ("'unclosed", "api_key_cmd cannot be split into words (No closing quotation); check its quotes"),
         ("   ", "api_key_cmd is empty; set it to a command that prints the key"),
-        ("/nonexistent/pass show", "api_key_cmd could not start '/nonexistent/pass' (No such file or directory)"),
+        (
+            "/nonexistent/pass show",
+            "api_key_cmd could not start '/nonexistent/pass' (No such file or directory)",
+        ),
         (python_command("pass"), "api_key_cmd printed no key; it must print the key on its first line"),
     ],
 )
@@ -246,7 +255,11 @@ def test_config_show_gives_values_and_sources_and_never_a_key(isolated_home: Pat
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
-    rows = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()[2:] if not line.startswith(("alias", "price"))}
+    rows = {
+        line.split()[0]: line.split(None, 1)[1]
+        for line in out.splitlines()[2:]
+        if not line.startswith(("alias", "price"))
+    }
     assert rows["model"].split() == ['"gpt-4o-mini"', "flag,", "alias", '"fast"']
     assert rows["base_url"].split() == ['"http://127.0.0.1:1/v1"', "profile", "local"]
     assert rows["api_key"].split() == ["set", "environment", "OPENAI_API_KEY"]

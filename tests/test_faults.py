@@ -29,16 +29,20 @@ from tests.openai_server import (
 )
 
 Ask = Callable[..., subprocess.CompletedProcess[bytes]]
-HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>" + (
-    "<hr><center>nginx</center>" * 40
-) + "</body></html>"
+HTML_502 = (
+    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
+    + ("<hr><center>nginx</center>" * 40)
+    + "</body></html>"
+)
 
 
 @pytest.fixture
 def ask(server: OpenAIServer, tmp_path: Path) -> Ask:
     """`chatcli ask --base-url <server> ARGS` with the test key set; every run is checked for leaks."""
 
-    def run(*args: str, base_url: str | None = None, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    def run(
+        *args: str, base_url: str | None = None, input: bytes = b""
+    ) -> subprocess.CompletedProcess[bytes]:
         result = run_chatcli(
             "ask", "--base-url", base_url or server.url, *args, input=input, env={"OPENAI_API_KEY": TEST_KEY}
         )
@@ -55,7 +59,10 @@ def write_config(home: Path, text: str) -> None:
 
 
 def sse_body(*events: object) -> list[object]:
-    return [sse_event(event) if not isinstance(event, bytes | float) and event is not DROP else event for event in events]
+    return [
+        sse_event(event) if not isinstance(event, bytes | float) and event is not DROP else event
+        for event in events
+    ]
 
 
 # -- HTTP status errors -------------------------------------------------------------------------------------
@@ -69,7 +76,9 @@ def test_auth_failure_that_echoes_the_key_is_one_redacted_line_and_not_retried(
     result = ask("hi")
     assert result.returncode == 1
     message = one_line_error(result)
-    assert message.startswith(f"authentication failed at {server.url} ({status}: Incorrect API key provided: ")
+    assert message.startswith(
+        f"authentication failed at {server.url} ({status}: Incorrect API key provided: "
+    )
     assert "Bearer [redacted]" in message and "check OPENAI_API_KEY" in message
     assert len(server.bodies) == 1
 
@@ -77,12 +86,16 @@ def test_auth_failure_that_echoes_the_key_is_one_redacted_line_and_not_retried(
 @pytest.mark.parametrize(
     "reply",
     [
-        json_reply(404, {"error": {"message": "The model `no-such-model` does not exist", "code": "model_not_found"}}),
+        json_reply(
+            404, {"error": {"message": "The model `no-such-model` does not exist", "code": "model_not_found"}}
+        ),
         text_reply(404, "<html><body><h1>404 Not Found</h1><p>nginx</p></body></html>"),
     ],
     ids=["json", "html"],
 )
-def test_not_found_names_the_model_and_base_url_and_hints_at_v1(ask: Ask, server: OpenAIServer, reply: Reply) -> None:
+def test_not_found_names_the_model_and_base_url_and_hints_at_v1(
+    ask: Ask, server: OpenAIServer, reply: Reply
+) -> None:
     server.enqueue(reply)
     result = ask("-m", "no-such-model", "hi")
     assert result.returncode == 1
@@ -95,7 +108,9 @@ def test_not_found_names_the_model_and_base_url_and_hints_at_v1(ask: Ask, server
 
 def test_rate_limit_says_it_waits_honours_retry_after_then_answers(ask: Ask, server: OpenAIServer) -> None:
     server.enqueue(
-        json_reply(429, {"error": {"message": "Rate limit reached", "type": "requests"}}, {"Retry-After": "1"}),
+        json_reply(
+            429, {"error": {"message": "Rate limit reached", "type": "requests"}}, {"Retry-After": "1"}
+        ),
         sse_reply("finally"),
     )
     result = ask("hi")
@@ -112,25 +127,38 @@ def test_rate_limit_gives_up_after_two_retries(ask: Ask, server: OpenAIServer) -
     assert result.returncode == 1
     lines = result.stderr.decode().splitlines()
     assert lines[:2] == ["chatcli: waiting 1s (rate limited)…"] * 2
-    assert lines[2].startswith(f"chatcli: error: rate limited by {server.url} (429 after 3 attempts: Rate limit")
+    assert lines[2].startswith(
+        f"chatcli: error: rate limited by {server.url} (429 after 3 attempts: Rate limit"
+    )
     assert len(lines) == 3
     assert len(server.bodies) == 3
 
 
 def test_exhausted_quota_is_not_retried(ask: Ask, server: OpenAIServer) -> None:
-    error = {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"}
+    error = {
+        "message": "You exceeded your current quota",
+        "type": "insufficient_quota",
+        "code": "insufficient_quota",
+    }
     server.enqueue(json_reply(429, {"error": error}, {"Retry-After": "1"}))
     result = ask("hi")
     assert result.returncode == 1
-    assert one_line_error(result).startswith(f"quota exhausted at {server.url} (429: You exceeded your current quota)")
+    assert one_line_error(result).startswith(
+        f"quota exhausted at {server.url} (429: You exceeded your current quota)"
+    )
     assert len(server.bodies) == 1
 
 
-def test_retry_after_beyond_a_minute_is_an_error_not_a_silent_long_wait(ask: Ask, server: OpenAIServer) -> None:
+def test_retry_after_beyond_a_minute_is_an_error_not_a_silent_long_wait(
+    ask: Ask, server: OpenAIServer
+) -> None:
     server.enqueue(json_reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "3600"}))
     result = ask("hi")
     assert result.returncode == 1
-    assert one_line_error(result) == f"rate limited by {server.url} (429: slow down); the server asks to wait 3600 s"
+    assert (
+        one_line_error(result)
+        == f"rate limited by {server.url} (429: slow down); the server asks to wait 3600 s"
+    )
     assert len(server.bodies) == 1
 
 
@@ -143,17 +171,23 @@ def test_server_error_with_an_html_page_is_retried_then_one_short_line_without_m
     assert result.returncode == 1
     *waits, error = result.stderr.decode().splitlines()
     assert waits == ["chatcli: waiting 0s (server error 502)…"] * 2
-    assert error.startswith(f"chatcli: error: server error at {server.url} (502 after 3 attempts: 502 Bad Gateway")
+    assert error.startswith(
+        f"chatcli: error: server error at {server.url} (502 after 3 attempts: 502 Bad Gateway"
+    )
     assert "<" not in error and len(error) < 350
     assert len(server.bodies) == 3
 
 
 def test_context_length_exceeded_says_the_conversation_is_too_long(ask: Ask, server: OpenAIServer) -> None:
-    message = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+    message = (
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+    )
     server.enqueue(json_reply(400, {"error": {"message": message, "code": "context_length_exceeded"}}))
     result = ask("-m", "small", "hi")
     assert result.returncode == 1
-    assert one_line_error(result).startswith("the conversation is too long for model 'small' (This model's maximum")
+    assert one_line_error(result).startswith(
+        "the conversation is too long for model 'small' (This model's maximum"
+    )
     assert len(server.bodies) == 1
 
 
@@ -165,7 +199,11 @@ def test_a_failed_turn_leaves_the_conversation_as_it_was(server: OpenAIServer) -
     from chatcli.core.stream import BackendSettings
     from chatcli.render.plain import PlainRenderer
 
-    before = [Message("system", "terse"), Message("user", "long question"), Message("assistant", "long answer")]
+    before = [
+        Message("system", "terse"),
+        Message("user", "long question"),
+        Message("assistant", "long answer"),
+    ]
     conversation = Conversation(list(before), "small")
     session = Session(OpenAIBackend(BackendSettings(base_url=server.url)), conversation, "small")
     error = {"message": "maximum context length is 10 tokens", "code": "context_length_exceeded"}
@@ -184,7 +222,9 @@ def test_connection_refused_names_the_url(ask: Ask) -> None:
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
     result = ask("hi", base_url=closed)
     assert result.returncode == 1
-    assert one_line_error(result) == f"cannot connect to {closed} (connection refused); is the server running?"
+    assert (
+        one_line_error(result) == f"cannot connect to {closed} (connection refused); is the server running?"
+    )
 
 
 def test_unknown_host_names_the_host(ask: Ask) -> None:
@@ -249,8 +289,12 @@ def test_error_event_mid_stream_is_reported_and_not_retried(ask: Ask, server: Op
     assert len(server.bodies) == 1
 
 
-def test_idle_gap_longer_than_timeout_is_a_stall_with_the_partial_answer_kept(ask: Ask, server: OpenAIServer) -> None:
-    server.enqueue(Reply(body=sse_body(chunk("so far"), 3.0, chunk(" too late"), chunk(finish_reason="stop"))))
+def test_idle_gap_longer_than_timeout_is_a_stall_with_the_partial_answer_kept(
+    ask: Ask, server: OpenAIServer
+) -> None:
+    server.enqueue(
+        Reply(body=sse_body(chunk("so far"), 3.0, chunk(" too late"), chunk(finish_reason="stop")))
+    )
     result = ask("--timeout", "0.5", "hi")
     assert result.returncode == 1
     assert result.stdout == b"so far\n"
@@ -266,7 +310,9 @@ def test_slow_first_token_is_not_cut_by_the_short_idle_timeout(ask: Ask, server:
     assert result.stdout == b"thought hard\n"
 
 
-def test_first_token_timeout_comes_from_the_config(ask: Ask, server: OpenAIServer, isolated_home: Path) -> None:
+def test_first_token_timeout_comes_from_the_config(
+    ask: Ask, server: OpenAIServer, isolated_home: Path
+) -> None:
     write_config(isolated_home, "first_token_timeout = 0.5\n")
     server.enqueue(Reply(body=sse_body(3.0, chunk("late"), chunk(finish_reason="stop"))))
     result = ask("hi")
@@ -305,14 +351,20 @@ def test_html_page_with_status_200_is_an_error_naming_what_came_back(ask: Ask, s
 
 
 def test_whole_json_completion_instead_of_a_stream_is_still_shown(ask: Ask, server: OpenAIServer) -> None:
-    completion = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}]}
+    completion = {
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}
+        ]
+    }
     server.enqueue(json_reply(200, completion))
     result = ask("hi")
     assert result.returncode == 0
     assert result.stdout == b"whole\n"
 
 
-def test_empty_choices_null_content_and_reasoning_stay_out_of_piped_output(ask: Ask, server: OpenAIServer) -> None:
+def test_empty_choices_null_content_and_reasoning_stay_out_of_piped_output(
+    ask: Ask, server: OpenAIServer
+) -> None:
     events = [
         {**chunk(), "choices": []},
         chunk(reasoning_content="Let me think."),
@@ -354,7 +406,9 @@ def test_reasoning_is_shown_dimmed_and_sanitised_on_a_terminal_stderr_never_in_s
     server.enqueue(Reply(body=sse_body(thinking, chunk("Answer."), chunk(finish_reason="stop"))))
     answer_file = tmp_path / "answer.txt"
     script = 'exec "$0" ask --base-url "$1" hi > "$2"'  # stderr on the terminal, stdout to a file
-    child = pexpect.spawn("/bin/sh", ["-c", script, CHATCLI, server.url, str(answer_file)], env=dict(os.environ))
+    child = pexpect.spawn(
+        "/bin/sh", ["-c", script, CHATCLI, server.url, str(answer_file)], env=dict(os.environ)
+    )
     child.expect(pexpect.EOF, timeout=30)
     child.close()
     assert child.exitstatus == 0

@@ -25,7 +25,11 @@ from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import OpenAIServer, Reply, chunk, sse_event
 
-GOOD = {"version": 1, "model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+GOOD = {
+    "version": 1,
+    "model": "m",
+    "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+}
 
 
 def mode(path: Path) -> int:
@@ -39,7 +43,9 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
     os.umask(previous)
 
 
-def test_atomic_write_makes_0600_files_and_0700_directories_whatever_the_umask(umask: int, tmp_path: Path) -> None:
+def test_atomic_write_makes_0600_files_and_0700_directories_whatever_the_umask(
+    umask: int, tmp_path: Path
+) -> None:
     target = tmp_path / "new" / "deeper" / "chat.json"
     write_atomic(target, b"{}")
     assert target.read_bytes() == b"{}"
@@ -103,7 +109,10 @@ BAD_FILES = {
     "future-version": (json.dumps({**GOOD, "version": 2}).encode(), "newer chatcli (format version 2)"),
     "wrong-role": (json.dumps([{"role": "wizard", "content": "x"}]).encode(), "message 1 has role 'wizard'"),
     "wrong-content": (json.dumps([{"role": "user", "content": 5}]).encode(), "content must be a string"),
-    "not-a-list": (json.dumps({"version": 1, "messages": {"a": 1}}).encode(), "expected a conversation object"),
+    "not-a-list": (
+        json.dumps({"version": 1, "messages": {"a": 1}}).encode(),
+        "expected a conversation object",
+    ),
     "scalar": (b"42", "expected a conversation object"),
 }
 
@@ -127,7 +136,15 @@ def test_bad_file_given_to_load_and_save_is_never_overwritten_and_nothing_is_sen
     path = tmp_path / "chat.json"
     path.write_bytes(raw)
     result = run_chatcli(
-        "ask", "--base-url", server.url, "-l", str(path), "-o", str(path), "hi", env={"OPENAI_API_KEY": TEST_KEY}
+        "ask",
+        "--base-url",
+        server.url,
+        "-l",
+        str(path),
+        "-o",
+        str(path),
+        "hi",
+        env={"OPENAI_API_KEY": TEST_KEY},
     )
     assert result.returncode == 2
     assert str(path) in one_line_error(result) and problem in one_line_error(result)
@@ -136,7 +153,9 @@ def test_bad_file_given_to_load_and_save_is_never_overwritten_and_nothing_is_sen
     assert_clean(result, tmp_path)
 
 
-def test_saving_over_an_unloaded_bad_file_is_refused_before_the_request(server: OpenAIServer, tmp_path: Path) -> None:
+def test_saving_over_an_unloaded_bad_file_is_refused_before_the_request(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
     path = tmp_path / "chat.json"
     path.write_bytes(b"\xef\xbb\xbfnot ours")
     result = run_chatcli("ask", "--base-url", server.url, "-o", str(path), "hi")
@@ -153,7 +172,10 @@ def test_every_role_content_parts_and_unknown_fields_survive_a_round_trip(tmp_pa
     messages = [
         {"role": "system", "content": "sys"},
         {"role": "developer", "content": "dev"},
-        {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}],
+        },
         {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function"}]},
         {"role": "tool", "content": "42", "tool_call_id": "c1"},
         {"role": "assistant", "content": "half", "status": "interrupted"},
@@ -198,7 +220,9 @@ def test_same_size_same_second_edit_is_still_detected(tmp_path: Path) -> None:
         mine.save(conversation)
 
 
-def test_ask_refuses_to_overwrite_a_conversation_edited_while_it_streamed(server: OpenAIServer, tmp_path: Path) -> None:
+def test_ask_refuses_to_overwrite_a_conversation_edited_while_it_streamed(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
     path = tmp_path / "chat.json"
     path.write_text(json.dumps(GOOD))
     gate = threading.Event()

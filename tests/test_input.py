@@ -35,7 +35,12 @@ def test_a_nul_byte_is_refused_with_its_offset(server: OpenAIServer) -> None:
 
 def test_utf8_with_a_bom_is_read_whatever_the_locale(server: OpenAIServer) -> None:
     result = run_chatcli(
-        "ask", "--base-url", server.url, "résumé", input="\ufeffgrüße 你好\n".encode(), env={"LC_ALL": "C", "LANG": "C"}
+        "ask",
+        "--base-url",
+        server.url,
+        "résumé",
+        input="\ufeffgrüße 你好\n".encode(),
+        env={"LC_ALL": "C", "LANG": "C"},
     )
     assert result.returncode == 0
     assert server.bodies[0]["messages"] == [{"role": "user", "content": "grüße 你好\n\nrésumé"}]
@@ -63,7 +68,9 @@ def test_endless_stdin_stops_at_the_cap_in_bounded_memory(server: OpenAIServer) 
 
 
 @pytest.mark.parametrize(("words", "stdin"), [(["  ", "\t"], b""), ([], b" \n\n\t\n")])
-def test_blank_prompt_and_blank_stdin_are_refused(server: OpenAIServer, words: list[str], stdin: bytes) -> None:
+def test_blank_prompt_and_blank_stdin_are_refused(
+    server: OpenAIServer, words: list[str], stdin: bytes
+) -> None:
     result = run_chatcli("ask", "--base-url", server.url, *words, input=stdin)
     assert result.returncode == 2
     assert one_line_error(result) == "empty prompt; give a prompt or pipe text on stdin"
@@ -83,7 +90,9 @@ def test_bare_chatcli_with_piped_stdin_answers_once_without_prompt_toolkit() -> 
         "atexit.register(lambda: sys.stderr.write('loaded:%s\\n' % ('prompt_toolkit' in sys.modules))); "
         "runpy.run_module('chatcli', run_name='__main__')"
     )
-    result = subprocess.run([sys.executable, "-c", probe], input=b"hi", capture_output=True, timeout=30, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], input=b"hi", capture_output=True, timeout=30, check=False
+    )
     assert result.returncode == 0
     assert result.stdout == b"Echo: hi\n"
     assert result.stderr.endswith(b"loaded:False\n")
@@ -109,7 +118,7 @@ def colour_codes(output: bytes) -> list[str]:
     found = []
     for params in SGR.findall(output):
         numbers = [int(p) for p in params.decode().split(";") if p]
-        found += [str(n) for n in numbers if 30 <= n <= 49 and n not in (39, 49) or 90 <= n <= 107]
+        found += [str(n) for n in numbers if (30 <= n <= 49 and n not in (39, 49)) or 90 <= n <= 107]
     return found
 
 

@@ -57,7 +57,9 @@ def library(db_path: Path) -> Iterator[Library]:
         yield opened
 
 
-def new_session(recorder: Recorder, backend: ScriptedBackend | None = None, system: str | None = None) -> Session:
+def new_session(
+    recorder: Recorder, backend: ScriptedBackend | None = None, system: str | None = None
+) -> Session:
     conversation = Conversation(model="m1")
     conversation.set_system(system)
     return Session(backend or ScriptedBackend(), conversation, "m1", observers=[recorder])
@@ -97,7 +99,10 @@ def test_every_turn_is_recorded_with_its_metadata(db_path: Path) -> None:
     with Library(db_path) as library:
         [summary] = library.summaries(10)
         assert (summary.id, summary.turns, summary.model, summary.title) == (
-            recorder.conversation_id, 2, "m1", "Capital of France?"
+            recorder.conversation_id,
+            2,
+            "m1",
+            "Capital of France?",
         )
         assert library.load(summary.id).messages == session.conversation.messages
     db = sqlite3.connect(db_path)
@@ -120,7 +125,10 @@ def test_interrupted_and_failed_answers_are_recorded_and_marked(db_path: Path) -
     with Library(db_path) as library:
         messages = library.load(library.resolve(LATEST)).messages
     assert [(m.text, m.status) for m in messages] == [
-        ("one", None), ("partial", Status.INTERRUPTED), ("two", None), ("broken", Status.FAILED)
+        ("one", None),
+        ("partial", Status.INTERRUPTED),
+        ("two", None),
+        ("broken", Status.FAILED),
     ]
 
 
@@ -173,7 +181,9 @@ def test_another_writer_appending_to_the_same_conversation_is_never_overwritten(
     our_session = new_session(ours)
     ask(our_session, "shared start")
     theirs = Recorder(db_path, pytest.fail)
-    their_session = Session(ScriptedBackend(), theirs.resume(ours.conversation_id or ""), "m1", observers=[theirs])
+    their_session = Session(
+        ScriptedBackend(), theirs.resume(ours.conversation_id or ""), "m1", observers=[theirs]
+    )
     ask(their_session, "theirs")
     ask(our_session, "ours")
     with Library(db_path) as library:
@@ -196,7 +206,9 @@ def test_import_round_trip_keeps_parts_status_unknown_fields_and_model(library: 
     conversation = Conversation(
         [
             Message("system", "sys"),
-            Message("user", [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}]),
+            Message(
+                "user", [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}]
+            ),
             Message("assistant", None, None, {"tool_calls": [{"id": "c1"}]}),
             Message("tool", "42", None, {"tool_call_id": "c1"}),
             Message("assistant", "cut", Status.INTERRUPTED),
@@ -246,8 +258,10 @@ def test_search_matches_every_word_newest_first_with_stemming_and_marks(library:
 
 
 def test_search_treats_punctuation_as_text_not_query_syntax(library: Library) -> None:
-    cid = library.add_conversation(Conversation([Message("user", 'use foo-bar with "quotes" AND NOT (this)')]))
-    for query in ['foo-bar', '"quotes', 'AND NOT', '(this)', "col:foo", "NEAR(a b)"]:
+    cid = library.add_conversation(
+        Conversation([Message("user", 'use foo-bar with "quotes" AND NOT (this)')])
+    )
+    for query in ["foo-bar", '"quotes', "AND NOT", "(this)", "col:foo", "NEAR(a b)"]:
         found = library.search(query, 10)
         assert all(hit.conversation_id == cid for hit in found)
     assert library.search("foo-bar", 10)[0].conversation_id == cid
@@ -300,8 +314,9 @@ def test_a_writer_that_cannot_get_the_lock_in_time_reports_it_locked(db_path: Pa
     holder.execute("BEGIN IMMEDIATE")
     try:
         with Library(db_path, timeout=0.05) as waiting, pytest.raises(HistoryError, match="locked"):
-            waiting.record_turn(None, [], Conversation([Message("user", "a"), Message("assistant", "b")]),
-                                TurnRecord("m"))
+            waiting.record_turn(
+                None, [], Conversation([Message("user", "a"), Message("assistant", "b")]), TurnRecord("m")
+            )
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -347,4 +362,8 @@ def test_a_recorder_that_does_not_record_resumes_but_names_no_recorded_id(db_pat
 
 def test_conversation_ids_are_four_to_twelve_hex_digits() -> None:
     assert is_conversation_id("3F2a") and is_conversation_id("0123456789ab")
-    assert not is_conversation_id("abc") and not is_conversation_id("notes.json") and not is_conversation_id("a" * 13)
+    assert (
+        not is_conversation_id("abc")
+        and not is_conversation_id("notes.json")
+        and not is_conversation_id("a" * 13)
+    )

@@ -39,16 +39,24 @@ def shown(conversation_id: str) -> list[dict[str, object]]:
 def test_ask_records_the_turn_with_model_host_usage_and_never_the_key(
     server: OpenAIServer, library_path: Path
 ) -> None:
-    server.enqueue(sse_reply("Paris.", usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}))
+    server.enqueue(
+        sse_reply("Paris.", usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11})
+    )
     env = {"OPENAI_API_KEY": TEST_KEY}
-    result = run_chatcli("ask", "--base-url", server.url, "-m", "qwen", "-s", "terse", "Capital of France?", env=env)
+    result = run_chatcli(
+        "ask", "--base-url", server.url, "-m", "qwen", "-s", "terse", "Capital of France?", env=env
+    )
     assert (result.returncode, result.stdout, result.stderr) == (0, b"Paris.\n", b"")
     assert stat.S_IMODE(library_path.parent.stat().st_mode) == 0o700
     for written in library_path.parent.iterdir():  # the database, and its -wal and -shm files if still there
         assert stat.S_IMODE(written.stat().st_mode) == 0o600, written
 
     [conversation] = listed()
-    assert (conversation["model"], conversation["turns"], conversation["title"]) == ("qwen", 1, "Capital of France?")
+    assert (conversation["model"], conversation["turns"], conversation["title"]) == (
+        "qwen",
+        1,
+        "Capital of France?",
+    )
     assert shown(str(conversation["id"])) == [
         {"role": "system", "content": "terse"},
         {"role": "user", "content": "Capital of France?"},
@@ -69,7 +77,11 @@ def test_an_answer_that_ends_early_is_recorded_as_failed(server: OpenAIServer) -
     result = run_chatcli("ask", "--base-url", server.url, "go")
     assert result.returncode == 1
     [conversation] = listed()
-    assert shown(str(conversation["id"]))[-1] == {"role": "assistant", "content": "half an ans", "status": "failed"}
+    assert shown(str(conversation["id"]))[-1] == {
+        "role": "assistant",
+        "content": "half an ans",
+        "status": "failed",
+    }
 
 
 def test_no_log_flag_and_config_setting_turn_recording_off(isolated_home: Path, library_path: Path) -> None:
@@ -163,16 +175,20 @@ def test_two_concurrent_writers_both_keep_every_turn(library_path: Path) -> None
 
 def test_export_then_import_round_trips_the_conversation_file(tmp_path: Path) -> None:
     source = tmp_path / "source.json"
-    source.write_text(json.dumps({
-        "version": 1,
-        "model": "gpt-x",
-        "messages": [
-            {"role": "system", "content": "be brief"},
-            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
-            {"role": "assistant", "content": "hello", "status": "interrupted"},
-            {"role": "tool", "content": "42", "tool_call_id": "c1"},
-        ],
-    }))
+    source.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "model": "gpt-x",
+                "messages": [
+                    {"role": "system", "content": "be brief"},
+                    {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                    {"role": "assistant", "content": "hello", "status": "interrupted"},
+                    {"role": "tool", "content": "42", "tool_call_id": "c1"},
+                ],
+            }
+        )
+    )
     imported = run_chatcli("history", "import", str(source))
     assert imported.returncode == 0, imported.stderr
     conversation_id = imported.stdout.decode().strip()
@@ -180,7 +196,9 @@ def test_export_then_import_round_trips_the_conversation_file(tmp_path: Path) ->
     assert run_chatcli("history", "export", conversation_id, str(exported)).returncode == 0
     assert json.loads(exported.read_text()) == json.loads(source.read_text())
     again = run_chatcli("history", "export", conversation_id, str(exported))
-    assert again.returncode == 1 and again.stderr.count(b"\n") == 1  # never overwrites a file it did not write
+    assert (
+        again.returncode == 1 and again.stderr.count(b"\n") == 1
+    )  # never overwrites a file it did not write
 
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps([{"role": "user", "content": "plain list"}]))
@@ -214,9 +232,9 @@ def test_history_commands_on_a_pipe(library_path: Path) -> None:
     assert [line.split()[3:5] for line in lines] == [["m-third", "1"], ["m-second", "1"], ["m-first", "1"]]
     assert "second about ^[]52;c;aGk=^G penguins" in lines[1]
     assert len(run_chatcli("history", "list", "-n", "2").stdout.splitlines()) == 2
-    assert [c["title"] for c in json.loads(run_chatcli("history", "list", "-m", "m-first", "--json").stdout)] == [
-        "first about zebras"
-    ]
+    assert [
+        c["title"] for c in json.loads(run_chatcli("history", "list", "-m", "m-first", "--json").stdout)
+    ] == ["first about zebras"]
 
     ids = {str(c["title"]).split()[0]: str(c["id"]) for c in listed()}
     raw = run_chatcli("history", "show", ids["second"][:6])
@@ -246,10 +264,14 @@ def spawn(*args: str) -> pexpect.spawn:
 
 def test_on_a_terminal_show_renders_markdown_and_search_highlights(tmp_path: Path) -> None:
     source = tmp_path / "md.json"
-    source.write_text(json.dumps([
-        {"role": "user", "content": "walrus facts"},
-        {"role": "assistant", "content": "# Big Heading\n\n**tusks** and \x1b[2J escapes"},
-    ]))
+    source.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "walrus facts"},
+                {"role": "assistant", "content": "# Big Heading\n\n**tusks** and \x1b[2J escapes"},
+            ]
+        )
+    )
     conversation_id = run_chatcli("history", "import", str(source)).stdout.decode().strip()
 
     show = spawn("history", "show", conversation_id)
@@ -304,7 +326,9 @@ def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
     [conversation] = listed()
     assert conversation["turns"] == 3
     assert [m["content"] for m in shown(str(conversation["id"])) if m["role"] == "user"] == [
-        "first question", "second question", "third question"
+        "first question",
+        "second question",
+        "third question",
     ]
 
 

@@ -16,7 +16,9 @@ from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
-REJECTION = {"error": {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid"}}
+REJECTION = {
+    "error": {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid"}
+}
 
 
 def write_config(home: Path, text: str) -> Path:
@@ -55,7 +57,9 @@ def test_alias_becomes_the_model_id_the_server_receives(isolated_home: Path, ser
     assert [body["model"] for body in server.bodies] == ["qwen2.5:0.5b", "qwen2.5:0.5b"]
 
 
-def test_key_command_output_is_sent_as_the_key_and_never_shown(isolated_home: Path, server: OpenAIServer) -> None:
+def test_key_command_output_is_sent_as_the_key_and_never_shown(
+    isolated_home: Path, server: OpenAIServer
+) -> None:
     command = shlex.join([sys.executable, "-c", f"print('{TEST_KEY}')"])
     write_config(isolated_home, f"base_url = {json.dumps(server.url)}\napi_key_cmd = {json.dumps(command)}\n")
     result = run_chatcli("ask", "hi")
@@ -71,7 +75,9 @@ def test_failing_key_command_stops_before_any_request(isolated_home: Path, serve
     write_config(isolated_home, f"base_url = {json.dumps(server.url)}\napi_key_cmd = {json.dumps(command)}\n")
     result = run_chatcli("ask", "hi")
     assert result.returncode == 1
-    assert result.stderr == b"chatcli: error: api_key_cmd failed (exit status 1); run it yourself to see why\n"
+    assert (
+        result.stderr == b"chatcli: error: api_key_cmd failed (exit status 1); run it yourself to see why\n"
+    )
     assert server.requests == []
 
 
@@ -89,10 +95,15 @@ def test_models_lists_sorted_ids_with_control_characters_made_visible(server: Op
 def test_models_json_is_a_parsable_list(server: OpenAIServer) -> None:
     result = run_chatcli("models", "--json", env={"OPENAI_BASE_URL": server.url})
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [{"id": "other-model", "owned_by": None}, {"id": "test-model", "owned_by": None}]
+    assert json.loads(result.stdout) == [
+        {"id": "other-model", "owned_by": None},
+        {"id": "test-model", "owned_by": None},
+    ]
 
 
-def test_models_uses_the_profile_and_reports_a_missing_endpoint(isolated_home: Path, server: OpenAIServer) -> None:
+def test_models_uses_the_profile_and_reports_a_missing_endpoint(
+    isolated_home: Path, server: OpenAIServer
+) -> None:
     write_config(isolated_home, f'[profiles.local]\nbase_url = "{server.url}"\n')
     server.models = None
     server.enqueue(json_reply(404, {"error": {"message": "Not Found"}}))
@@ -106,7 +117,9 @@ def test_models_without_a_string_id_are_skipped_and_owners_must_be_strings(serve
     from chatcli.core.stream import ModelEntry
 
     server.models = None
-    listing = {"data": [{"object": "model"}, {"id": 5}, {"id": "a", "owned_by": 3}, {"id": "b", "owned_by": "me"}]}
+    listing = {
+        "data": [{"object": "model"}, {"id": 5}, {"id": "a", "owned_by": 3}, {"id": "b", "owned_by": "me"}]
+    }
     server.enqueue(json_reply(200, listing))
     entries = OpenAIBackend(BackendSettings(base_url=server.url, timeout=15)).list_models()
     assert entries == [ModelEntry("a", None), ModelEntry("b", "me")]
@@ -171,8 +184,14 @@ def test_rejection_is_remembered_for_the_rest_of_the_session(server: OpenAIServe
     assert request.info.usage is not None and request.info.usage.completion_tokens == 5
 
 
-def test_no_stream_asks_for_the_whole_answer_and_still_gets_usage(isolated_home: Path, server: OpenAIServer) -> None:
-    completion = {"model": "m", "choices": [{"message": {"content": "Whole"}, "finish_reason": "stop"}], "usage": USAGE}
+def test_no_stream_asks_for_the_whole_answer_and_still_gets_usage(
+    isolated_home: Path, server: OpenAIServer
+) -> None:
+    completion = {
+        "model": "m",
+        "choices": [{"message": {"content": "Whole"}, "finish_reason": "stop"}],
+        "usage": USAGE,
+    }
     server.enqueue(json_reply(200, completion), json_reply(200, completion))
     assert run_chatcli("ask", "--no-stream", "--base-url", server.url, "hi").stdout == b"Whole\n"
     write_config(isolated_home, f'base_url = "{server.url}"\nstream = false\n')
@@ -202,7 +221,12 @@ def test_json_output_is_one_object_and_nothing_else(server: OpenAIServer) -> Non
 
 def test_json_on_echo_names_the_requested_model_and_no_usage() -> None:
     result = run_chatcli("ask", "--json", "-b", "echo", "-m", "mine", "hi")
-    assert json.loads(result.stdout) == {"content": "Echo: hi", "model": "mine", "finish_reason": "stop", "usage": None}
+    assert json.loads(result.stdout) == {
+        "content": "Echo: hi",
+        "model": "mine",
+        "finish_reason": "stop",
+        "usage": None,
+    }
 
 
 def test_json_with_a_failed_request_prints_nothing_on_stdout(server: OpenAIServer) -> None:
@@ -219,8 +243,15 @@ def test_text_files_come_first_each_under_its_name(tmp_path: Path, server: OpenA
     (tmp_path / "notes.md").write_text("# Notes\n```py\nx = 1\n```\n", encoding="utf-8")
     (tmp_path / "todo.txt").write_text("buy milk", encoding="utf-8")
     result = run_chatcli(
-        "ask", "--base-url", server.url, "-f", str(tmp_path / "notes.md"), "--file", str(tmp_path / "todo.txt"),
-        "summarise", input=b"from stdin\n",
+        "ask",
+        "--base-url",
+        server.url,
+        "-f",
+        str(tmp_path / "notes.md"),
+        "--file",
+        str(tmp_path / "todo.txt"),
+        "summarise",
+        input=b"from stdin\n",
     )
     assert result.returncode == 0, result.stderr
     expected = (
@@ -242,7 +273,11 @@ def test_a_file_alone_is_the_prompt(tmp_path: Path) -> None:
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00", [], "is binary (NUL byte at offset 8); only text is sent"),
         (b"caf\xe9\n", [], "is not valid UTF-8 (byte offset 3); only UTF-8 text is sent"),
-        (b"x" * 101, ["--max-input-bytes", "100"], "is larger than 100 bytes; raise --max-input-bytes to send it"),
+        (
+            b"x" * 101,
+            ["--max-input-bytes", "100"],
+            "is larger than 100 bytes; raise --max-input-bytes to send it",
+        ),
     ],
 )
 def test_binary_undecodable_or_oversized_files_are_refused_before_any_request(
@@ -271,7 +306,10 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 def under_bash(option: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         # `; exit` keeps bash from exec-ing the command, so bash is its parent whatever started the tests
-        ["bash", "-c", f"{shlex.quote(CHATCLI)} {option}; exit $?"], capture_output=True, timeout=30, check=False
+        ["bash", "-c", f"{shlex.quote(CHATCLI)} {option}; exit $?"],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
 
 
@@ -280,7 +318,9 @@ def test_completion_script_and_completions_work(isolated_home: Path) -> None:
     shown = under_bash("--show-completion")
     assert shown.returncode == 0, shown.stderr
     assert b"_CHATCLI_COMPLETE=complete_bash" in shown.stdout
-    completed = run_chatcli(env={"_CHATCLI_COMPLETE": "complete_bash", "COMP_WORDS": "chatcli mo", "COMP_CWORD": "1"})
+    completed = run_chatcli(
+        env={"_CHATCLI_COMPLETE": "complete_bash", "COMP_WORDS": "chatcli mo", "COMP_CWORD": "1"}
+    )
     assert completed.stdout.split() == [b"models"]
     installed = under_bash("--install-completion")
     assert installed.returncode == 0, installed.stderr
@@ -292,7 +332,9 @@ def test_completion_script_and_completions_work(isolated_home: Path) -> None:
 def test_profile_names_complete_from_the_config_file(isolated_home: Path) -> None:
     write_config(isolated_home, "[profiles.ollama]\n[profiles.vllm]\n[profiles.work]\n")
     for words, expected in [("chatcli ask -p ", [b"ollama", b"vllm", b"work"]), ("chatcli -p w", [b"work"])]:
-        current = len(words.split()) - (0 if words.endswith(" ") else 1)  # the index of the word being completed
+        current = len(words.split()) - (
+            0 if words.endswith(" ") else 1
+        )  # the index of the word being completed
         env = {"_CHATCLI_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(current)}
         assert run_chatcli(env=env).stdout.split() == expected
 
@@ -313,7 +355,9 @@ def test_chat_options_before_history_or_config_are_refused_not_ignored() -> None
     assert result.stderr == b"chatcli: error: --model does not apply to `history`\n"
 
 
-def test_a_key_in_a_config_file_others_can_read_is_warned_about(isolated_home: Path, server: OpenAIServer) -> None:
+def test_a_key_in_a_config_file_others_can_read_is_warned_about(
+    isolated_home: Path, server: OpenAIServer
+) -> None:
     path = write_config(isolated_home, f'base_url = "{server.url}"\napi_key = "{TEST_KEY}"\n')
     path.chmod(0o644)
     warned = run_chatcli("ask", "hi")

@@ -55,7 +55,7 @@ def test_every_c0_control_but_newline_and_tab_del_and_c1_become_visible() -> Non
     controls = "".join(chr(code) for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)])
     shown = sanitize(controls)
     assert "\t" in shown and "\n" in shown
-    assert not any(ord(char) < 0x20 and char not in "\t\n" or 0x7F <= ord(char) < 0xA0 for char in shown)
+    assert not any((ord(char) < 0x20 and char not in "\t\n") or 0x7F <= ord(char) < 0xA0 for char in shown)
     assert sanitize("\x1b[2J\x07\x7f\u009b") == "^[[2J^G^?<U+009B>"
 
 
@@ -144,7 +144,9 @@ def test_hostile_model_ids_are_inert(server: OpenAIServer) -> None:
 
 def test_piped_output_is_byte_exact_even_when_hostile_and_forced_to_colour(server: OpenAIServer) -> None:
     server.enqueue(sse_reply(*HOSTILE))
-    result = run_chatcli("ask", "--base-url", server.url, "hi", env={"FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    result = run_chatcli(
+        "ask", "--base-url", server.url, "hi", env={"FORCE_COLOR": "1", "TERM": "xterm-256color"}
+    )
     assert result.returncode == 0
     assert result.stdout == "".join(HOSTILE).encode()
 
@@ -157,7 +159,10 @@ def test_a_loaded_hostile_conversation_is_shown_inert_in_the_repl(tmp_path: Path
     ]
     chat.write_text(json.dumps({"version": 1, "messages": messages}))
     child = pexpect.spawn(
-        CHATCLI, ["-b", "echo", "-l", str(chat)], env={**os.environ, "TERM": "xterm-256color"}, dimensions=(24, 100)
+        CHATCLI,
+        ["-b", "echo", "-l", str(chat)],
+        env={**os.environ, "TERM": "xterm-256color"},
+        dimensions=(24, 100),
     )
     seen = b""
     while child.expect_exact([b"Alt-Enter newline", b"\x1b[6n"], timeout=30) == 1:  # up to the first prompt
@@ -170,4 +175,6 @@ def test_a_loaded_hostile_conversation_is_shown_inert_in_the_repl(tmp_path: Path
     shown = seen.replace(b"\x1b[6n", b"")  # prompt_toolkit's request, not the conversation's
     assert_inert(shown)
     text = shown.decode()
-    assert "^[]52;c;aGk=^G" in text and "^[[2J" in text and "<U+009B>31m" in text and "<U+202E>exe.txt" in text
+    assert (
+        "^[]52;c;aGk=^G" in text and "^[[2J" in text and "<U+009B>31m" in text and "<U+202E>exe.txt" in text
+    )

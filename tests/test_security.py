@@ -54,16 +54,26 @@ def test_credentials_in_the_base_url_are_not_shown(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = run_chatcli("ask", "--base-url", f"http://user:{TEST_KEY}@127.0.0.1:{port}/v1?token={TEST_KEY}", "hi")
+    result = run_chatcli(
+        "ask", "--base-url", f"http://user:{TEST_KEY}@127.0.0.1:{port}/v1?token={TEST_KEY}", "hi"
+    )
     assert result.returncode == 1
-    assert one_line_error(result).startswith(f"cannot connect to http://127.0.0.1:{port}/v1 (connection refused)")
+    assert one_line_error(result).startswith(
+        f"cannot connect to http://127.0.0.1:{port}/v1 (connection refused)"
+    )
     assert_clean(result, tmp_path)
 
 
 def test_a_successful_turn_writes_the_key_to_no_file(server: OpenAIServer, tmp_path: Path) -> None:
     server.enqueue(sse_reply("fine"))
     result = run_chatcli(
-        "ask", "--base-url", server.url, "-o", str(tmp_path / "chat.json"), "hi", env={"OPENAI_API_KEY": TEST_KEY}
+        "ask",
+        "--base-url",
+        server.url,
+        "-o",
+        str(tmp_path / "chat.json"),
+        "hi",
+        env={"OPENAI_API_KEY": TEST_KEY},
     )
     assert result.returncode == 0
     assert (tmp_path / "chat.json").exists()
@@ -115,4 +125,6 @@ def test_an_unexpected_exception_is_one_line_without_its_message_or_traceback(
     assert exited.value.exit_code == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == "chatcli: error: unexpected RuntimeError; run with CHATCLI_DEBUG=1 for a traceback\n"
+    assert (
+        captured.err == "chatcli: error: unexpected RuntimeError; run with CHATCLI_DEBUG=1 for a traceback\n"
+    )

@@ -20,7 +20,9 @@ from tests.conftest import CHATCLI, TEST_KEY
 from tests.leaks import assert_clean_output
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply
 
-WAIT = 20.0  # generous: the machine may be loaded; a hang would take far longer (Retry-After 50 s, gates 60 s)
+WAIT = (
+    20.0  # generous: the machine may be loaded; a hang would take far longer (Retry-After 50 s, gates 60 s)
+)
 # A shell runs background jobs with SIGINT ignored, and Python then never raises KeyboardInterrupt: restore
 # the default in a tiny exec wrapper (thread-safe, unlike preexec_fn).
 WITH_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"

@@ -23,3 +23,8 @@ def test_mypy_strict_finds_no_errors() -> None:
 def test_ruff_finds_no_problems() -> None:
     result = run_tool("ruff", "check", "chatcli", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_leaves_every_file_unchanged() -> None:
+    result = run_tool("ruff", "format", "--check", "chatcli", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr

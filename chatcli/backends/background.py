@@ -27,7 +27,7 @@ class BackgroundBackend:
     def _build(self) -> None:
         try:
             self._backend = self._create()
-        except Exception as error:  # noqa: BLE001 - handed to the main thread, which reports it in stream()
+        except Exception as error:
             self._error = error
         finally:
             self._ready.set()

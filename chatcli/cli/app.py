@@ -65,7 +65,8 @@ def chat(
     context: typer.Context,
     options: ChatOptions,
     version: Annotated[
-        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
     ] = False,
 ) -> None:
     """Chat interactively; with piped stdin, answer once like `ask`."""
@@ -88,21 +89,46 @@ def _refuse(message: str) -> Any:
     return refuse
 
 
-@app.command(epilog='Examples:\n\n  chatcli ask "hi"\n\n  cat notes.md | chatcli ask -u "summarise"\n\n  chatcli ask -f main.py --json "find the bug" | jq -r .content')
+@app.command(
+    epilog='Examples:\n\n  chatcli ask "hi"\n\n  cat notes.md | chatcli ask -u "summarise"\n\n  chatcli ask -f main.py --json "find the bug" | jq -r .content'
+)
 @with_chat_options
 def ask(
     context: typer.Context,
     options: ChatOptions,
-    prompt: Annotated[list[str] | None, typer.Argument(help="The prompt; words are joined with spaces.", metavar="PROMPT...", show_default=False)] = None,
+    prompt: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The prompt; words are joined with spaces.", metavar="PROMPT...", show_default=False
+        ),
+    ] = None,
     file: Annotated[
         list[Path] | None,
-        typer.Option("-f", "--file", help="Add a text file to the prompt, under its name (repeatable).", metavar="PATH", rich_help_panel=INPUT_PANEL, show_default=False),
+        typer.Option(
+            "-f",
+            "--file",
+            help="Add a text file to the prompt, under its name (repeatable).",
+            metavar="PATH",
+            rich_help_panel=INPUT_PANEL,
+            show_default=False,
+        ),
     ] = None,
     usage: Annotated[
-        bool, typer.Option("-u", "--usage", help="Print token counts, duration and cost on stderr after the answer.", rich_help_panel=OUTPUT_PANEL)
+        bool,
+        typer.Option(
+            "-u",
+            "--usage",
+            help="Print token counts, duration and cost on stderr after the answer.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
     ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object (content, model, finish_reason, usage) and nothing else.", rich_help_panel=OUTPUT_PANEL)
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object (content, model, finish_reason, usage) and nothing else.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
     ] = False,
 ) -> None:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
@@ -117,7 +143,9 @@ def ask(
 def models(
     context: typer.Context,
     options: ChatOptions,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {id, owned_by} objects.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of {id, owned_by} objects.")
+    ] = False,
 ) -> None:
     """List the models the endpoint serves (GET /models), one id per line.
 

@@ -36,7 +36,8 @@ def path_command(context: typer.Context) -> None:
 def show_command(
     context: typer.Context,
     profile: Annotated[
-        str | None, typer.Option("-p", "--profile", help="Show this profile's settings.", autocompletion=profile_names)
+        str | None,
+        typer.Option("-p", "--profile", help="Show this profile's settings.", autocompletion=profile_names),
     ] = None,
     model: Annotated[str | None, typer.Option("-m", "--model", help="As if given -m.")] = None,
     backend: Annotated[str | None, typer.Option("-b", "--backend", help="As if given -b.")] = None,
@@ -77,7 +78,9 @@ def describe(resolved: Resolved) -> str:
     for alias, target in resolved.config.aliases.items():
         lines.append(f"alias {_quote(alias)} = {_quote(target)}")
     for model_name, price in resolved.config.prices.items():
-        lines.append(f"price {_quote(model_name)}: ${price.input:g} input, ${price.output:g} output per 1M tokens")
+        lines.append(
+            f"price {_quote(model_name)}: ${price.input:g} input, ${price.output:g} output per 1M tokens"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -46,7 +46,9 @@ def _local_time(timestamp: str) -> str:
 def list_command(
     context: typer.Context,
     limit: LimitOption = 20,
-    model: Annotated[str | None, typer.Option("-m", "--model", help="Only conversations with this model.")] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", help="Only conversations with this model.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List conversations, most recently active first: id, date, model, turns, title."""
@@ -62,7 +64,12 @@ def list_command(
         terminal = env.stdout_isatty
         width = env.terminal_size().columns if terminal else 0
         if terminal:
-            echo(env, f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title" if summaries else "no conversations")
+            echo(
+                env,
+                f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title"
+                if summaries
+                else "no conversations",
+            )
         for summary in summaries:
             line = (
                 f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
@@ -78,7 +85,9 @@ def list_command(
 def show_command(
     context: typer.Context,
     conversation_id: IdArgument,
-    as_json: Annotated[bool, typer.Option("--json", help="Print it as a conversation file (version 1).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print it as a conversation file (version 1).")
+    ] = False,
 ) -> None:
     """Show one conversation: rendered on a terminal, raw Markdown when piped."""
 
@@ -95,8 +104,11 @@ def show_command(
             echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
             return 0
         if terminal:
-            echo(env, f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
-                  f"{summary.turns} turns\n")
+            echo(
+                env,
+                f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
+                f"{summary.turns} turns\n",
+            )
         print_conversation(conversation, env.stdout, terminal)  # type: ignore[arg-type]
         return 0
 
@@ -106,8 +118,12 @@ def show_command(
 def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) -> None:
     """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise."""
     if not terminal:
-        out.write("\n".join(f"## {_heading(message.role, message.status)}\n\n{message.text}\n"
-                            for message in conversation.messages))
+        out.write(
+            "\n".join(
+                f"## {_heading(message.role, message.status)}\n\n{message.text}\n"
+                for message in conversation.messages
+            )
+        )
         out.flush()
         return
     from rich.console import Console
@@ -128,7 +144,9 @@ def _heading(role: str, status: str | None) -> str:
 @history_app.command("search")
 def search_command(
     context: typer.Context,
-    query: Annotated[list[str], typer.Argument(help="Words to find (all of them); end a word with * for a prefix.")],
+    query: Annotated[
+        list[str], typer.Argument(help="Words to find (all of them); end a word with * for a prefix.")
+    ],
     limit: LimitOption = 20,
     as_json: JsonFlag = False,
 ) -> None:
@@ -142,8 +160,13 @@ def search_command(
             hits = library.search(" ".join(query), limit, _MARKS if terminal else ("", ""))
         if as_json:
             rows = [
-                {"id": hit.conversation_id, "date": hit.created_at, "role": hit.role, "title": hit.title,
-                 "snippet": hit.snippet}
+                {
+                    "id": hit.conversation_id,
+                    "date": hit.created_at,
+                    "role": hit.role,
+                    "title": hit.title,
+                    "snippet": hit.snippet,
+                }
                 for hit in hits
             ]
             echo(env, json.dumps(rows, ensure_ascii=False, indent=2))
@@ -183,7 +206,9 @@ def export_command(
 @history_app.command("import")
 def import_command(
     context: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A conversation file, or a JSON list of {role, content} messages.")],
+    file: Annotated[
+        Path, typer.Argument(help="A conversation file, or a JSON list of {role, content} messages.")
+    ],
 ) -> None:
     """Add a conversation file to the library as a new conversation and print its id."""
 

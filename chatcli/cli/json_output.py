@@ -12,6 +12,15 @@ def answer_json(content: str, info: StreamInfo, model: str) -> str:
     usage = None
     if info.usage is not None:
         prompt, completion = info.usage.prompt_tokens, info.usage.completion_tokens
-        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    data = {"content": content, "model": info.model or model, "finish_reason": info.finish_reason, "usage": usage}
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+    data = {
+        "content": content,
+        "model": info.model or model,
+        "finish_reason": info.finish_reason,
+        "usage": usage,
+    }
     return json.dumps(data)

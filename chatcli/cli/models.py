@@ -23,7 +23,9 @@ def format_models(entries: Sequence[ModelEntry], as_json: bool) -> str:
     """Sorted by id. JSON is a list of {"id", "owned_by"} objects, ASCII-escaped so it is inert on a terminal."""
     ordered = sorted(entries, key=lambda entry: entry.id)
     if as_json:
-        return json.dumps([{"id": entry.id, "owned_by": entry.owned_by} for entry in ordered], indent=2) + "\n"
+        return (
+            json.dumps([{"id": entry.id, "owned_by": entry.owned_by} for entry in ordered], indent=2) + "\n"
+        )
     return "".join(f"{one_line(entry.id)}\n" for entry in ordered)
 
 
@@ -33,7 +35,9 @@ def run_models(env: Environment, options: ChatOptions, as_json: bool) -> int:
 
     config = wiring.resolve_settings(env, options).config
     if config.resolved_backend() is not BackendName.OPENAI:
-        raise UsageError("the echo backend has no model list; set --base-url or OPENAI_API_KEY, or pick a profile")
+        raise UsageError(
+            "the echo backend has no model list; set --base-url or OPENAI_API_KEY, or pick a profile"
+        )
     settings = wiring.backend_settings(env, config, resolve_api_key(config))
     assert env.stdout is not None
     env.stdout.write(format_models(OpenAIBackend(settings).list_models(), as_json))

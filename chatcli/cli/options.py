@@ -52,7 +52,11 @@ class ChatOptions:
 
     def given(self) -> list[str]:
         """The options that were given, as their long flags."""
-        return ["--" + f.name.rstrip("_").replace("_", "-") for f in fields(self) if getattr(self, f.name) not in (None, False)]
+        return [
+            "--" + f.name.rstrip("_").replace("_", "-")
+            for f in fields(self)
+            if getattr(self, f.name) not in (None, False)
+        ]
 
     def settings_flags(self) -> dict[str, Any]:
         """The values that override config settings (None: not given)."""
@@ -72,11 +76,18 @@ class ChatOptions:
 
 
 def _option(*names: str, help: str, panel: str, metavar: str | None = None, **extra: Any) -> Any:
-    return typer.Option(*names, help=help, rich_help_panel=panel, metavar=metavar, show_default=False, **extra)
+    return typer.Option(
+        *names, help=help, rich_help_panel=panel, metavar=metavar, show_default=False, **extra
+    )
 
 
 _DECLARATIONS: dict[str, tuple[Any, Any]] = {
-    "model": (str | None, _option("-m", "--model", help="Model id or alias (env: CHATCLI_MODEL).", panel=MODEL_PANEL, metavar="NAME")),
+    "model": (
+        str | None,
+        _option(
+            "-m", "--model", help="Model id or alias (env: CHATCLI_MODEL).", panel=MODEL_PANEL, metavar="NAME"
+        ),
+    ),
     "profile": (
         str | None,
         _option(
@@ -88,27 +99,119 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             autocompletion=profile_names,
         ),
     ),
-    "backend": (str | None, _option("-b", "--backend", help="auto, openai or echo (auto: openai once a key or base URL is set).", panel=MODEL_PANEL, metavar="NAME")),
-    "base_url": (str | None, _option("--base-url", help="OpenAI-compatible endpoint, ending in /v1 (env: OPENAI_BASE_URL).", panel=MODEL_PANEL, metavar="URL")),
-    "system": (str | None, _option("-s", "--system", help="System prompt.", panel=MODEL_PANEL, metavar="TEXT")),
-    "temperature": (float | None, _option("-t", "--temperature", help="Sampling temperature, 0 to 2.", panel=MODEL_PANEL, metavar="T")),
-    "max_tokens": (int | None, _option("--max-tokens", help="Longest answer, in tokens.", panel=MODEL_PANEL, metavar="N")),
-    "timeout": (float | None, _option("--timeout", help="Longest silence between two chunks of the answer, seconds.", panel=MODEL_PANEL, metavar="SECONDS")),
-    "load": (Path | None, _option("-l", "--load", help="Start from a saved conversation file.", panel=CONVERSATION_PANEL, metavar="FILE")),
-    "save": (Path | None, _option("-o", "--save", help="Save the conversation to FILE after every turn.", panel=CONVERSATION_PANEL, metavar="FILE")),
-    "continue_": (bool, _option("-c", "--continue", help="Continue the most recent conversation in the library.", panel=CONVERSATION_PANEL)),
-    "cid": (str | None, _option("--cid", help="Continue the library conversation with this id (a unique prefix will do).", panel=CONVERSATION_PANEL, metavar="ID")),
-    "no_log": (bool, _option("--no-log", help="Do not record this conversation in the library.", panel=CONVERSATION_PANEL)),
-    "no_stream": (bool, _option("--no-stream", help="Wait for the whole answer instead of streaming it.", panel=OUTPUT_PANEL)),
-    "markdown": (bool | None, _option("--markdown/--plain", help="Force Markdown or raw text (default: Markdown on a terminal).", panel=OUTPUT_PANEL)),
-    "max_input_bytes": (int | None, _option("--max-input-bytes", help="Refuse stdin or an attached file larger than this many bytes (default 8 MiB).", panel=INPUT_PANEL, metavar="BYTES", min=1)),
+    "backend": (
+        str | None,
+        _option(
+            "-b",
+            "--backend",
+            help="auto, openai or echo (auto: openai once a key or base URL is set).",
+            panel=MODEL_PANEL,
+            metavar="NAME",
+        ),
+    ),
+    "base_url": (
+        str | None,
+        _option(
+            "--base-url",
+            help="OpenAI-compatible endpoint, ending in /v1 (env: OPENAI_BASE_URL).",
+            panel=MODEL_PANEL,
+            metavar="URL",
+        ),
+    ),
+    "system": (
+        str | None,
+        _option("-s", "--system", help="System prompt.", panel=MODEL_PANEL, metavar="TEXT"),
+    ),
+    "temperature": (
+        float | None,
+        _option("-t", "--temperature", help="Sampling temperature, 0 to 2.", panel=MODEL_PANEL, metavar="T"),
+    ),
+    "max_tokens": (
+        int | None,
+        _option("--max-tokens", help="Longest answer, in tokens.", panel=MODEL_PANEL, metavar="N"),
+    ),
+    "timeout": (
+        float | None,
+        _option(
+            "--timeout",
+            help="Longest silence between two chunks of the answer, seconds.",
+            panel=MODEL_PANEL,
+            metavar="SECONDS",
+        ),
+    ),
+    "load": (
+        Path | None,
+        _option(
+            "-l",
+            "--load",
+            help="Start from a saved conversation file.",
+            panel=CONVERSATION_PANEL,
+            metavar="FILE",
+        ),
+    ),
+    "save": (
+        Path | None,
+        _option(
+            "-o",
+            "--save",
+            help="Save the conversation to FILE after every turn.",
+            panel=CONVERSATION_PANEL,
+            metavar="FILE",
+        ),
+    ),
+    "continue_": (
+        bool,
+        _option(
+            "-c",
+            "--continue",
+            help="Continue the most recent conversation in the library.",
+            panel=CONVERSATION_PANEL,
+        ),
+    ),
+    "cid": (
+        str | None,
+        _option(
+            "--cid",
+            help="Continue the library conversation with this id (a unique prefix will do).",
+            panel=CONVERSATION_PANEL,
+            metavar="ID",
+        ),
+    ),
+    "no_log": (
+        bool,
+        _option("--no-log", help="Do not record this conversation in the library.", panel=CONVERSATION_PANEL),
+    ),
+    "no_stream": (
+        bool,
+        _option("--no-stream", help="Wait for the whole answer instead of streaming it.", panel=OUTPUT_PANEL),
+    ),
+    "markdown": (
+        bool | None,
+        _option(
+            "--markdown/--plain",
+            help="Force Markdown or raw text (default: Markdown on a terminal).",
+            panel=OUTPUT_PANEL,
+        ),
+    ),
+    "max_input_bytes": (
+        int | None,
+        _option(
+            "--max-input-bytes",
+            help="Refuse stdin or an attached file larger than this many bytes (default 8 MiB).",
+            panel=INPUT_PANEL,
+            metavar="BYTES",
+            min=1,
+        ),
+    ),
 }
 
 
 def _parameter(name: str) -> inspect.Parameter:
     kind, option = _DECLARATIONS[name]
     default = False if kind is bool else None
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option])
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
+    )
 
 
 SERVER_OPTIONS = ("profile", "backend", "base_url", "timeout")  # what `models` takes

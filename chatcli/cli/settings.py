@@ -98,7 +98,13 @@ class Resolved:
 DEFAULT = Source(SourceKind.DEFAULT)
 FILE = Source(SourceKind.FILE)
 FLAG = Source(SourceKind.FLAG)
-_RANK = {SourceKind.FLAG: 4, SourceKind.ENVIRONMENT: 3, SourceKind.PROFILE: 2, SourceKind.FILE: 1, SourceKind.DEFAULT: 0}
+_RANK = {
+    SourceKind.FLAG: 4,
+    SourceKind.ENVIRONMENT: 3,
+    SourceKind.PROFILE: 2,
+    SourceKind.FILE: 1,
+    SourceKind.DEFAULT: 0,
+}
 ENVIRONMENT = {"model": "CHATCLI_MODEL", "base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY"}
 PROFILE_VARIABLE = "CHATCLI_PROFILE"
 
@@ -197,7 +203,7 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], bool]:
     except OSError as error:
         raise UsageError(
             f"cannot read config file {path} ({error.strerror}); check that it is a readable file"
-        )
+        ) from None
     import tomllib  # about 2 ms, paid only when there is a file
 
     try:
@@ -205,7 +211,7 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], bool]:
     except UnicodeDecodeError as error:
         raise UsageError(
             f"config file {path} is not valid UTF-8 (byte offset {error.start}); save it as UTF-8"
-        )
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"config file {path} is not valid TOML: {error}; fix the syntax") from None
     _check_file(data, path)
@@ -248,7 +254,9 @@ def _check_setting(path: Path, where: str, key: str, value: Any, known: list[str
 
         close = difflib.get_close_matches(key, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UsageError(f"config file {path}: {where}unknown key {key!r}{hint}; known keys: {', '.join(known)}")
+        raise UsageError(
+            f"config file {path}: {where}unknown key {key!r}{hint}; known keys: {', '.join(known)}"
+        )
     allowed = _allowed_types(key)
     if not _has_type(value, allowed):
         raise UsageError(
@@ -363,7 +371,10 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
 
 def exposed_key_file(resolved: Resolved) -> Path | None:
     """The config file, when the API key in use comes from it and other users may read it."""
-    if resolved.config.api_key is None or resolved.sources["api_key"].kind not in (SourceKind.FILE, SourceKind.PROFILE):
+    if resolved.config.api_key is None or resolved.sources["api_key"].kind not in (
+        SourceKind.FILE,
+        SourceKind.PROFILE,
+    ):
         return None
     try:
         mode = resolved.path.stat().st_mode

@@ -28,7 +28,10 @@ def resolve_settings(env: Environment, options: ChatOptions) -> Resolved:
     """The run's settings; warns when the API key sits in a config file that other users can read."""
     resolved = resolve_config(options.settings_flags(), env.environ, env.dirs.config_file)
     if (exposed := exposed_key_file(resolved)) is not None:
-        report(env, f"warning: {exposed} holds your API key and other users can read it; run: chmod 600 {exposed}")
+        report(
+            env,
+            f"warning: {exposed} holds your API key and other users can read it; run: chmod 600 {exposed}",
+        )
     return resolved
 
 
@@ -61,13 +64,18 @@ def open_conversation(resolved: Resolved, options: ChatOptions, recorder: Record
     if options.load is not None:
         loaded_file = ConversationFile(options.load)
         conversation = loaded_file.load()
-    if conversation.model is None or resolved.sources["model"].kind not in (SourceKind.DEFAULT, SourceKind.FILE):
+    if conversation.model is None or resolved.sources["model"].kind not in (
+        SourceKind.DEFAULT,
+        SourceKind.FILE,
+    ):
         conversation.model = config.model
     if config.system is not None:
         conversation.set_system(config.system)
     save_file = None
     if options.save is not None:
-        same_file = loaded_file is not None and os.path.abspath(options.load or "") == os.path.abspath(options.save)
+        same_file = loaded_file is not None and os.path.abspath(options.load or "") == os.path.abspath(
+            options.save
+        )
         save_file = loaded_file if same_file else ConversationFile(options.save)
         assert save_file is not None
         save_file.check_writable()
@@ -82,7 +90,11 @@ def new_recorder(env: Environment, config: Config) -> Recorder:
     backend = config.resolved_backend()
     host = url_host(config.base_url or "https://api.openai.com/v1") if backend is BackendName.OPENAI else None
     return Recorder(
-        env.dirs.library_file, lambda message: report(env, message), records=config.log, backend=backend, host=host
+        env.dirs.library_file,
+        lambda message: report(env, message),
+        records=config.log,
+        backend=backend,
+        host=host,
     )
 
 
@@ -117,7 +129,10 @@ def new_background_backend(env: Environment, config: Config) -> BackgroundBacken
 def _backend_name(env: Environment, config: Config) -> BackendName:
     name = config.resolved_backend()
     if config.backend == AUTO and name is BackendName.ECHO:
-        report(env, "no API key or base URL configured; using the offline echo backend (set OPENAI_API_KEY or --base-url)")
+        report(
+            env,
+            "no API key or base URL configured; using the offline echo backend (set OPENAI_API_KEY or --base-url)",
+        )
     return name
 
 
@@ -131,7 +146,9 @@ def _settings_with_key(env: Environment, config: Config) -> BackendSettings:
 def new_session(config: Config, conversation: Conversation, backend: Backend) -> Session:
     from chatcli.core.session import Session
 
-    return Session(backend, conversation, conversation.model or config.model, config.temperature, config.max_tokens)
+    return Session(
+        backend, conversation, conversation.model or config.model, config.temperature, config.max_tokens
+    )
 
 
 def new_renderer(env: Environment, config: Config) -> Renderer:

@@ -16,6 +16,7 @@ class Status(StrEnum):
     INTERRUPTED = "interrupted"
     FAILED = "failed"
 
+
 Content = str | list[dict[str, Any]] | None
 
 

@@ -106,7 +106,7 @@ class MarkdownRenderer:
                 if self._parts and delay <= 0:
                     try:
                         self._refresh()
-                    except Exception:  # noqa: BLE001 - never a traceback from this thread; the main thread
+                    except Exception:
                         return  # renders the same text at its next update and meets the error there
                 else:
                     self._wake.wait(delay if self._parts else None)

@@ -35,7 +35,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("retry", "/retry", "regenerate the last answer", "none"),
     CommandSpec("undo", "/undo", "drop the last question and its answer", "none"),
     CommandSpec("save", "/save [FILE]", "save now, and after every turn from now on", "optional"),
-    CommandSpec("load", "/load FILE", "replace the conversation with a saved one (or a library id)", "required"),
+    CommandSpec(
+        "load", "/load FILE", "replace the conversation with a saved one (or a library id)", "required"
+    ),
     CommandSpec("history", "/history", "show the conversation so far", "none"),
     CommandSpec(
         "copy",

@@ -42,7 +42,13 @@ class TerminalScreen:
     """The commands' view of the terminal: dim notices, warnings on stderr, rendered conversations."""
 
     def __init__(
-        self, new_renderer: Callable[[], Renderer], out: TextIO, err: TextIO, *, styled: bool, on_terminal: bool
+        self,
+        new_renderer: Callable[[], Renderer],
+        out: TextIO,
+        err: TextIO,
+        *,
+        styled: bool,
+        on_terminal: bool,
     ) -> None:
         self._new_renderer = new_renderer
         self._out = out

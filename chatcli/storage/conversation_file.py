@@ -27,20 +27,24 @@ def parse_conversation(data: Any, source: str) -> Conversation:
         extra = {key: value for key, value in data.items() if key not in _FILE_FIELDS}
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise BadFileError(f"{source}: not a chatcli conversation (no \"version\" number)")
+            raise BadFileError(f'{source}: not a chatcli conversation (no "version" number)')
         if version > FORMAT_VERSION:
-            raise BadFileError(f"{source}: written by a newer chatcli (format version {version}); upgrade chatcli")
+            raise BadFileError(
+                f"{source}: written by a newer chatcli (format version {version}); upgrade chatcli"
+            )
         if version < 1:
             raise BadFileError(f"{source}: unknown format version {version}")
         model = data.get("model")
         if model is not None and not isinstance(model, str):
-            raise BadFileError(f"{source}: \"model\" must be a string")
+            raise BadFileError(f'{source}: "model" must be a string')
         data = data.get("messages")
         if data is None:
-            raise BadFileError(f"{source}: no \"messages\" list")
+            raise BadFileError(f'{source}: no "messages" list')
     if not isinstance(data, list):
         raise BadFileError(f"{source}: expected a conversation object or a list of messages")
-    return Conversation([_parse_message(item, index, source) for index, item in enumerate(data)], model, extra)
+    return Conversation(
+        [_parse_message(item, index, source) for index, item in enumerate(data)], model, extra
+    )
 
 
 def _parse_message(item: Any, index: int, source: str) -> Message:
@@ -53,7 +57,7 @@ def _parse_message(item: Any, index: int, source: str) -> Message:
     content = item.get("content")
     if isinstance(content, list):
         if not all(isinstance(part, dict) and isinstance(part.get("type"), str) for part in content):
-            raise BadFileError(f"{where}: content parts must be objects with a \"type\"")
+            raise BadFileError(f'{where}: content parts must be objects with a "type"')
     elif content is not None and not isinstance(content, str):
         raise BadFileError(f"{where}: content must be a string or a list of parts")
     status = item.get("status")
@@ -70,7 +74,12 @@ def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
         if message.status:
             item["status"] = message.status
         messages.append(item)
-    return {**conversation.extra, "version": FORMAT_VERSION, "model": conversation.model, "messages": messages}
+    return {
+        **conversation.extra,
+        "version": FORMAT_VERSION,
+        "model": conversation.model,
+        "messages": messages,
+    }
 
 
 def decode_conversation(raw: bytes, source: str) -> Conversation:
@@ -140,7 +149,9 @@ class ConversationFile:
         try:
             size = self.path.stat().st_size
             if size > MAX_FILE_BYTES:
-                raise BadFileError(f"{self.path}: file too large ({size} bytes, the limit is {MAX_FILE_BYTES})")
+                raise BadFileError(
+                    f"{self.path}: file too large ({size} bytes, the limit is {MAX_FILE_BYTES})"
+                )
             return self.path.read_bytes()
         except FileNotFoundError:
             return None
@@ -157,7 +168,9 @@ class Autosave:
     the HistoryError reaches the caller (`ask`, which exits 1).
     """
 
-    def __init__(self, file: ConversationFile | None = None, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, file: ConversationFile | None = None, warn: Callable[[str], None] | None = None
+    ) -> None:
         self.file = file
         self._warn = warn
 

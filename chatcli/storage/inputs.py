@@ -31,7 +31,9 @@ def decode_text(raw: bytes, source: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         offset = error.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
-        raise UsageError(f"{source} is not valid UTF-8 (byte offset {offset}); only UTF-8 text is sent") from None
+        raise UsageError(
+            f"{source} is not valid UTF-8 (byte offset {offset}); only UTF-8 text is sent"
+        ) from None
 
 
 def combine_prompt(words: list[str], stdin_text: str | None) -> str:

@@ -252,7 +252,11 @@ class Library:
     # Writing
 
     def record_turn(
-        self, conversation_id: str | None, stored: Sequence[Message], conversation: Conversation, turn: TurnRecord
+        self,
+        conversation_id: str | None,
+        stored: Sequence[Message],
+        conversation: Conversation,
+        turn: TurnRecord,
     ) -> str:
         """Record the turn that just ended `conversation` (its last two messages) and return the conversation id.
 
@@ -271,18 +275,34 @@ class Library:
             turn_id = db.execute(
                 "INSERT INTO turns (conversation_id, created_at, model, backend, host, status, finish_reason, "
                 "prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, now, turn.model, turn.backend, turn.host, turn.status, turn.finish_reason,
-                 turn.prompt_tokens, turn.completion_tokens),
+                (
+                    conversation_id,
+                    now,
+                    turn.model,
+                    turn.backend,
+                    turn.host,
+                    turn.status,
+                    turn.finish_reason,
+                    turn.prompt_tokens,
+                    turn.completion_tokens,
+                ),
             ).lastrowid
             first_of_turn = max(len(body) - 2, 0)
             self._insert_messages(
-                db, conversation_id, body, start, now, lambda position: turn_id if position >= first_of_turn else None
+                db,
+                conversation_id,
+                body,
+                start,
+                now,
+                lambda position: turn_id if position >= first_of_turn else None,
             )
             self._update_conversation(db, conversation_id, system, body, turn.model, now)
         return conversation_id
 
     @staticmethod
-    def _extends(db: sqlite3.Connection, conversation_id: str, stored: Sequence[Message], body: list[Message]) -> bool:
+    def _extends(
+        db: sqlite3.Connection, conversation_id: str, stored: Sequence[Message], body: list[Message]
+    ) -> bool:
         """Whether `body` continues the library conversation, which must still hold exactly `stored`."""
         if body[: len(stored)] != list(stored):
             return False
@@ -340,7 +360,9 @@ class Library:
                     now,
                     message.role,
                     message.text,
-                    None if isinstance(message.content, str) else json.dumps(message.content, ensure_ascii=False),
+                    None
+                    if isinstance(message.content, str)
+                    else json.dumps(message.content, ensure_ascii=False),
                     message.status,
                     json.dumps(dict(message.extra), ensure_ascii=False) if message.extra else None,
                 )
@@ -360,7 +382,14 @@ class Library:
         db.execute(
             "UPDATE conversations SET updated_at = ?, title = ?, model = coalesce(?, model), system = ?, turns = ? "
             "WHERE id = ?",
-            (now, title_of(body), model, system, sum(message.role == "user" for message in body), conversation_id),
+            (
+                now,
+                title_of(body),
+                model,
+                system,
+                sum(message.role == "user" for message in body),
+                conversation_id,
+            ),
         )
 
     # Reading
@@ -379,7 +408,8 @@ class Library:
             if not prefix or any(char not in "0123456789abcdef" for char in prefix):
                 raise UsageError(f"{reference!r} is not a conversation id; `chatcli history list` shows them")
             rows = self._db.execute(
-                "SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id LIMIT 2", (prefix, prefix + "g")
+                "SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+                (prefix, prefix + "g"),
             ).fetchall()
         if not rows:
             raise UsageError(f"no conversation {prefix} in the library; `chatcli history list` shows them")
@@ -421,7 +451,9 @@ class Library:
             ).fetchall()
         try:
             messages = [
-                Message(role, text if content is None else json.loads(content), status, json.loads(extra or "{}"))
+                Message(
+                    role, text if content is None else json.loads(content), status, json.loads(extra or "{}")
+                )
                 for role, text, content, status, extra in rows
             ]
         except ValueError:

@@ -39,7 +39,9 @@ class OpenAIBackend:
     def __init__(self, settings: BackendSettings) -> None:
         self._key = settings.api_key
         url = settings.base_url or DEFAULT_BASE_URL
-        self.base_url = _shown_url(url)  # for messages: without a user:password or query that may hold secrets
+        self.base_url = _shown_url(
+            url
+        )  # for messages: without a user:password or query that may hold secrets
         self._settings = settings
         self._network = PhasedNetwork(settings.first_token_timeout)
         self._client = openai.OpenAI(
@@ -54,7 +56,11 @@ class OpenAIBackend:
 
     def stream(self, request: ChatRequest) -> AnswerStream:
         streaming = self._settings.stream
-        params: dict[str, Any] = {"model": request.model, "messages": api_messages(request.messages), "stream": streaming}
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": api_messages(request.messages),
+            "stream": streaming,
+        }
         if request.temperature is not None:
             params["temperature"] = request.temperature
         if request.max_tokens is not None:
@@ -95,7 +101,9 @@ class OpenAIBackend:
                 retry = _retry_plan(error, attempt)
                 if retry is None:
                     raise BackendError(self._describe(error, request.model, attempt + 1)) from None
-            except httpx2.TransportError as error:  # the SDK does not wrap errors raised while reading the body
+            except (
+                httpx2.TransportError
+            ) as error:  # the SDK does not wrap errors raised while reading the body
                 raise self._failure(self._lost(error, started), started) from None
             wait, why = retry
             attempt += 1
@@ -137,7 +145,9 @@ class OpenAIBackend:
                 raise self._failure("server sent malformed stream data", got_text)
             if "error" in chunk:
                 reason = _error_text(chunk["error"])
-                raise self._failure(f"server reported an error mid-stream: {short_reason(reason, self._key)}", got_text)
+                raise self._failure(
+                    f"server reported an error mid-stream: {short_reason(reason, self._key)}", got_text
+                )
             if usage := chunk.get("usage"):
                 info.usage = _parse_usage(usage)
             if model := chunk.get("model"):
@@ -152,7 +162,9 @@ class OpenAIBackend:
                 if finish := choice.get("finish_reason"):
                     info.finish_reason = finish
         if info.finish_reason is None:
-            raise self._failure("the answer ended early: the server closed the stream before it finished", got_text)
+            raise self._failure(
+                "the answer ended early: the server closed the stream before it finished", got_text
+            )
 
     def _whole_answer(self, body: str, content_type: str, request: ChatRequest) -> Iterator[str]:
         """A server that ignored `stream` and sent the whole completion as JSON still gets its answer shown."""
@@ -188,7 +200,11 @@ class OpenAIBackend:
             return self._first_token_late()
         if isinstance(error, openai.APIConnectionError):
             cause = _connection_cause(error)
-            hint = "check the base URL" if cause.startswith(("unknown host", "TLS")) else "is the server running?"
+            hint = (
+                "check the base URL"
+                if cause.startswith(("unknown host", "TLS"))
+                else "is the server running?"
+            )
             return f"cannot connect to {where} ({cause}); {hint}"
         if isinstance(error, openai.APIStatusError):
             status = error.status_code
@@ -237,7 +253,9 @@ class OpenAIBackend:
         return f"the answer ended early: the connection to {self.base_url} was lost ({reason})"
 
 
-_JSON = json.JSONDecoder()  # json.loads without its per-call checks; bytes are decoded first (faster than loads(bytes))
+_JSON = (
+    json.JSONDecoder()
+)  # json.loads without its per-call checks; bytes are decoded first (faster than loads(bytes))
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -275,7 +293,13 @@ def _rejects_stream_options(error: openai.APIError) -> bool:
     return any(hint in text for hint in _STREAM_OPTIONS_HINTS)
 
 
-_STREAM_OPTIONS_HINTS = ("stream_options", "include_usage", "unknown parameter", "unrecognized", "extra inputs")
+_STREAM_OPTIONS_HINTS = (
+    "stream_options",
+    "include_usage",
+    "unknown parameter",
+    "unrecognized",
+    "extra inputs",
+)
 
 
 def _shown_url(url: str) -> str:
@@ -364,7 +388,11 @@ def _connection_cause(error: openai.APIConnectionError) -> str:
         text = str(cause).lower()
         if "refused" in text:
             return "connection refused"
-        if "name or service not known" in text or "nodename nor servname" in text or "name resolution" in text:
+        if (
+            "name or service not known" in text
+            or "nodename nor servname" in text
+            or "name resolution" in text
+        ):
             return f"unknown host {urlsplit(str(getattr(error.request, 'url', ''))).hostname}"
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted: {cause.verify_message}"
