@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatcli.backends.openai.client import _lines
+from chatcli.backends.openai.events import read_lines
 from tests.conftest import run_chatcli
 from tests.openai_server import OpenAIServer, Reply, chunk
 
@@ -25,12 +25,12 @@ from tests.openai_server import OpenAIServer, Reply, chunk
     ],
 )
 def test_lines_keep_every_byte_whatever_the_chunking(chunks: list[bytes], lines: list[bytes]) -> None:
-    assert list(_lines(iter(chunks))) == lines
+    assert list(read_lines(iter(chunks))) == lines
 
 
 def test_lines_do_not_split_on_other_control_bytes() -> None:
     """str.splitlines would also split on \\x0b, \\x0c, \\x1c… and NEL; bytes only on CR and LF."""
-    assert list(_lines(iter([b"a\x0bb\x0cc\x1cd\x85e\n"]))) == [b"a\x0bb\x0cc\x1cd\x85e\n"]
+    assert list(read_lines(iter([b"a\x0bb\x0cc\x1cd\x85e\n"]))) == [b"a\x0bb\x0cc\x1cd\x85e\n"]
 
 
 def test_answer_survives_crlf_events_split_mid_json_across_reads(server: OpenAIServer) -> None:

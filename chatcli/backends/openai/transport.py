@@ -67,10 +67,16 @@ class PhasedStream(httpcore2.NetworkStream):
 
 
 def phased_transport(network: PhasedNetwork, **options: Any) -> httpx2.HTTPTransport:
-    """An httpx transport whose direct connections read through `network` (proxied ones keep httpx's
-    single read timeout). httpx has no public hook for this, hence the private `_pool`."""
+    """An httpx transport whose connections (direct or through a proxy) read through `network`.
+
+    httpx has no public hook for the network backend, so this sets the private `_pool._network_backend`;
+    a version of httpx without them fails here, at once and loudly (the tests build one), rather than
+    silently losing the first-token timeout."""
     transport = httpx2.HTTPTransport(**options)
     pool = getattr(transport, "_pool", None)
-    if isinstance(pool, httpcore2.ConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = network
+    if not isinstance(pool, httpcore2.ConnectionPool) or not hasattr(pool, "_network_backend"):
+        raise RuntimeError(
+            f"httpx2 {httpx2.__version__} keeps its connection pool elsewhere; chatcli needs a version it supports"
+        )
+    pool._network_backend = network
     return transport

@@ -1,0 +1,109 @@
+"""The layers, read from the imports: core imports nothing of chatcli and no third-party package; backends,
+storage and render import only core; repl sits above them; cli on top. Nothing below cli reads the process's
+streams or environment itself (they come in an Environment)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
+
+PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
+ALLOWED: dict[str, set[str]] = {
+    "core": {"core"},
+    "backends": {"core", "backends"},
+    "storage": {"core", "storage"},
+    "render": {"core", "render"},
+    "repl": {"core", "backends", "storage", "render", "repl"},
+    "cli": {"core", "backends", "storage", "render", "repl", "cli"},
+}
+PROCESS_STATE = {("sys", "stdout"), ("sys", "stderr"), ("sys", "stdin"), ("os", "environ"), ("os", "getenv")}
+
+
+def modules() -> Iterator[tuple[str, Path, ast.Module]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).parts
+        if len(parts) > 1:
+            yield parts[0], path, ast.parse(path.read_text(), str(path))
+
+
+def imported(tree: ast.Module) -> Iterator[tuple[str, int]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module, node.lineno
+
+
+def test_every_sub_package_has_a_layer() -> None:
+    packages = {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
+    assert packages == set(ALLOWED)
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_each_layer_imports_only_the_layers_below_it(layer: str) -> None:
+    wrong = []
+    for package, path, tree in modules():
+        if package != layer:
+            continue
+        for name, line in imported(tree):
+            parts = name.split(".")
+            if parts[0] == "chatcli" and len(parts) > 1 and parts[1] not in ALLOWED[layer]:
+                wrong.append(f"{path.relative_to(PACKAGE)}:{line} imports {name}")
+    assert wrong == []
+
+
+def test_core_imports_only_the_standard_library() -> None:
+    wrong = [
+        f"{path.relative_to(PACKAGE)}:{line} imports {name}"
+        for package, path, tree in modules()
+        if package == "core"
+        for name, line in imported(tree)
+        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("chatcli.core")
+    ]
+    assert wrong == []
+
+
+def test_nothing_below_cli_reads_the_process_streams_or_environment() -> None:
+    wrong = []
+    for package, path, tree in modules():
+        if package == "cli":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if (node.value.id, node.attr) in PROCESS_STATE:
+                    wrong.append(
+                        f"{path.relative_to(PACKAGE)}:{node.lineno} reads {node.value.id}.{node.attr}"
+                    )
+                if node.attr == "isatty":
+                    wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} calls isatty()")
+    assert wrong == []
+
+
+def test_the_phased_transport_finds_the_connection_pool_it_needs() -> None:
+    """It reaches into httpx's private `_pool`; an httpx without it must fail here, not lose a timeout."""
+    for options in ({}, {"proxy": "http://127.0.0.1:9"}):
+        phased_transport(PhasedNetwork(1.0), **options).close()
+
+
+def test_every_third_party_package_chatcli_imports_is_declared() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    declared = {
+        requirement.split(">")[0].split("=")[0].strip().lower().replace("-", "_")
+        for requirement in pyproject["project"]["dependencies"]
+    }
+    distributions = {"markdown_it": "markdown_it_py"}
+    used = {
+        distributions.get(top, top)
+        for _, _, tree in modules()
+        for name, _ in imported(tree)
+        if (top := name.split(".")[0]) not in sys.stdlib_module_names and top != "chatcli"
+    }
+    assert used - declared == set()
