@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatcli.core.conversation import Message
 
@@ -46,6 +46,8 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     info: StreamInfo = field(default_factory=StreamInfo)
+    options: Mapping[str, Any] = field(default_factory=dict)  # more request-body keys (-O, [options])
+    tools: Sequence[Mapping[str, Any]] = ()  # OpenAI function-tool definitions offered to the model
 
 
 AnswerStream = Generator[str | Reasoning, None, None]

@@ -19,8 +19,8 @@ import openai
 
 from chatcli.backends.openai.diagnosis import Diagnosis, rejects_stream_options, retry_plan
 from chatcli.backends.openai.events import failure, parse_usage, read_events, read_lines
+from chatcli.backends.openai.request import chat_body
 from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
-from chatcli.core.conversation import api_messages
 from chatcli.core.errors import BackendError, PartialAnswer
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry
 
@@ -50,21 +50,9 @@ class OpenAIBackend:
 
     def stream(self, request: ChatRequest) -> AnswerStream:
         streaming = self._settings.stream
-        params: dict[str, Any] = {
-            "model": request.model,
-            "messages": api_messages(request.messages),
-            "stream": streaming,
-        }
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            params["max_tokens"] = request.max_tokens
-        if self.asks_for_usage and streaming:
-            params["stream_options"] = {"include_usage": True}
         attempt = 0
         while True:
-            if not self.asks_for_usage:
-                params.pop("stream_options", None)
+            params = chat_body(request, stream=streaming, include_usage=self.asks_for_usage)
             self._network.read_timeout = self._settings.first_token_timeout
             started = False
             try:
