@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from chatcli.backends import BackendName
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest
 
 CHUNK_CHARS = 4
 
 
 class EchoBackend:
-    name = "echo"
+    name = BackendName.ECHO
 
     def __init__(self, settings: BackendSettings) -> None:
         pass
