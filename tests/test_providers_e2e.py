@@ -369,3 +369,10 @@ def test_a_key_in_a_config_file_others_can_read_is_warned_about(
     assert quiet.returncode == 0
     assert quiet.stderr == b""
     assert TEST_KEY.encode() not in warned.stderr + quiet.stderr
+
+
+def test_plain_after_the_sub_command_is_not_mistaken_for_unset(server: OpenAIServer) -> None:
+    """--plain is a False that was given: it must win over --markdown given before `ask`."""
+    server.enqueue(sse_reply("**bold**"))
+    result = run_chatcli("--markdown", "ask", "--plain", "--base-url", server.url, "hi")
+    assert result.stdout == b"**bold**\n"

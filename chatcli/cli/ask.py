@@ -40,7 +40,7 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     stdin_text = None
     if env.stdin is not None:
         if env.stdin_isatty:
-            if not words:
+            if not words and not extras.files:
                 raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
         else:
             stdin_text = read_stdin(env.stdin, max_bytes)

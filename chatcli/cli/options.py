@@ -44,18 +44,15 @@ class ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
         if earlier is None:
             return self
-        unset = (None, False)
-        return replace(
-            self,
-            **{f.name: getattr(earlier, f.name) for f in fields(self) if getattr(self, f.name) in unset},
-        )
+        unset = {f.name: getattr(earlier, f.name) for f in fields(self) if getattr(self, f.name) == f.default}
+        return replace(self, **unset)
 
     def given(self) -> list[str]:
         """The options that were given, as their long flags."""
         return [
             "--" + f.name.rstrip("_").replace("_", "-")
             for f in fields(self)
-            if getattr(self, f.name) not in (None, False)
+            if getattr(self, f.name) != f.default
         ]
 
     def settings_flags(self) -> dict[str, Any]:
