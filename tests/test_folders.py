@@ -4,6 +4,8 @@ ignore, hidden files and binaries; a total over --max-input-bytes stops with the
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,26 @@ def test_a_folder_over_max_input_bytes_or_without_text_is_refused_before_any_req
         "(hidden, ignored and binary files are left out)\n"
     )
     assert server.requests == []
+
+
+PROBE = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("PATHSPEC=%s\\n" % ("pathspec" in sys.modules)))
+sys.argv = ["chatcli", *sys.argv[1:]]
+from chatcli.cli.app import main
+main()
+"""
+
+
+@pytest.mark.e2e
+def test_pathspec_is_imported_only_to_read_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a", encoding="utf-8")
+    for target, expected in ((tmp_path / "a.txt", "False"), (tmp_path, "True")):
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, "ask", "-b", "echo", "-f", str(target)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.decode().splitlines()[-1] == f"PATHSPEC={expected}"

@@ -128,7 +128,11 @@ class InputCommands:
         question = conversation.messages[start]
         content = question.content
         images = [part for part in content if part.get("type") != "text"] if isinstance(content, list) else []
-        self._draft.attachments = [*self._draft.attachments, *(_reattached(part) for part in images)]
+        others = [a for a in self._draft.attachments if not any(a.image is part for part in images)]
+        self._draft.attachments = [
+            *others,
+            *(_reattached(part) for part in images),
+        ]  # once, if /edit is repeated
         self._draft.prefill = question.text
         self._draft.editing = True
         return True
