@@ -217,7 +217,7 @@ def test_import_round_trip_keeps_parts_status_unknown_fields_and_model(library: 
     )
     cid = library.add_conversation(conversation)
     assert library.load(cid) == conversation
-    assert library.summary(cid).title == "look"
+    assert library.summary(cid).title == "look [image: x]"  # an image shows as its placeholder
 
 
 def test_ids_resolve_from_any_unique_prefix(library: Library) -> None:

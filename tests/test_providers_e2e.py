@@ -271,7 +271,12 @@ def test_a_file_alone_is_the_prompt(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "extra", "problem"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00", [], "is binary (NUL byte at offset 8); only text is sent"),
+        (
+            b"\x7fELF\x02\x01\x00\x00",  # a binary that is not an image
+            [],
+            "is binary (NUL byte at offset 6) and not a PNG, JPEG, GIF or WebP image; "
+            "only text and those images are sent",
+        ),
         (b"caf\xe9\n", [], "is not valid UTF-8 (byte offset 3); only UTF-8 text is sent"),
         (
             b"x" * 101,

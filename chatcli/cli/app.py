@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from chatcli import __version__
-from chatcli.cli.ask import AskExtras, run_ask
+from chatcli.cli.ask import AskExtras, input_limits, run_ask
 from chatcli.cli.config import config_app
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
@@ -107,7 +107,7 @@ def ask(
         typer.Option(
             "-f",
             "--file",
-            help="Add a text file to the prompt, under its name (repeatable).",
+            help="Add a text file, an image (PNG, JPEG, GIF, WebP) or a folder's text files to the prompt (repeatable).",
             metavar="PATH",
             rich_help_panel=INPUT_PANEL,
             show_default=False,
@@ -130,11 +130,20 @@ def ask(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = False,
+    editor: Annotated[
+        bool,
+        typer.Option(
+            "-e",
+            "--editor",
+            help="Write the prompt in $VISUAL or $EDITOR (piped stdin shows above a marker line).",
+            rich_help_panel=INPUT_PANEL,
+        ),
+    ] = False,
 ) -> None:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
     env = environment(context)
     merged = options.over(context.meta.get(_EARLIER_OPTIONS))
-    extras = AskExtras(file or [], usage, as_json)
+    extras = AskExtras(file or [], usage, as_json, editor)
     exit_with(env, lambda: run_ask(env, prompt or [], merged, extras))
 
 
@@ -182,6 +191,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         recorder=recorder,
         model_aliases=config.aliases,
         on_ready=backend.start,
+        limits=input_limits(config, options),
     )
 
 

@@ -116,11 +116,14 @@ def show_command(
 
 
 def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) -> None:
-    """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise."""
+    """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise;
+    an image as a one-line placeholder, never its base64."""
+    from chatcli.storage.images import shown_text
+
     if not terminal:
         out.write(
             "\n".join(
-                f"## {_heading(message.role, message.status)}\n\n{message.text}\n"
+                f"## {_heading(message.role, message.status)}\n\n{shown_text(message)}\n"
                 for message in conversation.messages
             )
         )
@@ -133,7 +136,7 @@ def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) 
     colours = {"user": "bold cyan", "assistant": "bold green"}
     for message in conversation.messages:
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
-        console.print(Markdown(sanitize(message.text), hyperlinks=False))
+        console.print(Markdown(sanitize(shown_text(message)), hyperlinks=False))
         console.print()
 
 

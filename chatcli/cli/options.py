@@ -39,6 +39,7 @@ class ChatOptions:
     no_stream: bool = False
     markdown: bool | None = None
     max_input_bytes: int | None = None
+    image_detail: str | None = None
 
     def over(self, earlier: ChatOptions | None) -> ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
@@ -198,6 +199,15 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             panel=INPUT_PANEL,
             metavar="BYTES",
             min=1,
+        ),
+    ),
+    "image_detail": (
+        str | None,
+        _option(
+            "--image-detail",
+            help="Detail the model looks at attached images in: low, high or auto (default: the server's).",
+            panel=INPUT_PANEL,
+            metavar="LEVEL",
         ),
     ),
 }

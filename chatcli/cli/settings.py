@@ -50,6 +50,7 @@ class Config:
     code_theme: str = "monokai"
     stream: bool = True
     log: bool = True  # record every conversation in the library
+    max_image_bytes: int = 20 * 1024 * 1024  # the largest image `-f` or /file attaches
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
 
@@ -359,6 +360,8 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
         raise fail("temperature", f"temperature {config.temperature} is out of range; use 0 to 2")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise fail("max_tokens", "max_tokens must be at least 1")
+    if config.max_image_bytes < 1:
+        raise fail("max_image_bytes", "max_image_bytes must be at least 1")
     for name in ("timeout", "connect_timeout", "first_token_timeout"):
         if getattr(config, name) <= 0:
             raise fail(name, f"{name} must be a positive number of seconds")

@@ -18,6 +18,7 @@ class Status(StrEnum):
 
 
 Content = str | list[dict[str, Any]] | None
+OWN_PART_KEY = "chatcli"  # chatcli's own data in a content part (an image's file name): kept, never sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,11 @@ class Message:
         return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
 
     def to_api(self) -> dict[str, Any]:
-        """The message as the chat-completions API takes it (no status mark)."""
-        return {**self.extra, "role": self.role, "content": self.content}
+        """The message as the chat-completions API takes it (no status mark, no OWN_PART_KEY in its parts)."""
+        content = self.content
+        if isinstance(content, list) and any(OWN_PART_KEY in part for part in content):
+            content = [{key: value for key, value in part.items() if key != OWN_PART_KEY} for part in content]
+        return {**self.extra, "role": self.role, "content": content}
 
 
 @dataclass(slots=True)
@@ -61,9 +65,9 @@ class Conversation:
         if text:
             self.messages.insert(0, Message("system", text))
 
-    def with_user(self, text: str) -> list[Message]:
+    def with_user(self, content: Content) -> list[Message]:
         """The messages to send for a new user turn, without changing the conversation."""
-        return [*self.messages, Message("user", text)]
+        return [*self.messages, Message("user", content)]
 
     def commit(self, user: Message, answer: Message) -> None:
         self.messages += (user, answer)

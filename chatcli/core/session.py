@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chatcli.core.conversation import Conversation, Message, Status
+from chatcli.core.conversation import Content, Conversation, Message, Status
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import Backend, ChatRequest, Reasoning, StreamInfo
@@ -45,8 +45,8 @@ class Session:
     max_tokens: int | None = None
     observers: list[TurnObserver] = field(default_factory=list)
 
-    def turn(self, text: str, renderer: Renderer) -> TurnResult:
-        """Send `text`, stream the answer through `renderer`, then commit user message and answer.
+    def turn(self, text: Content, renderer: Renderer) -> TurnResult:
+        """Send `text` (a string, or a list of content parts: text and images), stream the answer through `renderer`, then commit user message and answer.
 
         An error before any text leaves the conversation as it was. Ctrl-C keeps the partial answer,
         committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises.

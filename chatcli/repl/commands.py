@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from chatcli.core.conversation import Message
+from chatcli.core.conversation import Content, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.session import Session
+from chatcli.repl.attachments import Draft, InputCommands
+from chatcli.storage.attachments import Limits
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
@@ -45,12 +47,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "copy code block N of the last answer (default: the last) to the clipboard",
         "optional",
     ),
+    CommandSpec(
+        "file", "/file [PATH…|-]", "attach files, folders or images to the next message; - clears", "optional"
+    ),
+    CommandSpec("paste", "/paste", "attach the clipboard's image or text to the next message", "none"),
+    CommandSpec("edit", "/edit", "reopen the last question; sending it replaces the last exchange", "none"),
 )
 
 _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.name, *spec.aliases)}
 
 KEYS_HELP = (
-    "Enter sends · Alt-Enter or Esc Enter: new line · Up, Ctrl-R: input history · "
+    "Enter sends · Alt-Enter or Esc Enter: new line · Ctrl-X Ctrl-E: edit in $EDITOR · Up, Ctrl-R: input history · "
     "Ctrl-C: clear the line or stop an answer · Ctrl-D: exit · //text sends a line that starts with /"
 )
 
@@ -163,11 +170,12 @@ class CommandRunner:
         self,
         session: Session,
         screen: Screen,
-        ask: Callable[[str], None],
+        ask: Callable[[Content], None],
         autosave: Autosave,
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
         known_files: Sequence[ConversationFile] = (),
+        inputs: InputCommands | None = None,
     ) -> None:
         self.session = session
         self.screen = screen
@@ -178,6 +186,7 @@ class CommandRunner:
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
+        self.inputs = inputs or InputCommands(session, screen, Draft(), Limits(), {})
         self._actions: dict[str, Callable[[str], bool]] = {
             "help": self._help,
             "exit": lambda _: False,
@@ -190,6 +199,9 @@ class CommandRunner:
             "load": self._load,
             "history": self._history,
             "copy": self._copy,
+            "file": self.inputs.file,
+            "paste": self.inputs.paste,
+            "edit": self.inputs.edit,
         }
 
     def run(self, command: Command) -> bool:
@@ -253,7 +265,7 @@ class CommandRunner:
         before = len(conversation.messages)
         self.screen.notice(f"retrying: {preview(removed[0].text)}")
         try:
-            self._ask(removed[0].text)
+            self._ask(removed[0].content)
         finally:
             if len(conversation.messages) == before:  # no new answer (an error, or stopped before any text)
                 conversation.messages += removed  # so the old one stays

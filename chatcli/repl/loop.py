@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Mapping
 from types import FrameType
@@ -13,7 +14,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.output import create_output
 
 from chatcli import __version__
-from chatcli.core.conversation import Status
+from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
@@ -21,9 +22,12 @@ from chatcli.core.session import Session
 from chatcli.core.stream import Usage
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
+from chatcli.repl.attachments import InputCommands, send
 from chatcli.repl.commands import Command, CommandRunner, parse_line
+from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_history
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
+from chatcli.storage.attachments import Limits
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.recorder import Recorder
 
@@ -74,6 +78,7 @@ class Repl:
         loaded_file: ConversationFile | None,
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.session = session
         self._new_renderer = new_renderer
@@ -92,14 +97,24 @@ class Repl:
         self.autosave = Autosave(save_file, warn=self.screen.warn)
         session.observers.append(self.autosave)
         known = [loaded_file] if loaded_file is not None else []
-        self.commands = CommandRunner(
-            session, self.screen, self.ask, self.autosave, recorder, model_aliases, known_files=known
-        )
         self.state = PromptState()
+        inputs = InputCommands(session, self.screen, self.state.draft, limits or Limits(), env.environ)
+        self.commands = CommandRunner(
+            session,
+            self.screen,
+            self.ask,
+            self.autosave,
+            recorder,
+            model_aliases,
+            known_files=known,
+            inputs=inputs,
+        )
         self._usage: Usage | None = None
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
-        self.prompt = build_prompt_session(self.state, self._toolbar, history, output=output)
+        self.prompt = build_prompt_session(
+            self.state, self._toolbar, history, output=output, compose=self._compose
+        )
         self.signals = ExitSignals(lambda: self.prompt.app if self.prompt.app.is_running else None)
 
     def run(self) -> int:
@@ -114,7 +129,7 @@ class Repl:
             return self._exit_on_signal(self.signals.received)
         return 0
 
-    def ask(self, text: str) -> None:
+    def ask(self, text: Content) -> None:
         """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
         animated = self._terminal if self._animated else None
         reasoning_to = self._env.stderr if self._env.stderr_isatty else None
@@ -150,7 +165,7 @@ class Repl:
         while self.signals.received is None:
             self.state.exit_armed = False
             try:
-                line = self.prompt.prompt()
+                line = self.prompt.prompt(default=self.state.draft.take_prefill())
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -172,8 +187,21 @@ class Repl:
         if isinstance(parsed, Command):
             return self.commands.run(parsed)
         if parsed is not None:
-            self.ask(parsed)
+            send(self.session, self.state.draft, parsed, self.ask)
         return True
+
+    def _compose(self, text: str) -> str | None:
+        """Ctrl-X Ctrl-E: the input line edited in the user's editor, or None (one line says why)."""
+        try:
+            terminal = None if self._env.stdout_isatty else open_terminal()
+            try:
+                return edit_text(text, self._env.environ, terminal)
+            finally:
+                if terminal is not None:
+                    os.close(terminal)
+        except ChatError as error:
+            self.screen.warn(f"{error}; the input line is unchanged")
+            return None
 
     def _toolbar(self) -> StyleAndTextTuples:
         if self.state.exit_armed:
@@ -208,6 +236,7 @@ def run_repl(
     recorder: Recorder,
     model_aliases: Mapping[str, str] | None = None,
     on_ready: Callable[[], None] | None = None,
+    limits: Limits | None = None,
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
@@ -221,6 +250,7 @@ def run_repl(
         loaded_file=loaded_file,
         recorder=recorder,
         model_aliases=model_aliases,
+        limits=limits,
     )
     if on_ready is not None:
         on_ready()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
@@ -19,22 +20,28 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
+from chatcli.render.sanitize import sanitize
+from chatcli.repl.attachments import Draft
 from chatcli.repl.commands import command_names, summary_of
 from chatcli.storage.files import create_private_file
 
 PROMPT = "› "
-STYLE = Style.from_dict({"prompt": "bold", "bottom-toolbar": "noreverse bg:#303030 #c0c0c0", "hint": "bold"})
+STYLE = Style.from_dict(
+    {"prompt": "bold", "bottom-toolbar": "noreverse bg:#303030 #c0c0c0", "hint": "bold", "draft": "italic"}
+)
 
 
 @dataclass(slots=True)
 class PromptState:
-    """What the key bindings remember between key presses: a first Ctrl-C at an empty prompt arms the exit."""
+    """What the key bindings remember between key presses: a first Ctrl-C at an empty prompt arms the exit;
+    the draft (attachments, /edit) that Ctrl-C stops editing."""
 
     exit_armed: bool = False
+    draft: Draft = field(default_factory=Draft)
 
 
 class SlashCompleter(Completer):
-    """Completes command names after a leading `/`, and file names after /save and /load."""
+    """Completes command names after a leading `/`, and file names after /save, /load and /file."""
 
     def __init__(self) -> None:
         self._paths = PathCompleter(expanduser=True)
@@ -50,11 +57,16 @@ class SlashCompleter(Completer):
                     yield Completion("/" + name, -len(text), display_meta=summary_of(name))
         elif command in ("/save", "/load"):
             yield from self._paths.get_completions(Document(rest.lstrip()), complete_event)
+        elif command == "/file":
+            yield from self._paths.get_completions(Document(rest.rpartition(" ")[2]), complete_event)
 
 
-def prompt_key_bindings(state: PromptState) -> KeyBindings:
-    """Enter sends; Esc Enter (Alt-Enter) inserts a newline; Ctrl-C clears the line, or exits when pressed
-    twice at an empty prompt. Ctrl-D at an empty prompt exits (prompt_toolkit's own binding)."""
+def prompt_key_bindings(
+    state: PromptState, compose: Callable[[str], str | None] | None = None
+) -> KeyBindings:
+    """Enter sends; Esc Enter (Alt-Enter) inserts a newline; Ctrl-C clears the line (and stops an /edit), or
+    exits when pressed twice at an empty prompt. Ctrl-D at an empty prompt exits (prompt_toolkit's own
+    binding). Ctrl-X Ctrl-E hands the line to `compose` (the editor) and puts back what it returns."""
     bindings = KeyBindings()
 
     in_prompt = has_focus(DEFAULT_BUFFER)  # not while Ctrl-R search has the focus: its Enter ends the search
@@ -71,6 +83,7 @@ def prompt_key_bindings(state: PromptState) -> KeyBindings:
     @bindings.add("<sigint>", filter=in_prompt)
     def _cancel(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
+        state.draft.editing = False
         if buffer.text:
             buffer.reset()
             state.exit_armed = False
@@ -79,6 +92,20 @@ def prompt_key_bindings(state: PromptState) -> KeyBindings:
         else:
             state.exit_armed = True
             event.app.invalidate()
+
+    if compose is not None:
+        editor = compose
+
+        @bindings.add("c-x", "c-e", filter=in_prompt)
+        def _edit(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+
+            async def edit() -> None:
+                text = await run_in_terminal(lambda: editor(buffer.text), in_executor=True)
+                if text is not None:  # saved: back in the input line, sent by Enter
+                    buffer.document = Document(text, len(text))
+
+            event.app.create_background_task(edit())
 
     return bindings
 
@@ -89,9 +116,15 @@ def build_prompt_session(
     history: History,
     input: Input | None = None,
     output: Output | None = None,
+    compose: Callable[[str], str | None] | None = None,
 ) -> PromptSession[str]:
+    def message() -> StyleAndTextTuples:
+        above = state.draft.line()
+        shown: StyleAndTextTuples = [("class:draft", sanitize(above) + "\n")] if above else []
+        return [*shown, ("class:prompt", PROMPT)]
+
     session: PromptSession[str] = PromptSession(
-        [("class:prompt", PROMPT)],
+        message,
         multiline=True,
         prompt_continuation=lambda width, line, wrap: " " * width,
         history=history,
@@ -99,7 +132,7 @@ def build_prompt_session(
         completer=SlashCompleter(),
         complete_while_typing=True,
         reserve_space_for_menu=6,
-        key_bindings=prompt_key_bindings(state),
+        key_bindings=prompt_key_bindings(state, compose),
         bottom_toolbar=toolbar,
         enable_suspend=True,  # Ctrl-Z at the prompt, as in a shell
         style=STYLE,

@@ -13,6 +13,7 @@ from chatcli.core.conversation import Message
 from chatcli.core.renderer import Renderer
 from chatcli.render.sanitize import sanitize
 from chatcli.repl.prompt import PROMPT
+from chatcli.storage.images import shown_text
 
 _DIM, _BOLD, _RED, _YELLOW, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
@@ -72,7 +73,7 @@ class TerminalScreen:
         self.notice(f"─── the conversation so far: {turns} turn{'s' if turns != 1 else ''} ───")
         for message in messages:
             if message.role == "user":
-                text = sanitize(message.text).replace("\n", "\n" + " " * len(PROMPT))
+                text = sanitize(shown_text(message)).replace("\n", "\n" + " " * len(PROMPT))
                 self._line(self._out, PROMPT + text, _BOLD)
             elif message.role == "assistant":
                 with self._new_renderer() as renderer:

@@ -1,14 +1,57 @@
-"""`-f/--file`: text files added to the prompt under their name; binary or oversized files refused."""
+"""`-f/--file` and `/file`: text files added to the prompt under their name, folders file by file, images as
+image parts; binaries of another kind and anything over its size limit are refused before anything is sent."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from chatcli.core.conversation import Content
 from chatcli.core.errors import UsageError
-from chatcli.storage.inputs import combine_prompt, decode_text
+from chatcli.storage.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    HEAD_BYTES,
+    KINDS,
+    human_size,
+    image_type,
+    read_image,
+)
+from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much may be attached, and the `detail` asked of images."""
+
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES  # per text file, and for a whole folder
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    image_detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One thing added to a message: a text file as a block of Markdown, or an image as a content part."""
+
+    name: str
+    size: int
+    block: str | None = (
+        None  # a text file under its name (format_attachment); a folder's files, one after another
+    )
+    image: dict[str, Any] | None = None  # an `image_url` content part
+    files: int = 1
+
+    @property
+    def label(self) -> str:
+        """How the chat lists it: `notes.md (3 KB)`, `photo.png (image)`, `src (12 files, 40 KB)`."""
+        if self.image is not None:
+            return f"{self.name} (image)"
+        count = f"{self.files} files, " if self.files != 1 else ""
+        return f"{self.name} ({count}{human_size(self.size)})"
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:
@@ -23,6 +66,12 @@ def read_text_file(path: Path, max_bytes: int) -> str:
         raise UsageError(f"{name} cannot be read ({error.strerror}); check the path") from None
     if len(raw) > max_bytes:
         raise UsageError(f"{name} is larger than {max_bytes} bytes; raise --max-input-bytes to send it")
+    nul = raw.find(b"\x00")
+    if nul != -1:
+        raise UsageError(
+            f"{name} is binary (NUL byte at offset {nul}) and not a {KINDS} image; "
+            "only text and those images are sent"
+        )
     return decode_text(raw, name)
 
 
@@ -34,18 +83,47 @@ def format_attachment(name: str, text: str) -> str:
     return f"### {name}\n\n{fence}\n{body}{fence}"
 
 
-def attach_files(paths: list[Path], max_bytes: int) -> str | None:
-    """All files, read and checked before anything is sent, as one block of text (None without files)."""
-    if not paths:
-        return None
-    return "\n\n".join(format_attachment(str(path), read_text_file(path, max_bytes)) for path in paths)
+def text_attachment(name: str, text: str) -> Attachment:
+    return Attachment(name, len(text.encode("utf-8")), block=format_attachment(name, text))
 
 
-def prompt_with_files(paths: list[Path], max_bytes: int, words: list[str], stdin_text: str | None) -> str:
+def read_attachment(path: Path, limits: Limits) -> Attachment:
+    """A text file, an image, or a folder's text files (one after another); a UsageError naming it if refused."""
+    if path.is_dir():
+        from chatcli.storage.folders import folder_files
+
+        found = [text_attachment(file.name, file.text) for file in folder_files(path, limits.max_input_bytes)]
+        if not found:
+            raise UsageError(
+                f"folder {str(path)!r} holds no text file to attach (hidden, ignored and binary files are left out)"
+            )
+        blocks = "\n\n".join(file.block or "" for file in found)
+        return Attachment(str(path), sum(file.size for file in found), blocks, files=len(found))
+    try:
+        with path.open("rb") as file:
+            media_type = image_type(file.read(HEAD_BYTES))
+    except OSError:
+        media_type = None  # read_text_file says why
+    if media_type is not None:
+        part = read_image(path, media_type, limits.max_image_bytes, limits.image_detail)
+        return Attachment(str(path), path.stat().st_size, image=part)
+    return text_attachment(str(path), read_text_file(path, limits.max_input_bytes))
+
+
+def compose(attachments: Sequence[Attachment], text: str) -> Content:
+    """The message: the text files first, then `text`; with images, a text part and then the image parts."""
+    blocks = [attachment.block for attachment in attachments if attachment.block is not None]
+    body = "\n\n".join([*blocks, text] if text else blocks)
+    images = [attachment.image for attachment in attachments if attachment.image is not None]
+    if not images:
+        return body
+    return [*([{"type": "text", "text": body}] if body else []), *images]
+
+
+def prompt_with_files(paths: list[Path], limits: Limits, words: list[str], stdin_text: str | None) -> Content:
     """The files first, then stdin and the prompt words as `combine_prompt` joins them; files alone will do."""
-    attached = attach_files(paths, max_bytes)
-    if attached is None:
+    attachments = [read_attachment(path, limits) for path in paths]
+    if not attachments:
         return combine_prompt(words, stdin_text)
-    if not " ".join(words).strip() and not (stdin_text or "").strip():
-        return attached
-    return f"{attached}\n\n{combine_prompt(words, stdin_text)}"
+    given = " ".join(words).strip() or (stdin_text or "").strip()
+    return compose(attachments, combine_prompt(words, stdin_text) if given else "")

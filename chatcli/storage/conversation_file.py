@@ -14,7 +14,7 @@ from chatcli.core.session import Session, TurnResult
 from chatcli.storage.files import write_atomic
 
 FORMAT_VERSION = 1
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024 * 1024  # room for a dozen 20 MiB images as base64
 _KNOWN_FIELDS = frozenset({"role", "content", "status"})  # of a message
 _FILE_FIELDS = frozenset({"version", "model", "messages"})
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.storage.files import create_private_file
+from chatcli.storage.images import shown_text
 
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (turns take milliseconds to record)
 LATEST = "latest"  # the resume reference for the most recently updated conversation (never a hex id)
@@ -137,10 +138,10 @@ def url_host(base_url: str | None) -> str | None:
 
 
 def title_of(messages: Sequence[Message]) -> str:
-    """The first user message, whitespace collapsed, cut to TITLE_CHARS."""
+    """The first user message, whitespace collapsed, cut to TITLE_CHARS; an image shows as a placeholder."""
     for message in messages:
         if message.role == "user":
-            return " ".join(message.text.split())[:TITLE_CHARS]
+            return " ".join(shown_text(message).split())[:TITLE_CHARS]
     return ""
 
 

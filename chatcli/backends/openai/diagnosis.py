@@ -64,6 +64,11 @@ class Diagnosis:
                 asked = after is not None and after >= 1
                 advice = f"the server asks to wait {after:.0f} s" if asked else "wait a little and try again"
                 return f"rate limited by {where} (429{tries}: {reason}); {advice}"
+            if rejects_images(status, reason):
+                return (
+                    f"model {model!r} at {where} does not accept images ({status}: {reason}); "
+                    "use a vision model, or send the text without the images"
+                )
             if status in (400, 413, 422) and context_exceeded(error, reason):
                 return (
                     f"the conversation is too long for model {model!r} ({reason}); "
@@ -115,6 +120,26 @@ _STREAM_OPTIONS_HINTS = (
     "unknown parameter",
     "unrecognized",
     "extra inputs",
+)
+
+
+def rejects_images(status: int, text: str) -> bool:
+    """A server or model that takes no images: a 400/422 naming images or vision (OpenAI, vLLM, Ollama), or
+    llama.cpp's "image input is not supported" (a server started without a vision projector)."""
+    lowered = text.lower()
+    if "image input is not supported" in lowered:
+        return True
+    return status in (400, 422) and any(hint in lowered for hint in _IMAGE_HINTS)
+
+
+_IMAGE_HINTS = (
+    "image input",
+    "image_url",
+    "support image",
+    "support images",
+    "vision",
+    "multimodal",
+    "multi-modal",
 )
 
 

@@ -1,0 +1,227 @@
+"""What the next message carries besides the typed line: files, folders and images from /file and /paste,
+and the question /edit reopened; the line above the prompt that shows them; reading the clipboard."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatcli.core.conversation import OWN_PART_KEY, Content
+from chatcli.core.errors import UsageError
+from chatcli.storage.attachments import Attachment, Limits, compose, read_attachment, text_attachment
+from chatcli.storage.images import image_from_bytes
+from chatcli.storage.inputs import decode_text
+
+if TYPE_CHECKING:
+    from chatcli.core.session import Session
+    from chatcli.repl.commands import Screen
+
+CLIPBOARD_TIMEOUT = 10.0  # seconds a clipboard command may take
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+TEXT_TYPES = ("text/plain;charset=utf-8", "UTF8_STRING", "text/plain", "STRING", "TEXT")
+
+
+@dataclass(slots=True)
+class Draft:
+    """The next message's attachments, and whether it replaces the last exchange (/edit)."""
+
+    attachments: list[Attachment] = field(default_factory=list)
+    editing: bool = False
+    prefill: str = ""  # put in the input line by the next prompt (/edit)
+
+    def line(self) -> str | None:
+        """The line above the prompt: `attached: notes.md (3 KB), photo.png (image)`, or None."""
+        shown = []
+        if self.editing:
+            shown.append("editing the last question (Enter replaces it, Ctrl-C cancels)")
+        if self.attachments:
+            shown.append("attached: " + ", ".join(attachment.label for attachment in self.attachments))
+        return " · ".join(shown) or None
+
+    def compose(self, text: str) -> Content:
+        return compose(self.attachments, text) if self.attachments else text
+
+    def take_prefill(self) -> str:
+        text, self.prefill = self.prefill, ""
+        return text
+
+
+def send(session: Session, draft: Draft, text: str, ask: Callable[[Content], None]) -> None:
+    """Send `text` with the draft's attachments; while editing, in place of the last exchange (as /retry: the
+    old exchange comes back when no answer does). Once an answer is in, the draft is emptied."""
+    conversation = session.conversation
+    removed = conversation.pop_exchange() if draft.editing else []
+    before = len(conversation.messages)
+    try:
+        ask(draft.compose(text))
+    finally:
+        if len(conversation.messages) == before:
+            conversation.messages += removed
+        else:
+            draft.attachments.clear()
+            draft.editing = False
+
+
+class InputCommands:
+    """/file, /paste and /edit."""
+
+    def __init__(
+        self, session: Session, screen: Screen, draft: Draft, limits: Limits, environ: Mapping[str, str]
+    ) -> None:
+        self._session = session
+        self._screen = screen
+        self._draft = draft
+        self._limits = limits
+        self._environ = environ
+
+    def file(self, argument: str) -> bool:
+        draft = self._draft
+        if argument == "-":
+            draft.attachments.clear()
+            self._screen.notice("attachments cleared")
+            return True
+        if not argument:
+            if draft.attachments:
+                self._screen.notice("attached: " + ", ".join(a.label for a in draft.attachments))
+            else:
+                self._screen.notice("nothing attached; /file PATH attaches a file, a folder or an image")
+            return True
+        try:
+            paths = [Path(word).expanduser() for word in shlex.split(argument)]
+        except ValueError as error:
+            self._screen.warn(f"/file: {error}; quote paths with spaces")
+            return True
+        try:
+            added = [read_attachment(path, self._limits) for path in paths]
+        except UsageError as error:
+            self._screen.warn(f"{error}; nothing attached")
+            return True
+        self._attach(added)
+        return True
+
+    def paste(self, _: str) -> bool:
+        clipboard = find_clipboard(self._environ)
+        if isinstance(clipboard, str):
+            self._screen.warn(f"/paste: {clipboard}")
+            return True
+        try:
+            attachment = clipboard.paste(self._limits)
+        except UsageError as error:
+            self._screen.warn(f"/paste: {error}")
+            return True
+        self._attach([attachment])
+        return True
+
+    def edit(self, _: str) -> bool:
+        conversation = self._session.conversation
+        start = conversation.last_exchange_start()
+        if start is None:
+            self._screen.notice("nothing to edit yet")
+            return True
+        question = conversation.messages[start]
+        content = question.content
+        images = [part for part in content if part.get("type") != "text"] if isinstance(content, list) else []
+        others = [a for a in self._draft.attachments if not any(a.image is part for part in images)]
+        self._draft.attachments = [
+            *others,
+            *(_reattached(part) for part in images),
+        ]  # once, if /edit is repeated
+        self._draft.prefill = question.text
+        self._draft.editing = True
+        return True
+
+    def _attach(self, added: list[Attachment]) -> None:
+        self._draft.attachments += added
+        self._screen.notice("attached: " + ", ".join(attachment.label for attachment in added))
+
+
+def _reattached(part: dict[str, object]) -> Attachment:
+    own = part.get(OWN_PART_KEY)
+    name = own.get("name") if isinstance(own, dict) else None
+    return Attachment(name if isinstance(name, str) else "image", 0, image=part)
+
+
+# -- the clipboard ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Clipboard:
+    """A clipboard command: `list_types` prints the offered types one per line (None: text only), `read`
+    followed by a type prints that content."""
+
+    list_types: list[str] | None
+    read: list[str]
+    environ: Mapping[str, str]
+
+    def paste(self, limits: Limits) -> Attachment:
+        offered = (
+            self._run(self.list_types, 64 * 1024).decode("utf-8", "replace").split()
+            if self.list_types
+            else []
+        )
+        image_type = next((kind for kind in IMAGE_TYPES if kind in offered), None)
+        if image_type is not None:
+            raw = self._run([*self.read, image_type], limits.max_image_bytes)
+            extension = image_type.split("/")[1].replace("jpeg", "jpg")
+            name = f"clipboard.{extension}"
+            return Attachment(
+                name, len(raw), image=image_from_bytes(raw, name, limits.max_image_bytes, limits.image_detail)
+            )
+        text_type = next((kind for kind in TEXT_TYPES if kind in offered), None)
+        if self.list_types is not None and text_type is None:
+            raise UsageError("the clipboard holds neither text nor a PNG, JPEG, GIF or WebP image")
+        raw = self._run([*self.read, text_type] if text_type else self.read, limits.max_input_bytes)
+        text = decode_text(raw, "the clipboard's text")
+        if not text.strip():
+            raise UsageError("the clipboard is empty")
+        return text_attachment("clipboard", text)
+
+    def _run(self, argv: list[str], max_bytes: int) -> bytes:
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=CLIPBOARD_TIMEOUT,
+                env=dict(self.environ),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise UsageError(f"{argv[0]} did not answer within {CLIPBOARD_TIMEOUT:g} s") from None
+        except OSError as error:
+            raise UsageError(f"cannot run {argv[0]} ({error.strerror})") from None
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise UsageError(
+                f"{argv[0]} failed ({reason[0][:120] if reason else f'status {done.returncode}'})"
+            )
+        if len(done.stdout) > max_bytes:
+            raise UsageError(f"the clipboard holds more than {max_bytes} bytes")
+        return done.stdout
+
+
+def find_clipboard(environ: Mapping[str, str]) -> Clipboard | str:
+    """The platform's clipboard command, or why there is none."""
+    path = environ.get("PATH", os.defpath)
+
+    def found(name: str) -> str | None:
+        return shutil.which(name, path=path)
+
+    if sys.platform == "darwin":
+        pbpaste = found("pbpaste")
+        return Clipboard(None, [pbpaste], environ) if pbpaste else "pbpaste was not found on PATH"
+    if environ.get("WAYLAND_DISPLAY") and (wl_paste := found("wl-paste")):
+        return Clipboard([wl_paste, "--list-types"], [wl_paste, "--no-newline", "--type"], environ)
+    if environ.get("DISPLAY") and (xclip := found("xclip")):
+        board = [xclip, "-selection", "clipboard", "-o"]
+        return Clipboard([*board, "-t", "TARGETS"], [*board, "-t"], environ)
+    if not environ.get("WAYLAND_DISPLAY") and not environ.get("DISPLAY"):
+        return "no clipboard here: no graphical session (neither WAYLAND_DISPLAY nor DISPLAY is set)"
+    return "no clipboard tool found; install wl-clipboard (Wayland) or xclip (X11)"
