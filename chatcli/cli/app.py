@@ -17,7 +17,14 @@ from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, silence_stdout
 from chatcli.cli.history import history_app
-from chatcli.cli.options import INPUT_PANEL, OUTPUT_PANEL, ChatOptions, with_chat_options, with_server_options
+from chatcli.cli.options import (
+    INPUT_PANEL,
+    OUTPUT_PANEL,
+    ChatOptions,
+    join_pairs,
+    with_chat_options,
+    with_server_options,
+)
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
 
@@ -26,6 +33,9 @@ _EARLIER_OPTIONS = "chatcli.options"  # ctx.meta key: the shared options given b
 
 class ChatGroup(TyperGroup):
     """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, join_pairs(args))  # type: ignore[no-any-return]
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
@@ -182,6 +192,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         recorder=recorder,
         model_aliases=config.aliases,
         on_ready=backend.start,
+        reasoning=config.reasoning,
     )
 
 

@@ -60,7 +60,7 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
         from chatcli.render.turn_display import TurnDisplay
 
         reasoning_to = env.stderr if env.stderr_isatty else None
-        renderer = TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to)
+        renderer = TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to, config.reasoning)
     started = time.monotonic()
     result = session.turn(text, renderer)
     if result.status is Status.INTERRUPTED:

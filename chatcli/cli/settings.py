@@ -19,6 +19,8 @@ DEFAULT_MODEL = "gpt-4o-mini"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
 BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
+REASONING_MODES = ("show", "hide", "summary")
+RESERVED_OPTIONS = ("model", "messages", "stream")  # request-body keys chatcli sets itself
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
 
@@ -50,8 +52,11 @@ class Config:
     code_theme: str = "monokai"
     stream: bool = True
     log: bool = True  # record every conversation in the library
+    reasoning: str = "summary"  # show, hide or summary: what a terminal shows of the model's reasoning
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
+    options: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # more request-body keys
+    templates: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # [templates.NAME], unparsed
 
     def resolved_backend(self) -> BackendName:
         """`auto` becomes `openai` when a key, a key command or a base URL is configured, else `echo`."""
@@ -93,6 +98,7 @@ class Resolved:
     profile: str | None = None
     profile_source: Source | None = None
     alias: str | None = None  # the alias the model name was given as
+    option_sources: Mapping[str, Source] = field(default_factory=dict)  # each [options] key's source
 
 
 DEFAULT = Source(SourceKind.DEFAULT)
@@ -110,13 +116,16 @@ PROFILE_VARIABLE = "CHATCLI_PROFILE"
 
 
 def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: Path) -> Resolved:
-    """The Config from command-line values (None means not given; `profile` picks a profile), the environment
-    and the config file at `path`, with each setting's source."""
+    """The Config from command-line values (None means not given; `profile` picks a profile, `options` holds
+    -O's request-body keys), the environment and the config file at `path`, with each setting's source."""
     data, found = read_config_file(path)
     file_settings = {key: value for key, value in data.items() if key in settings()}
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
+    options: dict[str, Any] = {}
+    option_sources: dict[str, Source] = {}
     _apply(values, sources, file_settings, FILE)
+    _apply(options, option_sources, data.get("options", {}), FILE)
 
     profile, profile_source = _chosen_profile(flags, environ)
     if profile is not None:
@@ -126,7 +135,11 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
             raise UsageError(
                 f"unknown profile {profile!r} (from {profile_source}); profiles defined in {path}: {defined}"
             )
-        _apply(values, sources, profiles[profile], Source(SourceKind.PROFILE, profile))
+        in_profile = {key: value for key, value in profiles[profile].items() if key != "options"}
+        _apply(values, sources, in_profile, Source(SourceKind.PROFILE, profile))
+        _apply(
+            options, option_sources, profiles[profile].get("options", {}), Source(SourceKind.PROFILE, profile)
+        )
 
     for name, variable in ENVIRONMENT.items():
         if environ.get(variable):
@@ -136,7 +149,10 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
                 {name: _parse_text(name, environ[variable], variable)},
                 Source(SourceKind.ENVIRONMENT, variable),
             )
-    _apply(values, sources, {k: v for k, v in flags.items() if k != "profile" and v is not None}, FLAG)
+    given = {k: v for k, v in flags.items() if k not in ("profile", "options") and v is not None}
+    _apply(values, sources, given, FLAG)
+    _apply(options, option_sources, flags.get("options") or {}, FLAG)
+    _refuse_reserved_options(option_sources, path)
 
     _choose_key_source(values, sources, path)
     aliases = data.get("aliases", {})
@@ -144,10 +160,38 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
     if values.get("model") in aliases:
         alias = values["model"]
         values["model"] = aliases[alias]
-    config = Config(**values, aliases=aliases, prices=data.get("prices", {}))
+    config = Config(
+        **values,
+        aliases=aliases,
+        prices=data.get("prices", {}),
+        options=options,
+        templates=data.get("templates", {}),
+    )
     full_sources = {name: sources.get(name, DEFAULT) for name in settings()}
     _validate(config, full_sources, path)
-    return Resolved(config, full_sources, path, found, profile, profile_source, alias)
+    return Resolved(config, full_sources, path, found, profile, profile_source, alias, option_sources)
+
+
+def _refuse_reserved_options(option_sources: Mapping[str, Source], path: Path) -> None:
+    for key in RESERVED_OPTIONS:
+        if key in option_sources:
+            raise UsageError(
+                f"option {key!r} (from {_where(option_sources[key], path)}) is set by chatcli itself; "
+                "remove it (use -m for the model, --no-stream to wait for the whole answer)"
+            )
+
+
+def parse_option_value(text: str) -> Any:
+    """An -O or /set value: JSON when it parses as JSON (numbers, true, null, lists, objects), else the text."""
+    import json
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)  # NaN and Infinity are not JSON a server can read
+
+    try:
+        return json.loads(text, parse_constant=no_constants)
+    except ValueError:
+        return text
 
 
 def _apply(
@@ -223,6 +267,8 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
         "profiles": "a table of [profiles.NAME] tables",
         "aliases": "a table of names",
         "prices": "a table",
+        "options": "a table of request-body keys",
+        "templates": "a table of [templates.NAME] tables",
     }
     for key, value in data.items():
         if key in tables:
@@ -237,7 +283,11 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
                 f"config file {path}: profiles.{name} must be a table of settings, not {_toml_type(profile)}"
             )
         for key, value in profile.items():
-            _check_setting(path, where, key, value, known=settings())
+            if key == "options":
+                if not isinstance(value, dict):
+                    raise UsageError(f"config file {path}: {where}options must be {tables['options']}")
+                continue
+            _check_setting(path, where, key, value, known=[*settings(), "options"])
         profile.update({key: _as_field_type(key, value) for key, value in profile.items()})
     for key, value in data.items():
         if key in settings():
@@ -351,6 +401,8 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
     def fail(name: str, problem: str) -> UsageError:
         return UsageError(f"{problem} (from {_where(sources[name], path)})")
 
+    if config.reasoning not in REASONING_MODES:
+        raise fail("reasoning", f"unknown reasoning mode {config.reasoning!r}; choose show, hide or summary")
     if config.backend not in BACKENDS:
         raise fail("backend", f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
     if not config.model.strip():

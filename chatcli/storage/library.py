@@ -77,6 +77,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             "INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text); END"
         ),
     ),
+    # The model's reasoning before an answer: kept with it, outside `text`, so search never finds it.
+    ("ALTER TABLE messages ADD COLUMN reasoning TEXT",),
 )
 
 
@@ -351,7 +353,7 @@ class Library:
     ) -> None:
         db.executemany(
             "INSERT INTO messages (conversation_id, position, turn_id, created_at, role, text, content, status, "
-            "extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "extra, reasoning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     conversation_id,
@@ -365,6 +367,7 @@ class Library:
                     else json.dumps(message.content, ensure_ascii=False),
                     message.status,
                     json.dumps(dict(message.extra), ensure_ascii=False) if message.extra else None,
+                    message.reasoning,
                 )
                 for position, message in enumerate(body[start:], start)
             ],
@@ -446,15 +449,20 @@ class Library:
             if row is None:
                 raise UsageError(f"no conversation {conversation_id} in the library")
             rows = self._db.execute(
-                "SELECT role, text, content, status, extra FROM messages WHERE conversation_id = ? ORDER BY position",
+                "SELECT role, text, content, status, extra, reasoning FROM messages WHERE conversation_id = ? "
+                "ORDER BY position",
                 (conversation_id,),
             ).fetchall()
         try:
             messages = [
                 Message(
-                    role, text if content is None else json.loads(content), status, json.loads(extra or "{}")
+                    role,
+                    text if content is None else json.loads(content),
+                    status,
+                    json.loads(extra or "{}"),
+                    reasoning,
                 )
-                for role, text, content, status, extra in rows
+                for role, text, content, status, extra, reasoning in rows
             ]
         except ValueError:
             raise HistoryError(f"{self.path}: conversation {conversation_id} is damaged (bad JSON)") from None

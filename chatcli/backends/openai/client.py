@@ -82,7 +82,9 @@ class OpenAIBackend:
                     continue
                 retry = retry_plan(error, attempt)
                 if retry is None:
-                    raise BackendError(self._diagnosis.describe(error, request.model, attempt + 1)) from None
+                    raise BackendError(
+                        self._diagnosis.describe(error, request.model, attempt + 1, request.options)
+                    ) from None
             except (
                 httpx2.TransportError
             ) as error:  # the SDK does not wrap errors raised while reading the body
