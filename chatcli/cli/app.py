@@ -35,7 +35,7 @@ class ChatGroup(TyperGroup):
     """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, join_pairs(args))  # type: ignore[no-any-return]
+        return super().parse_args(ctx, join_pairs(args))
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
