@@ -88,6 +88,9 @@ def show_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print it as a conversation file (version 1).")
     ] = False,
+    reasoning: Annotated[
+        bool, typer.Option("--reasoning", help="Show the model's reasoning before each answer.")
+    ] = False,
 ) -> None:
     """Show one conversation: rendered on a terminal, raw Markdown when piped."""
 
@@ -109,18 +112,22 @@ def show_command(
                 f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
                 f"{summary.turns} turns\n",
             )
-        print_conversation(conversation, env.stdout, terminal)  # type: ignore[arg-type]
+        print_conversation(conversation, env.stdout, terminal, reasoning)  # type: ignore[arg-type]
         return 0
 
     exit_with(env, action)
 
 
-def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) -> None:
-    """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise."""
+def print_conversation(
+    conversation: Conversation, out: TextIO, terminal: bool, reasoning: bool = False
+) -> None:
+    """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise.
+    With `reasoning`, an answer's reasoning comes first, under its own heading (dimmed on a terminal)."""
     if not terminal:
         out.write(
             "\n".join(
-                f"## {_heading(message.role, message.status)}\n\n{message.text}\n"
+                (f"## reasoning\n\n{message.reasoning}\n\n" if reasoning and message.reasoning else "")
+                + f"## {_heading(message.role, message.status)}\n\n{message.text}\n"
                 for message in conversation.messages
             )
         )
@@ -132,6 +139,10 @@ def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
     for message in conversation.messages:
+        if reasoning and message.reasoning:
+            console.print("reasoning", style="bold dim")
+            console.print(sanitize(message.reasoning), style="dim", markup=False)
+            console.print()
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
         console.print(Markdown(sanitize(message.text), hyperlinks=False))
         console.print()

@@ -84,7 +84,7 @@ class ChatOptions:
 
     def request_options(self) -> dict[str, Any] | None:
         """-O's keys and values, each value parsed as JSON when it is JSON (None: no -O given)."""
-        from chatcli.cli.settings import parse_option_value
+        from chatcli.core.request_options import parse_option_value
 
         if not self.option:
             return None

@@ -14,13 +14,13 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
+from chatcli.core.request_options import reserved_option_problem
 
 DEFAULT_MODEL = "gpt-4o-mini"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
 BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
 REASONING_MODES = ("show", "hide", "summary")
-RESERVED_OPTIONS = ("model", "messages", "stream")  # request-body keys chatcli sets itself
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
 
@@ -173,25 +173,9 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
 
 
 def _refuse_reserved_options(option_sources: Mapping[str, Source], path: Path) -> None:
-    for key in RESERVED_OPTIONS:
-        if key in option_sources:
-            raise UsageError(
-                f"option {key!r} (from {_where(option_sources[key], path)}) is set by chatcli itself; "
-                "remove it (use -m for the model, --no-stream to wait for the whole answer)"
-            )
-
-
-def parse_option_value(text: str) -> Any:
-    """An -O or /set value: JSON when it parses as JSON (numbers, true, null, lists, objects), else the text."""
-    import json
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(name)  # NaN and Infinity are not JSON a server can read
-
-    try:
-        return json.loads(text, parse_constant=no_constants)
-    except ValueError:
-        return text
+    for key, source in option_sources.items():
+        if (problem := reserved_option_problem(key)) is not None:
+            raise UsageError(f"{problem}; remove it from {_where(source, path)}")
 
 
 def _apply(

@@ -116,6 +116,17 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Turns and token counts of one model (on one day, for `stats`); turns without counts count as 0."""
+
+    model: str | None
+    day: str | None
+    turns: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     conversation_id: str
     created_at: str
@@ -469,6 +480,17 @@ class Library:
         conversation = Conversation(messages, row[0])
         conversation.set_system(row[1])
         return conversation
+
+    def usage(self, conversation_id: str | None = None) -> list[UsageRow]:
+        """Turns and tokens per model and local day: of one conversation, or (None) of the whole library."""
+        where, parameters = ("WHERE conversation_id = ?", [conversation_id]) if conversation_id else ("", [])
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT model, date(created_at, 'localtime') AS day, count(*), coalesce(sum(prompt_tokens), 0), "
+                f"coalesce(sum(completion_tokens), 0) FROM turns {where} GROUP BY model, day ORDER BY day, model",
+                parameters,
+            ).fetchall()
+        return [UsageRow(*row) for row in rows]
 
     def search(self, query: str, limit: int, marks: tuple[str, str] = ("", "")) -> list[Hit]:
         """Messages matching every word of `query`, the most recent first."""

@@ -56,7 +56,11 @@ class OpenAIBackend:
             self._network.read_timeout = self._settings.first_token_timeout
             started = False
             try:
-                with self._client.chat.completions.with_streaming_response.create(**params) as response:
+                # extra_body: the SDK refuses keyword arguments it does not know (-O options); this sends all.
+                create = self._client.chat.completions.with_streaming_response.create
+                with create(
+                    model=params["model"], messages=params["messages"], extra_body=params
+                ) as response:
                     content_type = response.headers.get("content-type", "")
                     if not content_type.startswith("text/event-stream"):
                         yield from self._whole_answer(response.text(), content_type, request)
