@@ -266,6 +266,42 @@ def rm_command(
     exit_with(env, action)
 
 
+@history_app.command("stats")
+def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
+    """Turns, tokens and cost (for models with a [prices] entry) per model and per day, from the library."""
+
+    env = environment(context)
+
+    def action() -> int:
+        from chatcli.cli.settings import resolve_config
+        from chatcli.cli.usage import usage_stats
+
+        config = resolve_config({}, env.environ, env.dirs.config_file).config
+        with _open(env) as library:
+            rows = library.usage()
+        stats = usage_stats(rows, config)
+        if as_json:
+            echo(env, json.dumps(stats, ensure_ascii=False, indent=2))
+            return 0
+        if not rows:
+            echo(env, "no turns recorded yet")
+            return 0
+        for title, key in (("model", "models"), ("day", "days")):
+            echo(env, f"{title:<24}  {'turns':>6}  {'prompt':>10}  {'completion':>10}  {'cost':>10}")
+            for entry in [*stats[key], {**stats["total"], title: "total"}]:
+                dollars = "-" if entry["cost"] is None else f"${entry['cost']:.4f}"
+                echo(
+                    env,
+                    f"{sanitize(str(entry[title] or '-')):<24}  {entry['turns']:>6}  {entry['prompt_tokens']:>10}  "
+                    f"{entry['completion_tokens']:>10}  {dollars:>10}",
+                )
+            if key == "models":
+                echo(env)
+        return 0
+
+    exit_with(env, action)
+
+
 @history_app.command("path")
 def path_command(context: typer.Context) -> None:
     """Print the library database's path."""

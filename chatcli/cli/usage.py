@@ -4,6 +4,7 @@ conversation so far, each as one line; the cost of library usage rows (`history 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from chatcli.cli.settings import Config
 from chatcli.core.errors import HistoryError
@@ -55,3 +56,28 @@ def describe_totals(recorder: Recorder, config: Config) -> str | None:
     if (dollars := cost(rows, config)) is not None:
         line += f", ${dollars:.6f}"
     return line
+
+
+def usage_stats(rows: list[UsageRow], config: Config) -> dict[str, Any]:
+    """`history stats`: turns, tokens and cost per model (most tokens first), per day (oldest first), in all."""
+
+    def entry(label: str, value: str | None, group: list[UsageRow]) -> dict[str, Any]:
+        return {
+            label: value,
+            "turns": sum(row.turns for row in group),
+            "prompt_tokens": sum(row.prompt_tokens for row in group),
+            "completion_tokens": sum(row.completion_tokens for row in group),
+            "cost": cost(group, config),
+        }
+
+    by_model: dict[str | None, list[UsageRow]] = {}
+    by_day: dict[str | None, list[UsageRow]] = {}
+    for row in rows:
+        by_model.setdefault(row.model, []).append(row)
+        by_day.setdefault(row.day, []).append(row)
+    models = [entry("model", model, group) for model, group in by_model.items()]
+    models.sort(key=lambda item: -(item["prompt_tokens"] + item["completion_tokens"]))
+    days = [entry("day", day, group) for day, group in sorted(by_day.items(), key=lambda item: item[0] or "")]
+    total = entry("model", None, rows)
+    del total["model"]
+    return {"models": models, "days": days, "total": total}
