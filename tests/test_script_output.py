@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,24 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
     table = run_chatcli("history", "stats").stdout.decode().splitlines()
     assert table[1].split() == ["m1", "2", "40", "60", "$0.0002"]
     assert table[3].split() == ["total", "3", "41", "62", "$0.0002"]
+
+
+# Runs the CLI's main() under the given argv and reports at exit whether jsonschema was imported.
+PROBE = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("JSONSCHEMA=%s\\n" % ("jsonschema" in sys.modules)))
+sys.argv = ["chatcli", *sys.argv[1:]]
+from chatcli.cli.app import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("args", "loaded"), [(("-x",), False), (("--schema", '{"type": "string"}'), True)])
+def test_jsonschema_is_imported_only_for_schema(args: tuple[str, ...], loaded: bool) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "ask", "-b", "echo", *args, "hi"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert f"JSONSCHEMA={loaded}" in done.stderr.decode()
