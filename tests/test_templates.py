@@ -205,7 +205,7 @@ def test_a_template_is_a_chat_command_listed_completed_and_sent_with_its_options
     review, follow_up = server.bodies
     assert review["messages"] == [
         {"role": "system", "content": "You review Go code."},  # from -T, with -P
-        {"role": "user", "content": "Review this Python code ({strictly}):\n\nx = {input}"},
+        {"role": "user", "content": "Review this Go code ({strictly}):\n\nx = {input}"},  # -P of -T too
     ]
     assert (review["model"], review["seed"]) == ("review-model", 3)
     assert follow_up["model"] == "review-model"  # -T chose the chat's model

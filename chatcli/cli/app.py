@@ -208,12 +208,14 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.repl.loop import run_repl
 
     store = template_store(env)
+    params = {}
     if options.template is not None:
         template = store.load(options.template)
-        options = with_template(options, template, template.system_prompt(options.template_params()))
+        params[template.name] = options.template_params()
+        options = with_template(options, template, template.system_prompt(params[template.name]))
     elif options.param:
         raise UsageError("-P gives a template's parameters; use it with -T NAME")
-    use_templates(store.load_all(lambda message: report(env, f"warning: {message}")))
+    use_templates(store.load_all(lambda message: report(env, f"warning: {message}")), params)
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
     recorder = wiring.new_recorder(env, config)

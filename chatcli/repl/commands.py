@@ -56,12 +56,18 @@ _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.name, *spec.aliase
 # A template named like a built-in command is reachable only through -T.
 _TEMPLATES: dict[str, Template] = {}
 _TEMPLATE_SPECS: dict[str, CommandSpec] = {}
+_TEMPLATE_PARAMS: dict[str, Mapping[str, str]] = {}
 
 
-def use_templates(templates: Mapping[str, Template]) -> None:
-    """Make every template (not named like a built-in command) a slash command of this chat."""
+def use_templates(
+    templates: Mapping[str, Template], params: Mapping[str, Mapping[str, str]] | None = None
+) -> None:
+    """Make every template (not named like a built-in command) a slash command of this chat; `params` are
+    the parameters given for some of them (-T NAME -P KEY VALUE), the others take their defaults."""
     _TEMPLATES.clear()
     _TEMPLATE_SPECS.clear()
+    _TEMPLATE_PARAMS.clear()
+    _TEMPLATE_PARAMS.update(params or {})
     for name, template in templates.items():
         if name not in _BY_NAME:
             _TEMPLATES[name] = template
@@ -385,9 +391,10 @@ class CommandRunner:
     def _template(self, template: Template, text: str) -> bool:
         """/NAME TEXT: the template's prompt with TEXT as {input}, sent with its model and options for this
         turn; a template without a prompt also makes its system prompt the conversation's first."""
+        given = _TEMPLATE_PARAMS.get(template.name, {})
         try:
-            prompt = template.fill(text, {})
-            system = template.system_prompt({})
+            prompt = template.fill(text, given)
+            system = template.system_prompt(given)
         except UsageError as error:
             self.screen.warn(str(error))
             return True
