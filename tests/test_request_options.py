@@ -151,9 +151,10 @@ def test_a_server_that_rejects_an_option_gets_one_line_naming_it(server: OpenAIS
         400,
         {"error": {"message": "Unrecognized request argument supplied: frobnicate", "param": None}},
     )
-    server.enqueue(rejection, rejection)  # the first may be taken for a server without stream_options
+    server.enqueue(rejection)
     result = run_chatcli("ask", "--base-url", server.url, "-O", "frobnicate", "1", "hi")
     assert result.returncode == 1
+    assert len(server.bodies) == 1  # not mistaken for a server without stream_options, and not retried
     assert result.stderr.decode() == (
         f"chatcli: error: {server.url} does not accept the request option 'frobnicate' (400: Unrecognized "
         "request argument supplied: frobnicate); remove it (-O, [options], /set, or --schema for response_format)\n"

@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 import openai
 
-from chatcli.backends.openai.diagnosis import Diagnosis, rejects_stream_options, retry_plan
+from chatcli.backends.openai.diagnosis import Diagnosis, rejected_option, rejects_stream_options, retry_plan
 from chatcli.backends.openai.events import failure, parse_usage, read_events, read_lines
 from chatcli.backends.openai.request import chat_body
 from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
@@ -81,7 +81,11 @@ class OpenAIBackend:
             except openai.APIError as error:
                 if started:
                     raise PartialAnswer(self._diagnosis.describe(error, request.model)) from None
-                if self.asks_for_usage and rejects_stream_options(error):
+                if (
+                    self.asks_for_usage
+                    and rejects_stream_options(error)
+                    and not rejected_option(error, request.options)
+                ):
                     self.asks_for_usage = False
                     continue
                 retry = retry_plan(error, attempt)

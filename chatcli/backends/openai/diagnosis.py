@@ -126,9 +126,9 @@ _STREAM_OPTIONS_HINTS = (
 )
 
 
-def rejected_option(error: openai.APIStatusError, options: Collection[str]) -> str | None:
+def rejected_option(error: openai.APIError, options: Collection[str]) -> str | None:
     """The extra request option a 400/422 names (its `param`, or the option's name in its message), if any."""
-    if error.status_code not in (400, 422):
+    if not isinstance(error, openai.APIStatusError) or error.status_code not in (400, 422):
         return None
     body = error.body.get("error", error.body) if isinstance(error.body, dict) else None
     param = body.get("param") if isinstance(body, dict) else None
