@@ -30,6 +30,11 @@ class ThinkSplitter:
         self._state = _State.START
         self._held = ""
 
+    @property
+    def in_answer(self) -> bool:
+        """Past any think block: every piece from now on is answer text, as it comes."""
+        return self._state is _State.ANSWER
+
     def feed(self, text: str) -> list[str | Reasoning]:
         if self._state is _State.ANSWER:
             return [text] if text else []
@@ -86,8 +91,8 @@ def split_think(pieces: Iterable[str | Reasoning]) -> Iterator[str | Reasoning]:
     """`pieces` with a leading `<think>` block turned into Reasoning; Reasoning pieces pass through."""
     splitter = ThinkSplitter()
     for piece in pieces:
-        if isinstance(piece, Reasoning):
-            yield piece
+        if splitter.in_answer or isinstance(piece, Reasoning):
+            yield piece  # the common case, kept cheap: one check per token
         else:
             yield from splitter.feed(piece)
     yield from splitter.flush()
