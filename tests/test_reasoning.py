@@ -241,3 +241,34 @@ def test_a_terminal_shows_a_summary_line_or_with_r_the_reasoning_itself(
     child.close()
     assert child.exitstatus == 0
     assert answer_file.read_bytes() == b"Go left.\n"
+
+
+@pytest.mark.e2e
+def test_the_chat_spinner_says_thinking_then_one_summary_line_and_the_answer(server: OpenAIServer) -> None:
+    thinking = [sse_event(chunk(reasoning_content="hmm")), 0.5, sse_event(chunk(reasoning_content=" ok"))]
+    server.enqueue(Reply(body=[*thinking, *sse_reply("Fine. <think>literal</think>").body]))
+    child = pexpect.spawn(
+        CHATCLI,
+        ["--base-url", server.url, "--plain"],
+        env={**os.environ, "TERM": "xterm-256color"},
+        dimensions=(24, 100),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.logfile_read = io.StringIO()
+
+    def expect(text: str) -> None:
+        while child.expect_exact([text, "\x1b[6n"]) == 1:
+            child.send("\x1b[12;1R")
+
+    expect("Ctrl-D exits")
+    expect("Alt-Enter newline")
+    child.send("think first\r")
+    expect("thinking…")
+    expect("thought for ")
+    expect(" s, 2 tokens")
+    expect("Fine. <think>literal</think>")  # a tag that does not open the answer is text
+    expect("Alt-Enter newline")
+    child.send("\x04")
+    child.expect(pexpect.EOF)
+    assert "hmm" not in child.logfile_read.getvalue()
