@@ -197,3 +197,11 @@ def test_set_in_the_chat_changes_the_options_of_the_next_turns(server: OpenAISer
     first, second = server.bodies
     assert (first["seed"], first["top_p"], first["stop"], first["model"]) == (1, 0.25, ["END"], "gpt-4o-mini")
     assert "seed" not in second and second["top_p"] == 0.25
+
+
+@pytest.mark.e2e
+def test_a_toml_date_in_an_options_table_is_refused_with_one_line(isolated_home: Path) -> None:
+    config_file(isolated_home, "[options]\nwhen = 2024-01-01\n")
+    result = run_chatcli("ask", "-b", "echo", "hi")
+    assert result.returncode == 2
+    assert result.stderr.decode().endswith("[options] when must be a JSON value, not a date or time\n")

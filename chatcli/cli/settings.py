@@ -14,7 +14,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
-from chatcli.core.request_options import reserved_option_problem
+from chatcli.core.request_options import reserved_option_problem, unsendable_option
 
 DEFAULT_MODEL = "gpt-4o-mini"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
@@ -267,11 +267,8 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
                 f"config file {path}: profiles.{name} must be a table of settings, not {_toml_type(profile)}"
             )
         for key, value in profile.items():
-            if key == "options":
-                if not isinstance(value, dict):
-                    raise UsageError(f"config file {path}: {where}options must be {tables['options']}")
-                continue
-            _check_setting(path, where, key, value, known=[*settings(), "options"])
+            if key != "options":  # checked by _check_option_tables
+                _check_setting(path, where, key, value, known=[*settings(), "options"])
         profile.update({key: _as_field_type(key, value) for key, value in profile.items()})
     for key, value in data.items():
         if key in settings():
@@ -280,6 +277,22 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
         if not isinstance(target, str) or not target.strip():
             raise UsageError(f"config file {path}: [aliases] {name} must be a non-empty model name string")
     data["prices"] = {model: _price(path, model, value) for model, value in data.get("prices", {}).items()}
+    _check_option_tables(data, path)
+
+
+def _check_option_tables(data: dict[str, Any], path: Path) -> None:
+    """[options] and each [profiles.NAME.options]: tables of values JSON can carry."""
+    tables = [("[options]", data.get("options", {}))]
+    tables += [
+        (f"[profiles.{name}.options]", p.get("options", {})) for name, p in data.get("profiles", {}).items()
+    ]
+    for where, options in tables:
+        if not isinstance(options, dict):
+            raise UsageError(f"config file {path}: {where} must be a table of request-body keys")
+        if (key := unsendable_option(options)) is not None:
+            raise UsageError(
+                f"config file {path}: {where} {key} must be a JSON value, not {_toml_type(options[key])}"
+            )
 
 
 def _check_setting(path: Path, where: str, key: str, value: Any, known: list[str]) -> None:

@@ -27,3 +27,13 @@ def reserved_option_problem(key: str) -> str | None:
         return None
     instead = {"model": "use -m or /model", "stream": "use --no-stream", "messages": "it is the conversation"}
     return f"option {key!r} is set by chatcli itself ({instead[key]})"
+
+
+def unsendable_option(options: dict[str, Any]) -> str | None:
+    """The first key whose value JSON cannot carry (a TOML date or time), or None."""
+    for key, value in options.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return key
+    return None

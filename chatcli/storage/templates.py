@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.core.errors import UsageError
-from chatcli.core.request_options import reserved_option_problem
+from chatcli.core.request_options import reserved_option_problem, unsendable_option
 
 MAX_TEMPLATE_BYTES = 256 * 1024
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -186,6 +186,8 @@ def parse_template(name: str, data: Any, source: str) -> Template:
     for key in options:
         if (problem := reserved_option_problem(key)) is not None:
             raise UsageError(f"{source}: {problem}")
+    if (key := unsendable_option(options)) is not None:
+        raise UsageError(f"{source}: option {key} must be a JSON value (a date or time is not)")
     template = Template(
         name,
         source,
