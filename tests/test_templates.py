@@ -10,6 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from chatcli.cli.options import template_names
 from chatcli.core.errors import UsageError
 from chatcli.storage.templates import Template, TemplateStore, parse_template, substitute
 from tests.conftest import CHATCLI, run_chatcli
@@ -210,3 +211,13 @@ def test_a_template_is_a_chat_command_listed_completed_and_sent_with_its_options
     assert (review["model"], review["seed"]) == ("review-model", 3)
     assert follow_up["model"] == "review-model"  # -T chose the chat's model
     assert follow_up["messages"][-1] == {"role": "user", "content": "plain follow-up"}
+
+
+def test_template_names_complete_after_t(isolated_home: Path) -> None:
+    write_template(isolated_home, "review", REVIEW)
+    write_template(isolated_home, "rewrite", 'prompt = "{input}"\n')
+    (isolated_home / ".config" / "chatcli" / "config.toml").write_text(
+        '[templates.pirate]\nsystem = "Arr."\n'
+    )
+    assert template_names("re") == ["review", "rewrite"]
+    assert template_names() == ["pirate", "review", "rewrite"]

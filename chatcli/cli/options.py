@@ -129,6 +129,21 @@ def pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
     return result
 
 
+def template_names(prefix: str = "") -> list[str]:
+    """The templates starting with `prefix`, for shell completion after -T; none when the config is unusable."""
+    from chatcli.cli.settings import read_config_file
+    from chatcli.storage.paths import platform_dirs
+    from chatcli.storage.templates import TemplateStore
+
+    dirs = platform_dirs()
+    try:
+        tables = read_config_file(dirs.config_file)[0].get("templates", {})
+    except UsageError:
+        tables = {}
+    store = TemplateStore(dirs.config / "templates", tables, dirs.config_file)
+    return [name for name in store.names() if name.startswith(prefix)]
+
+
 def _option(*names: str, help: str, panel: str, metavar: str | None = None, **extra: Any) -> Any:
     return typer.Option(
         *names, help=help, rich_help_panel=panel, metavar=metavar, show_default=False, **extra
@@ -284,6 +299,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Use the template NAME: its system prompt, prompt, model and options (chatcli templates list).",
             panel=INPUT_PANEL,
             metavar="NAME",
+            autocompletion=template_names,
         ),
     ),
     "param": (
