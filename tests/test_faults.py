@@ -405,7 +405,7 @@ def test_reasoning_is_shown_dimmed_and_sanitised_on_a_terminal_stderr_never_in_s
     thinking = chunk(reasoning_content="Let me think \x1b[2J.")
     server.enqueue(Reply(body=sse_body(thinking, chunk("Answer."), chunk(finish_reason="stop"))))
     answer_file = tmp_path / "answer.txt"
-    script = 'exec "$0" ask --base-url "$1" hi > "$2"'  # stderr on the terminal, stdout to a file
+    script = 'exec "$0" ask -R --base-url "$1" hi > "$2"'  # stderr on the terminal, stdout to a file
     child = pexpect.spawn(
         "/bin/sh", ["-c", script, CHATCLI, server.url, str(answer_file)], env=dict(os.environ)
     )

@@ -118,7 +118,7 @@ def test_ctrl_c_mid_stream_closes_the_stream_and_keeps_the_partial_answer(
         sse_reply("alpha ", "beta ", *["gamma "] * 100, delay=0.2),
         Reply(body=[sse_event(chunk(reasoning_content="thinking it over")), *sse_reply("carrying on").body]),
     )
-    child = spawn("--base-url", server.url, "-o", str(chat))
+    child = spawn("-R", "--base-url", server.url, "-o", str(chat))
     expect(child, TOOLBAR)
     say(child, "refused?", "error: authentication failed")
     assert not chat.exists()  # a failed turn changes nothing, so nothing was saved

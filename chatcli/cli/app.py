@@ -15,9 +15,17 @@ from chatcli.cli.ask import AskExtras, input_limits, run_ask
 from chatcli.cli.config import config_app
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
-from chatcli.cli.exit_status import ExitStatus, exit_with, silence_stdout
+from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
 from chatcli.cli.history import history_app
-from chatcli.cli.options import INPUT_PANEL, OUTPUT_PANEL, ChatOptions, with_chat_options, with_server_options
+from chatcli.cli.options import (
+    INPUT_PANEL,
+    OUTPUT_PANEL,
+    ChatOptions,
+    join_pairs,
+    with_chat_options,
+    with_server_options,
+)
+from chatcli.cli.templates import templates_app
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
 
@@ -26,6 +34,9 @@ _EARLIER_OPTIONS = "chatcli.options"  # ctx.meta key: the shared options given b
 
 class ChatGroup(TyperGroup):
     """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, join_pairs(args))
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
@@ -73,7 +84,7 @@ def chat(
     env = environment(context)
     if context.invoked_subcommand is not None:
         given = options.given()
-        if given and context.invoked_subcommand in ("history", "config"):
+        if given and context.invoked_subcommand in ("history", "config", "templates"):
             exit_with(env, _refuse(f"{given[0]} does not apply to `{context.invoked_subcommand}`"))
         context.meta[_EARLIER_OPTIONS] = options
         return
@@ -139,11 +150,39 @@ def ask(
             rich_help_panel=INPUT_PANEL,
         ),
     ] = False,
+    extract: Annotated[
+        bool,
+        typer.Option(
+            "-x",
+            "--extract",
+            help="Print only the answer's first fenced code block, without its fences.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    extract_last: Annotated[
+        bool,
+        typer.Option(
+            "--extract-last",
+            help="Print only the answer's last fenced code block.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Ask for JSON following this JSON schema (a file, or JSON text), check it, print it.",
+            metavar="FILE|JSON",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
     env = environment(context)
     merged = options.over(context.meta.get(_EARLIER_OPTIONS))
-    extras = AskExtras(file or [], usage, as_json, editor)
+    shape = "last" if extract_last else "first" if extract else None
+    extras = AskExtras(file or [], usage, as_json, shape, schema, editor)
     exit_with(env, lambda: run_ask(env, prompt or [], merged, extras))
 
 
@@ -168,12 +207,24 @@ def models(
 
 app.add_typer(config_app, name="config")
 app.add_typer(history_app, name="history")
+app.add_typer(templates_app, name="templates")
 
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli import wiring
+    from chatcli.cli.templates import template_store, with_template
+    from chatcli.repl.commands import use_templates
     from chatcli.repl.loop import run_repl
 
+    store = template_store(env)
+    params = {}
+    if options.template is not None:
+        template = store.load(options.template)
+        params[template.name] = options.template_params()
+        options = with_template(options, template, template.system_prompt(params[template.name]))
+    elif options.param:
+        raise UsageError("-P gives a template's parameters; use it with -T NAME")
+    use_templates(store.load_all(lambda message: report(env, f"warning: {message}")), params)
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
     recorder = wiring.new_recorder(env, config)
@@ -192,6 +243,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         model_aliases=config.aliases,
         on_ready=backend.start,
         limits=input_limits(config, options),
+        reasoning=config.reasoning,
     )
 
 

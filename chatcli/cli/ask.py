@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatcli.cli import wiring
 from chatcli.cli.exit_status import ExitStatus, report
-from chatcli.cli.options import ChatOptions
-from chatcli.core.conversation import Status
+from chatcli.cli.options import PAIR, ChatOptions
+from chatcli.cli.settings import Config
+from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.renderer import Renderer
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES
 
 if TYPE_CHECKING:
-    from chatcli.cli.settings import Config
     from chatcli.storage.attachments import Limits
+    from chatcli.storage.templates import Template
 
 # Between piped stdin and the prompt in `ask --editor`; the text above it is stdin's, below it the prompt.
 EDITOR_MARKER = "# ---- chatcli: piped text above this line, your prompt below it ----"
@@ -29,12 +31,24 @@ EDITOR_MARKER = "# ---- chatcli: piped text above this line, your prompt below i
 
 @dataclass(frozen=True, slots=True)
 class AskExtras:
-    """`ask`-only options: attached files, the usage line, JSON output, composing in the editor."""
+    """`ask`-only options: attached files, the usage line, JSON output, a code block or schema-checked JSON,
+    composing in the editor."""
 
     files: list[Path] = field(default_factory=list)
     usage: bool = False
     as_json: bool = False
+    extract: str | None = None  # "first" or "last": print only that fenced code block of the answer
+    schema: str | None = None  # a JSON schema (file or JSON text) the answer must follow
     editor: bool = False
+
+    def check(self) -> None:
+        shapes = [
+            flag
+            for flag, on in (("--json", self.as_json), ("-x", self.extract), ("--schema", self.schema))
+            if on
+        ]
+        if len(shapes) > 1:
+            raise UsageError(f"{shapes[0]} and {shapes[1]} cannot be combined; choose one output")
 
 
 def input_limits(config: Config, options: ChatOptions) -> Limits:
@@ -50,58 +64,127 @@ def input_limits(config: Config, options: ChatOptions) -> Limits:
 
 
 def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: AskExtras = AskExtras()) -> int:
-    from chatcli.storage.attachments import prompt_with_files
-    from chatcli.storage.inputs import read_stdin
-
     if env.stdout is None:
         raise ChatError("standard output is closed; nothing would show the answer")
+    extras.check()
     _interrupt_on_termination()
+    template = _template(env, options)
+    if template is not None:
+        from chatcli.cli.templates import with_template
+
+        options = with_template(options, template, template.system_prompt(options.template_params()))
+    schema = None
+    if extras.schema is not None:
+        from chatcli.cli.script_output import load_schema, response_format
+
+        schema, name = load_schema(extras.schema)
+        wanted = json.dumps(response_format(schema, name))
+        options = replace(options, option=[*(options.option or []), "response_format" + PAIR + wanted])
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
-    limits = input_limits(config, options)
-    stdin_text = None
-    if env.stdin is not None:
-        if env.stdin_isatty:
-            if not words and not extras.files and not extras.editor:
-                raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
-        else:
-            stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
-    if extras.editor:
-        words, stdin_text = compose_in_editor(env, words, stdin_text)
-    text = prompt_with_files(extras.files, limits, words, stdin_text)
+    text = _prompt(env, words, options, extras, input_limits(config, options), template)
     recorder = wiring.new_recorder(env, config)
     opened = wiring.open_conversation(resolved, options, recorder)
     session = wiring.new_session(config, opened.conversation, wiring.new_backend(env, config))
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]
-    renderer: Renderer
-    if extras.as_json:
-        from chatcli.render.plain import SilentRenderer
-
-        renderer = SilentRenderer()
-    else:
-        from chatcli.render.turn_display import TurnDisplay
-
-        reasoning_to = env.stderr if env.stderr_isatty else None
-        renderer = TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to)
     started = time.monotonic()
-    result = session.turn(text, renderer)
+    result = session.turn(text, _renderer(env, config, extras))
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
     if result.cut_short is not None:
         report(env, f"warning: {result.cut_short}")
+    _print_shaped(env, result.text, extras, schema)
     if extras.as_json:
         from chatcli.cli.json_output import answer_json
 
         env.stdout.write(answer_json(result.text, result.info, session.model) + "\n")
         env.stdout.flush()
     if extras.usage:
-        from chatcli.cli.usage import describe_usage
+        from chatcli.cli.usage import describe_totals, describe_usage
 
         report(env, describe_usage(result.info, session.model, time.monotonic() - started, config))
+        if (totals := describe_totals(recorder, config)) is not None:
+            report(env, totals)
     return ExitStatus.OK
+
+
+def _template(env: Environment, options: ChatOptions) -> Template | None:
+    """The template -T names, or None; -P without -T is an error."""
+    if options.template is not None:
+        from chatcli.cli.templates import template_store
+
+        return template_store(env).load(options.template)
+    if options.param:
+        raise UsageError("-P gives a template's parameters; use it with -T NAME")
+    return None
+
+
+def _prompt(
+    env: Environment,
+    words: list[str],
+    options: ChatOptions,
+    extras: AskExtras,
+    limits: Limits,
+    template: Template | None,
+) -> Content:
+    """The prompt from files, stdin and words (written in the editor with --editor), through the template
+    (-T) when there is one."""
+    from chatcli.storage.attachments import prompt_with_files
+    from chatcli.storage.inputs import read_stdin
+
+    stdin_text = None
+    if env.stdin is not None:
+        if env.stdin_isatty:
+            if not words and not extras.files and not extras.editor and template is None:
+                raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
+        else:
+            stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
+    if extras.editor:
+        words, stdin_text = compose_in_editor(env, words, stdin_text)
+    if template is None:
+        return prompt_with_files(extras.files, limits, words, stdin_text)
+    given = extras.files or words or (stdin_text or "").strip()
+    filled = prompt_with_files(extras.files, limits, words, stdin_text) if given else ""
+    if not isinstance(filled, str):
+        raise UsageError("a template's {input} takes text; attach images without -T")
+    return template.fill(filled, options.template_params())
+
+
+def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
+    """The answer streamed as it comes, or (--json, -x, --schema) nothing until it is complete."""
+    from chatcli.render.plain import SilentRenderer
+
+    if extras.as_json:
+        return SilentRenderer()
+    from chatcli.render.turn_display import TurnDisplay
+
+    reasoning_to = env.stderr if env.stderr_isatty else None
+    if extras.extract or extras.schema:
+        return TurnDisplay(SilentRenderer, None, reasoning_to, config.reasoning)
+    return TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to, config.reasoning)
+
+
+def _print_shaped(env: Environment, answer: str, extras: AskExtras, schema: dict[str, Any] | None) -> None:
+    """-x: the code block alone; --schema: the answer's JSON once it validates (ChatError otherwise)."""
+    from chatcli.render.sanitize import sanitize
+
+    shown: str | None = None
+    if extras.extract is not None:
+        from chatcli.cli.script_output import extract_block
+
+        shown = extract_block(answer, extras.extract == "last")
+    elif schema is not None:
+        from chatcli.cli.script_output import validated_json
+
+        shown = json.dumps(validated_json(answer, schema), ensure_ascii=False)
+    if shown is None:
+        return
+    out = env.stdout_binary
+    out.write(((sanitize(shown) if env.stdout_isatty else shown) + "\n").encode("utf-8", "replace"))
+    out.flush()
 
 
 def compose_in_editor(

@@ -9,6 +9,7 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
+from chatcli.cli.options import ChatOptions
 from chatcli.cli.settings import Resolved, profile_names, resolve_config
 from chatcli.render.sanitize import sanitize
 
@@ -42,14 +43,24 @@ def show_command(
     model: Annotated[str | None, typer.Option("-m", "--model", help="As if given -m.")] = None,
     backend: Annotated[str | None, typer.Option("-b", "--backend", help="As if given -b.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="As if given --base-url.")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("-O", "--option", help="As if given -O KEY VALUE.", metavar="KEY VALUE"),
+    ] = None,
 ) -> None:
     """Print every setting's effective value and where it came from: flag, environment, profile, file or default.
 
     Keys are never printed, only whether one is set."""
     env = environment(context)
-    flags = {"profile": profile, "model": model, "backend": backend, "base_url": base_url}
 
     def action() -> int:
+        flags = {
+            "profile": profile,
+            "model": model,
+            "backend": backend,
+            "base_url": base_url,
+            "options": ChatOptions(option=option).request_options(),
+        }
         echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
         return 0
 
@@ -75,6 +86,8 @@ def describe(resolved: Resolved) -> str:
     width = max(len(name) for name, _, _ in rows) + 2
     value_width = min(max(len(value) for _, value, _ in rows), 40) + 2
     lines += [f"{name:<{width}}{value:<{value_width}}{origin}".rstrip() for name, value, origin in rows]
+    for key, value in resolved.config.options.items():
+        lines.append(f"option {_quote(key)} = {_json(value)}  {resolved.option_sources[key]}")
     for alias, target in resolved.config.aliases.items():
         lines.append(f"alias {_quote(alias)} = {_quote(target)}")
     for model_name, price in resolved.config.prices.items():
@@ -82,6 +95,11 @@ def describe(resolved: Resolved) -> str:
             f"price {_quote(model_name)}: ${price.input:g} input, ${price.output:g} output per 1M tokens"
         )
     return "\n".join(lines) + "\n"
+
+
+def _json(value: Any) -> str:
+    """A request option's value as the request body will carry it, control characters made visible."""
+    return sanitize(json.dumps(value, ensure_ascii=False))
 
 
 def _quote(value: Any) -> str:

@@ -88,6 +88,9 @@ def show_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print it as a conversation file (version 1).")
     ] = False,
+    reasoning: Annotated[
+        bool, typer.Option("--reasoning", help="Show the model's reasoning before each answer.")
+    ] = False,
 ) -> None:
     """Show one conversation: rendered on a terminal, raw Markdown when piped."""
 
@@ -109,21 +112,25 @@ def show_command(
                 f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
                 f"{summary.turns} turns\n",
             )
-        print_conversation(conversation, env.stdout, terminal)  # type: ignore[arg-type]
+        print_conversation(conversation, env.stdout, terminal, reasoning)  # type: ignore[arg-type]
         return 0
 
     exit_with(env, action)
 
 
-def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) -> None:
+def print_conversation(
+    conversation: Conversation, out: TextIO, terminal: bool, reasoning: bool = False
+) -> None:
     """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise;
-    an image as a one-line placeholder, never its base64."""
+    an image as a one-line placeholder, never its base64. With `reasoning`, an answer's reasoning comes
+    first, under its own heading (dimmed on a terminal)."""
     from chatcli.storage.images import shown_text
 
     if not terminal:
         out.write(
             "\n".join(
-                f"## {_heading(message.role, message.status)}\n\n{shown_text(message)}\n"
+                (f"## reasoning\n\n{message.reasoning}\n\n" if reasoning and message.reasoning else "")
+                + f"## {_heading(message.role, message.status)}\n\n{shown_text(message)}\n"
                 for message in conversation.messages
             )
         )
@@ -135,6 +142,10 @@ def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
     for message in conversation.messages:
+        if reasoning and message.reasoning:
+            console.print("reasoning", style="bold dim")
+            console.print(sanitize(message.reasoning), style="dim", markup=False)
+            console.print()
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
         console.print(Markdown(sanitize(shown_text(message)), hyperlinks=False))
         console.print()
@@ -253,6 +264,42 @@ def rm_command(
                     return 1
             for summary in summaries:
                 library.delete(summary.id)
+        return 0
+
+    exit_with(env, action)
+
+
+@history_app.command("stats")
+def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
+    """Turns, tokens and cost (for models with a [prices] entry) per model and per day, from the library."""
+
+    env = environment(context)
+
+    def action() -> int:
+        from chatcli.cli.settings import resolve_config
+        from chatcli.cli.usage import usage_stats
+
+        config = resolve_config({}, env.environ, env.dirs.config_file).config
+        with _open(env) as library:
+            rows = library.usage()
+        stats = usage_stats(rows, config)
+        if as_json:
+            echo(env, json.dumps(stats, ensure_ascii=False, indent=2))
+            return 0
+        if not rows:
+            echo(env, "no turns recorded yet")
+            return 0
+        for title, key in (("model", "models"), ("day", "days")):
+            echo(env, f"{title:<24}  {'turns':>6}  {'prompt':>10}  {'completion':>10}  {'cost':>10}")
+            for entry in [*stats[key], {**stats["total"], title: "total"}]:
+                dollars = "-" if entry["cost"] is None else f"${entry['cost']:.4f}"
+                echo(
+                    env,
+                    f"{sanitize(str(entry[title] or '-')):<24}  {entry['turns']:>6}  {entry['prompt_tokens']:>10}  "
+                    f"{entry['completion_tokens']:>10}  {dollars:>10}",
+                )
+            if key == "models":
+                echo(env)
         return 0
 
     exit_with(env, action)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 import typer
 
 from chatcli.cli.settings import profile_names
+from chatcli.core.errors import UsageError
 
 MODEL_PANEL = "Model and server"
 CONVERSATION_PANEL = "Conversation"
@@ -40,6 +41,11 @@ class ChatOptions:
     markdown: bool | None = None
     max_input_bytes: int | None = None
     image_detail: str | None = None
+    option: list[str] | None = None  # -O KEY VALUE, in the order given, each as KEY + PAIR + VALUE
+    reasoning: str | None = None
+    show_reasoning: bool = False  # -R: --reasoning show
+    template: str | None = None
+    param: list[str] | None = None  # -P KEY VALUE: the template's parameters, as -O
 
     def over(self, earlier: ChatOptions | None) -> ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
@@ -70,7 +76,70 @@ class ChatOptions:
             "markdown": self.markdown,
             "timeout": self.timeout,
             "log": False if self.no_log else None,
+            "reasoning": "show" if self.show_reasoning else self.reasoning,
+            "options": self.request_options(),
         }
+
+    def request_options(self) -> dict[str, Any] | None:
+        """-O's keys and values, each value parsed as JSON when it is JSON (None: no -O given)."""
+        from chatcli.core.request_options import parse_option_value
+
+        if not self.option:
+            return None
+        return {key: parse_option_value(value) for key, value in pairs(self.option, "-O")}
+
+    def template_params(self) -> dict[str, str]:
+        """-P's keys and values, as text."""
+        return dict(pairs(self.param or [], "-P"))
+
+
+# Options that take two values (KEY VALUE). Typer has no repeatable two-value option, so `join_pairs` turns
+# each `-O KEY VALUE` on the command line into `-O KEY<NUL>VALUE` first: no argument can contain a NUL byte.
+PAIR = "\0"
+PAIR_OPTIONS = frozenset({"-O", "--option", "-P", "--param"})
+
+
+def join_pairs(args: list[str]) -> list[str]:
+    """The command line with each pair option's two values joined into one (up to `--`)."""
+    joined: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return joined + args[index:]
+        if arg in PAIR_OPTIONS and index + 2 < len(args):
+            joined += [arg, args[index + 1] + PAIR + args[index + 2]]
+            index += 3
+            continue
+        joined.append(arg)
+        index += 1
+    return joined
+
+
+def pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
+    """The (KEY, VALUE) pairs of a pair option, checked."""
+    result = []
+    for value in values:
+        key, separator, text = value.partition(PAIR)
+        if not separator or not key.strip():
+            raise UsageError(f"{flag} takes a KEY and a VALUE: {flag} top_p 0.9")
+        result.append((key.strip(), text))
+    return result
+
+
+def template_names(prefix: str = "") -> list[str]:
+    """The templates starting with `prefix`, for shell completion after -T; none when the config is unusable."""
+    from chatcli.cli.settings import read_config_file
+    from chatcli.storage.paths import platform_dirs
+    from chatcli.storage.templates import TemplateStore
+
+    dirs = platform_dirs()
+    try:
+        tables = read_config_file(dirs.config_file)[0].get("templates", {})
+    except UsageError:
+        tables = {}
+    store = TemplateStore(dirs.config / "templates", tables, dirs.config_file)
+    return [name for name in store.names() if name.startswith(prefix)]
 
 
 def _option(*names: str, help: str, panel: str, metavar: str | None = None, **extra: Any) -> Any:
@@ -189,6 +258,56 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             "--markdown/--plain",
             help="Force Markdown or raw text (default: Markdown on a terminal).",
             panel=OUTPUT_PANEL,
+        ),
+    ),
+    "option": (
+        list[str] | None,
+        _option(
+            "-O",
+            "--option",
+            help="Add KEY with VALUE (JSON if it parses, else text) to the request body (repeatable): "
+            "-O top_p 0.9 -O seed 7.",
+            panel=MODEL_PANEL,
+            metavar="KEY VALUE",
+        ),
+    ),
+    "reasoning": (
+        str | None,
+        _option(
+            "--reasoning",
+            help="What a terminal shows of the model's reasoning: show, hide or summary (default).",
+            panel=OUTPUT_PANEL,
+            metavar="MODE",
+        ),
+    ),
+    "show_reasoning": (
+        bool,
+        _option(
+            "-R",
+            "--show-reasoning",
+            help="Show the reasoning as it streams (--reasoning show).",
+            panel=OUTPUT_PANEL,
+        ),
+    ),
+    "template": (
+        str | None,
+        _option(
+            "-T",
+            "--template",
+            help="Use the template NAME: its system prompt, prompt, model and options (chatcli templates list).",
+            panel=INPUT_PANEL,
+            metavar="NAME",
+            autocompletion=template_names,
+        ),
+    ),
+    "param": (
+        list[str] | None,
+        _option(
+            "-P",
+            "--param",
+            help="Give the template's parameter KEY the value VALUE (repeatable).",
+            panel=INPUT_PANEL,
+            metavar="KEY VALUE",
         ),
     ),
     "max_input_bytes": (

@@ -14,11 +14,13 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
+from chatcli.core.request_options import reserved_option_problem, unsendable_option
 
 DEFAULT_MODEL = "gpt-4o-mini"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
 BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
+REASONING_MODES = ("show", "hide", "summary")
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
 
@@ -51,8 +53,11 @@ class Config:
     stream: bool = True
     log: bool = True  # record every conversation in the library
     max_image_bytes: int = 20 * 1024 * 1024  # the largest image `-f` or /file attaches
+    reasoning: str = "summary"  # show, hide or summary: what a terminal shows of the model's reasoning
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
+    options: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # more request-body keys
+    templates: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # [templates.NAME], unparsed
 
     def resolved_backend(self) -> BackendName:
         """`auto` becomes `openai` when a key, a key command or a base URL is configured, else `echo`."""
@@ -94,6 +99,7 @@ class Resolved:
     profile: str | None = None
     profile_source: Source | None = None
     alias: str | None = None  # the alias the model name was given as
+    option_sources: Mapping[str, Source] = field(default_factory=dict)  # each [options] key's source
 
 
 DEFAULT = Source(SourceKind.DEFAULT)
@@ -111,13 +117,16 @@ PROFILE_VARIABLE = "CHATCLI_PROFILE"
 
 
 def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: Path) -> Resolved:
-    """The Config from command-line values (None means not given; `profile` picks a profile), the environment
-    and the config file at `path`, with each setting's source."""
+    """The Config from command-line values (None means not given; `profile` picks a profile, `options` holds
+    -O's request-body keys), the environment and the config file at `path`, with each setting's source."""
     data, found = read_config_file(path)
     file_settings = {key: value for key, value in data.items() if key in settings()}
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
+    options: dict[str, Any] = {}
+    option_sources: dict[str, Source] = {}
     _apply(values, sources, file_settings, FILE)
+    _apply(options, option_sources, data.get("options", {}), FILE)
 
     profile, profile_source = _chosen_profile(flags, environ)
     if profile is not None:
@@ -127,7 +136,11 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
             raise UsageError(
                 f"unknown profile {profile!r} (from {profile_source}); profiles defined in {path}: {defined}"
             )
-        _apply(values, sources, profiles[profile], Source(SourceKind.PROFILE, profile))
+        in_profile = {key: value for key, value in profiles[profile].items() if key != "options"}
+        _apply(values, sources, in_profile, Source(SourceKind.PROFILE, profile))
+        _apply(
+            options, option_sources, profiles[profile].get("options", {}), Source(SourceKind.PROFILE, profile)
+        )
 
     for name, variable in ENVIRONMENT.items():
         if environ.get(variable):
@@ -137,7 +150,10 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
                 {name: _parse_text(name, environ[variable], variable)},
                 Source(SourceKind.ENVIRONMENT, variable),
             )
-    _apply(values, sources, {k: v for k, v in flags.items() if k != "profile" and v is not None}, FLAG)
+    given = {k: v for k, v in flags.items() if k not in ("profile", "options") and v is not None}
+    _apply(values, sources, given, FLAG)
+    _apply(options, option_sources, flags.get("options") or {}, FLAG)
+    _refuse_reserved_options(option_sources, path)
 
     _choose_key_source(values, sources, path)
     aliases = data.get("aliases", {})
@@ -145,10 +161,22 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
     if values.get("model") in aliases:
         alias = values["model"]
         values["model"] = aliases[alias]
-    config = Config(**values, aliases=aliases, prices=data.get("prices", {}))
+    config = Config(
+        **values,
+        aliases=aliases,
+        prices=data.get("prices", {}),
+        options=options,
+        templates=data.get("templates", {}),
+    )
     full_sources = {name: sources.get(name, DEFAULT) for name in settings()}
     _validate(config, full_sources, path)
-    return Resolved(config, full_sources, path, found, profile, profile_source, alias)
+    return Resolved(config, full_sources, path, found, profile, profile_source, alias, option_sources)
+
+
+def _refuse_reserved_options(option_sources: Mapping[str, Source], path: Path) -> None:
+    for key, source in option_sources.items():
+        if (problem := reserved_option_problem(key)) is not None:
+            raise UsageError(f"{problem}; remove it from {_where(source, path)}")
 
 
 def _apply(
@@ -224,6 +252,8 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
         "profiles": "a table of [profiles.NAME] tables",
         "aliases": "a table of names",
         "prices": "a table",
+        "options": "a table of request-body keys",
+        "templates": "a table of [templates.NAME] tables",
     }
     for key, value in data.items():
         if key in tables:
@@ -238,7 +268,8 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
                 f"config file {path}: profiles.{name} must be a table of settings, not {_toml_type(profile)}"
             )
         for key, value in profile.items():
-            _check_setting(path, where, key, value, known=settings())
+            if key != "options":  # checked by _check_option_tables
+                _check_setting(path, where, key, value, known=[*settings(), "options"])
         profile.update({key: _as_field_type(key, value) for key, value in profile.items()})
     for key, value in data.items():
         if key in settings():
@@ -247,6 +278,22 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
         if not isinstance(target, str) or not target.strip():
             raise UsageError(f"config file {path}: [aliases] {name} must be a non-empty model name string")
     data["prices"] = {model: _price(path, model, value) for model, value in data.get("prices", {}).items()}
+    _check_option_tables(data, path)
+
+
+def _check_option_tables(data: dict[str, Any], path: Path) -> None:
+    """[options] and each [profiles.NAME.options]: tables of values JSON can carry."""
+    tables = [("[options]", data.get("options", {}))]
+    tables += [
+        (f"[profiles.{name}.options]", p.get("options", {})) for name, p in data.get("profiles", {}).items()
+    ]
+    for where, options in tables:
+        if not isinstance(options, dict):
+            raise UsageError(f"config file {path}: {where} must be a table of request-body keys")
+        if (key := unsendable_option(options)) is not None:
+            raise UsageError(
+                f"config file {path}: {where} {key} must be a JSON value, not {_toml_type(options[key])}"
+            )
 
 
 def _check_setting(path: Path, where: str, key: str, value: Any, known: list[str]) -> None:
@@ -352,6 +399,8 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
     def fail(name: str, problem: str) -> UsageError:
         return UsageError(f"{problem} (from {_where(sources[name], path)})")
 
+    if config.reasoning not in REASONING_MODES:
+        raise fail("reasoning", f"unknown reasoning mode {config.reasoning!r}; choose show, hide or summary")
     if config.backend not in BACKENDS:
         raise fail("backend", f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
     if not config.model.strip():

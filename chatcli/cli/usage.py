@@ -1,9 +1,16 @@
-"""`-u/--usage`: token counts, duration and (with a `[prices]` entry) cost of one answer, as one line."""
+"""`-u/--usage`: token counts, duration and (with a `[prices]` entry) cost of one answer and of the
+conversation so far, each as one line; the cost of library usage rows (`history stats`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from chatcli.cli.settings import Config
+from chatcli.core.errors import HistoryError
 from chatcli.core.stream import StreamInfo
+from chatcli.storage.library import UsageRow
+from chatcli.storage.recorder import Recorder
 
 
 def describe_usage(info: StreamInfo, model: str, seconds: float, config: Config) -> str:
@@ -18,3 +25,59 @@ def describe_usage(info: StreamInfo, model: str, seconds: float, config: Config)
         cost = (prompt * price.input + completion * price.output) / 1_000_000
         line += f", ${cost:.6f}"
     return line
+
+
+def cost(rows: Iterable[UsageRow], config: Config) -> float | None:
+    """The dollars `rows` cost, counting the models that have a [prices] entry (None: none has)."""
+    total: float | None = None
+    for row in rows:
+        price = config.price(row.model)
+        if price is not None:
+            total = (total or 0.0) + (
+                row.prompt_tokens * price.input + row.completion_tokens * price.output
+            ) / 1e6
+    return total
+
+
+def describe_totals(recorder: Recorder, config: Config) -> str | None:
+    """The conversation's totals from the library, once it holds more than this turn (None otherwise)."""
+    if recorder.recorded_id is None:
+        return None
+    try:
+        rows = recorder.library().usage(recorder.recorded_id)
+    except HistoryError:
+        return None
+    turns = sum(row.turns for row in rows)
+    if turns < 2:
+        return None
+    prompt = sum(row.prompt_tokens for row in rows)
+    completion = sum(row.completion_tokens for row in rows)
+    line = f"conversation: {turns} turns, {prompt} prompt + {completion} completion tokens"
+    if (dollars := cost(rows, config)) is not None:
+        line += f", ${dollars:.6f}"
+    return line
+
+
+def usage_stats(rows: list[UsageRow], config: Config) -> dict[str, Any]:
+    """`history stats`: turns, tokens and cost per model (most tokens first), per day (oldest first), in all."""
+
+    def entry(label: str, value: str | None, group: list[UsageRow]) -> dict[str, Any]:
+        return {
+            label: value,
+            "turns": sum(row.turns for row in group),
+            "prompt_tokens": sum(row.prompt_tokens for row in group),
+            "completion_tokens": sum(row.completion_tokens for row in group),
+            "cost": cost(group, config),
+        }
+
+    by_model: dict[str | None, list[UsageRow]] = {}
+    by_day: dict[str | None, list[UsageRow]] = {}
+    for row in rows:
+        by_model.setdefault(row.model, []).append(row)
+        by_day.setdefault(row.day, []).append(row)
+    models = [entry("model", model, group) for model, group in by_model.items()]
+    models.sort(key=lambda item: -(item["prompt_tokens"] + item["completion_tokens"]))
+    days = [entry("day", day, group) for day, group in sorted(by_day.items(), key=lambda item: item[0] or "")]
+    total = entry("model", None, rows)
+    del total["model"]
+    return {"models": models, "days": days, "total": total}

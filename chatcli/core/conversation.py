@@ -27,6 +27,7 @@ class Message:
     content: Content
     status: str | None = None  # a Status for an incomplete answer (any string a file holds is kept)
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown fields, kept on round-trip
+    reasoning: str | None = None  # the model's reasoning before this answer; kept, never sent back
 
     @property
     def text(self) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatcli.core.conversation import Content, Conversation, Message, Status
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import Backend, ChatRequest, Reasoning, StreamInfo
+from chatcli.core.think import split_think
 
 _CUT_SHORT = {
     "length": "the answer was cut off at the token limit (finish_reason: length)",
@@ -21,6 +22,7 @@ class TurnResult:
     text: str
     status: Status | None = None  # None when complete
     info: StreamInfo = field(default_factory=StreamInfo)
+    reasoning: str = ""  # the model's reasoning, never part of `text`
 
     @property
     def cut_short(self) -> str | None:
@@ -44,6 +46,7 @@ class Session:
     temperature: float | None = None
     max_tokens: int | None = None
     observers: list[TurnObserver] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # more request-body keys (-O, [options], /set)
 
     def turn(self, text: Content, renderer: Renderer) -> TurnResult:
         """Send `text` (a string, or a list of content parts: text and images), stream the answer through `renderer`, then commit user message and answer.
@@ -53,29 +56,36 @@ class Session:
         """
         user = Message("user", text)
         request = ChatRequest(
-            self.conversation.with_user(text), self.model, self.temperature, self.max_tokens, StreamInfo()
+            self.conversation.with_user(text),
+            self.model,
+            self.temperature,
+            self.max_tokens,
+            StreamInfo(),
+            options=dict(self.options),
         )
         pieces: list[str] = []
+        thoughts: list[str] = []
         stream = self.backend.stream(request)
         try:
             with renderer:
-                for piece in stream:
+                for piece in split_think(stream):
                     if isinstance(piece, Reasoning):
+                        thoughts.append(piece.text)
                         renderer.reason(piece.text)
                     else:
                         pieces.append(piece)
                         renderer.feed(piece)
         except KeyboardInterrupt:
             stream.close()  # closes the HTTP stream, so the server stops generating
-            return self._keep_partial(user, pieces, Status.INTERRUPTED, request.info)
+            return self._keep_partial(user, pieces, thoughts, Status.INTERRUPTED, request.info)
         except PartialAnswer:
-            self._keep_partial(user, pieces, Status.FAILED, request.info)
+            self._keep_partial(user, pieces, thoughts, Status.FAILED, request.info)
             raise
         finally:
             stream.close()
-        answer = "".join(pieces)
-        self.conversation.commit(user, Message("assistant", answer))
-        return self._committed(TurnResult(answer, None, request.info))
+        answer, reasoning = "".join(pieces), "".join(thoughts)
+        self.conversation.commit(user, Message("assistant", answer, reasoning=reasoning or None))
+        return self._committed(TurnResult(answer, None, request.info, reasoning))
 
     def switch_model(self, model: str) -> None:
         """Use `model` from the next turn on; the conversation remembers it (saved files, the library)."""
@@ -91,12 +101,14 @@ class Session:
         else:
             self.conversation.model = self.model
 
-    def _keep_partial(self, user: Message, pieces: list[str], status: Status, info: StreamInfo) -> TurnResult:
-        answer = "".join(pieces)
+    def _keep_partial(
+        self, user: Message, pieces: list[str], thoughts: list[str], status: Status, info: StreamInfo
+    ) -> TurnResult:
+        answer, reasoning = "".join(pieces), "".join(thoughts)
         if not answer:
-            return TurnResult(answer, status, info)
-        self.conversation.commit(user, Message("assistant", answer, status))
-        return self._committed(TurnResult(answer, status, info))
+            return TurnResult(answer, status, info, reasoning)
+        self.conversation.commit(user, Message("assistant", answer, status, reasoning=reasoning or None))
+        return self._committed(TurnResult(answer, status, info, reasoning))
 
     def _committed(self, result: TurnResult) -> TurnResult:
         failure: ChatError | None = None

@@ -1,5 +1,5 @@
-"""A turn on a terminal: a spinner until the first text, the model's reasoning dimmed on its own lines, then
-the answer through the real renderer."""
+"""A turn on a terminal: a spinner until the first text, the model's reasoning (dimmed as it streams, one
+summary line, or nothing), then the answer through the real renderer."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
 class TurnDisplay:
-    """Shows a spinner on `spinner_to` until the answer or its reasoning starts; shows reasoning dimmed on
-    `reasoning_to` (both terminals, or None for no spinner / no reasoning shown); hands the answer to the
-    renderer `new_renderer` makes.
+    """Shows a spinner on `spinner_to` until the answer starts; shows reasoning on `reasoning_to` (both
+    terminals, or None for no spinner / no reasoning shown) as `reasoning` says: `show` streams it dimmed
+    (the spinner stops), `summary` keeps the spinner ("thinking…") and prints one dim line "thought for 12.0 s,
+    840 tokens" when it ends, `hide` shows nothing of it. Hands the answer to the renderer `new_renderer` makes.
 
     The real renderer is created and entered only at the first text, so a turn that fails before any text
     prints nothing but its error line. The answer always starts on a line of its own after the reasoning.
@@ -32,12 +33,17 @@ class TurnDisplay:
         new_renderer: Callable[[], Renderer],
         spinner_to: TextIO | None = None,
         reasoning_to: TextIO | None = None,
+        reasoning: str = "show",
     ) -> None:
         self._new_renderer = new_renderer
         self._spinner_to = spinner_to
-        self._reasoning_to = reasoning_to
+        self._reasoning_to = reasoning_to if reasoning != "hide" else None
+        self._summarise = reasoning == "summary"
         self._reasoning = StreamSanitizer()
         self._reasoning_open = False  # reasoning shown whose last line has no newline yet
+        self._thinking_since: float | None = None  # when the first piece of reasoning arrived
+        self._thought_pieces = 0  # streamed one token per piece by the servers that send reasoning
+        self._label = "waiting"
         self._inner: Renderer | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -50,6 +56,12 @@ class TurnDisplay:
 
     def reason(self, text: str) -> None:
         if self._reasoning_to is None or self._inner is not None:
+            return
+        if self._thinking_since is None:
+            self._thinking_since = time.monotonic()
+        self._thought_pieces += 1
+        if self._summarise:
+            self._label = "thinking"
             return
         self.stop_waiting()
         shown = self._reasoning.feed(text)
@@ -76,6 +88,12 @@ class TurnDisplay:
             self._end_reasoning()
 
     def _end_reasoning(self) -> None:
+        if self._reasoning_to is not None and self._summarise and self._thinking_since is not None:
+            seconds = time.monotonic() - self._thinking_since
+            tokens = f"{self._thought_pieces} token{'s' if self._thought_pieces != 1 else ''}"
+            self._reasoning_to.write(f"{_DIM}thought for {seconds:.1f} s, {tokens}{_RESET}\n")
+            self._reasoning_to.flush()
+            self._thinking_since = None
         if self._reasoning_open and self._reasoning_to is not None:
             self._reasoning_to.write("\n")
             self._reasoning_to.flush()
@@ -91,7 +109,7 @@ class TurnDisplay:
             if self._stopped.is_set() or self._spinner_to is None:
                 return
             frame = _FRAMES[int(elapsed * 10) % len(_FRAMES)]
-            self._spinner_to.write(f"{_HIDE_CURSOR}\r{_DIM}{frame} waiting… {elapsed:.1f}s{_RESET}")
+            self._spinner_to.write(f"{_HIDE_CURSOR}\r{_DIM}{frame} {self._label}… {elapsed:.1f}s{_RESET}")
             self._spinner_to.flush()
 
     def stop_waiting(self) -> None:

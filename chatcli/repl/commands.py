@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +11,15 @@ from typing import Protocol
 
 from chatcli.core.conversation import Content, Message
 from chatcli.core.errors import HistoryError, UsageError
+from chatcli.core.request_options import parse_option_value, reserved_option_problem
 from chatcli.core.session import Session
+from chatcli.render.code_blocks import code_blocks
 from chatcli.repl.attachments import Draft, InputCommands
 from chatcli.storage.attachments import Limits
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
+from chatcli.storage.templates import Template
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +55,40 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("paste", "/paste", "attach the clipboard's image or text to the next message", "none"),
     CommandSpec("edit", "/edit", "reopen the last question; sending it replaces the last exchange", "none"),
+    CommandSpec("set", "/set [KEY [VALUE]]", "list, set or (no VALUE) remove request options", "optional"),
 )
 
 _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.name, *spec.aliases)}
+# The user's templates, each a command too (/review TEXT): set once when the chat starts, by `use_templates`.
+# A template named like a built-in command is reachable only through -T.
+_TEMPLATES: dict[str, Template] = {}
+_TEMPLATE_SPECS: dict[str, CommandSpec] = {}
+_TEMPLATE_PARAMS: dict[str, Mapping[str, str]] = {}
+
+
+def use_templates(
+    templates: Mapping[str, Template], params: Mapping[str, Mapping[str, str]] | None = None
+) -> None:
+    """Make every template (not named like a built-in command) a slash command of this chat; `params` are
+    the parameters given for some of them (-T NAME -P KEY VALUE), the others take their defaults."""
+    _TEMPLATES.clear()
+    _TEMPLATE_SPECS.clear()
+    _TEMPLATE_PARAMS.clear()
+    _TEMPLATE_PARAMS.update(params or {})
+    for name, template in templates.items():
+        if name not in _BY_NAME:
+            _TEMPLATES[name] = template
+            _TEMPLATE_SPECS[name] = CommandSpec(
+                name,
+                f"/{name} [TEXT]",
+                f"template: {template.summary}" if template.summary else "template",
+                "optional",
+            )
+
+
+def _all_specs() -> list[CommandSpec]:
+    return [*COMMANDS, *_TEMPLATE_SPECS.values()]
+
 
 KEYS_HELP = (
     "Enter sends · Alt-Enter or Esc Enter: new line · Ctrl-X Ctrl-E: edit in $EDITOR · Up, Ctrl-R: input history · "
@@ -64,11 +98,12 @@ KEYS_HELP = (
 
 def command_names() -> list[str]:
     """Every spelling of every command, without the slash, in /help order."""
-    return [name for spec in COMMANDS for name in (spec.name, *spec.aliases)]
+    return [name for spec in _all_specs() for name in (spec.name, *spec.aliases)]
 
 
 def summary_of(name: str) -> str:
-    return _BY_NAME[name].summary
+    spec = _BY_NAME.get(name) or _TEMPLATE_SPECS[name]
+    return spec.summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,39 +145,19 @@ def _find_command(name: str) -> CommandSpec | None:
     """The command called `name`, or the only one whose name starts with it (`/mo` is /model)."""
     if name in _BY_NAME:
         return _BY_NAME[name]
+    if name in _TEMPLATE_SPECS:
+        return _TEMPLATE_SPECS[name]
     if not name:
         return None
     matches = {
-        spec.name: spec for spec in COMMANDS for alias in (spec.name, *spec.aliases) if alias.startswith(name)
+        spec.name: spec
+        for spec in _all_specs()
+        for alias in (spec.name, *spec.aliases)
+        if alias.startswith(name)
     }
     if len(matches) > 1:
         raise UsageError(f"/{name} could be {', '.join('/' + match for match in matches)}; type more of it")
     return next(iter(matches.values()), None)
-
-
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-
-
-def code_blocks(markdown: str) -> list[str]:
-    """The contents of the fenced code blocks in `markdown`; an unclosed last one (a cut-off answer) too."""
-    blocks: list[str] = []
-    lines: list[str] | None = None
-    fence = ""
-    for line in markdown.splitlines():
-        if lines is None:
-            match = _FENCE.match(line)
-            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
-                fence, lines = match.group(1), []
-            continue
-        closing = line.strip()
-        if closing.startswith(fence) and closing == fence[0] * len(closing):
-            blocks.append("\n".join(lines))
-            lines = None
-        else:
-            lines.append(line)
-    if lines is not None:
-        blocks.append("\n".join(lines))
-    return blocks
 
 
 def preview(text: str, width: int = 60) -> str:
@@ -202,18 +217,21 @@ class CommandRunner:
             "file": self.inputs.file,
             "paste": self.inputs.paste,
             "edit": self.inputs.edit,
+            "set": self._set,
         }
 
     def run(self, command: Command) -> bool:
         """Carry out `command`; False means leave the REPL."""
+        if command.name in _TEMPLATES and command.name not in self._actions:
+            return self._template(_TEMPLATES[command.name], command.argument)
         return self._actions[command.name](command.argument)
 
     def _save_now(self) -> None:
         self.autosave.save(self.session.conversation)
 
     def _help(self, _: str) -> bool:
-        width = max(len(spec.usage) for spec in COMMANDS)
-        for spec in COMMANDS:
+        width = max(len(spec.usage) for spec in _all_specs())
+        for spec in _all_specs():
             self.screen.notice(f"{spec.usage:<{width}}  {spec.summary}")
         self.screen.notice(KEYS_HELP)
         return True
@@ -358,6 +376,51 @@ class CommandRunner:
             text, what = blocks[number - 1], f"code block {number} of {len(blocks)}"
         if self.screen.copy_to_clipboard(text):
             self.screen.notice(f"copied {what} to the clipboard ({len(text.splitlines())} lines)")
+        return True
+
+    def _set(self, argument: str) -> bool:
+        """/set: list the request options; /set KEY VALUE: set one (JSON when it parses); /set KEY: remove it."""
+        options = self.session.options
+        key, _, value = argument.partition(" ")
+        if not key:
+            if not options:
+                self.screen.notice("no request options; set one with /set KEY VALUE")
+            for name, current in options.items():
+                self.screen.notice(f"{name} = {json.dumps(current, ensure_ascii=False)}")
+            return True
+        if (problem := reserved_option_problem(key)) is not None:
+            self.screen.warn(problem)
+        elif not value.strip():
+            removed = options.pop(key, None) is not None
+            self.screen.notice(f"{key} removed" if removed else f"{key} is not set")
+        else:
+            options[key] = parse_option_value(value.strip())
+            self.screen.notice(
+                f"{key} = {json.dumps(options[key], ensure_ascii=False)} from the next turn on"
+            )
+        return True
+
+    def _template(self, template: Template, text: str) -> bool:
+        """/NAME TEXT: the template's prompt with TEXT as {input}, sent with its model and options for this
+        turn; a template without a prompt also makes its system prompt the conversation's first."""
+        given = _TEMPLATE_PARAMS.get(template.name, {})
+        try:
+            prompt = template.fill(text, given)
+            system = template.system_prompt(given)
+        except UsageError as error:
+            self.screen.warn(str(error))
+            return True
+        session = self.session
+        if template.prompt is None and system is not None:
+            session.conversation.set_system(system)
+        kept_model, kept_options = session.model, session.options
+        if template.model:
+            session.model = self._model_aliases.get(template.model, template.model)
+        session.options = {**kept_options, **template.options}
+        try:
+            self._ask(prompt)
+        finally:
+            session.model, session.options = kept_model, kept_options
         return True
 
     def _file(self, name: str) -> ConversationFile:

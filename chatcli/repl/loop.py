@@ -79,8 +79,10 @@ class Repl:
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
         limits: Limits | None = None,
+        reasoning: str = "summary",
     ) -> None:
         self.session = session
+        self._reasoning = reasoning  # show, hide or summary (TurnDisplay)
         self._new_renderer = new_renderer
         self._env = env
         self._backend_name = backend_name
@@ -133,7 +135,7 @@ class Repl:
         """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
         animated = self._terminal if self._animated else None
         reasoning_to = self._env.stderr if self._env.stderr_isatty else None
-        display = TurnDisplay(self._new_renderer, animated, reasoning_to)
+        display = TurnDisplay(self._new_renderer, animated, reasoning_to, self._reasoning)
         fd = self._env.stdin_fd()
         try:
             with quiet_input(fd) if fd is not None else contextlib.nullcontext():
@@ -237,6 +239,7 @@ def run_repl(
     model_aliases: Mapping[str, str] | None = None,
     on_ready: Callable[[], None] | None = None,
     limits: Limits | None = None,
+    reasoning: str = "summary",
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
@@ -251,6 +254,7 @@ def run_repl(
         recorder=recorder,
         model_aliases=model_aliases,
         limits=limits,
+        reasoning=reasoning,
     )
     if on_ready is not None:
         on_ready()

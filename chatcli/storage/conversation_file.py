@@ -15,7 +15,7 @@ from chatcli.storage.files import write_atomic
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 256 * 1024 * 1024  # room for a dozen 20 MiB images as base64
-_KNOWN_FIELDS = frozenset({"role", "content", "status"})  # of a message
+_KNOWN_FIELDS = frozenset({"role", "content", "status", "reasoning"})  # of a message
 _FILE_FIELDS = frozenset({"version", "model", "messages"})
 
 
@@ -63,8 +63,11 @@ def _parse_message(item: Any, index: int, source: str) -> Message:
     status = item.get("status")
     if status is not None and not isinstance(status, str):
         raise BadFileError(f"{where}: status must be a string")
+    reasoning = item.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, str):
+        raise BadFileError(f"{where}: reasoning must be a string")
     extra = {key: value for key, value in item.items() if key not in _KNOWN_FIELDS}
-    return Message(role, content, status, extra)
+    return Message(role, content, status, extra, reasoning or None)
 
 
 def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
@@ -73,6 +76,8 @@ def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
         item = {**message.extra, "role": message.role, "content": message.content}
         if message.status:
             item["status"] = message.status
+        if message.reasoning:
+            item["reasoning"] = message.reasoning
         messages.append(item)
     return {
         **conversation.extra,

@@ -78,6 +78,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             "INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text); END"
         ),
     ),
+    # The model's reasoning before an answer: kept with it, outside `text`, so search never finds it.
+    ("ALTER TABLE messages ADD COLUMN reasoning TEXT",),
 )
 
 
@@ -112,6 +114,17 @@ class Summary:
             "turns": self.turns,
             "title": self.title,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Turns and token counts of one model (on one day, for `stats`); turns without counts count as 0."""
+
+    model: str | None
+    day: str | None
+    turns: int
+    prompt_tokens: int
+    completion_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +365,7 @@ class Library:
     ) -> None:
         db.executemany(
             "INSERT INTO messages (conversation_id, position, turn_id, created_at, role, text, content, status, "
-            "extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "extra, reasoning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     conversation_id,
@@ -366,6 +379,7 @@ class Library:
                     else json.dumps(message.content, ensure_ascii=False),
                     message.status,
                     json.dumps(dict(message.extra), ensure_ascii=False) if message.extra else None,
+                    message.reasoning,
                 )
                 for position, message in enumerate(body[start:], start)
             ],
@@ -447,21 +461,37 @@ class Library:
             if row is None:
                 raise UsageError(f"no conversation {conversation_id} in the library")
             rows = self._db.execute(
-                "SELECT role, text, content, status, extra FROM messages WHERE conversation_id = ? ORDER BY position",
+                "SELECT role, text, content, status, extra, reasoning FROM messages WHERE conversation_id = ? "
+                "ORDER BY position",
                 (conversation_id,),
             ).fetchall()
         try:
             messages = [
                 Message(
-                    role, text if content is None else json.loads(content), status, json.loads(extra or "{}")
+                    role,
+                    text if content is None else json.loads(content),
+                    status,
+                    json.loads(extra or "{}"),
+                    reasoning,
                 )
-                for role, text, content, status, extra in rows
+                for role, text, content, status, extra, reasoning in rows
             ]
         except ValueError:
             raise HistoryError(f"{self.path}: conversation {conversation_id} is damaged (bad JSON)") from None
         conversation = Conversation(messages, row[0])
         conversation.set_system(row[1])
         return conversation
+
+    def usage(self, conversation_id: str | None = None) -> list[UsageRow]:
+        """Turns and tokens per model and local day: of one conversation, or (None) of the whole library."""
+        where, parameters = ("WHERE conversation_id = ?", [conversation_id]) if conversation_id else ("", [])
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT model, date(created_at, 'localtime') AS day, count(*), coalesce(sum(prompt_tokens), 0), "
+                f"coalesce(sum(completion_tokens), 0) FROM turns {where} GROUP BY model, day ORDER BY day, model",
+                parameters,
+            ).fetchall()
+        return [UsageRow(*row) for row in rows]
 
     def search(self, query: str, limit: int, marks: tuple[str, str] = ("", "")) -> list[Hit]:
         """Messages matching every word of `query`, the most recent first."""

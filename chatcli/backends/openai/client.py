@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 import openai
 
-from chatcli.backends.openai.diagnosis import Diagnosis, rejects_stream_options, retry_plan
+from chatcli.backends.openai.diagnosis import Diagnosis, rejected_option, rejects_stream_options, retry_plan
 from chatcli.backends.openai.events import failure, parse_usage, read_events, read_lines
 from chatcli.backends.openai.request import chat_body
 from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
@@ -56,7 +56,11 @@ class OpenAIBackend:
             self._network.read_timeout = self._settings.first_token_timeout
             started = False
             try:
-                with self._client.chat.completions.with_streaming_response.create(**params) as response:
+                # extra_body: the SDK refuses keyword arguments it does not know (-O options); this sends all.
+                create = self._client.chat.completions.with_streaming_response.create
+                with create(
+                    model=params["model"], messages=params["messages"], extra_body=params
+                ) as response:
                     content_type = response.headers.get("content-type", "")
                     if not content_type.startswith("text/event-stream"):
                         yield from self._whole_answer(response.text(), content_type, request)
@@ -77,12 +81,18 @@ class OpenAIBackend:
             except openai.APIError as error:
                 if started:
                     raise PartialAnswer(self._diagnosis.describe(error, request.model)) from None
-                if self.asks_for_usage and rejects_stream_options(error):
+                if (
+                    self.asks_for_usage
+                    and rejects_stream_options(error)
+                    and not rejected_option(error, request.options)
+                ):
                     self.asks_for_usage = False
                     continue
                 retry = retry_plan(error, attempt)
                 if retry is None:
-                    raise BackendError(self._diagnosis.describe(error, request.model, attempt + 1)) from None
+                    raise BackendError(
+                        self._diagnosis.describe(error, request.model, attempt + 1, request.options)
+                    ) from None
             except (
                 httpx2.TransportError
             ) as error:  # the SDK does not wrap errors raised while reading the body

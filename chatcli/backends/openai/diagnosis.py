@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
 import httpx2
@@ -28,8 +29,10 @@ class Diagnosis:
         self._settings = settings
         self._key = settings.api_key
 
-    def describe(self, error: openai.APIError, model: str, attempts: int = 1) -> str:
-        """One line saying what failed and what to do, never the key."""
+    def describe(
+        self, error: openai.APIError, model: str, attempts: int = 1, options: Collection[str] = ()
+    ) -> str:
+        """One line saying what failed and what to do, never the key; `options` are the request's extra keys."""
         where = self.base_url
         if isinstance(error, openai.APITimeoutError):
             if isinstance(error.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout):
@@ -76,6 +79,11 @@ class Diagnosis:
                 )
             if status >= 500:
                 return f"server error at {where} ({status}{tries}: {reason}); try again later"
+            if (option := rejected_option(error, options)) is not None:
+                return (
+                    f"{where} does not accept the request option {option!r} ({status}: {reason}); "
+                    "remove it (-O, [options], /set, or --schema for response_format)"
+                )
             return f"{where} answered {status}: {reason}"
         return short_reason(str(error), self._key)
 
@@ -141,6 +149,16 @@ _IMAGE_HINTS = (
     "multimodal",
     "multi-modal",
 )
+
+
+def rejected_option(error: openai.APIError, options: Collection[str]) -> str | None:
+    """The extra request option a 400/422 names (its `param`, or the option's name in its message), if any."""
+    if not isinstance(error, openai.APIStatusError) or error.status_code not in (400, 422):
+        return None
+    body = error.body.get("error", error.body) if isinstance(error.body, dict) else None
+    param = body.get("param") if isinstance(body, dict) else None
+    text = status_text(error)
+    return next((key for key in options if key == param or re.search(rf"\b{re.escape(key)}\b", text)), None)
 
 
 def retry_plan(error: openai.APIError, attempt: int) -> tuple[float, str] | None:
