@@ -170,7 +170,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     recorder = wiring.new_recorder(env, config)
     opened = wiring.open_conversation(resolved, options, recorder)
     backend = wiring.new_background_backend(env, config)
-    session = wiring.new_session(config, opened.conversation, backend)
+    session = wiring.new_session(resolved, opened.conversation, backend)
     session.observers.append(recorder)
     return run_repl(
         session,

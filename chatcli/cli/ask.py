@@ -47,7 +47,7 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     text = prompt_with_files(extras.files, max_bytes, words, stdin_text)
     recorder = wiring.new_recorder(env, config)
     opened = wiring.open_conversation(resolved, options, recorder)
-    session = wiring.new_session(config, opened.conversation, wiring.new_backend(env, config))
+    session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, config))
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]

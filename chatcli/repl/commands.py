@@ -298,11 +298,7 @@ class CommandRunner:
             return True
         self.session.replace_conversation(loaded)
         self.screen.show_messages(self.session.conversation.messages)
-        if self.autosave.file is not None:
-            self.autosave.file = source
-            self.screen.notice(f"loaded {source.path}; saving to it after every turn")
-        else:
-            self.screen.notice(f"loaded {source.path}")
+        self._stop_saving_after_replace(f"loaded {source.path}")
         return True
 
     def _load_from_library(self, reference: str) -> bool:
