@@ -32,7 +32,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("model", "/model [NAME]", "show or switch the model", "optional"),
     CommandSpec("system", "/system [TEXT]", "show or set the system prompt", "optional"),
     CommandSpec("clear", "/clear", "start a new conversation (keeps the system prompt)", "none"),
-    CommandSpec("retry", "/retry", "regenerate the last answer", "none"),
+    CommandSpec("retry", "/retry", "regenerate the last answer, or ask a failed question again", "none"),
     CommandSpec("undo", "/undo", "drop the last question and its answer", "none"),
     CommandSpec("save", "/save [FILE]", "save now, and after every turn from now on", "optional"),
     CommandSpec(
@@ -175,6 +175,7 @@ class CommandRunner:
         self._recorder = recorder
         self._model_aliases = model_aliases or {}
         self._ask = ask
+        self._unanswered: str | None = None  # the question of the last turn, when it failed before any text
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
@@ -194,7 +195,18 @@ class CommandRunner:
 
     def run(self, command: Command) -> bool:
         """Carry out `command`; False means leave the REPL."""
+        if command.name in ("clear", "undo", "load"):
+            self._unanswered = None
         return self._actions[command.name](command.argument)
+
+    def send(self, text: str) -> None:
+        """Ask `text`; when the turn leaves the conversation as it was (it failed, or was stopped, before
+        any text), remember the question for /retry."""
+        before = len(self.session.conversation.messages)
+        self._unanswered = text
+        self._ask(text)
+        if len(self.session.conversation.messages) != before:
+            self._unanswered = None
 
     def _save_now(self) -> None:
         self.autosave.save(self.session.conversation)
@@ -245,6 +257,10 @@ class CommandRunner:
         self.autosave.file = None
 
     def _retry(self, _: str) -> bool:
+        if self._unanswered is not None:
+            self.screen.notice(f"retrying: {preview(self._unanswered)}")
+            self.send(self._unanswered)
+            return True
         conversation = self.session.conversation
         removed = conversation.pop_exchange()
         if not removed:

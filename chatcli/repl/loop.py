@@ -172,7 +172,7 @@ class Repl:
         if isinstance(parsed, Command):
             return self.commands.run(parsed)
         if parsed is not None:
-            self.ask(parsed)
+            self.commands.send(parsed)
         return True
 
     def _toolbar(self) -> StyleAndTextTuples:
