@@ -260,7 +260,7 @@ def test_save_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> No
     run(runner, f"/save {other}")
     run(runner, "/save")
     assert other.read_text() == "precious"
-    assert screen.warnings[0].startswith(f"not saved: {other}: exists and is not the loaded conversation")
+    assert screen.warnings[0] == f"not saved: {other} exists; /save! {other} overwrites it"
     assert screen.warnings[1] == "no file to save to; use /save FILE"
 
 

@@ -15,9 +15,16 @@ from chatcli.cli.ask import AskExtras, run_ask
 from chatcli.cli.config import config_app
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
-from chatcli.cli.exit_status import ExitStatus, exit_with, silence_stdout
+from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
 from chatcli.cli.history import history_app
-from chatcli.cli.options import INPUT_PANEL, OUTPUT_PANEL, ChatOptions, with_chat_options, with_server_options
+from chatcli.cli.options import (
+    INPUT_PANEL,
+    OUTPUT_PANEL,
+    ChatOptions,
+    expand_user,
+    with_chat_options,
+    with_server_options,
+)
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
 
@@ -109,6 +116,7 @@ def ask(
             "--file",
             help="Add a text file to the prompt, under its name (repeatable).",
             metavar="PATH",
+            callback=expand_user,
             rich_help_panel=INPUT_PANEL,
             show_default=False,
         ),
@@ -189,11 +197,34 @@ def main() -> None:
     if sys.stderr is None:  # started with stderr closed (`2>&-`): messages go nowhere rather than fail
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
     env = process_environment()
+    if (problem := _undecodable_argument(sys.argv[1:])) is not None:
+        report(env, f"error: {problem}")
+        raise SystemExit(ExitStatus.USAGE)
     try:
         app(prog_name="chatcli", obj=env)
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         raise SystemExit(_flush_stdout(env, code)) from None
+
+
+def _undecodable_argument(args: list[str]) -> str | None:
+    """What is wrong with the first argument that is not UTF-8 (Python kept its bytes as lone surrogates,
+    which would reach the server as `?`), or None; refused like invalid UTF-8 on stdin."""
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(arg)
+            try:
+                raw.decode("utf-8")
+                offset = 0
+            except UnicodeDecodeError as error:
+                offset = error.start
+            return (
+                f"command-line argument {number} is not valid UTF-8 (byte offset {offset}); "
+                "only UTF-8 text is sent"
+            )
+    return None
 
 
 def _flush_stdout(env: Environment, code: int) -> int:

@@ -10,7 +10,7 @@ from types import FrameType
 
 from chatcli.cli import wiring
 from chatcli.cli.exit_status import ExitStatus, report
-from chatcli.cli.options import ChatOptions
+from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.core.conversation import Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
@@ -42,11 +42,11 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
         if env.stdin_isatty:
             if not words:
                 raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
-        else:
+        elif options.load != STDIO:  # `-l -`: stdin holds the conversation, the words are the prompt
             stdin_text = read_stdin(env.stdin, max_bytes)
     text = prompt_with_files(extras.files, max_bytes, words, stdin_text)
     recorder = wiring.new_recorder(env, config)
-    opened = wiring.open_conversation(resolved, options, recorder)
+    opened = wiring.open_conversation(resolved, options, recorder, env.stdin)
     session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, config))
     from chatcli.storage.conversation_file import Autosave
 

@@ -11,7 +11,9 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
+from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
+from chatcli.core.errors import HistoryError
 from chatcli.render.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -186,18 +188,30 @@ def search_command(
 def export_command(
     context: typer.Context,
     conversation_id: IdArgument,
-    file: Annotated[Path, typer.Argument(help="The conversation file to write (it must not exist yet).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The conversation file to write (- for stdout).", metavar="FILE", callback=expand_user
+        ),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
 ) -> None:
     """Write one conversation to a JSON conversation file, the format --save writes and --load reads."""
 
     env = environment(context)
 
     def action() -> int:
-        from chatcli.storage.conversation_file import ConversationFile
+        from chatcli.storage.conversation_file import ConversationFile, NotOurFileError, conversation_to_json
 
         with _open(env) as library:
             conversation = library.load(library.resolve(conversation_id))
-        ConversationFile(file).save(conversation)
+        if file == STDIO:
+            echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
+            return 0
+        try:
+            ConversationFile(file).save(conversation, overwrite=force)
+        except NotOurFileError:
+            raise HistoryError(f"{file} exists; add --force to overwrite it, or export to a new file") from None
         return 0
 
     exit_with(env, action)
@@ -207,7 +221,12 @@ def export_command(
 def import_command(
     context: typer.Context,
     file: Annotated[
-        Path, typer.Argument(help="A conversation file, or a JSON list of {role, content} messages.")
+        Path,
+        typer.Argument(
+            help="A conversation file, or a JSON list of {role, content} messages (- for stdin).",
+            metavar="FILE",
+            callback=expand_user,
+        ),
     ],
 ) -> None:
     """Add a conversation file to the library as a new conversation and print its id."""
@@ -215,9 +234,13 @@ def import_command(
     env = environment(context)
 
     def action() -> int:
+        from chatcli.cli.wiring import read_conversation_from_stdin
         from chatcli.storage.conversation_file import ConversationFile
 
-        conversation = ConversationFile(file).load()
+        if file == STDIO:
+            conversation = read_conversation_from_stdin(None if env.stdin_isatty else env.stdin)
+        else:
+            conversation = ConversationFile(file).load()
         with _open(env) as library:
             echo(env, library.add_conversation(conversation))
         return 0

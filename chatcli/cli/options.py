@@ -75,6 +75,17 @@ class ChatOptions:
         }
 
 
+STDIO = Path("-")  # `-` for a file: stdin to read from, stdout to write to
+
+
+def expand_user(path: Any) -> Any:
+    """A path option's value with a leading `~` expanded, as a shell would have (`-o '~/chat.json'`);
+    a list of paths element by element; None and `-` unchanged."""
+    if isinstance(path, list):
+        return [expand_user(item) for item in path]
+    return path.expanduser() if isinstance(path, Path) else path
+
+
 def _option(*names: str, help: str, panel: str, metavar: str | None = None, **extra: Any) -> Any:
     return typer.Option(
         *names, help=help, rich_help_panel=panel, metavar=metavar, show_default=False, **extra
@@ -147,6 +158,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Start from a saved conversation file.",
             panel=CONVERSATION_PANEL,
             metavar="FILE",
+            callback=expand_user,
         ),
     ),
     "save": (
@@ -157,6 +169,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Save the conversation to FILE after every turn.",
             panel=CONVERSATION_PANEL,
             metavar="FILE",
+            callback=expand_user,
         ),
     ),
     "continue_": (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from chatcli.backends import BackendName
 from chatcli.cli.exit_status import report
-from chatcli.cli.options import ChatOptions
+from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.cli.settings import AUTO, Config, Resolved, SourceKind, exposed_key_file, resolve_config
 from chatcli.core.conversation import Conversation
 from chatcli.core.environment import Environment
@@ -57,7 +57,9 @@ def conversation_defaults(resolved: Resolved) -> ConversationDefaults:
     return ConversationDefaults(config.model, config.system, chosen("model"), chosen("system"))
 
 
-def open_conversation(resolved: Resolved, options: ChatOptions, recorder: Recorder) -> Opened:
+def open_conversation(
+    resolved: Resolved, options: ChatOptions, recorder: Recorder, stdin: BinaryIO | None = None
+) -> Opened:
     """The starting conversation (loaded, resumed from the library or new), the file it came from and the
     file --save names. Its model and system prompt follow `conversation_defaults` (the rule /load follows too).
 
@@ -72,7 +74,9 @@ def open_conversation(resolved: Resolved, options: ChatOptions, recorder: Record
         if options.load is not None:
             raise UsageError("--load cannot be combined with --continue or --cid; choose one conversation")
         conversation = recorder.resume(resume)
-    if options.load is not None:
+    if options.load == STDIO:
+        conversation = read_conversation_from_stdin(stdin)
+    elif options.load is not None:
         loaded_file = ConversationFile(options.load)
         conversation = loaded_file.load()
     conversation_defaults(resolved).apply(conversation)
@@ -85,6 +89,18 @@ def open_conversation(resolved: Resolved, options: ChatOptions, recorder: Record
         assert save_file is not None
         save_file.check_writable()
     return Opened(conversation, loaded_file, save_file)
+
+
+def read_conversation_from_stdin(stdin: BinaryIO | None) -> Conversation:
+    """A conversation file given as `-`: read from stdin, with the limits a file has."""
+    from chatcli.storage.conversation_file import MAX_FILE_BYTES, decode_conversation
+
+    if stdin is None:
+        raise UsageError("--load - reads a conversation from piped stdin, and none is piped")
+    raw = stdin.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(f"stdin: conversation larger than {MAX_FILE_BYTES} bytes")
+    return decode_conversation(raw, "stdin")
 
 
 def new_recorder(env: Environment, config: Config) -> Recorder:

@@ -12,7 +12,7 @@ from typing import Protocol
 from chatcli.core.conversation import Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.session import Session
-from chatcli.storage.conversation_file import Autosave, ConversationFile
+from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
 
@@ -34,7 +34,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("clear", "/clear", "start a new conversation (keeps the system prompt)", "none"),
     CommandSpec("retry", "/retry", "regenerate the last answer, or ask a failed question again", "none"),
     CommandSpec("undo", "/undo", "drop the last question and its answer", "none"),
-    CommandSpec("save", "/save [FILE]", "save now, and after every turn from now on", "optional"),
+    CommandSpec(
+        "save",
+        "/save [FILE]",
+        "save now, and after every turn from now on (/save! FILE overwrites a file chatcli did not write)",
+        "optional",
+    ),
     CommandSpec(
         "load", "/load FILE", "replace the conversation with a saved one (or a library id)", "required"
     ),
@@ -64,10 +69,14 @@ def summary_of(name: str) -> str:
     return _BY_NAME[name].summary
 
 
+_BANG_COMMANDS = frozenset({"save"})  # those that take a `!` to overwrite on purpose: /save! FILE
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str  # canonical: "exit" for /quit
     argument: str
+    bang: bool = False  # written with a `!` (/save! FILE)
 
 
 def parse_line(line: str) -> Command | str | None:
@@ -86,7 +95,8 @@ def parse_line(line: str) -> Command | str | None:
     parts = text[1:].split(maxsplit=1)
     name = parts[0].lower() if parts else ""
     argument = parts[1].strip() if len(parts) > 1 else ""
-    spec = _find_command(name)
+    bang = name.endswith("!") and name[:-1] in _BANG_COMMANDS
+    spec = _find_command(name[:-1] if bang else name)
     if spec is None:
         shown = f"/{parts[0]}" if parts else "/"
         raise UsageError(
@@ -96,7 +106,7 @@ def parse_line(line: str) -> Command | str | None:
         raise UsageError(f"/{spec.name} takes no argument")
     if spec.argument == "required" and not argument:
         raise UsageError(f"/{spec.name} needs an argument: {spec.usage}")
-    return Command(spec.name, argument)
+    return Command(spec.name, argument, bang)
 
 
 def _find_command(name: str) -> CommandSpec | None:
@@ -197,6 +207,8 @@ class CommandRunner:
         """Carry out `command`; False means leave the REPL."""
         if command.name in ("clear", "undo", "load"):
             self._unanswered = None
+        if command.bang:
+            return self._save(command.argument, overwrite=True)
         return self._actions[command.name](command.argument)
 
     def send(self, text: str) -> None:
@@ -284,7 +296,7 @@ class CommandRunner:
             self.screen.notice("nothing to undo")
         return True
 
-    def _save(self, name: str) -> bool:
+    def _save(self, name: str, *, overwrite: bool = False) -> bool:
         if name:
             target = self._file(name)
         elif self.autosave.file is not None:
@@ -295,7 +307,11 @@ class CommandRunner:
             self.screen.warn(f"no file to save to; use /save FILE{kept}")
             return True
         try:
-            target.save(self.session.conversation)
+            target.save(self.session.conversation, overwrite=overwrite)
+        except NotOurFileError as error:
+            what = str(error) if error.changed else f"{target.path} exists"
+            self.screen.warn(f"not saved: {what}; /save! {target.path} overwrites it")
+            return True
         except HistoryError as error:
             self.screen.warn(f"not saved: {error}")
             return True
