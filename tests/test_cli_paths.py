@@ -58,9 +58,12 @@ def test_save_into_a_missing_directory_is_a_usage_error_and_creates_nothing(tmp_
     target = tmp_path / "nonexistent" / "dir" / "x.json"
     result = run_chatcli("ask", "-b", "echo", "-o", str(target), "hi")
     assert result.returncode == 2
-    assert result.stderr == (
-        f"chatcli: error: {target}: directory {target.parent} does not exist; create it or save elsewhere\n"
-    ).encode()
+    assert (
+        result.stderr
+        == (
+            f"chatcli: error: {target}: directory {target.parent} does not exist; create it or save elsewhere\n"
+        ).encode()
+    )
     assert not (tmp_path / "nonexistent").exists()
 
 
@@ -105,9 +108,12 @@ def test_export_onto_an_existing_file_says_to_use_force_and_force_overwrites(tmp
     target.write_text("precious")
     refused = run_chatcli("history", "export", conversation_id, str(target))
     assert refused.returncode == 1
-    assert refused.stderr == (
-        f"chatcli: error: {target} exists; add --force to overwrite it, or export to a new file\n"
-    ).encode()
+    assert (
+        refused.stderr
+        == (
+            f"chatcli: error: {target} exists; add --force to overwrite it, or export to a new file\n"
+        ).encode()
+    )
     assert target.read_text() == "precious"
     forced = run_chatcli("history", "export", "--force", conversation_id, str(target))
     assert forced.returncode == 0, forced.stderr
@@ -125,5 +131,3 @@ def test_repl_save_onto_a_file_it_did_not_write_suggests_save_bang_which_overwri
     run(runner, f"/save! {other}")
     assert json.loads(other.read_text())["messages"][-1]["content"] == "a1"
     assert runner.autosave.file is not None and runner.autosave.file.path == other
-
-

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from chatcli import __version__
 from chatcli.cli.ask import AskExtras, run_ask
@@ -16,6 +15,7 @@ from chatcli.cli.config import config_app
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
+from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
 from chatcli.cli.history import history_app
 from chatcli.cli.options import (
     INPUT_PANEL,
@@ -31,7 +31,12 @@ from chatcli.core.errors import UsageError
 _EARLIER_OPTIONS = "chatcli.options"  # ctx.meta key: the shared options given before the sub-command
 
 
-class ChatGroup(TyperGroup):
+def _examples(*examples: tuple[str, str]) -> str:
+    """An epilog of examples, which `--help` shows in a panel of their own."""
+    return "\n".join(f"{command}{EXAMPLE_SEPARATOR}{meaning}" for command, meaning in examples)
+
+
+class ChatGroup(HelpGroup):
     """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
@@ -44,15 +49,19 @@ app = typer.Typer(
     name="chatcli",
     cls=ChatGroup,
     help=(
-        "Chat with language models from the terminal: any OpenAI-compatible server, or the offline echo backend.\n\n"
-        "`chatcli` alone starts a chat (with piped stdin it answers once); `chatcli PROMPT` is `chatcli ask PROMPT`."
+        "Chat with language models from the terminal: any OpenAI-compatible server, or the offline echo backend."
+        "\n\n`chatcli` alone starts an interactive chat (with piped stdin it answers once, like `ask`); "
+        "`chatcli PROMPT` is `chatcli ask PROMPT`. The chat's options work before a sub-command too."
     ),
-    epilog=(
-        "Examples:\n\n"
-        '  chatcli "Explain SSE in one paragraph"\n\n'
-        '  git diff | chatcli ask "review this"\n\n'
-        "  chatcli --base-url http://localhost:11434/v1 -m llama3.2\n\n"
-        "  chatcli -c    (continue the last conversation)"
+    epilog=_examples(
+        ("chatcli", "start a chat (/help inside)"),
+        ('chatcli "Explain SSE in one paragraph"', "ask once"),
+        ('git diff | chatcli ask "review this"', "stdin, then the prompt"),
+        ("chatcli --base-url http://localhost:8080/v1", "a local server"),
+        ("chatcli -p work -m smart", "a profile, a model alias"),
+        ("chatcli -c", "continue the last chat"),
+        ("chatcli history list", "recorded conversations"),
+        ("chatcli config init", "write a starter config"),
     ),
     pretty_exceptions_enable=False,  # pretty tracebacks can print local variables, keys among them
     no_args_is_help=False,
@@ -97,7 +106,15 @@ def _refuse(message: str) -> Any:
 
 
 @app.command(
-    epilog='Examples:\n\n  chatcli ask "hi"\n\n  cat notes.md | chatcli ask -u "summarise"\n\n  chatcli ask -f main.py --json "find the bug" | jq -r .content'
+    cls=HelpCommand,
+    epilog=_examples(
+        ('chatcli ask "hi"', "one answer, streamed"),
+        ('cat notes.md | chatcli ask -u "summarise"', "stdin; token counts after"),
+        ('chatcli ask -f main.py --json "find the bug"', "a file; JSON out"),
+        ('chatcli ask -o chat.json "Capital of France?"', "save the conversation"),
+        ('chatcli ask -l chat.json -o chat.json "And Spain?"', "continue it"),
+        ('chatcli ask -c "and then?"', "continue the last chat"),
+    ),
 )
 @with_chat_options
 def ask(
@@ -106,7 +123,7 @@ def ask(
     prompt: Annotated[
         list[str] | None,
         typer.Argument(
-            help="The prompt; words are joined with spaces.", metavar="PROMPT...", show_default=False
+            help="The prompt; words are joined with spaces.", metavar="PROMPT", show_default=False
         ),
     ] = None,
     file: Annotated[
@@ -146,7 +163,7 @@ def ask(
     exit_with(env, lambda: run_ask(env, prompt or [], merged, extras))
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @with_server_options
 def models(
     context: typer.Context,

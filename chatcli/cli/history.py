@@ -11,6 +11,7 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
+from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
 from chatcli.core.errors import HistoryError
@@ -24,11 +25,14 @@ history_app = typer.Typer(
     help="The conversation library: every conversation recorded, to list, show, search and resume (-c, --cid).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=HelpGroup,
 )
 
-IdArgument = Annotated[str, typer.Argument(help="Conversation id, or a unique prefix of one.")]
+IdArgument = Annotated[str, typer.Argument(help="Conversation id, or a unique prefix of one.", metavar="ID")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-LimitOption = Annotated[int, typer.Option("-n", "--limit", help="Show at most this many.", min=1)]
+LimitOption = Annotated[
+    int, typer.Option("-n", "--limit", help="Show at most this many (at least 1).", min=1, metavar="N")
+]
 # Search hits come back with the matched terms between these marks (private-use characters, which the
 # sanitiser leaves alone), so they can be highlighted after the text around them has been sanitised.
 _MARKS = ("\ue000", "\ue001")
@@ -44,12 +48,12 @@ def _local_time(timestamp: str) -> str:
     return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-@history_app.command("list")
+@history_app.command("list", cls=HelpCommand)
 def list_command(
     context: typer.Context,
     limit: LimitOption = 20,
     model: Annotated[
-        str | None, typer.Option("-m", "--model", help="Only conversations with this model.")
+        str | None, typer.Option("-m", "--model", help="Only conversations with this model.", metavar="NAME")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -83,7 +87,7 @@ def list_command(
     exit_with(env, action)
 
 
-@history_app.command("show")
+@history_app.command("show", cls=HelpCommand)
 def show_command(
     context: typer.Context,
     conversation_id: IdArgument,
@@ -143,11 +147,12 @@ def _heading(role: str, status: str | None) -> str:
     return f"{role} ({status})" if status else role
 
 
-@history_app.command("search")
+@history_app.command("search", cls=HelpCommand)
 def search_command(
     context: typer.Context,
     query: Annotated[
-        list[str], typer.Argument(help="Words to find (all of them); end a word with * for a prefix.")
+        list[str],
+        typer.Argument(help="Words to find (all of them); end a word with * for a prefix.", metavar="WORD"),
     ],
     limit: LimitOption = 20,
     as_json: JsonFlag = False,
@@ -184,7 +189,7 @@ def search_command(
     exit_with(env, action)
 
 
-@history_app.command("export")
+@history_app.command("export", cls=HelpCommand)
 def export_command(
     context: typer.Context,
     conversation_id: IdArgument,
@@ -211,13 +216,15 @@ def export_command(
         try:
             ConversationFile(file).save(conversation, overwrite=force)
         except NotOurFileError:
-            raise HistoryError(f"{file} exists; add --force to overwrite it, or export to a new file") from None
+            raise HistoryError(
+                f"{file} exists; add --force to overwrite it, or export to a new file"
+            ) from None
         return 0
 
     exit_with(env, action)
 
 
-@history_app.command("import")
+@history_app.command("import", cls=HelpCommand)
 def import_command(
     context: typer.Context,
     file: Annotated[
@@ -248,10 +255,12 @@ def import_command(
     exit_with(env, action)
 
 
-@history_app.command("rm")
+@history_app.command("rm", cls=HelpCommand)
 def rm_command(
     context: typer.Context,
-    conversation_ids: Annotated[list[str], typer.Argument(help="Conversation ids, or unique prefixes.")],
+    conversation_ids: Annotated[
+        list[str], typer.Argument(help="Conversation ids, or unique prefixes.", metavar="ID")
+    ],
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Delete without asking.")] = False,
 ) -> None:
     """Delete conversations from the library (asks first on a terminal)."""
@@ -278,7 +287,7 @@ def rm_command(
     exit_with(env, action)
 
 
-@history_app.command("path")
+@history_app.command("path", cls=HelpCommand)
 def path_command(context: typer.Context) -> None:
     """Print the library database's path."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable
@@ -145,7 +146,8 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
         float | None,
         _option(
             "--timeout",
-            help="Longest silence between two chunks of the answer, seconds.",
+            help="Longest silence between two chunks once the answer has started, seconds (default 60; the "
+            "wait for the first one is the first_token_timeout setting).",
             panel=MODEL_PANEL,
             metavar="SECONDS",
         ),
@@ -194,6 +196,17 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
         bool,
         _option("--no-log", help="Do not record this conversation in the library.", panel=CONVERSATION_PANEL),
     ),
+    "max_input_bytes": (
+        int | None,
+        _option(
+            "--max-input-bytes",
+            help="Refuse piped stdin, or any -f file, larger than this many bytes (default 8 MiB), before "
+            "anything is sent.",
+            panel=INPUT_PANEL,
+            metavar="BYTES",
+            min=1,
+        ),
+    ),
     "no_stream": (
         bool,
         _option("--no-stream", help="Wait for the whole answer instead of streaming it.", panel=OUTPUT_PANEL),
@@ -206,21 +219,15 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             panel=OUTPUT_PANEL,
         ),
     ),
-    "max_input_bytes": (
-        int | None,
-        _option(
-            "--max-input-bytes",
-            help="Refuse stdin or an attached file larger than this many bytes (default 8 MiB).",
-            panel=INPUT_PANEL,
-            metavar="BYTES",
-            min=1,
-        ),
-    ),
 }
 
 
-def _parameter(name: str) -> inspect.Parameter:
+def _parameter(name: str, help: str | None = None) -> inspect.Parameter:
+    """The shared option `name` as a keyword parameter; `help` replaces its help text for one command."""
     kind, option = _DECLARATIONS[name]
+    if help is not None:
+        option = copy.copy(option)
+        option.help = help
     default = False if kind is bool else None
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
@@ -239,14 +246,19 @@ def with_chat_options(command: Command) -> Command:
 
 def with_server_options(command: Command) -> Command:
     """Give a Typer command the options that choose the server (SERVER_OPTIONS), as `options: ChatOptions`."""
-    return _with_options(command, SERVER_OPTIONS)
+    return _with_options(command, SERVER_OPTIONS, {"timeout": _SERVER_TIMEOUT_HELP})
 
 
-def _with_options(command: Command, names: tuple[str, ...]) -> Command:
+_SERVER_TIMEOUT_HELP = "Longest wait for the server's reply once connected, seconds (default 60)."
+
+
+def _with_options(command: Command, names: tuple[str, ...], helps: dict[str, str] | None = None) -> Command:
     signature = inspect.signature(command)
     hints = get_type_hints(command, include_extras=True)
-    own = [
-        parameter.replace(annotation=hints.get(parameter.name, parameter.annotation))
+    own = [  # keyword-only, so the shared options can come first: their help panels lead
+        parameter.replace(
+            annotation=hints.get(parameter.name, parameter.annotation), kind=inspect.Parameter.KEYWORD_ONLY
+        )
         for parameter in signature.parameters.values()
         if parameter.name != "options"
     ]
@@ -256,7 +268,7 @@ def _with_options(command: Command, names: tuple[str, ...]) -> Command:
         shared = {name: kwargs.pop(name) for name in names}
         return command(*args, options=ChatOptions(**shared), **kwargs)
 
-    parameters = [*own, *(_parameter(name) for name in names)]
+    parameters = [*(_parameter(name, (helps or {}).get(name)) for name in names), *own]
     with_options.__signature__ = signature.replace(parameters=parameters, return_annotation=None)  # type: ignore[attr-defined]
     with_options.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
     return with_options  # type: ignore[return-value]

@@ -374,7 +374,7 @@ def _code_theme_problem(theme: str) -> str | None:
     list, so only for a theme that is not the default."""
     import difflib
 
-    from pygments.styles import get_all_styles
+    from pygments.styles import get_all_styles  # type: ignore[import-untyped]
 
     styles = list(get_all_styles())
     if theme in styles:
