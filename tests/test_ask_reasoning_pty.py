@@ -12,7 +12,9 @@ pytestmark = pytest.mark.e2e
 
 
 def reasoning_then_answer(answer: str) -> Reply:
-    reasoning = [sse_event(chunk(reasoning_content=piece)) for piece in ("Let me think", " about it", ". Done")]
+    reasoning = [
+        sse_event(chunk(reasoning_content=piece)) for piece in ("Let me think", " about it", ". Done")
+    ]
     return Reply(body=[*reasoning, *sse_reply(answer).body])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -60,7 +61,10 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
         from chatcli.render.turn_display import TurnDisplay
 
         reasoning_to = env.stderr if env.stderr_isatty else None
-        renderer = TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to)
+        renderer = display = TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to)
+        # The terminal closing mid-answer makes writes fail (EIO) and sends SIGHUP: the first stops the
+        # turn, keeping the partial answer; the hang-up must not cut short saving it.
+        _interrupt_on_termination(lambda: display.terminal_closed)
     started = time.monotonic()
     result = session.turn(text, renderer)
     if result.status is Status.INTERRUPTED:
@@ -80,11 +84,13 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     return ExitStatus.OK
 
 
-def _interrupt_on_termination() -> None:
-    """SIGTERM and SIGHUP unwind `ask` like Ctrl-C: the terminal is restored and the partial answer kept."""
+def _interrupt_on_termination(ignore: Callable[[], bool] = lambda: False) -> None:
+    """SIGTERM and SIGHUP unwind `ask` like Ctrl-C: the terminal is restored and the partial answer kept.
+    While `ignore()` is true (the turn already stopped), they change nothing."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        if not ignore():
+            raise KeyboardInterrupt
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)

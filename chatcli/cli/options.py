@@ -45,9 +45,15 @@ class ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
         if earlier is None:
             return self
-        return replace(  # unset is the default: None, or False for a flag (`--plain` is markdown=False, given)
-            self,
-            **{f.name: getattr(earlier, f.name) for f in fields(self) if getattr(self, f.name) == f.default},
+        return (
+            replace(  # unset is the default: None, or False for a flag (`--plain` is markdown=False, given)
+                self,
+                **{
+                    f.name: getattr(earlier, f.name)
+                    for f in fields(self)
+                    if getattr(self, f.name) == f.default
+                },
+            )
         )
 
     def given(self) -> list[str]:

@@ -37,9 +37,14 @@ class ExitSignals:
     inside it would leave the terminal raw); anywhere else KeyboardInterrupt unwinds the turn or command.
     """
 
-    def __init__(self, running_app: Callable[[], Application[Any] | None]) -> None:
+    def __init__(
+        self,
+        running_app: Callable[[], Application[Any] | None],
+        terminal_closed: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.received: int | None = None
         self._running_app = running_app
+        self._terminal_closed = terminal_closed
 
     def install(self) -> None:
         for signum in EXIT_SIGNALS:
@@ -49,6 +54,8 @@ class ExitSignals:
         if self.received is not None:
             return  # already on the way out
         self.received = signum
+        if self._terminal_closed():  # the turn already stopped for it: the hang-up must not cut short saving
+            return
         app = self._running_app()
         loop = app.loop if app is not None else None
         if app is not None and loop is not None and not loop.is_closed():
@@ -100,7 +107,10 @@ class Repl:
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
         self.prompt = build_prompt_session(self.state, self._toolbar, history, output=output)
-        self.signals = ExitSignals(lambda: self.prompt.app if self.prompt.app.is_running else None)
+        self._display: TurnDisplay | None = None  # the last turn's
+        self.signals = ExitSignals(
+            lambda: self.prompt.app if self.prompt.app.is_running else None, self._terminal_closed
+        )
 
     def run(self) -> int:
         self.signals.install()
@@ -108,10 +118,10 @@ class Repl:
             self._greet()
             self._loop()
         except (Exception, KeyboardInterrupt):
-            if self.signals.received is None:
+            if self.signals.received is None and not self._terminal_closed():
                 raise
-        if self.signals.received is not None:
-            return self._exit_on_signal(self.signals.received)
+        if self.signals.received is not None or self._terminal_closed():
+            return self._exit_on_signal(self.signals.received or signal.SIGHUP)
         return 0
 
     def ask(self, text: str) -> None:
@@ -122,6 +132,7 @@ class Repl:
         fd = self._env.stdin_fd()
         try:
             with quiet_input(fd) if fd is not None else contextlib.nullcontext():
+                self._display = display
                 result = self.session.turn(text, display)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
@@ -129,6 +140,8 @@ class Repl:
         except ChatError as error:
             self.screen.error(str(error))
             return
+        if display.terminal_closed:
+            return  # nothing can be shown any more; the loop ends
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
         elif result.cut_short is not None:
@@ -146,8 +159,11 @@ class Repl:
         if any(message.role != "system" for message in messages):
             self.screen.show_messages(messages)
 
+    def _terminal_closed(self) -> bool:
+        return self._display is not None and self._display.terminal_closed
+
     def _loop(self) -> None:
-        while self.signals.received is None:
+        while self.signals.received is None and not self._terminal_closed():
             self.state.exit_armed = False
             try:
                 line = self.prompt.prompt()
