@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with
+from chatcli.cli.exit_status import exit_with, report
 from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
 from chatcli.core.errors import HistoryError
 from chatcli.render.sanitize import sanitize
+from chatcli.render.wording import plural
 
 if TYPE_CHECKING:
     from chatcli.core.conversation import Conversation
-    from chatcli.storage.library import Library
+    from chatcli.storage.library import Library, Summary
 
 history_app = typer.Typer(
     help="The conversation library: every conversation recorded, to list, show, search and resume (-c, --cid).",
@@ -113,7 +114,7 @@ def show_command(
             echo(
                 env,
                 f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
-                f"{summary.turns} turns\n",
+                f"{plural(summary.turns, 'turn')}\n",
             )
         print_conversation(conversation, env.stdout, terminal)  # type: ignore[arg-type]
         return 0
@@ -178,6 +179,11 @@ def search_command(
             ]
             echo(env, json.dumps(rows, ensure_ascii=False, indent=2))
             return 0
+        if (
+            not hits
+        ):  # said on stderr, like grep's silence, and exit 1 for scripts (`if chatcli history search`)
+            report(env, f"no message matches: {' '.join(query)}")
+            return 0 if env.stdout_isatty else 1
         highlight, reset = ("\x1b[1;33m" if not env.no_color else "\x1b[1m"), "\x1b[0m"
         for hit in hits:
             snippet = sanitize(" ".join(hit.snippet.split()))
@@ -276,15 +282,22 @@ def rm_command(
                 if not env.stdin_isatty:
                     raise UsageError("refusing to delete without confirmation; add --yes")
                 for summary in summaries:
-                    echo(env, f"{summary.id}  {summary.turns} turns  {sanitize(summary.title)}")
-                if not typer.confirm(f"Delete {len(summaries)} conversation(s)?", default=False, err=True):
+                    echo(env, _one_line(summary))
+                if not typer.confirm(
+                    f"Delete {plural(len(summaries), 'conversation')}?", default=False, err=True
+                ):
                     env.stderr.write("nothing deleted\n")
                     return 1
             for summary in summaries:
                 library.delete(summary.id)
+                echo(env, f"deleted {_one_line(summary)}")
         return 0
 
     exit_with(env, action)
+
+
+def _one_line(summary: Summary) -> str:
+    return f"{summary.id}  {plural(summary.turns, 'turn')}  {sanitize(summary.title)}"
 
 
 @history_app.command("path", cls=HelpCommand)

@@ -12,6 +12,7 @@ from typing import Protocol
 from chatcli.core.conversation import Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.session import Session
+from chatcli.render.wording import plural
 from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
@@ -47,7 +48,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "copy",
         "/copy [N]",
-        "copy code block N of the last answer (default: the last) to the clipboard",
+        "copy code block N of the last answer (default: the last) to the terminal's clipboard",
         "optional",
     ),
 )
@@ -56,7 +57,8 @@ _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.name, *spec.aliase
 
 KEYS_HELP = (
     "Enter sends · Alt-Enter or Esc Enter: new line · Up, Ctrl-R: input history · "
-    "Ctrl-C: clear the line or stop an answer · Ctrl-D: exit · //text sends a line that starts with /"
+    "Ctrl-C: clear the line or stop an answer · Ctrl-D: exit · //text sends a line that starts with /\n"
+    "/copy goes through the terminal (OSC 52, also over SSH); in tmux it needs `set -g set-clipboard on`"
 )
 
 
@@ -367,13 +369,14 @@ class CommandRunner:
         if not blocks and not argument:
             text, what = answer.text, "the last answer (it has no code block)"
         elif not blocks or int(argument or len(blocks)) > len(blocks):
-            self.screen.warn(f"the last answer has {len(blocks)} code block{'s' if len(blocks) != 1 else ''}")
+            self.screen.warn(f"the last answer has {plural(len(blocks), 'code block')}")
             return True
         else:
             number = int(argument or len(blocks))
             text, what = blocks[number - 1], f"code block {number} of {len(blocks)}"
-        if self.screen.copy_to_clipboard(text):
-            self.screen.notice(f"copied {what} to the clipboard ({len(text.splitlines())} lines)")
+        if self.screen.copy_to_clipboard(text):  # no terminal says whether it honoured OSC 52
+            lines = plural(len(text.splitlines()), "line")
+            self.screen.notice(f"sent {what}, {lines}, to the terminal's clipboard (OSC 52)")
         return True
 
     def _file(self, name: str) -> ConversationFile:

@@ -21,6 +21,7 @@ from chatcli.core.session import Session
 from chatcli.core.stream import Usage
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
+from chatcli.render.wording import plural
 from chatcli.repl.commands import Command, CommandRunner, parse_line
 from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_history
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
@@ -196,7 +197,7 @@ class Repl:
             return [("class:hint", " Press Ctrl-C again to exit (or Ctrl-D)")]
         conversation = self.session.conversation
         turns = sum(1 for message in conversation.messages if message.role == "user")
-        parts = [f" {self.session.model}", self._backend_name, f"{turns} turn{'s' if turns != 1 else ''}"]
+        parts = [f" {self.session.model}", self._backend_name, plural(turns, "turn")]
         parts.append("Alt-Enter newline · /help")  # before the parts of varying length, which may be cut off
         if self._usage is not None:
             parts.append(f"last {self._usage.prompt_tokens}+{self._usage.completion_tokens} tokens")

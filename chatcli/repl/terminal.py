@@ -12,6 +12,7 @@ from typing import TextIO
 from chatcli.core.conversation import Message
 from chatcli.core.renderer import Renderer
 from chatcli.render.sanitize import sanitize
+from chatcli.render.wording import plural
 from chatcli.repl.prompt import PROMPT
 
 _DIM, _BOLD, _RED, _YELLOW, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
@@ -69,7 +70,7 @@ class TerminalScreen:
 
     def show_messages(self, messages: Sequence[Message]) -> None:
         turns = sum(1 for message in messages if message.role == "user")
-        self.notice(f"─── the conversation so far: {turns} turn{'s' if turns != 1 else ''} ───")
+        self.notice(f"─── the conversation so far: {plural(turns, 'turn')} ───")
         for message in messages:
             if message.role == "user":
                 text = sanitize(message.text).replace("\n", "\n" + " " * len(PROMPT))
