@@ -188,6 +188,7 @@ app.add_typer(history_app, name="history")
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli import wiring
+    from chatcli.cli.usage import cost_of
     from chatcli.repl.loop import run_repl
 
     resolved = wiring.resolve_settings(env, options)
@@ -207,6 +208,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         recorder=recorder,
         model_aliases=config.aliases,
         on_ready=backend.start,
+        cost_of=lambda model, usage: cost_of(config, model, usage),
     )
 
 

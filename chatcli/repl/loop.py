@@ -18,12 +18,12 @@ from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session
-from chatcli.core.stream import Usage
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
 from chatcli.repl.commands import Command, CommandRunner, parse_line
 from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_history
+from chatcli.repl.tally import CostOf, TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.recorder import Recorder
@@ -82,8 +82,11 @@ class Repl:
         loaded_file: ConversationFile | None,
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
+        cost_of: CostOf | None = None,
     ) -> None:
         self.session = session
+        self._cost_of = cost_of
+        self.tally = TokenTally()
         self._new_renderer = new_renderer
         self._env = env
         self._backend_name = backend_name
@@ -97,6 +100,7 @@ class Repl:
         self.screen = TerminalScreen(
             new_renderer, self._terminal, env.stderr, styled=styled, on_terminal=terminal_is_tty
         )
+        self._recorder = recorder
         self.autosave = Autosave(save_file, warn=self.screen.warn)
         session.observers.append(self.autosave)
         known = [loaded_file] if loaded_file is not None else []
@@ -104,7 +108,6 @@ class Repl:
             session, self.screen, self.ask, self.autosave, recorder, model_aliases, known_files=known
         )
         self.state = PromptState()
-        self._usage: Usage | None = None
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
         self.prompt = build_prompt_session(self.state, self._toolbar, history, output=output)
@@ -123,7 +126,13 @@ class Repl:
                 raise
         if self.signals.received is not None or self._terminal_closed():
             return self._exit_on_signal(self.signals.received or signal.SIGHUP)
+        self._say_how_to_resume()
         return 0
+
+    def _say_how_to_resume(self) -> None:
+        recorded = self._recorder.recorded_id
+        if recorded is not None:
+            self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {recorded})")
 
     def ask(self, text: str) -> None:
         """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
@@ -147,7 +156,9 @@ class Repl:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
         elif result.cut_short is not None:
             self.screen.warn(result.cut_short)
-        self._usage = result.info.usage or self._usage
+        usage = result.info.usage
+        cost = self._cost_of(self.session.model, usage) if usage is not None and self._cost_of else None
+        self.tally.add_turn(usage, cost)
         self._out.write("\n")
         self._out.flush()
 
@@ -187,6 +198,8 @@ class Repl:
             self.screen.warn(str(error))
             return True
         if isinstance(parsed, Command):
+            if parsed.name in ("clear", "load"):
+                self.tally.new_conversation()
             return self.commands.run(parsed)
         if parsed is not None:
             self.commands.send(parsed)
@@ -199,8 +212,7 @@ class Repl:
         turns = sum(1 for message in conversation.messages if message.role == "user")
         parts = [f" {self.session.model}", self._backend_name, plural(turns, "turn")]
         parts.append("Alt-Enter newline · /help")  # before the parts of varying length, which may be cut off
-        if self._usage is not None:
-            parts.append(f"last {self._usage.prompt_tokens}+{self._usage.completion_tokens} tokens")
+        parts += self.tally.describe()
         if self.autosave.file is not None:
             parts.append(f"saving to {self.autosave.file.path}")
         return [("", sanitize(" · ".join(parts)))]
@@ -225,6 +237,7 @@ def run_repl(
     recorder: Recorder,
     model_aliases: Mapping[str, str] | None = None,
     on_ready: Callable[[], None] | None = None,
+    cost_of: CostOf | None = None,
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
@@ -238,6 +251,7 @@ def run_repl(
         loaded_file=loaded_file,
         recorder=recorder,
         model_aliases=model_aliases,
+        cost_of=cost_of,
     )
     if on_ready is not None:
         on_ready()
