@@ -188,6 +188,7 @@ app.add_typer(history_app, name="history")
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli import wiring
+    from chatcli.cli.completion import known_models
     from chatcli.cli.usage import cost_of
     from chatcli.repl.loop import run_repl
 
@@ -209,6 +210,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         model_aliases=config.aliases,
         on_ready=backend.start,
         cost_of=lambda model, usage: cost_of(config, model, usage),
+        model_names=lambda: known_models(config, env.dirs),
     )
 
 

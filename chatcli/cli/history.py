@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from chatcli.cli.context import echo, environment
+from chatcli.cli.completion import conversation_ids
 from chatcli.cli.exit_status import exit_with, report
 from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.options import STDIO, expand_user
@@ -29,7 +30,12 @@ history_app = typer.Typer(
     cls=HelpGroup,
 )
 
-IdArgument = Annotated[str, typer.Argument(help="Conversation id, or a unique prefix of one.", metavar="ID")]
+IdArgument = Annotated[
+    str,
+    typer.Argument(
+        help="Conversation id, or a unique prefix of one.", metavar="ID", autocompletion=conversation_ids
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LimitOption = Annotated[
     int, typer.Option("-n", "--limit", help="Show at most this many (at least 1).", min=1, metavar="N")
@@ -265,7 +271,10 @@ def import_command(
 def rm_command(
     context: typer.Context,
     conversation_ids: Annotated[
-        list[str], typer.Argument(help="Conversation ids, or unique prefixes.", metavar="ID")
+        list[str],
+        typer.Argument(
+            help="Conversation ids, or unique prefixes.", metavar="ID", autocompletion=conversation_ids
+        ),
     ],
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Delete without asking.")] = False,
 ) -> None:

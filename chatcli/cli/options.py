@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
+from chatcli.cli.completion import backend_names, conversation_ids, model_names
 from chatcli.cli.settings import profile_names
 
 MODEL_PANEL = "Model and server"
@@ -102,7 +103,12 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
     "model": (
         str | None,
         _option(
-            "-m", "--model", help="Model id or alias (env: CHATCLI_MODEL).", panel=MODEL_PANEL, metavar="NAME"
+            "-m",
+            "--model",
+            help="Model id or alias (env: CHATCLI_MODEL).",
+            panel=MODEL_PANEL,
+            metavar="NAME",
+            autocompletion=model_names,
         ),
     ),
     "profile": (
@@ -124,6 +130,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="auto, openai or echo (auto: openai once a key or base URL is set).",
             panel=MODEL_PANEL,
             metavar="NAME",
+            autocompletion=backend_names,
         ),
     ),
     "base_url": (
@@ -195,6 +202,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Continue the library conversation with this id (a unique prefix will do).",
             panel=CONVERSATION_PANEL,
             metavar="ID",
+            autocompletion=conversation_ids,
         ),
     ),
     "no_log": (

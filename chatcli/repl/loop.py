@@ -83,6 +83,7 @@ class Repl:
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
         cost_of: CostOf | None = None,
+        model_names: Callable[[], list[str]] | None = None,
     ) -> None:
         self.session = session
         self._cost_of = cost_of
@@ -110,7 +111,9 @@ class Repl:
         self.state = PromptState()
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
-        self.prompt = build_prompt_session(self.state, self._toolbar, history, output=output)
+        self.prompt = build_prompt_session(
+            self.state, self._toolbar, history, output=output, model_names=model_names
+        )
         self._display: TurnDisplay | None = None  # the last turn's
         self.signals = ExitSignals(
             lambda: self.prompt.app if self.prompt.app.is_running else None, self._terminal_closed
@@ -238,6 +241,7 @@ def run_repl(
     model_aliases: Mapping[str, str] | None = None,
     on_ready: Callable[[], None] | None = None,
     cost_of: CostOf | None = None,
+    model_names: Callable[[], list[str]] | None = None,
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
@@ -252,6 +256,7 @@ def run_repl(
         recorder=recorder,
         model_aliases=model_aliases,
         cost_of=cost_of,
+        model_names=model_names,
     )
     if on_ready is not None:
         on_ready()

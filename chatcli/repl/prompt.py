@@ -34,10 +34,13 @@ class PromptState:
 
 
 class SlashCompleter(Completer):
-    """Completes command names after a leading `/`, and file names after /save and /load."""
+    """Completes command names after a leading `/`, file names after /save and /load, and model names and
+    aliases after /model (from `model_names`, asked once, at the first such completion)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_names: Callable[[], list[str]] | None = None) -> None:
         self._paths = PathCompleter(expanduser=True)
+        self._model_names = model_names
+        self._models: list[str] | None = None
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         text = document.text_before_cursor
@@ -48,8 +51,15 @@ class SlashCompleter(Completer):
             for name in command_names():
                 if name.startswith(command[1:].lower()):
                     yield Completion("/" + name, -len(text), display_meta=summary_of(name))
-        elif command in ("/save", "/load"):
+        elif command in ("/save", "/load", "/save!"):
             yield from self._paths.get_completions(Document(rest.lstrip()), complete_event)
+        elif command == "/model" and self._model_names is not None:
+            if self._models is None:
+                self._models = self._model_names()
+            typed = rest.lstrip()
+            for name in self._models:
+                if name.startswith(typed):
+                    yield Completion(name, -len(typed))
 
 
 def prompt_key_bindings(state: PromptState) -> KeyBindings:
@@ -89,6 +99,7 @@ def build_prompt_session(
     history: History,
     input: Input | None = None,
     output: Output | None = None,
+    model_names: Callable[[], list[str]] | None = None,
 ) -> PromptSession[str]:
     session: PromptSession[str] = PromptSession(
         [("class:prompt", PROMPT)],
@@ -96,7 +107,7 @@ def build_prompt_session(
         prompt_continuation=lambda width, line, wrap: " " * width,
         history=history,
         auto_suggest=AutoSuggestFromHistory(),
-        completer=SlashCompleter(),
+        completer=SlashCompleter(model_names),
         complete_while_typing=True,
         reserve_space_for_menu=6,
         key_bindings=prompt_key_bindings(state),
