@@ -6,6 +6,7 @@ directory, so completion never waits long and rarely asks. A key command (`api_k
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Mapping
@@ -109,10 +110,8 @@ def _read_cache(path: Path) -> dict[str, Any]:
 def _write_cache(path: Path, cache: Mapping[str, Any]) -> None:
     from chatcli.storage.files import write_atomic
 
-    try:
+    with contextlib.suppress(OSError):  # completion works without the cache, only slower
         write_atomic(path, json.dumps(cache).encode())
-    except OSError:
-        pass  # completion works without the cache, only slower
 
 
 def _environment() -> Environment:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from chatcli.cli.context import echo, environment
 from chatcli.cli.completion import conversation_ids
+from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with, report
 from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.options import STDIO, expand_user
