@@ -286,8 +286,8 @@ def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
     run(runner, "/copy x")
     assert screen.clipboard == ["import os\nprint(os.getcwd())", "ls"]
     assert screen.notices[1:] == [
-        "copied code block 2 of 2 to the clipboard (2 lines)",
-        "copied code block 1 of 2 to the clipboard (1 lines)",
+        "sent code block 2 of 2, 2 lines, to the terminal's clipboard (OSC 52)",
+        "sent code block 1 of 2, 1 line, to the terminal's clipboard (OSC 52)",
     ]
     assert screen.warnings == [
         "the last answer has 2 code blocks",

@@ -188,6 +188,8 @@ class Repl:
                 return
             if self.signals.received is not None:
                 return
+            if line.strip():
+                self.screen.show_sent(line.rstrip("\n"))
             try:
                 if not self._handle(line):
                     return

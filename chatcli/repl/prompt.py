@@ -112,6 +112,8 @@ def build_prompt_session(
         reserve_space_for_menu=6,
         key_bindings=prompt_key_bindings(state),
         bottom_toolbar=toolbar,
+        erase_when_done=True,  # the REPL prints what was sent itself: a paste taller than the window reaches
+        # the scrollback whole, and no toolbar is left behind
         enable_suspend=True,  # Ctrl-Z at the prompt, as in a shell
         style=STYLE,
         input=input,

@@ -73,8 +73,7 @@ class TerminalScreen:
         self.notice(f"─── the conversation so far: {plural(turns, 'turn')} ───")
         for message in messages:
             if message.role == "user":
-                text = sanitize(message.text).replace("\n", "\n" + " " * len(PROMPT))
-                self._line(self._out, PROMPT + text, _BOLD)
+                self.show_sent(message.text)
             elif message.role == "assistant":
                 with self._new_renderer() as renderer:
                     renderer.feed(sanitize(message.text))
@@ -84,6 +83,11 @@ class TerminalScreen:
             else:
                 self.notice(f"{message.role}: {message.text}")
         self.notice("─── end of the conversation so far ───")
+
+    def show_sent(self, text: str) -> None:
+        """What the user sent, after the prompt sign, as plain lines that scroll into the scrollback whatever
+        their height (the prompt itself draws only what fits on the screen, and erases it when done)."""
+        self._line(self._out, PROMPT + sanitize(text).replace("\n", "\n" + " " * len(PROMPT)), _BOLD)
 
     def copy_to_clipboard(self, text: str) -> bool:
         if not self._on_terminal:
