@@ -96,7 +96,7 @@ def read_conversation_from_stdin(stdin: BinaryIO | None) -> Conversation:
     from chatcli.storage.conversation_file import MAX_FILE_BYTES, decode_conversation
 
     if stdin is None:
-        raise UsageError("--load - reads a conversation from piped stdin, and none is piped")
+        raise UsageError("`-` reads a conversation from piped stdin, and none is piped")
     raw = stdin.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
         raise UsageError(f"stdin: conversation larger than {MAX_FILE_BYTES} bytes")
