@@ -69,4 +69,4 @@ def test_ask_help_has_its_options_in_the_panels_and_examples() -> None:
 
 def test_models_timeout_and_max_input_bytes_say_what_they_do() -> None:
     assert "Longest wait for the server's reply once connected" in help_text("models")
-    assert "Refuse piped stdin, or any -f file, larger than" in help_text("ask")
+    assert "Refuse piped stdin, or any -f file, larger than this" in help_text("ask")

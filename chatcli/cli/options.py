@@ -158,8 +158,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
         float | None,
         _option(
             "--timeout",
-            help="Longest silence between two chunks once the answer has started, seconds (default 60; the "
-            "wait for the first one is the first_token_timeout setting).",
+            help="Longest silence between two chunks of a started answer, seconds (default 60).",
             panel=MODEL_PANEL,
             metavar="SECONDS",
         ),
@@ -213,8 +212,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
         int | None,
         _option(
             "--max-input-bytes",
-            help="Refuse piped stdin, or any -f file, larger than this many bytes (default 8 MiB), before "
-            "anything is sent.",
+            help="Refuse piped stdin, or any -f file, larger than this (default 8 MiB); nothing is sent.",
             panel=INPUT_PANEL,
             metavar="BYTES",
             min=1,
