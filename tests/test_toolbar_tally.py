@@ -21,11 +21,11 @@ def test_the_last_turn_replaces_the_counts_and_clear_removes_them_but_not_the_to
     assert tally.describe() == []
     tally.add_turn(Usage(10, 5), 0.001)
     tally.add_turn(None, None)  # a server that reported nothing: no stale counts
-    assert tally.describe() == ["session 15 tokens $0.0010"]
+    assert tally.describe() == ["session 15 tokens $0.001"]
     tally.add_turn(Usage(20, 7), 0.002)
-    assert tally.describe() == ["last 20+7 tokens", "session 42 tokens $0.0030"]
+    assert tally.describe() == ["last 20+7 tokens", "session 42 tokens $0.003"]
     tally.new_conversation()
-    assert tally.describe() == ["session 42 tokens $0.0030"]
+    assert tally.describe() == ["session 42 tokens $0.003"]
 
 
 def test_without_a_price_the_total_has_no_cost() -> None:
@@ -66,10 +66,10 @@ def test_the_toolbar_on_a_pty_shows_counts_and_cost_and_forgets_the_last_after_c
     wait_for_toolbar("Alt-Enter newline")
     child.send("hi\r")
     toolbar = wait_for_toolbar("session")
-    assert "last 12+40 tokens" in toolbar and "session 52 tokens $0.0920" in toolbar
+    assert "last 12+40 tokens" in toolbar and "session 52 tokens $0.09" in toolbar
     child.send("/clear\r")
     toolbar = wait_for_toolbar("0 turns")
-    assert "last" not in toolbar and "session 52 tokens $0.0920" in toolbar
+    assert "last" not in toolbar and "session 52 tokens $0.09" in toolbar
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
     child.close()

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
 from chatcli.cli.help_format import HelpCommand, HelpGroup
@@ -51,10 +52,12 @@ def show_command(
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("-m", "--model", help="As if given -m.", metavar="NAME")
+        str | None,
+        typer.Option("-m", "--model", help="As if given -m.", metavar="NAME", autocompletion=model_names),
     ] = None,
     backend: Annotated[
-        str | None, typer.Option("-b", "--backend", help="As if given -b.", metavar="NAME")
+        str | None,
+        typer.Option("-b", "--backend", help="As if given -b.", metavar="NAME", autocompletion=backend_names),
     ] = None,
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="As if given --base-url.", metavar="URL")
