@@ -131,3 +131,16 @@ def test_repl_save_onto_a_file_it_did_not_write_suggests_save_bang_which_overwri
     run(runner, f"/save! {other}")
     assert json.loads(other.read_text())["messages"][-1]["content"] == "a1"
     assert runner.autosave.file is not None and runner.autosave.file.path == other
+
+
+@pytest.mark.e2e
+def test_load_dash_with_a_terminal_on_stdin_is_refused_instead_of_waiting() -> None:
+    import os
+
+    import pexpect
+
+    child = pexpect.spawn(CHATCLI, ["ask", "-b", "echo", "-l", "-", "hi"], env=dict(os.environ), timeout=20)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert child.before == b"chatcli: error: `-` reads a conversation from piped stdin, and none is piped\r\n"

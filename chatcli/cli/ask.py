@@ -47,7 +47,7 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
             stdin_text = read_stdin(env.stdin, max_bytes)
     text = prompt_with_files(extras.files, max_bytes, words, stdin_text)
     recorder = wiring.new_recorder(env, config)
-    opened = wiring.open_conversation(resolved, options, recorder, env.stdin)
+    opened = wiring.open_conversation(resolved, options, recorder, None if env.stdin_isatty else env.stdin)
     session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, config))
     from chatcli.storage.conversation_file import Autosave
 
