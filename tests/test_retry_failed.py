@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chatcli.core.errors import BackendError
+from tests.openai_server import OpenAIServer, json_reply, sse_reply
 from tests.test_repl_commands import ScriptedBackend, make_runner, run, texts
+from tests.test_repl_pty import TOOLBAR, exit_code, expect, say, spawn
 
 
 def test_retry_after_a_failed_turn_sends_the_failed_question() -> None:
@@ -37,3 +41,16 @@ def test_undo_and_clear_forget_a_failed_question() -> None:
         run(runner, "/retry")
         assert screen.notices[-1] == "nothing to retry yet"
         assert len(backend.requests) == 2
+
+
+@pytest.mark.e2e
+def test_on_a_pty_retry_after_a_refused_turn_sends_the_refused_question(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("a1"), json_reply(401, {"error": {"message": "bad key"}}), sse_reply("a2"))
+    child = spawn("--base-url", server.url)
+    expect(child, TOOLBAR)
+    say(child, "q1", "a1")
+    say(child, "q2", "error: authentication failed")
+    say(child, "/retry", "retrying: q2", "a2")
+    child.sendcontrol("d")
+    assert exit_code(child) == 0
+    assert [m["content"] for m in server.bodies[2]["messages"]] == ["q1", "a1", "q2"]
