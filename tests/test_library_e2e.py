@@ -248,7 +248,7 @@ def test_history_commands_on_a_pipe(library_path: Path) -> None:
     assert found[0].startswith(ids["third"]) and "\x1b" not in "".join(found)
     assert run_chatcli("history", "search", "penguin").stdout.decode().count("^[]52") == 2
     nothing = run_chatcli("history", "search", "giraffe")
-    assert (nothing.returncode, nothing.stdout) == (0, b"")
+    assert (nothing.returncode, nothing.stdout) == (1, b"")  # like grep
 
     refused = run_chatcli("history", "rm", ids["first"])
     assert refused.returncode == 2 and b"--yes" in refused.stderr
@@ -336,7 +336,7 @@ def test_rm_asks_on_a_terminal_and_deletes_only_on_yes() -> None:
     assert run_chatcli("ask", "-b", "echo", "to be deleted").returncode == 0
     [conversation] = listed()
     declined = repl("history", "rm", str(conversation["id"])[:5])
-    declined.expect_exact("Delete 1 conversation(s)? [y/N]")
+    declined.expect_exact("Delete 1 conversation? [y/N]")
     declined.send("n\r")
     declined.expect_exact("nothing deleted")
     wait_for(declined, pexpect.EOF)

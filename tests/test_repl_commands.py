@@ -260,7 +260,7 @@ def test_save_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> No
     run(runner, f"/save {other}")
     run(runner, "/save")
     assert other.read_text() == "precious"
-    assert screen.warnings[0].startswith(f"not saved: {other}: exists and is not the loaded conversation")
+    assert screen.warnings[0] == f"not saved: {other} exists; /save! {other} overwrites it"
     assert screen.warnings[1] == "no file to save to; use /save FILE"
 
 
@@ -286,8 +286,8 @@ def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
     run(runner, "/copy x")
     assert screen.clipboard == ["import os\nprint(os.getcwd())", "ls"]
     assert screen.notices[1:] == [
-        "copied code block 2 of 2 to the clipboard (2 lines)",
-        "copied code block 1 of 2 to the clipboard (1 lines)",
+        "sent code block 2 of 2, 2 lines, to the terminal's clipboard (OSC 52)",
+        "sent code block 1 of 2, 1 line, to the terminal's clipboard (OSC 52)",
     ]
     assert screen.warnings == [
         "the last answer has 2 code blocks",

@@ -70,7 +70,7 @@ def test_a_conversation_with_commands_saved_then_reloaded_with_input_history(tmp
     child.send("\t")
     say(child, "", "model: other-model")
     clipboard = base64.b64encode(b"Echo: hello there").decode()
-    say(child, "/copy", f"\x1b]52;c;{clipboard}\x07", "copied the last answer")
+    say(child, "/copy", f"\x1b]52;c;{clipboard}\x07", "sent the last answer")
     say(child, f"/save {copy}", "saving after every turn")
     say(child, "third question", "Echo: third question")
     child.send("\x04")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from chatcli import __version__
 from chatcli.cli.ask import AskExtras, input_limits, run_ask
@@ -16,11 +15,13 @@ from chatcli.cli.config import config_app
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
+from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
 from chatcli.cli.history import history_app
 from chatcli.cli.options import (
     INPUT_PANEL,
     OUTPUT_PANEL,
     ChatOptions,
+    expand_user,
     join_pairs,
     with_chat_options,
     with_server_options,
@@ -32,7 +33,12 @@ from chatcli.core.errors import UsageError
 _EARLIER_OPTIONS = "chatcli.options"  # ctx.meta key: the shared options given before the sub-command
 
 
-class ChatGroup(TyperGroup):
+def _examples(*examples: tuple[str, str]) -> str:
+    """An epilog of examples, which `--help` shows in a panel of their own."""
+    return "\n".join(f"{command}{EXAMPLE_SEPARATOR}{meaning}" for command, meaning in examples)
+
+
+class ChatGroup(HelpGroup):
     """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -48,15 +54,19 @@ app = typer.Typer(
     name="chatcli",
     cls=ChatGroup,
     help=(
-        "Chat with language models from the terminal: any OpenAI-compatible server, or the offline echo backend.\n\n"
-        "`chatcli` alone starts a chat (with piped stdin it answers once); `chatcli PROMPT` is `chatcli ask PROMPT`."
+        "Chat with language models from the terminal: any OpenAI-compatible server, or the offline echo backend."
+        "\n\n`chatcli` alone starts an interactive chat (with piped stdin it answers once, like `ask`); "
+        "`chatcli PROMPT` is `chatcli ask PROMPT`. The chat's options work before a sub-command too."
     ),
-    epilog=(
-        "Examples:\n\n"
-        '  chatcli "Explain SSE in one paragraph"\n\n'
-        '  git diff | chatcli ask "review this"\n\n'
-        "  chatcli --base-url http://localhost:11434/v1 -m llama3.2\n\n"
-        "  chatcli -c    (continue the last conversation)"
+    epilog=_examples(
+        ("chatcli", "start a chat (/help inside)"),
+        ('chatcli "Explain SSE in one paragraph"', "ask once"),
+        ('git diff | chatcli ask "review this"', "stdin, then the prompt"),
+        ("chatcli --base-url http://localhost:8080/v1", "a local server"),
+        ("chatcli -p work -m smart", "a profile, a model alias"),
+        ("chatcli -c", "continue the last chat"),
+        ("chatcli history list", "recorded conversations"),
+        ("chatcli config init", "write a starter config"),
     ),
     pretty_exceptions_enable=False,  # pretty tracebacks can print local variables, keys among them
     no_args_is_help=False,
@@ -101,7 +111,15 @@ def _refuse(message: str) -> Any:
 
 
 @app.command(
-    epilog='Examples:\n\n  chatcli ask "hi"\n\n  cat notes.md | chatcli ask -u "summarise"\n\n  chatcli ask -f main.py --json "find the bug" | jq -r .content'
+    cls=HelpCommand,
+    epilog=_examples(
+        ('chatcli ask "hi"', "one answer, streamed"),
+        ('cat notes.md | chatcli ask -u "summarise"', "stdin; token counts after"),
+        ('chatcli ask -f main.py --json "find the bug"', "a file; JSON out"),
+        ('chatcli ask -o chat.json "Capital of France?"', "save the conversation"),
+        ('chatcli ask -l chat.json -o chat.json "And Spain?"', "continue it"),
+        ('chatcli ask -c "and then?"', "continue the last chat"),
+    ),
 )
 @with_chat_options
 def ask(
@@ -110,7 +128,7 @@ def ask(
     prompt: Annotated[
         list[str] | None,
         typer.Argument(
-            help="The prompt; words are joined with spaces.", metavar="PROMPT...", show_default=False
+            help="The prompt; words are joined with spaces.", metavar="PROMPT", show_default=False
         ),
     ] = None,
     file: Annotated[
@@ -120,6 +138,7 @@ def ask(
             "--file",
             help="Add a text file, an image (PNG, JPEG, GIF, WebP) or a folder's text files to the prompt (repeatable).",
             metavar="PATH",
+            callback=expand_user,
             rich_help_panel=INPUT_PANEL,
             show_default=False,
         ),
@@ -186,7 +205,7 @@ def ask(
     exit_with(env, lambda: run_ask(env, prompt or [], merged, extras))
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @with_server_options
 def models(
     context: typer.Context,
@@ -212,7 +231,9 @@ app.add_typer(templates_app, name="templates")
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli import wiring
+    from chatcli.cli.completion import known_models
     from chatcli.cli.templates import template_store, with_template
+    from chatcli.cli.usage import cost_of
     from chatcli.repl.commands import use_templates
     from chatcli.repl.loop import run_repl
 
@@ -230,7 +251,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     recorder = wiring.new_recorder(env, config)
     opened = wiring.open_conversation(resolved, options, recorder)
     backend = wiring.new_background_backend(env, config)
-    session = wiring.new_session(config, opened.conversation, backend)
+    session = wiring.new_session(resolved, opened.conversation, backend)
     session.observers.append(recorder)
     return run_repl(
         session,
@@ -244,6 +265,8 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         on_ready=backend.start,
         limits=input_limits(config, options),
         reasoning=config.reasoning,
+        cost_of=lambda model, usage: cost_of(config, model, usage),
+        model_names=lambda: known_models(config, env.dirs),
     )
 
 
@@ -251,11 +274,34 @@ def main() -> None:
     if sys.stderr is None:  # started with stderr closed (`2>&-`): messages go nowhere rather than fail
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
     env = process_environment()
+    if (problem := _undecodable_argument(sys.argv[1:])) is not None:
+        report(env, f"error: {problem}")
+        raise SystemExit(ExitStatus.USAGE)
     try:
         app(prog_name="chatcli", obj=env)
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         raise SystemExit(_flush_stdout(env, code)) from None
+
+
+def _undecodable_argument(args: list[str]) -> str | None:
+    """What is wrong with the first argument that is not UTF-8 (Python kept its bytes as lone surrogates,
+    which would reach the server as `?`), or None; refused like invalid UTF-8 on stdin."""
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(arg)
+            try:
+                raw.decode("utf-8")
+                offset = 0
+            except UnicodeDecodeError as error:
+                offset = error.start
+            return (
+                f"command-line argument {number} is not valid UTF-8 (byte offset {offset}); "
+                "only UTF-8 text is sent"
+            )
+    return None
 
 
 def _flush_stdout(env: Environment, code: int) -> int:

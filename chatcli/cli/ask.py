@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -13,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.cli import wiring
 from chatcli.cli.exit_status import ExitStatus, report
-from chatcli.cli.options import PAIR, ChatOptions
+from chatcli.cli.options import PAIR, STDIO, ChatOptions
 from chatcli.cli.settings import Config
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.renderer import Renderer
+from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES
 
 if TYPE_CHECKING:
@@ -84,13 +86,19 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     config = resolved.config
     text = _prompt(env, words, options, extras, input_limits(config, options), template)
     recorder = wiring.new_recorder(env, config)
-    opened = wiring.open_conversation(resolved, options, recorder)
-    session = wiring.new_session(config, opened.conversation, wiring.new_backend(env, config))
+    opened = wiring.open_conversation(resolved, options, recorder, None if env.stdin_isatty else env.stdin)
+    session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, config))
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]
+    renderer = _renderer(env, config, extras)
+    if isinstance(renderer, TurnDisplay):
+        # The terminal closing mid-answer makes writes fail (EIO) and sends SIGHUP: the first stops the
+        # turn, keeping the partial answer; the hang-up must not cut short saving it.
+        display = renderer
+        _interrupt_on_termination(lambda: display.terminal_closed)
     started = time.monotonic()
-    result = session.turn(text, _renderer(env, config, extras))
+    result = session.turn(text, renderer)
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
@@ -140,7 +148,7 @@ def _prompt(
         if env.stdin_isatty:
             if not words and not extras.files and not extras.editor and template is None:
                 raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
-        else:
+        elif options.load != STDIO:  # `-l -`: stdin holds the conversation, the words are the prompt
             stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
     if extras.editor:
         words, stdin_text = compose_in_editor(env, words, stdin_text)
@@ -159,8 +167,6 @@ def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
 
     if extras.as_json:
         return SilentRenderer()
-    from chatcli.render.turn_display import TurnDisplay
-
     reasoning_to = env.stderr if env.stderr_isatty else None
     if extras.extract or extras.schema:
         return TurnDisplay(SilentRenderer, None, reasoning_to, config.reasoning)
@@ -213,11 +219,13 @@ def compose_in_editor(
     return [below], above.removesuffix("\n")
 
 
-def _interrupt_on_termination() -> None:
-    """SIGTERM and SIGHUP unwind `ask` like Ctrl-C: the terminal is restored and the partial answer kept."""
+def _interrupt_on_termination(ignore: Callable[[], bool] = lambda: False) -> None:
+    """SIGTERM and SIGHUP unwind `ask` like Ctrl-C: the terminal is restored and the partial answer kept.
+    While `ignore()` is true (the turn already stopped), they change nothing."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        if not ignore():
+            raise KeyboardInterrupt
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)

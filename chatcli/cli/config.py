@@ -1,27 +1,33 @@
-"""`chatcli config path|show`: where the config file lives and the effective settings with their sources."""
+"""`chatcli config path|show|init|edit`: where the config file lives, the effective settings with their sources,
+a commented starter file, and editing it."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
+from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.options import ChatOptions
-from chatcli.cli.settings import Resolved, profile_names, resolve_config
+from chatcli.cli.settings import Resolved, profile_names, read_config_file, resolve_config
+from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
 
 config_app = typer.Typer(
-    help="Show where the config file is and the settings in effect.",
+    help="The config file: where it is, a starter one, editing it, and the settings in effect.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=HelpGroup,
 )
 _SECRETS = ("api_key", "api_key_cmd")  # shown as set or not set, never their value
 
 
-@config_app.command("path")
+@config_app.command("path", cls=HelpCommand)
 def path_command(context: typer.Context) -> None:
     """Print the config file's path (it may not exist yet)."""
     env = environment(context)
@@ -33,16 +39,30 @@ def path_command(context: typer.Context) -> None:
     exit_with(env, action)
 
 
-@config_app.command("show")
+@config_app.command("show", cls=HelpCommand)
 def show_command(
     context: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("-p", "--profile", help="Show this profile's settings.", autocompletion=profile_names),
+        typer.Option(
+            "-p",
+            "--profile",
+            help="Show this profile's settings.",
+            autocompletion=profile_names,
+            metavar="NAME",
+        ),
     ] = None,
-    model: Annotated[str | None, typer.Option("-m", "--model", help="As if given -m.")] = None,
-    backend: Annotated[str | None, typer.Option("-b", "--backend", help="As if given -b.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="As if given --base-url.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("-m", "--model", help="As if given -m.", metavar="NAME", autocompletion=model_names),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option("-b", "--backend", help="As if given -b.", metavar="NAME", autocompletion=backend_names),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="As if given --base-url.", metavar="URL")
+    ] = None,
     option: Annotated[
         list[str] | None,
         typer.Option("-O", "--option", help="As if given -O KEY VALUE.", metavar="KEY VALUE"),
@@ -62,6 +82,94 @@ def show_command(
             "options": ChatOptions(option=option).request_options(),
         }
         echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
+        return 0
+
+    exit_with(env, action)
+
+
+STARTER_CONFIG = """\
+# chatcli's config file (TOML). Every line is commented out: the defaults apply until you uncomment one.
+# Strongest first: command-line flags > environment > profile > this file > defaults.
+# `chatcli config show` prints each setting's value and where it came from.
+
+# model = "gpt-4o-mini"              # or an alias from [aliases]; flag -m, env CHATCLI_MODEL
+# backend = "auto"                   # auto, openai or echo
+# base_url = "https://api.openai.com/v1"
+# api_key_cmd = "pass show openai"   # the first line it prints is the key (or set OPENAI_API_KEY)
+# system = "Answer briefly."
+# temperature = 0.3                  # 0 to 2
+# max_tokens = 1024
+# timeout = 60                       # longest silence between two chunks of an answer, seconds
+# connect_timeout = 10
+# first_token_timeout = 300          # local models may think for minutes
+# markdown = true                    # unset: Markdown only on a terminal
+# code_theme = "monokai"             # a Pygments style: pygmentize -L styles
+# stream = true
+# log = true                         # record conversations in the library
+
+# [aliases]
+# fast = "gpt-4o-mini"
+# smart = "gpt-4o"
+
+# [prices]                           # US dollars per million tokens, for ask -u and the chat's toolbar
+# "gpt-4o-mini" = { input = 0.15, output = 0.60 }
+
+# [profiles.ollama]                  # chatcli -p ollama
+# base_url = "http://localhost:11434/v1"
+# model = "llama3.2"
+# api_key = ""                       # no key for this server
+"""
+
+
+@config_app.command("init", cls=HelpCommand)
+def init_command(context: typer.Context) -> None:
+    """Write a commented starter config file (private to you); an existing one is never overwritten."""
+    env = environment(context)
+
+    def action() -> int:
+        path = env.dirs.config_file
+        write_starter_config(path)
+        echo(env, f"wrote {path}; edit it with: chatcli config edit")
+        return 0
+
+    exit_with(env, action)
+
+
+def write_starter_config(path: Path) -> None:
+    from chatcli.storage.files import write_atomic
+
+    if path.exists():
+        raise HistoryError(f"{path} exists; not overwritten (chatcli config edit opens it)")
+    try:
+        write_atomic(path, STARTER_CONFIG.encode())
+    except OSError as error:
+        raise HistoryError(f"cannot write {path} ({error.strerror})") from None
+
+
+@config_app.command("edit", cls=HelpCommand)
+def edit_command(context: typer.Context) -> None:
+    """Open the config file in $VISUAL or $EDITOR (a starter file first if there is none), then check it."""
+    env = environment(context)
+
+    def action() -> int:
+        import shlex
+        import subprocess
+
+        editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
+        if not editor or not editor.strip():
+            raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
+        path = env.dirs.config_file
+        if not path.exists():
+            write_starter_config(path)
+        try:
+            done = subprocess.run([*shlex.split(editor), str(path)], check=False)
+        except (OSError, ValueError) as error:
+            raise UsageError(
+                f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR"
+            ) from None
+        if done.returncode != 0:
+            raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
+        read_config_file(path)  # a mistake is reported now, naming the file and the key
         return 0
 
     exit_with(env, action)

@@ -23,9 +23,13 @@ class ExitStatus(IntEnum):
 
 
 def report(env: Environment, message: str) -> None:
-    """One line on stderr, control characters neutralised (messages can quote server text)."""
-    env.stderr.write(f"chatcli: {sanitize(message)}\n")
-    env.stderr.flush()
+    """One line on stderr, control characters neutralised (messages can quote server text); nothing when
+    stderr cannot be written (its terminal went away)."""
+    try:
+        env.stderr.write(f"chatcli: {sanitize(message)}\n")
+        env.stderr.flush()
+    except OSError:
+        pass
 
 
 def exit_with(env: Environment, action: Callable[[], int]) -> NoReturn:

@@ -9,24 +9,37 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from chatcli.cli.completion import conversation_ids
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with
+from chatcli.cli.exit_status import exit_with, report
+from chatcli.cli.help_format import HelpCommand, HelpGroup
+from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
+from chatcli.core.errors import HistoryError
 from chatcli.render.sanitize import sanitize
+from chatcli.render.wording import plural
 
 if TYPE_CHECKING:
     from chatcli.core.conversation import Conversation
-    from chatcli.storage.library import Library
+    from chatcli.storage.library import Library, Summary
 
 history_app = typer.Typer(
     help="The conversation library: every conversation recorded, to list, show, search and resume (-c, --cid).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=HelpGroup,
 )
 
-IdArgument = Annotated[str, typer.Argument(help="Conversation id, or a unique prefix of one.")]
+IdArgument = Annotated[
+    str,
+    typer.Argument(
+        help="Conversation id, or a unique prefix of one.", metavar="ID", autocompletion=conversation_ids
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-LimitOption = Annotated[int, typer.Option("-n", "--limit", help="Show at most this many.", min=1)]
+LimitOption = Annotated[
+    int, typer.Option("-n", "--limit", help="Show at most this many (at least 1).", min=1, metavar="N")
+]
 # Search hits come back with the matched terms between these marks (private-use characters, which the
 # sanitiser leaves alone), so they can be highlighted after the text around them has been sanitised.
 _MARKS = ("\ue000", "\ue001")
@@ -42,12 +55,12 @@ def _local_time(timestamp: str) -> str:
     return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-@history_app.command("list")
+@history_app.command("list", cls=HelpCommand)
 def list_command(
     context: typer.Context,
     limit: LimitOption = 20,
     model: Annotated[
-        str | None, typer.Option("-m", "--model", help="Only conversations with this model.")
+        str | None, typer.Option("-m", "--model", help="Only conversations with this model.", metavar="NAME")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -81,7 +94,7 @@ def list_command(
     exit_with(env, action)
 
 
-@history_app.command("show")
+@history_app.command("show", cls=HelpCommand)
 def show_command(
     context: typer.Context,
     conversation_id: IdArgument,
@@ -110,7 +123,7 @@ def show_command(
             echo(
                 env,
                 f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
-                f"{summary.turns} turns\n",
+                f"{plural(summary.turns, 'turn')}\n",
             )
         print_conversation(conversation, env.stdout, terminal, reasoning)  # type: ignore[arg-type]
         return 0
@@ -155,11 +168,12 @@ def _heading(role: str, status: str | None) -> str:
     return f"{role} ({status})" if status else role
 
 
-@history_app.command("search")
+@history_app.command("search", cls=HelpCommand)
 def search_command(
     context: typer.Context,
     query: Annotated[
-        list[str], typer.Argument(help="Words to find (all of them); end a word with * for a prefix.")
+        list[str],
+        typer.Argument(help="Words to find (all of them); end a word with * for a prefix.", metavar="WORD"),
     ],
     limit: LimitOption = 20,
     as_json: JsonFlag = False,
@@ -185,6 +199,11 @@ def search_command(
             ]
             echo(env, json.dumps(rows, ensure_ascii=False, indent=2))
             return 0
+        if (
+            not hits
+        ):  # said on stderr, like grep's silence, and exit 1 for scripts (`if chatcli history search`)
+            report(env, f"no message matches: {' '.join(query)}")
+            return 0 if env.stdout_isatty else 1
         highlight, reset = ("\x1b[1;33m" if not env.no_color else "\x1b[1m"), "\x1b[0m"
         for hit in hits:
             snippet = sanitize(" ".join(hit.snippet.split()))
@@ -196,32 +215,51 @@ def search_command(
     exit_with(env, action)
 
 
-@history_app.command("export")
+@history_app.command("export", cls=HelpCommand)
 def export_command(
     context: typer.Context,
     conversation_id: IdArgument,
-    file: Annotated[Path, typer.Argument(help="The conversation file to write (it must not exist yet).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The conversation file to write (- for stdout).", metavar="FILE", callback=expand_user
+        ),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
 ) -> None:
     """Write one conversation to a JSON conversation file, the format --save writes and --load reads."""
 
     env = environment(context)
 
     def action() -> int:
-        from chatcli.storage.conversation_file import ConversationFile
+        from chatcli.storage.conversation_file import ConversationFile, NotOurFileError, conversation_to_json
 
         with _open(env) as library:
             conversation = library.load(library.resolve(conversation_id))
-        ConversationFile(file).save(conversation)
+        if file == STDIO:
+            echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
+            return 0
+        try:
+            ConversationFile(file).save(conversation, overwrite=force)
+        except NotOurFileError:
+            raise HistoryError(
+                f"{file} exists; add --force to overwrite it, or export to a new file"
+            ) from None
         return 0
 
     exit_with(env, action)
 
 
-@history_app.command("import")
+@history_app.command("import", cls=HelpCommand)
 def import_command(
     context: typer.Context,
     file: Annotated[
-        Path, typer.Argument(help="A conversation file, or a JSON list of {role, content} messages.")
+        Path,
+        typer.Argument(
+            help="A conversation file, or a JSON list of {role, content} messages (- for stdin).",
+            metavar="FILE",
+            callback=expand_user,
+        ),
     ],
 ) -> None:
     """Add a conversation file to the library as a new conversation and print its id."""
@@ -229,9 +267,13 @@ def import_command(
     env = environment(context)
 
     def action() -> int:
+        from chatcli.cli.wiring import read_conversation_from_stdin
         from chatcli.storage.conversation_file import ConversationFile
 
-        conversation = ConversationFile(file).load()
+        if file == STDIO:
+            conversation = read_conversation_from_stdin(None if env.stdin_isatty else env.stdin)
+        else:
+            conversation = ConversationFile(file).load()
         with _open(env) as library:
             echo(env, library.add_conversation(conversation))
         return 0
@@ -239,10 +281,15 @@ def import_command(
     exit_with(env, action)
 
 
-@history_app.command("rm")
+@history_app.command("rm", cls=HelpCommand)
 def rm_command(
     context: typer.Context,
-    conversation_ids: Annotated[list[str], typer.Argument(help="Conversation ids, or unique prefixes.")],
+    conversation_ids: Annotated[
+        list[str],
+        typer.Argument(
+            help="Conversation ids, or unique prefixes.", metavar="ID", autocompletion=conversation_ids
+        ),
+    ],
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Delete without asking.")] = False,
 ) -> None:
     """Delete conversations from the library (asks first on a terminal)."""
@@ -258,18 +305,21 @@ def rm_command(
                 if not env.stdin_isatty:
                     raise UsageError("refusing to delete without confirmation; add --yes")
                 for summary in summaries:
-                    echo(env, f"{summary.id}  {summary.turns} turns  {sanitize(summary.title)}")
-                if not typer.confirm(f"Delete {len(summaries)} conversation(s)?", default=False, err=True):
+                    echo(env, _one_line(summary))
+                if not typer.confirm(
+                    f"Delete {plural(len(summaries), 'conversation')}?", default=False, err=True
+                ):
                     env.stderr.write("nothing deleted\n")
                     return 1
             for summary in summaries:
                 library.delete(summary.id)
+                echo(env, f"deleted {_one_line(summary)}")
         return 0
 
     exit_with(env, action)
 
 
-@history_app.command("stats")
+@history_app.command("stats", cls=HelpCommand)
 def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
     """Turns, tokens and cost (for models with a [prices] entry) per model and per day, from the library."""
 
@@ -305,7 +355,11 @@ def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
     exit_with(env, action)
 
 
-@history_app.command("path")
+def _one_line(summary: Summary) -> str:
+    return f"{summary.id}  {plural(summary.turns, 'turn')}  {sanitize(summary.title)}"
+
+
+@history_app.command("path", cls=HelpCommand)
 def path_command(context: typer.Context) -> None:
     """Print the library database's path."""
 

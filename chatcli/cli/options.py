@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
+from chatcli.cli.completion import backend_names, conversation_ids, model_names
 from chatcli.cli.settings import profile_names
 from chatcli.core.errors import UsageError
 
@@ -142,6 +144,17 @@ def template_names(prefix: str = "") -> list[str]:
     return [name for name in store.names() if name.startswith(prefix)]
 
 
+STDIO = Path("-")  # `-` for a file: stdin to read from, stdout to write to
+
+
+def expand_user(path: Any) -> Any:
+    """A path option's value with a leading `~` expanded, as a shell would have (`-o '~/chat.json'`);
+    a list of paths element by element; None and `-` unchanged."""
+    if isinstance(path, list):
+        return [expand_user(item) for item in path]
+    return path.expanduser() if isinstance(path, Path) else path
+
+
 def _option(*names: str, help: str, panel: str, metavar: str | None = None, **extra: Any) -> Any:
     return typer.Option(
         *names, help=help, rich_help_panel=panel, metavar=metavar, show_default=False, **extra
@@ -152,7 +165,12 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
     "model": (
         str | None,
         _option(
-            "-m", "--model", help="Model id or alias (env: CHATCLI_MODEL).", panel=MODEL_PANEL, metavar="NAME"
+            "-m",
+            "--model",
+            help="Model id or alias (env: CHATCLI_MODEL).",
+            panel=MODEL_PANEL,
+            metavar="NAME",
+            autocompletion=model_names,
         ),
     ),
     "profile": (
@@ -174,6 +192,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="auto, openai or echo (auto: openai once a key or base URL is set).",
             panel=MODEL_PANEL,
             metavar="NAME",
+            autocompletion=backend_names,
         ),
     ),
     "base_url": (
@@ -201,7 +220,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
         float | None,
         _option(
             "--timeout",
-            help="Longest silence between two chunks of the answer, seconds.",
+            help="Longest silence between two chunks of a started answer, seconds (default 60).",
             panel=MODEL_PANEL,
             metavar="SECONDS",
         ),
@@ -214,6 +233,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Start from a saved conversation file.",
             panel=CONVERSATION_PANEL,
             metavar="FILE",
+            callback=expand_user,
         ),
     ),
     "save": (
@@ -224,6 +244,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Save the conversation to FILE after every turn.",
             panel=CONVERSATION_PANEL,
             metavar="FILE",
+            callback=expand_user,
         ),
     ),
     "continue_": (
@@ -242,11 +263,22 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Continue the library conversation with this id (a unique prefix will do).",
             panel=CONVERSATION_PANEL,
             metavar="ID",
+            autocompletion=conversation_ids,
         ),
     ),
     "no_log": (
         bool,
         _option("--no-log", help="Do not record this conversation in the library.", panel=CONVERSATION_PANEL),
+    ),
+    "max_input_bytes": (
+        int | None,
+        _option(
+            "--max-input-bytes",
+            help="Refuse piped stdin, or any -f file, larger than this (default 8 MiB); nothing is sent.",
+            panel=INPUT_PANEL,
+            metavar="BYTES",
+            min=1,
+        ),
     ),
     "no_stream": (
         bool,
@@ -310,16 +342,6 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             metavar="KEY VALUE",
         ),
     ),
-    "max_input_bytes": (
-        int | None,
-        _option(
-            "--max-input-bytes",
-            help="Refuse stdin or an attached file larger than this many bytes (default 8 MiB).",
-            panel=INPUT_PANEL,
-            metavar="BYTES",
-            min=1,
-        ),
-    ),
     "image_detail": (
         str | None,
         _option(
@@ -332,8 +354,12 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def _parameter(name: str) -> inspect.Parameter:
+def _parameter(name: str, help: str | None = None) -> inspect.Parameter:
+    """The shared option `name` as a keyword parameter; `help` replaces its help text for one command."""
     kind, option = _DECLARATIONS[name]
+    if help is not None:
+        option = copy.copy(option)
+        option.help = help
     default = False if kind is bool else None
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
@@ -352,14 +378,19 @@ def with_chat_options(command: Command) -> Command:
 
 def with_server_options(command: Command) -> Command:
     """Give a Typer command the options that choose the server (SERVER_OPTIONS), as `options: ChatOptions`."""
-    return _with_options(command, SERVER_OPTIONS)
+    return _with_options(command, SERVER_OPTIONS, {"timeout": _SERVER_TIMEOUT_HELP})
 
 
-def _with_options(command: Command, names: tuple[str, ...]) -> Command:
+_SERVER_TIMEOUT_HELP = "Longest wait for the server's reply once connected, seconds (default 60)."
+
+
+def _with_options(command: Command, names: tuple[str, ...], helps: dict[str, str] | None = None) -> Command:
     signature = inspect.signature(command)
     hints = get_type_hints(command, include_extras=True)
-    own = [
-        parameter.replace(annotation=hints.get(parameter.name, parameter.annotation))
+    own = [  # keyword-only, so the shared options can come first: their help panels lead
+        parameter.replace(
+            annotation=hints.get(parameter.name, parameter.annotation), kind=inspect.Parameter.KEYWORD_ONLY
+        )
         for parameter in signature.parameters.values()
         if parameter.name != "options"
     ]
@@ -369,7 +400,7 @@ def _with_options(command: Command, names: tuple[str, ...]) -> Command:
         shared = {name: kwargs.pop(name) for name in names}
         return command(*args, options=ChatOptions(**shared), **kwargs)
 
-    parameters = [*own, *(_parameter(name) for name in names)]
+    parameters = [*(_parameter(name, (helps or {}).get(name)) for name in names), *own]
     with_options.__signature__ = signature.replace(parameters=parameters, return_annotation=None)  # type: ignore[attr-defined]
     with_options.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
     return with_options  # type: ignore[return-value]

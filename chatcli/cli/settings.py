@@ -17,6 +17,7 @@ from chatcli.core.errors import BackendError, UsageError
 from chatcli.core.request_options import reserved_option_problem, unsendable_option
 
 DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_CODE_THEME = "monokai"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
 BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
@@ -49,7 +50,7 @@ class Config:
     connect_timeout: float = 10.0
     first_token_timeout: float = 300.0  # local models may think for minutes before the first token
     markdown: bool | None = None  # None: Markdown only when stdout is a terminal
-    code_theme: str = "monokai"
+    code_theme: str = DEFAULT_CODE_THEME
     stream: bool = True
     log: bool = True  # record every conversation in the library
     max_image_bytes: int = 20 * 1024 * 1024  # the largest image `-f` or /file attaches
@@ -416,6 +417,23 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
             raise fail(name, f"{name} must be a positive number of seconds")
     if config.base_url is not None and not config.base_url.startswith(("http://", "https://")):
         raise fail("base_url", f"base URL {config.base_url!r} must start with http:// or https://")
+    if config.code_theme != DEFAULT_CODE_THEME and (problem := _code_theme_problem(config.code_theme)):
+        raise fail("code_theme", problem)
+
+
+def _code_theme_problem(theme: str) -> str | None:
+    """Why `theme` is no Pygments style, with the closest one; None when it is one. Imports Pygments' style
+    list, so only for a theme that is not the default."""
+    import difflib
+
+    from pygments.styles import get_all_styles  # type: ignore[import-untyped]
+
+    styles = list(get_all_styles())
+    if theme in styles:
+        return None
+    close = difflib.get_close_matches(theme, styles, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown code_theme {theme!r}{hint}; `pygmentize -L styles` lists them"
 
 
 # -- the key ------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 from chatcli.cli.settings import Config
 from chatcli.core.errors import HistoryError
-from chatcli.core.stream import StreamInfo
+from chatcli.core.stream import StreamInfo, Usage
 from chatcli.storage.library import UsageRow
 from chatcli.storage.recorder import Recorder
 
@@ -20,23 +20,17 @@ def describe_usage(info: StreamInfo, model: str, seconds: float, config: Config)
         return f"usage: the server reported no token counts; {duration}"
     prompt, completion = info.usage.prompt_tokens, info.usage.completion_tokens
     line = f"usage: {prompt} prompt + {completion} completion tokens, {duration}"
-    price = config.price(model) or config.price(info.model)
-    if price is not None:
-        cost = (prompt * price.input + completion * price.output) / 1_000_000
+    cost = cost_of(config, model, info.usage) or cost_of(config, info.model, info.usage)
+    if cost is not None:
         line += f", ${cost:.6f}"
     return line
 
 
-def cost(rows: Iterable[UsageRow], config: Config) -> float | None:
+def rows_cost(rows: Iterable[UsageRow], config: Config) -> float | None:
     """The dollars `rows` cost, counting the models that have a [prices] entry (None: none has)."""
-    total: float | None = None
-    for row in rows:
-        price = config.price(row.model)
-        if price is not None:
-            total = (total or 0.0) + (
-                row.prompt_tokens * price.input + row.completion_tokens * price.output
-            ) / 1e6
-    return total
+    costs = [cost_of(config, row.model, Usage(row.prompt_tokens, row.completion_tokens)) for row in rows]
+    priced = [dollars for dollars in costs if dollars is not None]
+    return sum(priced) if priced else None
 
 
 def describe_totals(recorder: Recorder, config: Config) -> str | None:
@@ -53,7 +47,7 @@ def describe_totals(recorder: Recorder, config: Config) -> str | None:
     prompt = sum(row.prompt_tokens for row in rows)
     completion = sum(row.completion_tokens for row in rows)
     line = f"conversation: {turns} turns, {prompt} prompt + {completion} completion tokens"
-    if (dollars := cost(rows, config)) is not None:
+    if (dollars := rows_cost(rows, config)) is not None:
         line += f", ${dollars:.6f}"
     return line
 
@@ -67,7 +61,7 @@ def usage_stats(rows: list[UsageRow], config: Config) -> dict[str, Any]:
             "turns": sum(row.turns for row in group),
             "prompt_tokens": sum(row.prompt_tokens for row in group),
             "completion_tokens": sum(row.completion_tokens for row in group),
-            "cost": cost(group, config),
+            "cost": rows_cost(group, config),
         }
 
     by_model: dict[str | None, list[UsageRow]] = {}
@@ -81,3 +75,11 @@ def usage_stats(rows: list[UsageRow], config: Config) -> dict[str, Any]:
     total = entry("model", None, rows)
     del total["model"]
     return {"models": models, "days": days, "total": total}
+
+
+def cost_of(config: Config, model: str | None, usage: Usage) -> float | None:
+    """What `usage` cost in US dollars at the config file's price for `model`; None without a price."""
+    price = config.price(model)
+    if price is None:
+        return None
+    return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1_000_000

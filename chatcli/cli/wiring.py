@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from chatcli.backends import BackendName
 from chatcli.cli.exit_status import report
-from chatcli.cli.options import ChatOptions
+from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.cli.settings import AUTO, Config, Resolved, SourceKind, exposed_key_file, resolve_config
 from chatcli.core.conversation import Conversation
 from chatcli.core.environment import Environment
@@ -19,7 +19,7 @@ from chatcli.storage.library import LATEST
 if TYPE_CHECKING:
     from chatcli.backends.background import BackgroundBackend
     from chatcli.core.renderer import Renderer
-    from chatcli.core.session import Session
+    from chatcli.core.session import ConversationDefaults, Session
     from chatcli.storage.conversation_file import ConversationFile
     from chatcli.storage.recorder import Recorder
 
@@ -44,33 +44,42 @@ class Opened:
     save_file: ConversationFile | None
 
 
-def open_conversation(resolved: Resolved, options: ChatOptions, recorder: Recorder) -> Opened:
-    """The starting conversation (loaded, resumed from the library or new, with the system prompt), the file
-    it came from and the file --save names.
+def conversation_defaults(resolved: Resolved) -> ConversationDefaults:
+    """The model and system prompt of the settings, and whether the user asked for them (a flag, the
+    environment or a profile: they replace a loaded conversation's own) or they come from the config file's
+    top level or the defaults (they only fill in what a loaded conversation lacks)."""
+    from chatcli.core.session import ConversationDefaults
 
-    A loaded or resumed conversation keeps its model unless one was asked for (flag, environment, profile).
+    def chosen(name: str) -> bool:
+        return resolved.sources[name].kind not in (SourceKind.DEFAULT, SourceKind.FILE)
+
+    config = resolved.config
+    return ConversationDefaults(config.model, config.system, chosen("model"), chosen("system"))
+
+
+def open_conversation(
+    resolved: Resolved, options: ChatOptions, recorder: Recorder, stdin: BinaryIO | None = None
+) -> Opened:
+    """The starting conversation (loaded, resumed from the library or new), the file it came from and the
+    file --save names. Its model and system prompt follow `conversation_defaults` (the rule /load follows too).
+
     Saving to the file we loaded continues it; saving over any other existing file is refused up front,
     before a request is spent."""
     from chatcli.storage.conversation_file import ConversationFile
 
-    config = resolved.config
-    conversation = Conversation(model=config.model)
+    conversation = Conversation()
     loaded_file = None
     resume = options.cid if options.cid is not None else (LATEST if options.continue_ else None)
     if resume is not None:
         if options.load is not None:
             raise UsageError("--load cannot be combined with --continue or --cid; choose one conversation")
         conversation = recorder.resume(resume)
-    if options.load is not None:
+    if options.load == STDIO:
+        conversation = read_conversation_from_stdin(stdin)
+    elif options.load is not None:
         loaded_file = ConversationFile(options.load)
         conversation = loaded_file.load()
-    if conversation.model is None or resolved.sources["model"].kind not in (
-        SourceKind.DEFAULT,
-        SourceKind.FILE,
-    ):
-        conversation.model = config.model
-    if config.system is not None:
-        conversation.set_system(config.system)
+    conversation_defaults(resolved).apply(conversation)
     save_file = None
     if options.save is not None:
         same_file = loaded_file is not None and os.path.abspath(options.load or "") == os.path.abspath(
@@ -80,6 +89,18 @@ def open_conversation(resolved: Resolved, options: ChatOptions, recorder: Record
         assert save_file is not None
         save_file.check_writable()
     return Opened(conversation, loaded_file, save_file)
+
+
+def read_conversation_from_stdin(stdin: BinaryIO | None) -> Conversation:
+    """A conversation file given as `-`: read from stdin, with the limits a file has."""
+    from chatcli.storage.conversation_file import MAX_FILE_BYTES, decode_conversation
+
+    if stdin is None:
+        raise UsageError("`-` reads a conversation from piped stdin, and none is piped")
+    raw = stdin.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(f"stdin: conversation larger than {MAX_FILE_BYTES} bytes")
+    return decode_conversation(raw, "stdin")
 
 
 def new_recorder(env: Environment, config: Config) -> Recorder:
@@ -143,9 +164,10 @@ def _settings_with_key(env: Environment, config: Config) -> BackendSettings:
     return backend_settings(env, config, api_key)
 
 
-def new_session(config: Config, conversation: Conversation, backend: Backend) -> Session:
+def new_session(resolved: Resolved, conversation: Conversation, backend: Backend) -> Session:
     from chatcli.core.session import Session
 
+    config = resolved.config
     return Session(
         backend,
         conversation,
@@ -153,6 +175,7 @@ def new_session(config: Config, conversation: Conversation, backend: Backend) ->
         config.temperature,
         config.max_tokens,
         options=dict(config.options),
+        defaults=conversation_defaults(resolved),
     )
 
 

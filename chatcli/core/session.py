@@ -30,6 +30,27 @@ class TurnResult:
         return _CUT_SHORT.get(self.info.finish_reason or "")
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationDefaults:
+    """The model and system prompt the settings give a conversation: the one rule for a new conversation and
+    for one loaded or resumed (`-l`, `-c`, `--cid`, `/load`).
+
+    A loaded conversation keeps its own model and system prompt unless the user asked for another
+    (`*_chosen`: a flag, the environment or a profile); the config file's values only fill in what it lacks.
+    """
+
+    model: str
+    system: str | None = None
+    model_chosen: bool = False
+    system_chosen: bool = False
+
+    def apply(self, conversation: Conversation) -> None:
+        if self.model_chosen or not conversation.model:
+            conversation.model = self.model
+        if self.system and (self.system_chosen or conversation.system is None):
+            conversation.set_system(self.system)
+
+
 class TurnObserver(Protocol):
     """Told about every committed turn (complete, interrupted or failed): saving to a conversation file and
     recording in the library are two of them. An observer that cannot do its job raises ChatError; the
@@ -47,6 +68,7 @@ class Session:
     max_tokens: int | None = None
     observers: list[TurnObserver] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # more request-body keys (-O, [options], /set)
+    defaults: ConversationDefaults | None = None  # applied to a conversation that replaces this one
 
     def turn(self, text: Content, renderer: Renderer) -> TurnResult:
         """Send `text` (a string, or a list of content parts: text and images), stream the answer through `renderer`, then commit user message and answer.
@@ -91,15 +113,15 @@ class Session:
         """Use `model` from the next turn on; the conversation remembers it (saved files, the library)."""
         self.model = self.conversation.model = model
 
-    def replace_conversation(self, conversation: Conversation, *, keep_model: bool = False) -> None:
-        """Continue `conversation` instead of the current one. It brings its model along unless `keep_model`
-        (a model the user asked for explicitly) or it names none."""
+    def replace_conversation(self, conversation: Conversation) -> None:
+        """Continue `conversation` instead of the current one, its model and system prompt decided by
+        `defaults` (ConversationDefaults.apply); without defaults it brings its own model, if it names one."""
         self.conversation.messages[:] = conversation.messages
         self.conversation.extra = dict(conversation.extra)
-        if conversation.model and not keep_model:
-            self.switch_model(conversation.model)
-        else:
-            self.conversation.model = self.model
+        self.conversation.model = conversation.model
+        if self.defaults is not None:
+            self.defaults.apply(self.conversation)
+        self.switch_model(self.conversation.model or self.model)
 
     def _keep_partial(
         self, user: Message, pieces: list[str], thoughts: list[str], status: Status, info: StreamInfo

@@ -10,7 +10,7 @@ from typing import ClassVar
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import ListElement, Markdown, MarkdownElement
+from rich.markdown import ListElement, Markdown, MarkdownElement, TableElement
 from rich.segment import Segment
 from rich.syntax import Syntax
 
@@ -61,13 +61,27 @@ class _StableList(ListElement):
             yield from item.render_number(console, options, number + index, number + index)
 
 
+class _WrappingTable(TableElement):
+    """A table whose cells wrap a word too long for its column instead of cutting it with an ellipsis."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = [self.header.row] if self.header is not None and self.header.row is not None else []
+        rows += self.body.rows if self.body is not None else []
+        for row in rows:
+            for cell in row.cells:
+                cell.content.overflow = "fold"
+        yield from super().__rich_console__(console, options)
+
+
 class ChatMarkdown(Markdown):
-    """Rich Markdown with link targets shown, stable list numbers, and a separator state carried in."""
+    """Rich Markdown with link targets shown, stable list numbers, wrapping table cells, and a separator state
+    carried in."""
 
     elements: ClassVar[dict[str, type[MarkdownElement]]] = {
         **Markdown.elements,
         "bullet_list_open": _StableList,
         "ordered_list_open": _StableList,
+        "table_open": _WrappingTable,
         _FLOW_TOKEN: _BlankBefore,
     }
 

@@ -3,9 +3,11 @@ summary line, or nothing), then the answer through the real renderer."""
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self, TextIO
 
@@ -26,6 +28,9 @@ class TurnDisplay:
     The real renderer is created and entered only at the first text, so a turn that fails before any text
     prints nothing but its error line. The answer always starts on a line of its own after the reasoning.
     The spinner thread writes only while holding the lock and not stopped, so nothing follows the erase.
+
+    When the terminal goes away mid-answer (closed window, killed tmux session: writes fail with EIO), the
+    turn stops as if interrupted (KeyboardInterrupt), so the partial answer is kept; `terminal_closed` says so.
     """
 
     def __init__(
@@ -47,6 +52,20 @@ class TurnDisplay:
         self._inner: Renderer | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self.terminal_closed = False
+
+    @contextmanager
+    def _writing(self, *, interrupt: bool = True) -> Iterator[None]:
+        """Turn EIO from a terminal that went away into `terminal_closed` (and, with `interrupt`, a
+        KeyboardInterrupt that stops the turn); any other error passes (a closed pipe is not a hang-up)."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno != errno.EIO:
+                raise
+            self.terminal_closed = True
+            if interrupt:
+                raise KeyboardInterrupt from None
 
     def __enter__(self) -> Self:
         if self._spinner_to is not None:
@@ -63,29 +82,32 @@ class TurnDisplay:
         if self._summarise:
             self._label = "thinking"
             return
-        self.stop_waiting()
-        shown = self._reasoning.feed(text)
-        if shown:
-            self._reasoning_to.write(f"{_DIM}{shown}{_RESET}")
-            self._reasoning_to.flush()
-            self._reasoning_open = not shown.endswith("\n")
+        with self._writing():
+            self.stop_waiting()
+            shown = self._reasoning.feed(text)
+            if shown:
+                self._reasoning_to.write(f"{_DIM}{shown}{_RESET}")
+                self._reasoning_to.flush()
+                self._reasoning_open = not shown.endswith("\n")
 
     def feed(self, text: str) -> None:
-        if self._inner is None:
-            self.stop_waiting()
-            self._end_reasoning()
-            self._inner = self._new_renderer()
-            self._inner.__enter__()
-        self._inner.feed(text)
+        with self._writing():
+            if self._inner is None:
+                self.stop_waiting()
+                self._end_reasoning()
+                self._inner = self._new_renderer()
+                self._inner.__enter__()
+            self._inner.feed(text)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self.stop_waiting()
-        if self._inner is not None:
-            self._inner.__exit__(kind, error, trace)
-        else:
-            self._end_reasoning()
+        with self._writing(interrupt=False):
+            self.stop_waiting()
+            if self._inner is not None:
+                self._inner.__exit__(kind, error, trace)
+            else:
+                self._end_reasoning()
 
     def _end_reasoning(self) -> None:
         if self._reasoning_to is not None and self._summarise and self._thinking_since is not None:
@@ -102,7 +124,10 @@ class TurnDisplay:
     def _spin(self) -> None:
         started = time.monotonic()
         while not self._stopped.wait(0.1):
-            self._draw(time.monotonic() - started)
+            try:
+                self._draw(time.monotonic() - started)
+            except OSError:  # the terminal went away; the turn finds out at its next write
+                return
 
     def _draw(self, elapsed: float) -> None:
         with self._lock:

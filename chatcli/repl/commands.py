@@ -14,9 +14,10 @@ from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.request_options import parse_option_value, reserved_option_problem
 from chatcli.core.session import Session
 from chatcli.render.code_blocks import code_blocks
+from chatcli.render.wording import plural
 from chatcli.repl.attachments import Draft, InputCommands
 from chatcli.storage.attachments import Limits
-from chatcli.storage.conversation_file import Autosave, ConversationFile
+from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
 from chatcli.storage.templates import Template
@@ -37,9 +38,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("model", "/model [NAME]", "show or switch the model", "optional"),
     CommandSpec("system", "/system [TEXT]", "show or set the system prompt", "optional"),
     CommandSpec("clear", "/clear", "start a new conversation (keeps the system prompt)", "none"),
-    CommandSpec("retry", "/retry", "regenerate the last answer", "none"),
+    CommandSpec("retry", "/retry", "regenerate the last answer, or ask a failed question again", "none"),
     CommandSpec("undo", "/undo", "drop the last question and its answer", "none"),
-    CommandSpec("save", "/save [FILE]", "save now, and after every turn from now on", "optional"),
+    CommandSpec(
+        "save",
+        "/save [FILE]",
+        "save now, and after every turn from now on (/save! FILE overwrites a file chatcli did not write)",
+        "optional",
+    ),
     CommandSpec(
         "load", "/load FILE", "replace the conversation with a saved one (or a library id)", "required"
     ),
@@ -47,7 +53,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "copy",
         "/copy [N]",
-        "copy code block N of the last answer (default: the last) to the clipboard",
+        "copy code block N of the last answer (default: the last) to the terminal's clipboard",
         "optional",
     ),
     CommandSpec(
@@ -92,7 +98,8 @@ def _all_specs() -> list[CommandSpec]:
 
 KEYS_HELP = (
     "Enter sends · Alt-Enter or Esc Enter: new line · Ctrl-X Ctrl-E: edit in $EDITOR · Up, Ctrl-R: input history · "
-    "Ctrl-C: clear the line or stop an answer · Ctrl-D: exit · //text sends a line that starts with /"
+    "Ctrl-C: clear the line or stop an answer · Ctrl-D: exit · //text sends a line that starts with /\n"
+    "/copy goes through the terminal (OSC 52, also over SSH); in tmux it needs `set -g set-clipboard on`"
 )
 
 
@@ -106,10 +113,14 @@ def summary_of(name: str) -> str:
     return spec.summary
 
 
+_BANG_COMMANDS = frozenset({"save"})  # those that take a `!` to overwrite on purpose: /save! FILE
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str  # canonical: "exit" for /quit
     argument: str
+    bang: bool = False  # written with a `!` (/save! FILE)
 
 
 def parse_line(line: str) -> Command | str | None:
@@ -128,7 +139,8 @@ def parse_line(line: str) -> Command | str | None:
     parts = text[1:].split(maxsplit=1)
     name = parts[0].lower() if parts else ""
     argument = parts[1].strip() if len(parts) > 1 else ""
-    spec = _find_command(name)
+    bang = name.endswith("!") and name[:-1] in _BANG_COMMANDS
+    spec = _find_command(name[:-1] if bang else name)
     if spec is None:
         shown = f"/{parts[0]}" if parts else "/"
         raise UsageError(
@@ -138,7 +150,7 @@ def parse_line(line: str) -> Command | str | None:
         raise UsageError(f"/{spec.name} takes no argument")
     if spec.argument == "required" and not argument:
         raise UsageError(f"/{spec.name} needs an argument: {spec.usage}")
-    return Command(spec.name, argument)
+    return Command(spec.name, argument, bang)
 
 
 def _find_command(name: str) -> CommandSpec | None:
@@ -198,6 +210,9 @@ class CommandRunner:
         self._recorder = recorder
         self._model_aliases = model_aliases or {}
         self._ask = ask
+        self._unanswered: Content | None = (
+            None  # the question of the last turn, when it failed before any text
+        )
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
@@ -224,7 +239,20 @@ class CommandRunner:
         """Carry out `command`; False means leave the REPL."""
         if command.name in _TEMPLATES and command.name not in self._actions:
             return self._template(_TEMPLATES[command.name], command.argument)
+        if command.name in ("clear", "undo", "load"):
+            self._unanswered = None
+        if command.bang:
+            return self._save(command.argument, overwrite=True)
         return self._actions[command.name](command.argument)
+
+    def send(self, text: Content) -> None:
+        """Ask `text` (a string, or text and image parts); when the turn leaves the conversation as it was
+        (it failed, or was stopped, before any text), remember the question for /retry."""
+        before = len(self.session.conversation.messages)
+        self._unanswered = text
+        self._ask(text)
+        if len(self.session.conversation.messages) != before:
+            self._unanswered = None
 
     def _save_now(self) -> None:
         self.autosave.save(self.session.conversation)
@@ -275,6 +303,10 @@ class CommandRunner:
         self.autosave.file = None
 
     def _retry(self, _: str) -> bool:
+        if self._unanswered is not None:
+            self.screen.notice(f"retrying: {preview(Message('user', self._unanswered).text)}")
+            self.send(self._unanswered)
+            return True
         conversation = self.session.conversation
         removed = conversation.pop_exchange()
         if not removed:
@@ -298,7 +330,7 @@ class CommandRunner:
             self.screen.notice("nothing to undo")
         return True
 
-    def _save(self, name: str) -> bool:
+    def _save(self, name: str, *, overwrite: bool = False) -> bool:
         if name:
             target = self._file(name)
         elif self.autosave.file is not None:
@@ -309,7 +341,11 @@ class CommandRunner:
             self.screen.warn(f"no file to save to; use /save FILE{kept}")
             return True
         try:
-            target.save(self.session.conversation)
+            target.save(self.session.conversation, overwrite=overwrite)
+        except NotOurFileError as error:
+            what = str(error) if error.changed else f"{target.path} exists"
+            self.screen.warn(f"not saved: {what}; /save! {target.path} overwrites it")
+            return True
         except HistoryError as error:
             self.screen.warn(f"not saved: {error}")
             return True
@@ -328,11 +364,7 @@ class CommandRunner:
             return True
         self.session.replace_conversation(loaded)
         self.screen.show_messages(self.session.conversation.messages)
-        if self.autosave.file is not None:
-            self.autosave.file = source
-            self.screen.notice(f"loaded {source.path}; saving to it after every turn")
-        else:
-            self.screen.notice(f"loaded {source.path}")
+        self._stop_saving_after_replace(f"loaded {source.path}")
         return True
 
     def _load_from_library(self, reference: str) -> bool:
@@ -369,13 +401,14 @@ class CommandRunner:
         if not blocks and not argument:
             text, what = answer.text, "the last answer (it has no code block)"
         elif not blocks or int(argument or len(blocks)) > len(blocks):
-            self.screen.warn(f"the last answer has {len(blocks)} code block{'s' if len(blocks) != 1 else ''}")
+            self.screen.warn(f"the last answer has {plural(len(blocks), 'code block')}")
             return True
         else:
             number = int(argument or len(blocks))
             text, what = blocks[number - 1], f"code block {number} of {len(blocks)}"
-        if self.screen.copy_to_clipboard(text):
-            self.screen.notice(f"copied {what} to the clipboard ({len(text.splitlines())} lines)")
+        if self.screen.copy_to_clipboard(text):  # no terminal says whether it honoured OSC 52
+            lines = plural(len(text.splitlines()), "line")
+            self.screen.notice(f"sent {what}, {lines}, to the terminal's clipboard (OSC 52)")
         return True
 
     def _set(self, argument: str) -> bool:

@@ -19,13 +19,14 @@ from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session
-from chatcli.core.stream import Usage
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
+from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
 from chatcli.repl.commands import Command, CommandRunner, parse_line
 from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_history
+from chatcli.repl.tally import CostOf, TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
 from chatcli.storage.attachments import Limits
 from chatcli.storage.conversation_file import Autosave, ConversationFile
@@ -41,9 +42,14 @@ class ExitSignals:
     inside it would leave the terminal raw); anywhere else KeyboardInterrupt unwinds the turn or command.
     """
 
-    def __init__(self, running_app: Callable[[], Application[Any] | None]) -> None:
+    def __init__(
+        self,
+        running_app: Callable[[], Application[Any] | None],
+        terminal_closed: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.received: int | None = None
         self._running_app = running_app
+        self._terminal_closed = terminal_closed
 
     def install(self) -> None:
         for signum in EXIT_SIGNALS:
@@ -53,6 +59,8 @@ class ExitSignals:
         if self.received is not None:
             return  # already on the way out
         self.received = signum
+        if self._terminal_closed():  # the turn already stopped for it: the hang-up must not cut short saving
+            return
         app = self._running_app()
         loop = app.loop if app is not None else None
         if app is not None and loop is not None and not loop.is_closed():
@@ -80,9 +88,13 @@ class Repl:
         model_aliases: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         reasoning: str = "summary",
+        cost_of: CostOf | None = None,
+        model_names: Callable[[], list[str]] | None = None,
     ) -> None:
         self.session = session
         self._reasoning = reasoning  # show, hide or summary (TurnDisplay)
+        self._cost_of = cost_of
+        self.tally = TokenTally()
         self._new_renderer = new_renderer
         self._env = env
         self._backend_name = backend_name
@@ -96,6 +108,7 @@ class Repl:
         self.screen = TerminalScreen(
             new_renderer, self._terminal, env.stderr, styled=styled, on_terminal=terminal_is_tty
         )
+        self._recorder = recorder
         self.autosave = Autosave(save_file, warn=self.screen.warn)
         session.observers.append(self.autosave)
         known = [loaded_file] if loaded_file is not None else []
@@ -111,13 +124,15 @@ class Repl:
             known_files=known,
             inputs=inputs,
         )
-        self._usage: Usage | None = None
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
         self.prompt = build_prompt_session(
-            self.state, self._toolbar, history, output=output, compose=self._compose
+            self.state, self._toolbar, history, output=output, compose=self._compose, model_names=model_names
         )
-        self.signals = ExitSignals(lambda: self.prompt.app if self.prompt.app.is_running else None)
+        self._display: TurnDisplay | None = None  # the last turn's
+        self.signals = ExitSignals(
+            lambda: self.prompt.app if self.prompt.app.is_running else None, self._terminal_closed
+        )
 
     def run(self) -> int:
         self.signals.install()
@@ -125,11 +140,17 @@ class Repl:
             self._greet()
             self._loop()
         except (Exception, KeyboardInterrupt):
-            if self.signals.received is None:
+            if self.signals.received is None and not self._terminal_closed():
                 raise
-        if self.signals.received is not None:
-            return self._exit_on_signal(self.signals.received)
+        if self.signals.received is not None or self._terminal_closed():
+            return self._exit_on_signal(self.signals.received or signal.SIGHUP)
+        self._say_how_to_resume()
         return 0
+
+    def _say_how_to_resume(self) -> None:
+        recorded = self._recorder.recorded_id
+        if recorded is not None:
+            self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {recorded})")
 
     def ask(self, text: Content) -> None:
         """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
@@ -139,6 +160,7 @@ class Repl:
         fd = self._env.stdin_fd()
         try:
             with quiet_input(fd) if fd is not None else contextlib.nullcontext():
+                self._display = display
                 result = self.session.turn(text, display)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
@@ -146,11 +168,15 @@ class Repl:
         except ChatError as error:
             self.screen.error(str(error))
             return
+        if display.terminal_closed:
+            return  # nothing can be shown any more; the loop ends
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
         elif result.cut_short is not None:
             self.screen.warn(result.cut_short)
-        self._usage = result.info.usage or self._usage
+        usage = result.info.usage
+        cost = self._cost_of(self.session.model, usage) if usage is not None and self._cost_of else None
+        self.tally.add_turn(usage, cost)
         self._out.write("\n")
         self._out.flush()
 
@@ -163,8 +189,11 @@ class Repl:
         if any(message.role != "system" for message in messages):
             self.screen.show_messages(messages)
 
+    def _terminal_closed(self) -> bool:
+        return self._display is not None and self._display.terminal_closed
+
     def _loop(self) -> None:
-        while self.signals.received is None:
+        while self.signals.received is None and not self._terminal_closed():
             self.state.exit_armed = False
             try:
                 line = self.prompt.prompt(default=self.state.draft.take_prefill())
@@ -174,6 +203,8 @@ class Repl:
                 return
             if self.signals.received is not None:
                 return
+            if line.strip():
+                self.screen.show_sent(line.rstrip("\n"))
             try:
                 if not self._handle(line):
                     return
@@ -187,9 +218,11 @@ class Repl:
             self.screen.warn(str(error))
             return True
         if isinstance(parsed, Command):
+            if parsed.name in ("clear", "load"):
+                self.tally.new_conversation()
             return self.commands.run(parsed)
         if parsed is not None:
-            send(self.session, self.state.draft, parsed, self.ask)
+            send(self.session, self.state.draft, parsed, self.commands.send)
         return True
 
     def _compose(self, text: str) -> str | None:
@@ -210,10 +243,9 @@ class Repl:
             return [("class:hint", " Press Ctrl-C again to exit (or Ctrl-D)")]
         conversation = self.session.conversation
         turns = sum(1 for message in conversation.messages if message.role == "user")
-        parts = [f" {self.session.model}", self._backend_name, f"{turns} turn{'s' if turns != 1 else ''}"]
+        parts = [f" {self.session.model}", self._backend_name, plural(turns, "turn")]
         parts.append("Alt-Enter newline · /help")  # before the parts of varying length, which may be cut off
-        if self._usage is not None:
-            parts.append(f"last {self._usage.prompt_tokens}+{self._usage.completion_tokens} tokens")
+        parts += self.tally.describe()
         if self.autosave.file is not None:
             parts.append(f"saving to {self.autosave.file.path}")
         return [("", sanitize(" · ".join(parts)))]
@@ -240,6 +272,8 @@ def run_repl(
     on_ready: Callable[[], None] | None = None,
     limits: Limits | None = None,
     reasoning: str = "summary",
+    cost_of: CostOf | None = None,
+    model_names: Callable[[], list[str]] | None = None,
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
@@ -255,6 +289,8 @@ def run_repl(
         model_aliases=model_aliases,
         limits=limits,
         reasoning=reasoning,
+        cost_of=cost_of,
+        model_names=model_names,
     )
     if on_ready is not None:
         on_ready()

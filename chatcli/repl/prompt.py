@@ -41,10 +41,13 @@ class PromptState:
 
 
 class SlashCompleter(Completer):
-    """Completes command names after a leading `/`, and file names after /save, /load and /file."""
+    """Completes command names after a leading `/`, file names after /save, /load and /file, and model names
+    and aliases after /model (from `model_names`, asked once, at the first such completion)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_names: Callable[[], list[str]] | None = None) -> None:
         self._paths = PathCompleter(expanduser=True)
+        self._model_names = model_names
+        self._models: list[str] | None = None
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         text = document.text_before_cursor
@@ -55,10 +58,17 @@ class SlashCompleter(Completer):
             for name in command_names():
                 if name.startswith(command[1:].lower()):
                     yield Completion("/" + name, -len(text), display_meta=summary_of(name))
-        elif command in ("/save", "/load"):
+        elif command in ("/save", "/load", "/save!"):
             yield from self._paths.get_completions(Document(rest.lstrip()), complete_event)
         elif command == "/file":
             yield from self._paths.get_completions(Document(rest.rpartition(" ")[2]), complete_event)
+        elif command == "/model" and self._model_names is not None:
+            if self._models is None:
+                self._models = self._model_names()
+            typed = rest.lstrip()
+            for name in self._models:
+                if name.startswith(typed):
+                    yield Completion(name, -len(typed))
 
 
 def prompt_key_bindings(
@@ -117,6 +127,7 @@ def build_prompt_session(
     input: Input | None = None,
     output: Output | None = None,
     compose: Callable[[str], str | None] | None = None,
+    model_names: Callable[[], list[str]] | None = None,
 ) -> PromptSession[str]:
     def message() -> StyleAndTextTuples:
         above = state.draft.line()
@@ -129,11 +140,13 @@ def build_prompt_session(
         prompt_continuation=lambda width, line, wrap: " " * width,
         history=history,
         auto_suggest=AutoSuggestFromHistory(),
-        completer=SlashCompleter(),
+        completer=SlashCompleter(model_names),
         complete_while_typing=True,
         reserve_space_for_menu=6,
         key_bindings=prompt_key_bindings(state, compose),
         bottom_toolbar=toolbar,
+        erase_when_done=True,  # the REPL prints what was sent itself: a paste taller than the window reaches
+        # the scrollback whole, and no toolbar is left behind
         enable_suspend=True,  # Ctrl-Z at the prompt, as in a shell
         style=STYLE,
         input=input,

@@ -12,6 +12,7 @@ from typing import TextIO
 from chatcli.core.conversation import Message
 from chatcli.core.renderer import Renderer
 from chatcli.render.sanitize import sanitize
+from chatcli.render.wording import plural
 from chatcli.repl.prompt import PROMPT
 from chatcli.storage.images import shown_text
 
@@ -70,11 +71,10 @@ class TerminalScreen:
 
     def show_messages(self, messages: Sequence[Message]) -> None:
         turns = sum(1 for message in messages if message.role == "user")
-        self.notice(f"─── the conversation so far: {turns} turn{'s' if turns != 1 else ''} ───")
+        self.notice(f"─── the conversation so far: {plural(turns, 'turn')} ───")
         for message in messages:
             if message.role == "user":
-                text = sanitize(shown_text(message)).replace("\n", "\n" + " " * len(PROMPT))
-                self._line(self._out, PROMPT + text, _BOLD)
+                self.show_sent(shown_text(message))
             elif message.role == "assistant":
                 with self._new_renderer() as renderer:
                     renderer.feed(sanitize(message.text))
@@ -84,6 +84,11 @@ class TerminalScreen:
             else:
                 self.notice(f"{message.role}: {message.text}")
         self.notice("─── end of the conversation so far ───")
+
+    def show_sent(self, text: str) -> None:
+        """What the user sent, after the prompt sign, as plain lines that scroll into the scrollback whatever
+        their height (the prompt itself draws only what fits on the screen, and erases it when done)."""
+        self._line(self._out, PROMPT + sanitize(text).replace("\n", "\n" + " " * len(PROMPT)), _BOLD)
 
     def copy_to_clipboard(self, text: str) -> bool:
         if not self._on_terminal:

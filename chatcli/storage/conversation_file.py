@@ -103,6 +103,16 @@ def decode_conversation(raw: bytes, source: str) -> Conversation:
     return parse_conversation(data, source)
 
 
+class NotOurFileError(HistoryError):
+    """Saving would overwrite a file that this session did not load or write (`changed`: it did, but the
+    file changed since); the message suits `--save`, other commands say what fits them."""
+
+    def __init__(self, message: str, path: Path, *, changed: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.changed = changed
+
+
 class ConversationFile:
     """A conversation file on disk that remembers the digest of what we last read or wrote there,
     so a change made by another session is never silently overwritten (content, not mtime: two writes
@@ -126,20 +136,34 @@ class ConversationFile:
             current = self._read()
         except BadFileError as error:
             raise HistoryError(f"{error}; not overwritten") from None
-        if current is None or hashlib.sha256(current).digest() == self._seen:
+        if current is None:
+            if not self.path.parent.is_dir():
+                raise BadFileError(
+                    f"{self.path}: directory {self.path.parent} does not exist; create it or save elsewhere"
+                )
+            return
+        if hashlib.sha256(current).digest() == self._seen:
             return
         if self._seen is None:
-            raise HistoryError(
+            raise NotOurFileError(
                 f"{self.path}: exists and is not the loaded conversation; "
-                "load it with --load to continue it, or save to a new file"
+                "load it with --load to continue it, or save to a new file",
+                self.path,
             )
-        raise HistoryError(
+        raise NotOurFileError(
             f"{self.path}: changed by another program since it was loaded or saved; not overwritten "
-            "(save to another file)"
+            "(save to another file)",
+            self.path,
+            changed=True,
         )
 
-    def save(self, conversation: Conversation) -> None:
-        self.check_writable()
+    def save(self, conversation: Conversation, *, overwrite: bool = False) -> None:
+        """Write `conversation` here; `overwrite` replaces a file we did not load or write (`--force`)."""
+        try:
+            self.check_writable()
+        except NotOurFileError:
+            if not overwrite:
+                raise
         data = (json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2) + "\n").encode()
         try:
             write_atomic(self.path, data)

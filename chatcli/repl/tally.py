@@ -1,0 +1,44 @@
+"""The toolbar's token counts: the last completed turn's, and the session's total with its cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chatcli.core.stream import Usage
+
+CostOf = Callable[[str, Usage], float | None]  # model and usage to US dollars; None without a price
+
+
+@dataclass(slots=True)
+class TokenTally:
+    last: Usage | None = None  # the last completed turn's counts (None: not reported, or after /clear)
+    total_tokens: int = 0
+    cost: float | None = None  # None until a turn had a price
+
+    def add_turn(self, usage: Usage | None, cost: float | None) -> None:
+        self.last = usage
+        if usage is not None:
+            self.total_tokens += usage.prompt_tokens + usage.completion_tokens
+        if cost is not None:
+            self.cost = (self.cost or 0.0) + cost
+
+    def new_conversation(self) -> None:
+        """The last turn's counts belong to a conversation that is gone; the session's totals stay."""
+        self.last = None
+
+    def describe(self) -> list[str]:
+        parts = []
+        if self.last is not None:
+            parts.append(f"last {self.last.prompt_tokens}+{self.last.completion_tokens} tokens")
+        if self.total_tokens:
+            cost = f" {_dollars(self.cost)}" if self.cost is not None else ""
+            parts.append(f"session {self.total_tokens} tokens{cost}")
+        return parts
+
+
+def _dollars(amount: float) -> str:
+    """Cents once there are any, else the few significant digits a small amount has: $0.09, $0.000026."""
+    if amount >= 0.01:
+        return f"${amount:.2f}"
+    return f"${amount:.6f}".rstrip("0").rstrip(".") if amount > 0 else "$0"

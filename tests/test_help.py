@@ -1,0 +1,72 @@
+"""`--help` reads like a well-kept CLI: metavars, no Python types, panels, examples."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import run_chatcli
+
+pytestmark = pytest.mark.e2e
+
+COMMANDS = [
+    [],
+    ["ask"],
+    ["models"],
+    ["history"],
+    ["history", "list"],
+    ["history", "show"],
+    ["history", "search"],
+    ["history", "export"],
+    ["history", "import"],
+    ["history", "rm"],
+    ["history", "path"],
+    ["config"],
+    ["config", "path"],
+    ["config", "show"],
+    ["config", "init"],
+    ["config", "edit"],
+]
+PYTHON_TYPES = re.compile(r"<(bool|int|float|str|text|path|list)|list\[|range\]|\[x[<>]=|\{[A-Z_]+\}", re.I)
+
+
+def help_text(*command: str) -> str:
+    result = run_chatcli(*command, "--help", env={"COLUMNS": "100"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.decode()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_metavars_and_never_python_types(command: list[str]) -> None:
+    text = help_text(*command)
+    assert PYTHON_TYPES.search(text) is None, text
+
+
+def test_top_level_help_groups_options_says_chatcli_alone_chats_and_ends_with_examples() -> None:
+    text = help_text()
+    assert "`chatcli` alone starts an interactive chat" in text
+    panels = re.findall(r"╭─ ([A-Za-z ]+?) ─", text)
+    assert panels == [
+        "Options",
+        "Model and server",
+        "Conversation",
+        "Input",
+        "Output",
+        "Commands",
+        "Examples",
+    ]
+    assert re.search(r"│ chatcli -c +continue the last chat", text)
+
+
+def test_ask_help_has_its_options_in_the_panels_and_examples() -> None:
+    text = help_text("ask")
+    assert "Usage: chatcli ask [OPTIONS] [PROMPT...]" in text
+    assert re.findall(r"╭─ ([A-Za-z ]+?) ─", text)[-1] == "Examples"
+    assert re.search(r"│ --file +-f +PATH", text)
+    assert re.search(r'│ chatcli ask -c "and then\?" +continue the last chat', text)
+
+
+def test_models_timeout_and_max_input_bytes_say_what_they_do() -> None:
+    assert "Longest wait for the server's reply once connected" in help_text("models")
+    assert "Refuse piped stdin, or any -f file, larger than this" in help_text("ask")
