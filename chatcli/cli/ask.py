@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -51,18 +52,23 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]
-    renderer: Renderer
+    new_display: Callable[[], Renderer]
     if extras.as_json:
         from chatcli.render.plain import SilentRenderer
 
-        renderer = SilentRenderer()
+        new_display = SilentRenderer
     else:
         from chatcli.render.turn_display import TurnDisplay
 
         reasoning_to = env.stderr if env.stderr_isatty else None
-        renderer = TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to)
+        new_display = lambda: TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to)  # noqa: E731
+    tools = session.tools = wiring.new_tool_runner(env, resolved, options)
     started = time.monotonic()
-    result = session.turn(text, renderer)
+    try:
+        result = session.turn(text, new_display(), new_display)
+    finally:
+        if tools is not None:
+            tools.close()
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED

@@ -17,6 +17,7 @@ MODEL_PANEL = "Model and server"
 CONVERSATION_PANEL = "Conversation"
 INPUT_PANEL = "Input"
 OUTPUT_PANEL = "Output"
+TOOLS_PANEL = "Tools"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class ChatOptions:
     no_stream: bool = False
     markdown: bool | None = None
     max_input_bytes: int | None = None
+    tools: str | None = None
+    yes_tools: str | None = None
 
     def over(self, earlier: ChatOptions | None) -> ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
@@ -72,6 +75,7 @@ class ChatOptions:
             "markdown": self.markdown,
             "timeout": self.timeout,
             "log": False if self.no_log else None,
+            "tools": self.tools,
         }
 
 
@@ -201,6 +205,24 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             panel=INPUT_PANEL,
             metavar="BYTES",
             min=1,
+        ),
+    ),
+    "tools": (
+        str | None,
+        _option(
+            "--tools",
+            help="Offer the tools of these [mcp.NAME] servers to the model; each call asks first.",
+            panel=TOOLS_PANEL,
+            metavar="NAME[,NAME…]",
+        ),
+    ),
+    "yes_tools": (
+        str | None,
+        _option(
+            "--yes-tools",
+            help="Run these tools (server__tool, exact names) without asking.",
+            panel=TOOLS_PANEL,
+            metavar="TOOL[,TOOL…]",
         ),
     ),
 }

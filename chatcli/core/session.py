@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chatcli.core.conversation import Conversation, Message, Status
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import Backend, ChatRequest, Reasoning, StreamInfo
+
+if TYPE_CHECKING:
+    from chatcli.core.tools import ToolRunner
 
 _CUT_SHORT = {
     "length": "the answer was cut off at the token limit (finish_reason: length)",
@@ -21,11 +25,12 @@ class TurnResult:
     text: str
     status: Status | None = None  # None when complete
     info: StreamInfo = field(default_factory=StreamInfo)
+    note: str | None = None  # why a complete turn stopped early on chatcli's side (the tool-round limit)
 
     @property
     def cut_short(self) -> str | None:
-        """Why the server ended a complete answer early (token limit, content filter), or None."""
-        return _CUT_SHORT.get(self.info.finish_reason or "")
+        """Why the answer ended early (token limit, content filter, tool-round limit), or None."""
+        return self.note or _CUT_SHORT.get(self.info.finish_reason or "")
 
 
 class TurnObserver(Protocol):
@@ -44,14 +49,22 @@ class Session:
     temperature: float | None = None
     max_tokens: int | None = None
     observers: list[TurnObserver] = field(default_factory=list)
+    tools: ToolRunner | None = None  # when set, the model may call tools (chatcli.core.tools)
 
-    def turn(self, text: str, renderer: Renderer) -> TurnResult:
+    def turn(
+        self, text: str, renderer: Renderer, new_renderer: Callable[[], Renderer] | None = None
+    ) -> TurnResult:
         """Send `text`, stream the answer through `renderer`, then commit user message and answer.
 
         An error before any text leaves the conversation as it was. Ctrl-C keeps the partial answer,
         committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises.
+        With `tools`, the text of each round after the first streams through a `new_renderer()`.
         """
         user = Message("user", text)
+        if self.tools is not None:
+            from chatcli.core.tools import ToolTurn
+
+            return ToolTurn(self, self.tools, new_renderer or (lambda: renderer)).run(user, renderer)
         request = ChatRequest(
             self.conversation.with_user(text), self.model, self.temperature, self.max_tokens, StreamInfo()
         )
@@ -90,6 +103,11 @@ class Session:
             self.switch_model(conversation.model)
         else:
             self.conversation.model = self.model
+
+    def commit_exchange(self, messages: Sequence[Message], result: TurnResult) -> TurnResult:
+        """Commit a whole exchange (user message, tool calls and results, answer); then the observers run."""
+        self.conversation.commit_exchange(messages)
+        return self._committed(result)
 
     def _keep_partial(self, user: Message, pieces: list[str], status: Status, info: StreamInfo) -> TurnResult:
         answer = "".join(pieces)

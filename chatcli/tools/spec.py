@@ -1,0 +1,53 @@
+"""What the config file says about one MCP server (`[mcp.NAME]`) and how tool use is limited. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+SEPARATOR = "__"  # between server and tool in the names the model sees: notes__add
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """A stdio server (`command`, `args`, `env`) or a streamable HTTP one (`url`, `headers`).
+
+    `env` and `headers` values may be secrets: never shown, logged or saved. `secret_commands` maps
+    ("env" or "headers", NAME) to a command whose first output line is that value (`NAME_cmd = "…"`)."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secret_commands: Mapping[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    auto_approve: tuple[str, ...] = ()  # tool names (as the server calls them) that run without asking
+
+    @property
+    def transport(self) -> str:
+        return "stdio" if self.command is not None else "http"
+
+    def secrets(self) -> list[str]:
+        """Every value that must never appear in output, logs or files."""
+        return [value for value in (*self.env.values(), *self.headers.values()) if len(value) >= 4]
+
+    def with_secrets(self, run: Callable[[str, str], str]) -> ServerSpec:
+        """This spec with each `*_cmd` value filled in by `run(command, what)`."""
+        env, headers = dict(self.env), dict(self.headers)
+        for (table, key), command in self.secret_commands.items():
+            (env if table == "env" else headers)[key] = run(command, f"[mcp.{self.name}] {table}.{key}_cmd")
+        return replace(self, env=env, headers=headers, secret_commands={})
+
+
+@dataclass(frozen=True, slots=True)
+class ToolLimits:
+    max_rounds: int = 8  # rounds of tool calls in one turn
+    max_result_bytes: int = 64 * 1024  # of one result, sent back to the model
+    timeout: float = 60.0  # seconds for one call (and for a server to start)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
