@@ -12,6 +12,7 @@ import typer
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
 from chatcli.core.environment import Environment
+from chatcli.core.tools import shown_text
 from chatcli.render.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) 
     if not terminal:
         out.write(
             "\n".join(
-                f"## {_heading(message.role, message.status)}\n\n{message.text}\n"
+                f"## {_heading(message.role, message.status)}\n\n{shown_text(message)}\n"
                 for message in conversation.messages
             )
         )
@@ -133,7 +134,7 @@ def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) 
     colours = {"user": "bold cyan", "assistant": "bold green"}
     for message in conversation.messages:
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
-        console.print(Markdown(sanitize(message.text), hyperlinks=False))
+        console.print(Markdown(sanitize(shown_text(message)), hyperlinks=False))
         console.print()
 
 

@@ -15,6 +15,7 @@ from chatcli.core.session import Session
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
+from chatcli.tools.control import ToolControl
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "load", "/load FILE", "replace the conversation with a saved one (or a library id)", "required"
     ),
     CommandSpec("history", "/history", "show the conversation so far", "none"),
+    CommandSpec(
+        "tools",
+        "/tools [on [NAME,…]|off|list]",
+        "offer MCP tools to the model, or stop; list them",
+        "optional",
+    ),
     CommandSpec(
         "copy",
         "/copy [N]",
@@ -168,6 +175,7 @@ class CommandRunner:
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
         known_files: Sequence[ConversationFile] = (),
+        tools: ToolControl | None = None,
     ) -> None:
         self.session = session
         self.screen = screen
@@ -175,6 +183,7 @@ class CommandRunner:
         self._recorder = recorder
         self._model_aliases = model_aliases or {}
         self._ask = ask
+        self._tools = tools
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
@@ -190,6 +199,7 @@ class CommandRunner:
             "load": self._load,
             "history": self._history,
             "copy": self._copy,
+            "tools": self._tool_command,
         }
 
     def run(self, command: Command) -> bool:
@@ -346,6 +356,24 @@ class CommandRunner:
             text, what = blocks[number - 1], f"code block {number} of {len(blocks)}"
         if self.screen.copy_to_clipboard(text):
             self.screen.notice(f"copied {what} to the clipboard ({len(text.splitlines())} lines)")
+        return True
+
+    def _tool_command(self, argument: str) -> bool:
+        action, _, names = argument.partition(" ")
+        if self._tools is None:
+            self.screen.notice("tools are not available in this session")
+        elif action == "on":
+            try:
+                self.screen.notice(self._tools.on(names.strip()))
+            except UsageError as error:
+                self.screen.warn(str(error))
+        elif action == "off" and not names:
+            self.screen.notice(self._tools.off())
+        elif action in ("list", "") and not names:
+            for line in self._tools.lines():
+                self.screen.notice(line)
+        else:
+            self.screen.warn("/tools takes on [NAME,…], off or list")
         return True
 
     def _file(self, name: str) -> ConversationFile:

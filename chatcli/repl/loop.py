@@ -26,6 +26,7 @@ from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_hi
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.recorder import Recorder
+from chatcli.tools.control import ToolControl
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -74,6 +75,7 @@ class Repl:
         loaded_file: ConversationFile | None,
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
+        tools: ToolControl | None = None,
     ) -> None:
         self.session = session
         self._new_renderer = new_renderer
@@ -93,7 +95,14 @@ class Repl:
         session.observers.append(self.autosave)
         known = [loaded_file] if loaded_file is not None else []
         self.commands = CommandRunner(
-            session, self.screen, self.ask, self.autosave, recorder, model_aliases, known_files=known
+            session,
+            self.screen,
+            self.ask,
+            self.autosave,
+            recorder,
+            model_aliases,
+            known_files=known,
+            tools=tools,
         )
         self.state = PromptState()
         self._usage: Usage | None = None
@@ -118,11 +127,14 @@ class Repl:
         """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
         animated = self._terminal if self._animated else None
         reasoning_to = self._env.stderr if self._env.stderr_isatty else None
-        display = TurnDisplay(self._new_renderer, animated, reasoning_to)
+
+        def new_display() -> TurnDisplay:
+            return TurnDisplay(self._new_renderer, animated, reasoning_to)
+
         fd = self._env.stdin_fd()
         try:
             with quiet_input(fd) if fd is not None else contextlib.nullcontext():
-                result = self.session.turn(text, display)
+                result = self.session.turn(text, new_display(), new_display)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
             return
@@ -208,6 +220,7 @@ def run_repl(
     recorder: Recorder,
     model_aliases: Mapping[str, str] | None = None,
     on_ready: Callable[[], None] | None = None,
+    tools: ToolControl | None = None,
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
@@ -221,7 +234,12 @@ def run_repl(
         loaded_file=loaded_file,
         recorder=recorder,
         model_aliases=model_aliases,
+        tools=tools,
     )
     if on_ready is not None:
         on_ready()
-    return repl.run()
+    try:
+        return repl.run()
+    finally:
+        if tools is not None:
+            tools.close()

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from chatcli.core.conversation import Message
 from chatcli.core.renderer import Renderer
+from chatcli.core.tools import shown_text
 from chatcli.render.sanitize import sanitize
 from chatcli.repl.prompt import PROMPT
 
@@ -76,12 +77,12 @@ class TerminalScreen:
                 self._line(self._out, PROMPT + text, _BOLD)
             elif message.role == "assistant":
                 with self._new_renderer() as renderer:
-                    renderer.feed(sanitize(message.text))
+                    renderer.feed(sanitize(shown_text(message)))
                 if message.status:
                     self.notice(f"[{message.status}]")
                 self._out.write("\n")
             else:
-                self.notice(f"{message.role}: {message.text}")
+                self.notice(f"{message.role}: {shown_text(message)}")
         self.notice("─── end of the conversation so far ───")
 
     def copy_to_clipboard(self, text: str) -> bool:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
@@ -172,7 +171,7 @@ class McpHost:
                 state.session = session
                 ready.set_result(None)
                 await state.stop.wait()
-        except (Exception, anyio.get_cancelled_exc_class()) as error:
+        except (Exception, asyncio.CancelledError) as error:
             if not ready.done():
                 ready.set_exception(error if isinstance(error, Exception) else TimeoutError())
             elif state.error is None and not state.stop.is_set():
