@@ -69,4 +69,5 @@ if __name__ == "__main__":
     if os.environ.get("MCP_TEST_SLOW_START"):
         time.sleep(float(os.environ["MCP_TEST_SLOW_START"]))
     sys.stderr.write("test server starting\n")
+    _log(f"started with a token of {len(os.environ.get('TOKEN', ''))} characters")
     server.run("stdio")

@@ -60,7 +60,8 @@ def schema_summary(schema: Mapping[str, Any]) -> str:
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return ""
-    required = schema.get("required") if isinstance(schema.get("required"), list) else []
+    required = schema.get("required")
+    required = required if isinstance(required, list) else []
     parts = []
     for name, spec in properties.items():
         kind = spec.get("type", "any") if isinstance(spec, dict) else "any"

@@ -27,6 +27,7 @@ from mcp.types import CallToolResult
 
 from chatcli.tools.spec import ServerSpec, redact
 
+START_TIMEOUT = 30.0  # seconds for a server to start and list its tools
 CLOSE_TIMEOUT = 5.0  # seconds to let servers shut down at exit
 CANCEL_GRACE = 2.0  # seconds to let a cancelled call send its cancellation notice
 T = TypeVar("T")
@@ -66,7 +67,7 @@ class ToolFailed(Exception):
 class McpHost:
     """Starts servers, lists their tools, calls them; `close()` (also at exit) stops them all."""
 
-    def __init__(self, log_path: Path, start_timeout: float) -> None:
+    def __init__(self, log_path: Path, start_timeout: float = START_TIMEOUT) -> None:
         self.log_path = log_path
         self._start_timeout = start_timeout
         self._loop = asyncio.new_event_loop()
@@ -147,9 +148,7 @@ class McpHost:
         try:
             await asyncio.wait_for(asyncio.shield(ready), self._start_timeout)
         except TimeoutError:
-            state.error = (
-                f"did not start within {self._start_timeout:g} s (tool_timeout); see {self.log_path}"
-            )
+            state.error = f"did not start within {self._start_timeout:g} s; see {self.log_path}"
             state.stop.set()
             state.task.cancel()
         except Exception as error:

@@ -97,10 +97,10 @@ class McpToolRunner:
     def start(self) -> list[ServerState]:
         """Start the servers not started yet; say in one line each which failed and why."""
         if self._host is None:
-            from chatcli.tools.host import McpHost
+            from chatcli.tools.host import START_TIMEOUT, McpHost
 
             self.specs = [spec.with_secrets(self._resolve_secret) for spec in self.specs]
-            self._host = McpHost(self._log_path, self.limits.timeout)
+            self._host = McpHost(self._log_path, max(self.limits.timeout, START_TIMEOUT))
         states = self._host.start(self.specs)
         taken: set[str] = set()
         self._offered = {}

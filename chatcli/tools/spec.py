@@ -44,7 +44,7 @@ class ServerSpec:
 class ToolLimits:
     max_rounds: int = 8  # rounds of tool calls in one turn
     max_result_bytes: int = 64 * 1024  # of one result, sent back to the model
-    timeout: float = 60.0  # seconds for one call (and for a server to start)
+    timeout: float = 60.0  # seconds for one call
 
 
 def redact(text: str, secrets: list[str]) -> str:
