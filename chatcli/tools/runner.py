@@ -133,7 +133,10 @@ class McpToolRunner:
         approved = self.approver.approve(PendingCall(offered.server, offered.tool, call.name, arguments))
         if approved is None:
             return DECLINED
-        return self._call(offered, approved)
+        result = self._call(offered, approved)
+        if approved != arguments:
+            return f"[the user changed the arguments to {json.dumps(approved, ensure_ascii=False)}]\n{result}"
+        return result
 
     def close(self) -> None:
         if self._host is not None:
