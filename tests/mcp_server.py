@@ -1,4 +1,6 @@
-"""A small stdio MCP server for the tool tests, written with the mcp SDK: `python -m tests.mcp_server`.
+"""A small MCP server for the tool tests, written with the mcp SDK: `python tests/mcp_server.py` speaks stdio,
+`python tests/mcp_server.py --http PORT` streamable HTTP on 127.0.0.1:PORT/mcp, answering 401 unless the
+Authorization header is EXPECT_AUTH.
 
 Tools: add, read_note, hang (never answers; records that it was cancelled), crash (the process exits),
 escape (escape sequences and, with size, a result of that many bytes). NOTES_DIR holds the notes;
@@ -9,8 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 from mcp.server import MCPServer
@@ -65,9 +67,31 @@ def escape(size: int = 0) -> str:
     return "\x1b]52;c;cHduZWQ=\x07\x1b[2Jred\x1b[31m!" + "x" * size
 
 
+def _checking_authorization(app: Any) -> Any:
+    async def checked(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            received = dict(scope["headers"]).get(b"authorization", b"").decode()
+            if received != os.environ.get("EXPECT_AUTH"):
+                _log("unauthorized")
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"unauthorized"})
+                return
+        await app(scope, receive, send)
+
+    return checked
+
+
+def _serve_http(port: int) -> None:
+    import uvicorn
+
+    app = _checking_authorization(server.streamable_http_app(host="127.0.0.1"))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
 if __name__ == "__main__":
-    if os.environ.get("MCP_TEST_SLOW_START"):
-        time.sleep(float(os.environ["MCP_TEST_SLOW_START"]))
     sys.stderr.write("test server starting\n")
     _log(f"started with a token of {len(os.environ.get('TOKEN', ''))} characters")
-    server.run("stdio")
+    if sys.argv[1:2] == ["--http"]:
+        _serve_http(int(sys.argv[2]))
+    else:
+        server.run("stdio")

@@ -4,9 +4,13 @@ mcp SDK) and the local SSE server scripted to stream tool calls."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +307,46 @@ def test_a_profile_tools_setting_enables_them(server: OpenAIServer, isolated_hom
     done = ask(server, "-p", "work", "hi")
     assert done.returncode == 0, done.stderr
     assert len(server.bodies[0]["tools"]) == 5
+
+
+@pytest.fixture
+def http_mcp_server(isolated_home: Path) -> Iterator[tuple[str, Path]]:
+    """The test MCP server on streamable HTTP, wanting `Authorization: Bearer HEADER_SECRET`; its URL and log."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    events = isolated_home / "http-events.log"
+    env = {**os.environ, "MCP_TEST_LOG": str(events), "EXPECT_AUTH": f"Bearer {HEADER_SECRET}"}
+    process = subprocess.Popen(
+        [sys.executable, str(MCP_SERVER), "--http", str(port)], env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(400):  # until it listens (a bounded wait)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp", events
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_a_streamable_http_server_gets_its_headers_and_its_tools_run(
+    server: OpenAIServer, isolated_home: Path, http_mcp_server: tuple[str, Path]
+) -> None:
+    url, events = http_mcp_server
+    configure(
+        isolated_home,
+        f'[mcp.web]\nurl = "{url}"\nheaders = {{ Authorization_cmd = "echo Bearer {HEADER_SECRET}" }}\n'
+        f'[mcp.wrong]\nurl = "{url}"\nheaders = {{ Authorization = "Bearer {ENV_SECRET}" }}\n',
+    )
+    server.enqueue(tool_calls_reply(("c1", "web__add", '{"a": 40, "b": 2}')), sse_reply("42"))
+    done = ask(server, "--tools", "web,wrong", "--yes-tools", "web__add", "go")
+    assert done.returncode == 0, done.stderr
+    assert tool_messages(server.bodies[1]) == [{"role": "tool", "tool_call_id": "c1", "content": "42"}]
+    assert "add 40 2" in events_of(events) and "unauthorized" in events_of(events)
+    [refused] = [line for line in done.stderr.decode().splitlines() if "wrong" in line]
+    assert refused == "chatcli: MCP server wrong is not available: Server returned an error response"
+    assert ENV_SECRET not in done.stderr.decode() and HEADER_SECRET not in done.stderr.decode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+import httpx2
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult
+from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 
 from chatcli.tools.spec import ServerSpec, redact
 
@@ -74,14 +76,16 @@ class McpHost:
         self._thread = threading.Thread(target=self._loop.run_forever, name="chatcli-mcp", daemon=True)
         self._thread.start()
         self._log: TextIO = _open_log(log_path)
+        _log_sdk_warnings_to(self._log)
         self.servers: dict[str, ServerState] = {}
         atexit.register(self.close)
 
     def start(self, specs: list[ServerSpec]) -> list[ServerState]:
-        """Start `specs` concurrently (those not started yet); each ends up with its tools or an error."""
+        """Start `specs` concurrently (those not started yet); each ends up with its tools or an error.
+
+        Ctrl-C stops the start (`close()` then stops what did start) and re-raises."""
         new = [spec for spec in specs if spec.name not in self.servers]
-        states = self._wait(self._start_all(new))
-        self.servers.update((state.spec.name, state) for state in states)
+        self._wait(self._start_all(new))
         return [self.servers[spec.name] for spec in specs]
 
     def call(self, server: str, tool: str, arguments: dict[str, Any], timeout: float) -> CallToolResult:
@@ -92,11 +96,11 @@ class McpHost:
         try:
             return self._wait(state.session.call_tool(tool, arguments, read_timeout_seconds=timeout))
         except MCPError as error:
-            if "timed out" in error.message:
+            if error.code == REQUEST_TIMEOUT:  # the SDK has sent notifications/cancelled
                 raise ToolFailed(
                     f"no answer within {timeout:g} s (tool_timeout); the call was cancelled"
                 ) from None
-            if error.message == "Connection closed":
+            if error.code == CONNECTION_CLOSED:
                 state.error = f"it stopped while running {tool}; see {self.log_path}"
                 raise ToolFailed(f"server {server} stopped", server_stopped=True) from None
             raise ToolFailed(redact(error.message, state.spec.secrets())) from None
@@ -105,17 +109,13 @@ class McpHost:
         """Stop every server (each gets its session closed and, for stdio, its process ended)."""
         if self._loop.is_closed():
             return
-        for state in self.servers.values():
-            if state.stop is not None:
-                self._loop.call_soon_threadsafe(state.stop.set)
-        tasks = [state.task for state in self.servers.values() if state.task is not None]
-        if tasks:
-            with contextlib.suppress(Exception, KeyboardInterrupt):
-                self._wait(asyncio.wait(tasks, timeout=CLOSE_TIMEOUT))
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            self._wait(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(CLOSE_TIMEOUT)
         if not self._thread.is_alive():
             self._loop.close()
+        _log_sdk_warnings_to(None)
         self._log.close()
         atexit.unregister(self.close)
 
@@ -137,23 +137,36 @@ class McpHost:
             done.wait(CANCEL_GRACE)
             raise
 
-    async def _start_all(self, specs: list[ServerSpec]) -> list[ServerState]:
-        return list(await asyncio.gather(*(self._start_one(spec) for spec in specs)))
+    async def _start_all(self, specs: list[ServerSpec]) -> None:
+        await asyncio.gather(*(self._start_one(spec) for spec in specs))
 
-    async def _start_one(self, spec: ServerSpec) -> ServerState:
-        state = ServerState(spec)
+    async def _start_one(self, spec: ServerSpec) -> None:
+        state = self.servers[spec.name] = ServerState(spec)  # registered at once, so close() can stop it
         ready: asyncio.Future[None] = self._loop.create_future()
         state.stop = asyncio.Event()
+        ready.add_done_callback(_retrieved)
         state.task = asyncio.ensure_future(self._hold(state, ready))
         try:
             await asyncio.wait_for(asyncio.shield(ready), self._start_timeout)
         except TimeoutError:
-            state.error = f"did not start within {self._start_timeout:g} s; see {self.log_path}"
-            state.stop.set()
+            late = TimeoutError(f"did not start within {self._start_timeout:g} s")
+            state.error = _describe(late, spec, self.log_path)
             state.task.cancel()
         except Exception as error:
             state.error = _describe(error, spec, self.log_path)
-        return state
+
+    async def _shutdown(self) -> None:
+        """Close the open sessions; cancel the servers still starting (their processes are ended either way)."""
+        tasks = []
+        for state in self.servers.values():
+            if state.task is None or state.stop is None:
+                continue
+            state.stop.set()
+            if state.session is None:
+                state.task.cancel()
+            tasks.append(state.task)
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
 
     async def _hold(self, state: ServerState, ready: asyncio.Future[None]) -> None:
         """Open the server's session, list its tools, then keep the session open until `stop`."""
@@ -213,15 +226,37 @@ def _describe(error: BaseException, spec: ServerSpec, log_path: Path) -> str:
     """One line: why a server failed, with no secret in it."""
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
-    if isinstance(error, FileNotFoundError):
+    see_log = f"; see {log_path}" if spec.command is not None else ""  # only stdio servers write to it
+    if isinstance(error, TimeoutError) and str(error):
+        reason = f"{error}{see_log}"
+    elif isinstance(error, httpx2.ConnectError):
+        reason = f"cannot connect to {spec.url}"
+    elif isinstance(error, FileNotFoundError):
         reason = f"command not found: {spec.command}"
     elif isinstance(error, OSError) and error.strerror:
         reason = f"cannot start {spec.command or spec.url} ({error.strerror})"
     elif isinstance(error, MCPError):
-        reason = f"{error.message}; see {log_path}"
+        reason = f"{error.message}{see_log}"
     else:
-        reason = f"{type(error).__name__}: {error}; see {log_path}" if str(error) else type(error).__name__
+        reason = f"{type(error).__name__}: {error}{see_log}" if str(error) else type(error).__name__
     return redact(" ".join(reason.split())[:300], spec.secrets())
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark a start's outcome as seen, so a start abandoned by Ctrl-C logs no "exception never retrieved"."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _log_sdk_warnings_to(log: TextIO | None) -> None:
+    """The SDK's (and asyncio's) warnings go to the log file (None: nowhere, once it is closed): the terminal
+    shows chatcli's own lines only."""
+    handler: logging.Handler = logging.StreamHandler(log) if log is not None else logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("mcp", "asyncio", "httpx2"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
 
 
 def _open_log(path: Path) -> TextIO:
