@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,9 @@ def _serve_http(port: int) -> None:
 
 if __name__ == "__main__":
     sys.stderr.write("test server starting\n")
+    if slow := os.environ.get("MCP_TEST_SLOW_START"):  # seconds to wait before speaking MCP
+        _log("starting slowly")
+        time.sleep(float(slow))
     _log(f"started with a token of {len(os.environ.get('TOKEN', ''))} characters")
     if sys.argv[1:2] == ["--http"]:
         _serve_http(int(sys.argv[2]))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_chatcli
-from tests.openai_server import OpenAIServer, sse_reply, tool_calls_reply
+from tests.openai_server import OpenAIServer, chunk, sse_event, sse_reply, tool_calls_reply
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def state_log(home: Path) -> Path:
 
 def events_of(path: Path, waiting_for: str | None = None) -> list[str]:
     """The test server's events; waits (a bounded while) for `waiting_for` to be logged by the server process."""
-    for _ in range(100):
+    for _ in range(600):
         lines = path.read_text().splitlines() if path.exists() else []
         if waiting_for is None or waiting_for in lines:
             return lines
@@ -105,6 +105,21 @@ def test_parallel_calls_streamed_in_pieces_run_and_their_results_go_back(
     assert b"test server starting" not in done.stderr  # the server's stderr goes to the log
     assert "test server starting" in state_log(isolated_home).read_text()
     assert oct(state_log(isolated_home).stat().st_mode & 0o777) == "0o600"
+
+
+def test_json_output_holds_the_final_answer_and_the_usage_of_every_round(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    configure(isolated_home)
+    usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+    first = tool_calls_reply(("c1", "notes__add", '{"a": 1, "b": 1}'))
+    first.body.insert(-1, sse_event({**chunk(), "choices": [], "usage": usage}))
+    server.enqueue(first, sse_reply("Two.", usage=usage))
+    done = ask(server, "--tools", "notes", "--yes-tools", "notes__add", "--json", "sum")
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    assert output["content"] == "Two." and output["finish_reason"] == "stop"
+    assert output["usage"] == {"prompt_tokens": 20, "completion_tokens": 4, "total_tokens": 24}
 
 
 def test_without_tools_nothing_starts_and_no_tools_key_is_sent(

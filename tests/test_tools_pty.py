@@ -165,6 +165,24 @@ def test_ctrl_c_cancels_a_running_call_keeps_the_history_valid_and_returns_to_th
     assert [m["role"] for m in server.bodies[1]["messages"]] == ["user", "assistant", "tool", "user"]
 
 
+def test_ctrl_c_while_servers_start_returns_to_the_prompt_and_exit_stops_them(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    events = configure(isolated_home, env=', MCP_TEST_SLOW_START = "120"')
+    child = spawn("--base-url", server.url, "--tools", "notes")
+    expect(child, TOOLBAR)
+    child.send("hello\r")
+    assert "starting slowly" in events_of(events, waiting_for="starting slowly")
+    child.sendintr()
+    expect(child, "interrupted")
+    expect(child, TOOLBAR)
+    child.send("/history\r")
+    expect(child, "the conversation is empty")
+    expect(child, TOOLBAR)
+    assert finish(child) == 0
+    assert server.bodies == []
+
+
 def test_tools_command_lists_turns_off_and_on(server: OpenAIServer, isolated_home: Path) -> None:
     configure(isolated_home)
     child = spawn("--base-url", server.url)

@@ -101,7 +101,11 @@ class McpToolRunner:
 
             self.specs = [spec.with_secrets(self._resolve_secret) for spec in self.specs]
             self._host = McpHost(self._log_path, max(self.limits.timeout, START_TIMEOUT))
-        states = self._host.start(self.specs)
+        try:
+            states = self._host.start(self.specs)
+        except KeyboardInterrupt:
+            self.close()  # stops what did start; the next turn starts afresh
+            raise
         taken: set[str] = set()
         self._offered = {}
         for state in states:
