@@ -13,7 +13,7 @@ from chatcli.core.environment import Environment
 from chatcli.render.sanitize import sanitize
 
 mcp_app = typer.Typer(
-    help="The MCP servers of the config file ([mcp.NAME] tables), whose tools --tools offers to the model.",
+    help="The MCP servers of the config file (\\[mcp.NAME] tables), whose tools --tools offers to the model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

@@ -211,7 +211,7 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
         str | None,
         _option(
             "--tools",
-            help="Offer the tools of these [mcp.NAME] servers to the model; each call asks first.",
+            help="Offer the tools of these \\[mcp.NAME] servers to the model; each call asks first.",
             panel=TOOLS_PANEL,
             metavar="NAME[,NAME…]",
         ),

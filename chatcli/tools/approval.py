@@ -19,7 +19,7 @@ from chatcli.core.errors import ChatError
 
 MAX_SHOWN_LINES = 20
 QUESTION = "run? [y]es / [n]o / [a]lways this tool this session / [e]dit arguments "
-_DIM, _BOLD, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
+DIM, _BOLD, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
 
 class Answer(StrEnum):
@@ -76,7 +76,7 @@ class Approver:
     def approve(self, call: PendingCall) -> dict[str, Any] | None:
         """The arguments to run the call with, or None when the user said no. Ctrl-C raises KeyboardInterrupt."""
         if call.offered_name in self.always:
-            self.say(f"tool {call.server} · {call.tool} (pre-approved)", _DIM)
+            self.say(f"tool {call.server} · {call.tool} (pre-approved)", DIM)
             return call.arguments
         if not self.can_ask:
             raise ToolRefused(
@@ -110,22 +110,22 @@ class Approver:
         self._out.write(QUESTION)
         self._out.flush()
         with _terminal_mode(self._fd, line=False):
-            termios.tcflush(self._fd, termios.TCIFLUSH)  # keys typed earlier never answer this question
+            with contextlib.suppress(termios.error):
+                termios.tcflush(self._fd, termios.TCIFLUSH)  # keys typed earlier never answer this question
             while True:
                 key = os.read(self._fd, 1).decode("ascii", "replace").lower()
+                if key in ("", "\x04"):  # the terminal went away, or Ctrl-D: no
+                    key = Answer.NO
                 if key in tuple(Answer):
                     self._out.write(key + "\n")
                     self._out.flush()
                     return Answer(key)
-                if key == "\x04":  # Ctrl-D: no
-                    self._out.write("n\n")
-                    return Answer.NO
 
     def _edit(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """New arguments typed as one line of JSON (an empty line keeps them)."""
         assert self._out is not None and self._fd is not None
-        self.say("new arguments, as one line of JSON (empty: keep them):", _DIM)
-        self.say(json.dumps(arguments, ensure_ascii=False), _DIM)
+        self.say("new arguments, as one line of JSON (empty: keep them):", DIM)
+        self.say(json.dumps(arguments, ensure_ascii=False), DIM)
         with _terminal_mode(self._fd, line=True):
             line = _read_line(self._fd)
         if not line.strip():

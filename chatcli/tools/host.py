@@ -78,6 +78,7 @@ class McpHost:
         self._log: TextIO = _open_log(log_path)
         _log_sdk_warnings_to(self._log)
         self.servers: dict[str, ServerState] = {}
+        self._closed = False
         atexit.register(self.close)
 
     def start(self, specs: list[ServerSpec]) -> list[ServerState]:
@@ -104,11 +105,16 @@ class McpHost:
                 state.error = f"it stopped while running {tool}; see {self.log_path}"
                 raise ToolFailed(f"server {server} stopped", server_stopped=True) from None
             raise ToolFailed(redact(error.message, state.spec.secrets())) from None
+        except (
+            Exception
+        ) as error:  # a result the SDK cannot read (malformed, or a kind chatcli does not ask for)
+            raise ToolFailed(f"the server's answer could not be read ({type(error).__name__})") from None
 
     def close(self) -> None:
         """Stop every server (each gets its session closed and, for stdio, its process ended)."""
-        if self._loop.is_closed():
+        if self._closed:
             return
+        self._closed = True
         with contextlib.suppress(Exception, KeyboardInterrupt):
             self._wait(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatcli.core.stream import ToolCall
-from chatcli.tools.approval import Approver, PendingCall
+from chatcli.tools.approval import DIM, Approver, PendingCall
 from chatcli.tools.spec import SEPARATOR, ServerSpec, ToolLimits, redact
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class McpToolRunner:
                 self._notify(f"tool {offered.server} · {offered.tool} failed: {error}")
             return f"error: {error}"
         text = redact(result_text(result), self._secrets(offered.server))
-        self.approver.say(f"→ {_summary(text)}", "\x1b[2m")
+        self.approver.say(f"→ {_summary(text)}", DIM)
         return cap(text, self.limits.max_result_bytes)
 
     def _secrets(self, server: str) -> list[str]:
