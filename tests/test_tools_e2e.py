@@ -317,6 +317,25 @@ def test_bad_tool_flags_are_one_line(isolated_home: Path, args: tuple[str, ...],
     assert message in line
 
 
+def test_auto_approve_runs_named_tools_and_the_round_limit_ends_the_turn_in_one_line(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    events = configure(isolated_home, 'auto_approve = ["add"]\n')
+    config = isolated_home / ".config" / "chatcli" / "config.toml"
+    config.write_text("max_tool_rounds = 1\n" + config.read_text())
+    server.enqueue(
+        tool_calls_reply(("c1", "notes__add", '{"a": 1, "b": 1}')),
+        tool_calls_reply(("c2", "notes__add", '{"a": 2, "b": 2}')),
+    )
+    done = ask(server, "--tools", "notes", "again and again")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().splitlines() == [
+        "chatcli: warning: stopped after 1 round of tool calls (max_tool_rounds); ask to continue"
+    ]
+    assert "add 1 1" in events_of(events) and "add 2 2" not in events_of(events)
+    assert len(server.bodies) == 2
+
+
 def test_a_profile_tools_setting_enables_them(server: OpenAIServer, isolated_home: Path) -> None:
     configure(isolated_home, '[profiles.work]\ntools = "notes"\n')
     done = ask(server, "-p", "work", "hi")

@@ -64,6 +64,10 @@ def test_each_call_is_shown_and_asked_for_yes_and_no(server: OpenAIServer, isola
     child.send("n")
     expect(child, "Done.")
     expect(child, TOOLBAR)
+    child.send("/history\r")
+    expect(child, 'calls notes__add {"a": 1, "b": 2}')
+    expect(child, "tool: result: declined: the user did not allow this call")
+    expect(child, TOOLBAR)
     assert finish(child) == 0
     screen = shown(child)
     assert 'tool notes · escape\x1b[0m\r\n  {\r\n    "size": 3\r\n  }' in screen

@@ -80,7 +80,10 @@ class ToolTurn:
             added.append(assistant_calls(text, calls))
             rounds += 1
             if rounds > self.runner.max_rounds:
-                limit = f"stopped after {self.runner.max_rounds} rounds of tool calls (max_tool_rounds)"
+                most = self.runner.max_rounds
+                limit = (
+                    f"stopped after {most} round{'s' if most != 1 else ''} of tool calls (max_tool_rounds)"
+                )
                 added += [tool_result(call, f"not run: {limit}") for call in calls]
                 return self._commit(added, request.info, usage, None, text, note=f"{limit}; ask to continue")
             if self._run_calls(calls, added, ran_before=rounds > 1):
