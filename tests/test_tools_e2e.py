@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_chatcli
-from tests.openai_server import OpenAIServer, chunk, sse_event, sse_reply, tool_calls_reply
+from tests.openai_server import OpenAIServer, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
 
 pytestmark = pytest.mark.e2e
 
@@ -334,6 +334,28 @@ def test_auto_approve_runs_named_tools_and_the_round_limit_ends_the_turn_in_one_
     ]
     assert "add 1 1" in events_of(events) and "add 2 2" not in events_of(events)
     assert len(server.bodies) == 2
+
+
+def test_whole_answers_without_streaming_carry_tool_calls_too(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    configure(isolated_home)
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "notes__add", "arguments": '{"a": 5, "b": 6}'},
+    }
+    asking = {"role": "assistant", "content": None, "tool_calls": [call]}
+    server.enqueue(
+        json_reply(200, {"choices": [{"message": asking, "finish_reason": "tool_calls"}]}),
+        json_reply(
+            200, {"choices": [{"message": {"role": "assistant", "content": "11"}, "finish_reason": "stop"}]}
+        ),
+    )
+    done = ask(server, "--no-stream", "--tools", "notes", "--yes-tools", "notes__add", "sum")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"11\n"
+    assert tool_messages(server.bodies[1]) == [{"role": "tool", "tool_call_id": "c1", "content": "11"}]
 
 
 def test_a_profile_tools_setting_enables_them(server: OpenAIServer, isolated_home: Path) -> None:
