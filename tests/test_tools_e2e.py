@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import run_chatcli
 from tests.openai_server import OpenAIServer, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
+from tests.test_imports import heavy_modules_loaded
 
 pytestmark = pytest.mark.e2e
 
@@ -406,3 +407,12 @@ def test_a_streamable_http_server_gets_its_headers_and_its_tools_run(
     [refused] = [line for line in done.stderr.decode().splitlines() if "wrong" in line]
     assert refused == "chatcli: MCP server wrong is not available: Server returned an error response"
     assert ENV_SECRET not in done.stderr.decode() and HEADER_SECRET not in done.stderr.decode()
+
+
+def test_mcp_is_imported_only_when_a_turn_offers_tools(isolated_home: Path) -> None:
+    configure(isolated_home)
+    without, done = heavy_modules_loaded("ask", "-b", "echo", stdin=b"hi\n")
+    assert done.returncode == 0 and "mcp" not in without
+    with_tools, done = heavy_modules_loaded("ask", "-b", "echo", "--tools", "notes", stdin=b"hi\n")
+    assert done.returncode == 0 and done.stdout == b"Echo: hi\n"
+    assert "mcp" in with_tools
