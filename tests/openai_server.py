@@ -204,3 +204,29 @@ class OpenAIServer:
                     server.disconnected.set()
 
         return Handler
+
+
+def tool_calls_reply(*calls: tuple[str, str, str], text: str = "", piece_chars: int = 4) -> Reply:
+    """A streamed answer that asks for tool `calls` (id, name, JSON arguments): `text` first, then each call's
+    id and name, then the arguments in pieces of `piece_chars` characters, the calls' pieces interleaved
+    round-robin as parallel calls arrive; finish_reason `tool_calls`."""
+    body: list[Any] = [sse_event(chunk(role="assistant", content=text or None))]
+    pieces = [
+        [arguments[start : start + piece_chars] for start in range(0, len(arguments), piece_chars)]
+        for _, _, arguments in calls
+    ]
+    for index, (call_id, name, _) in enumerate(calls):
+        first = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
+        body.append(sse_event(chunk(tool_calls=[first])))
+    for round_ in range(max((len(p) for p in pieces), default=0)):
+        for index, call_pieces in enumerate(pieces):
+            if round_ < len(call_pieces):
+                delta = {"index": index, "function": {"arguments": call_pieces[round_]}}
+                body.append(sse_event(chunk(tool_calls=[delta])))
+    body += [sse_event(chunk(finish_reason="tool_calls")), b"data: [DONE]\n\n"]
+    return Reply(body=body)

@@ -19,8 +19,9 @@ ALLOWED: dict[str, set[str]] = {
     "backends": {"core", "backends"},
     "storage": {"core", "storage"},
     "render": {"core", "render"},
-    "repl": {"core", "backends", "storage", "render", "repl"},
-    "cli": {"core", "backends", "storage", "render", "repl", "cli"},
+    "tools": {"core", "tools"},
+    "repl": {"core", "backends", "storage", "render", "tools", "repl"},
+    "cli": {"core", "backends", "storage", "render", "tools", "repl", "cli"},
 }
 PROCESS_STATE = {("sys", "stdout"), ("sys", "stderr"), ("sys", "stdin"), ("os", "environ"), ("os", "getenv")}
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("openai", "prompt_toolkit", "httpx2")
+HEAVY = ("openai", "prompt_toolkit", "httpx2", "mcp")
 
 # Runs the CLI's main() under the given argv; at exit (after typer's SystemExit) reports the heavy packages loaded.
 PROBE = f"""

@@ -17,6 +17,7 @@ from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
 from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
 from chatcli.cli.history import history_app
+from chatcli.cli.mcp import mcp_app
 from chatcli.cli.options import (
     INPUT_PANEL,
     OUTPUT_PANEL,
@@ -94,7 +95,7 @@ def chat(
     env = environment(context)
     if context.invoked_subcommand is not None:
         given = options.given()
-        if given and context.invoked_subcommand in ("history", "config", "templates"):
+        if given and context.invoked_subcommand in ("history", "config", "templates", "mcp"):
             exit_with(env, _refuse(f"{given[0]} does not apply to `{context.invoked_subcommand}`"))
         context.meta[_EARLIER_OPTIONS] = options
         return
@@ -227,6 +228,7 @@ def models(
 app.add_typer(config_app, name="config")
 app.add_typer(history_app, name="history")
 app.add_typer(templates_app, name="templates")
+app.add_typer(mcp_app, name="mcp")
 
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
@@ -253,6 +255,16 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     backend = wiring.new_background_backend(env, config)
     session = wiring.new_session(resolved, opened.conversation, backend)
     session.observers.append(recorder)
+    from chatcli.tools.control import ToolControl
+
+    runner = session.tools = wiring.new_tool_runner(env, resolved, options)
+    default_servers = config.tools or ",".join(config.mcp)
+    tools = ToolControl(
+        session,
+        runner,
+        lambda names: wiring.new_tool_runner(env, resolved, options, names or default_servers),
+        list(config.mcp),
+    )
     return run_repl(
         session,
         lambda: wiring.new_renderer(env, config),
@@ -267,6 +279,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         reasoning=config.reasoning,
         cost_of=lambda model, usage: cost_of(config, model, usage),
         model_names=lambda: known_models(config, env.dirs),
+        tools=tools,
     )
 
 

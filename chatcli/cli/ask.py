@@ -91,14 +91,23 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]
-    renderer = _renderer(env, config, extras)
-    if isinstance(renderer, TurnDisplay):
-        # The terminal closing mid-answer makes writes fail (EIO) and sends SIGHUP: the first stops the
-        # turn, keeping the partial answer; the hang-up must not cut short saving it.
-        display = renderer
-        _interrupt_on_termination(lambda: display.terminal_closed)
+    displays: list[Renderer] = []
+
+    def new_display() -> Renderer:
+        displays.append(_renderer(env, config, extras))
+        return displays[-1]
+
+    first = new_display()
+    # The terminal closing mid-answer makes writes fail (EIO) and sends SIGHUP: the first stops the turn,
+    # keeping the partial answer; the hang-up must not cut short saving it.
+    _interrupt_on_termination(lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays))
+    tools = session.tools = wiring.new_tool_runner(env, resolved, options)
     started = time.monotonic()
-    result = session.turn(text, renderer)
+    try:
+        result = session.turn(text, first, new_display)
+    finally:
+        if tools is not None:
+            tools.close()
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED

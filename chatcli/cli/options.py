@@ -20,6 +20,7 @@ MODEL_PANEL = "Model and server"
 CONVERSATION_PANEL = "Conversation"
 INPUT_PANEL = "Input"
 OUTPUT_PANEL = "Output"
+TOOLS_PANEL = "Tools"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ class ChatOptions:
     show_reasoning: bool = False  # -R: --reasoning show
     template: str | None = None
     param: list[str] | None = None  # -P KEY VALUE: the template's parameters, as -O
+    tools: str | None = None
+    yes_tools: str | None = None
 
     def over(self, earlier: ChatOptions | None) -> ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
@@ -80,6 +83,7 @@ class ChatOptions:
             "log": False if self.no_log else None,
             "reasoning": "show" if self.show_reasoning else self.reasoning,
             "options": self.request_options(),
+            "tools": self.tools,
         }
 
     def request_options(self) -> dict[str, Any] | None:
@@ -349,6 +353,24 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Detail the model looks at attached images in: low, high or auto (default: the server's).",
             panel=INPUT_PANEL,
             metavar="LEVEL",
+        ),
+    ),
+    "tools": (
+        str | None,
+        _option(
+            "--tools",
+            help="Offer the tools of these \\[mcp.NAME] servers to the model; each call asks first.",
+            panel=TOOLS_PANEL,
+            metavar="NAME[,NAME…]",
+        ),
+    ),
+    "yes_tools": (
+        str | None,
+        _option(
+            "--yes-tools",
+            help="Run these tools (server__tool, exact names) without asking.",
+            panel=TOOLS_PANEL,
+            metavar="TOOL[,TOOL…]",
         ),
     ),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import types
@@ -15,6 +16,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
 from chatcli.core.request_options import reserved_option_problem, unsendable_option
+from chatcli.tools.spec import SEPARATOR, ServerSpec
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_CODE_THEME = "monokai"
@@ -55,10 +57,15 @@ class Config:
     log: bool = True  # record every conversation in the library
     max_image_bytes: int = 20 * 1024 * 1024  # the largest image `-f` or /file attaches
     reasoning: str = "summary"  # show, hide or summary: what a terminal shows of the model's reasoning
+    tools: str | None = None  # MCP servers whose tools are offered, comma-separated (--tools)
+    max_tool_rounds: int = 8
+    max_tool_result_bytes: int = 64 * 1024
+    tool_timeout: float = 60.0
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
     options: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # more request-body keys
     templates: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # [templates.NAME], unparsed
+    mcp: Mapping[str, ServerSpec] = field(default_factory=dict, metadata=_TABLE)
 
     def resolved_backend(self) -> BackendName:
         """`auto` becomes `openai` when a key, a key command or a base URL is configured, else `echo`."""
@@ -168,6 +175,7 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
         prices=data.get("prices", {}),
         options=options,
         templates=data.get("templates", {}),
+        mcp=data.get("mcp", {}),
     )
     full_sources = {name: sources.get(name, DEFAULT) for name in settings()}
     _validate(config, full_sources, path)
@@ -255,6 +263,7 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
         "prices": "a table",
         "options": "a table of request-body keys",
         "templates": "a table of [templates.NAME] tables",
+        "mcp": "a table of [mcp.NAME] tables",
     }
     for key, value in data.items():
         if key in tables:
@@ -279,6 +288,7 @@ def _check_file(data: dict[str, Any], path: Path) -> None:
         if not isinstance(target, str) or not target.strip():
             raise UsageError(f"config file {path}: [aliases] {name} must be a non-empty model name string")
     data["prices"] = {model: _price(path, model, value) for model, value in data.get("prices", {}).items()}
+    data["mcp"] = {name: _mcp_server(path, name, value) for name, value in data.get("mcp", {}).items()}
     _check_option_tables(data, path)
 
 
@@ -321,6 +331,103 @@ def _price(path: Path, model: str, value: Any) -> Price:
         if not _has_type(value[part], (float,)) or value[part] < 0:
             raise UsageError(f"config file {path}: [prices] {model!r} {part} must be a number ≥ 0")
     return Price(float(value["input"]), float(value["output"]))
+
+
+_SERVER_NAME = re.compile(r"[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*")  # no "__": it separates server and tool
+_MCP_KEYS = ("command", "args", "env", "url", "headers", "auto_approve")
+
+
+def _mcp_server(path: Path, name: str, value: Any) -> ServerSpec:
+    """One [mcp.NAME] table: `command` (+ `args`, `env`) for stdio, or `url` (+ `headers`) for HTTP."""
+
+    def fail(problem: str) -> UsageError:
+        return UsageError(f"config file {path}: [mcp.{name}] {problem}")
+
+    if not _SERVER_NAME.fullmatch(name):
+        raise UsageError(
+            f"config file {path}: MCP server name {name!r} must be letters, digits, - and single _"
+        )
+    if not isinstance(value, dict):
+        raise fail(f"must be a table, not {_toml_type(value)}")
+    for key in value:
+        if key not in _MCP_KEYS:
+            raise fail(f"unknown key {key!r}; known keys: {', '.join(_MCP_KEYS)}")
+    if ("command" in value) == ("url" in value):
+        raise fail("needs either command (a stdio server) or url (a streamable HTTP server)")
+    for key in ("command", "url"):
+        if key in value and (not isinstance(value[key], str) or not value[key].strip()):
+            raise fail(f"{key} must be a non-empty string")
+    if "url" in value and not value["url"].startswith(("http://", "https://")):
+        raise fail("url must start with http:// or https://")
+    if "command" not in value and ("args" in value or "env" in value):
+        raise fail("args and env apply to a command; a url server takes headers")
+    if "url" not in value and "headers" in value:
+        raise fail("headers apply to a url; a command server takes env")
+    args, approved = (
+        _strings(value.get("args", []), fail, "args"),
+        _strings(value.get("auto_approve", []), fail, "auto_approve"),
+    )
+    if wild := [tool for tool in approved if re.search(r"[*?\[\]]", tool)]:
+        raise fail(f"auto_approve names tools exactly; {wild[0]!r} looks like a pattern")
+    tables = {table: _string_table(value.get(table, {}), fail, table) for table in ("env", "headers")}
+    commands = {
+        (table, key.removesuffix("_cmd")): text
+        for table, entries in tables.items()
+        for key, text in entries.items()
+        if key.endswith("_cmd")
+    }
+    plain = {
+        table: {k: v for k, v in entries.items() if not k.endswith("_cmd")}
+        for table, entries in tables.items()
+    }
+    return ServerSpec(
+        name,
+        value.get("command"),
+        tuple(args),
+        plain["env"],
+        value.get("url"),
+        plain["headers"],
+        commands,
+        tuple(approved),
+    )
+
+
+def _strings(value: Any, fail: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise fail(f"{key} must be an array of strings")
+    return value
+
+
+def _string_table(value: Any, fail: Any, key: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+        raise fail(f'{key} must be a table of strings (NAME = "value", or NAME_cmd = "a command")')
+    return value
+
+
+def mcp_servers(config: Config, names: str, source: str, path: Path) -> list[ServerSpec]:
+    """The [mcp] servers that `names` (comma-separated, from `source`) chooses."""
+    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    if not chosen:
+        raise UsageError(f"{source} names no MCP server")
+    for name in chosen:
+        if name not in config.mcp:
+            defined = ", ".join(sorted(config.mcp)) or "none"
+            raise UsageError(
+                f"unknown MCP server {name!r} (from {source}); [mcp.NAME] servers in {path}: {defined}"
+            )
+    return [config.mcp[name] for name in dict.fromkeys(chosen)]
+
+
+def tool_names(names: str | None) -> set[str]:
+    """--yes-tools: exact `server__tool` names, never patterns."""
+    chosen = {name.strip() for name in (names or "").split(",") if name.strip()}
+    for name in chosen:
+        if SEPARATOR not in name or re.search(r"[*?\[\]]", name):
+            raise UsageError(
+                f"--yes-tools takes exact tool names like notes{SEPARATOR}add (server, two underscores, "
+                f"tool), never patterns; got {name!r}"
+            )
+    return chosen
 
 
 # -- types, from the Config annotations ---------------------------------------------------------------------
@@ -412,7 +519,10 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
         raise fail("max_tokens", "max_tokens must be at least 1")
     if config.max_image_bytes < 1:
         raise fail("max_image_bytes", "max_image_bytes must be at least 1")
-    for name in ("timeout", "connect_timeout", "first_token_timeout"):
+    for name in ("max_tool_rounds", "max_tool_result_bytes"):
+        if getattr(config, name) < 1:
+            raise fail(name, f"{name} must be at least 1")
+    for name in ("timeout", "connect_timeout", "first_token_timeout", "tool_timeout"):
         if getattr(config, name) <= 0:
             raise fail(name, f"{name} must be a positive number of seconds")
     if config.base_url is not None and not config.base_url.startswith(("http://", "https://")):
@@ -460,29 +570,30 @@ def resolve_api_key(config: Config) -> str | None:
     return run_key_command(config.api_key_cmd)
 
 
-def run_key_command(command: str, timeout: float = KEY_COMMAND_TIMEOUT) -> str:
-    """Run `command` without a shell; its stdout's first line is the key. Its output is never shown."""
+def run_key_command(command: str, timeout: float = KEY_COMMAND_TIMEOUT, what: str = "api_key_cmd") -> str:
+    """Run `command` (the setting `what`) without a shell; its stdout's first line is the key. Its output is
+    never shown."""
     try:
         argv = shlex.split(command)
     except ValueError as error:
-        raise UsageError(f"api_key_cmd cannot be split into words ({error}); check its quotes") from None
+        raise UsageError(f"{what} cannot be split into words ({error}); check its quotes") from None
     if not argv:
-        raise UsageError("api_key_cmd is empty; set it to a command that prints the key")
+        raise UsageError(f"{what} is empty; set it to a command that prints the key")
     try:
         done = subprocess.run(
             argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
         raise BackendError(
-            f"api_key_cmd did not finish within {timeout:g} s; run it yourself to check it"
+            f"{what} did not finish within {timeout:g} s; run it yourself to check it"
         ) from None
     except OSError as error:
         raise BackendError(
-            f"api_key_cmd could not start {argv[0]!r} ({error.strerror}); check the command"
+            f"{what} could not start {argv[0]!r} ({error.strerror}); check the command"
         ) from None
     if done.returncode != 0:
-        raise BackendError(f"api_key_cmd failed (exit status {done.returncode}); run it yourself to see why")
+        raise BackendError(f"{what} failed (exit status {done.returncode}); run it yourself to see why")
     lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
     if not lines or not lines[0].strip():
-        raise BackendError("api_key_cmd printed no key; it must print the key on its first line")
+        raise BackendError(f"{what} printed no key; it must print the key on its first line")
     return lines[0].strip()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from chatcli.core.session import ConversationDefaults, Session
     from chatcli.storage.conversation_file import ConversationFile
     from chatcli.storage.recorder import Recorder
+    from chatcli.tools.runner import McpToolRunner
 
 
 def resolve_settings(env: Environment, options: ChatOptions) -> Resolved:
@@ -197,3 +198,43 @@ def new_renderer(env: Environment, config: Config) -> Renderer:
         console = Console(file=env.stdout, highlight=False, force_terminal=on_terminal, no_color=env.no_color)
         return MarkdownRenderer(console, code_theme=config.code_theme)
     return PlainRenderer(env.stdout_binary, StreamSanitizer() if on_terminal else None)
+
+
+def new_tool_runner(
+    env: Environment, resolved: Resolved, options: ChatOptions, names: str | None = None
+) -> McpToolRunner | None:
+    """The runner for the MCP servers `names` (default: --tools or the `tools` setting) chooses; None when no
+    tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them."""
+    from chatcli.cli.settings import mcp_servers, run_key_command, tool_names
+    from chatcli.render.sanitize import sanitize
+    from chatcli.tools.approval import Approver
+    from chatcli.tools.runner import McpToolRunner
+    from chatcli.tools.spec import ToolLimits
+
+    config = resolved.config
+    pre_approved = tool_names(options.yes_tools)
+    if names is None:
+        names = config.tools
+        if not names:
+            if pre_approved:
+                raise UsageError("--yes-tools needs --tools (or a tools setting) to choose the servers")
+            return None
+        source = resolved.sources["tools"]
+        names_from = "--tools" if source.kind is SourceKind.FLAG else f"the tools setting ({source})"
+    else:
+        names_from = "/tools on"
+    specs = mcp_servers(config, names, names_from, resolved.path)
+    out = env.stdout if env.stdout_isatty else env.stderr if env.stderr_isatty else None
+    fd = env.stdin_fd() if env.stdin_isatty else None
+    approver = Approver(
+        pre_approved, out, fd, styled=not (env.no_color or env.dumb_terminal), sanitize=sanitize
+    )
+    limits = ToolLimits(config.max_tool_rounds, config.max_tool_result_bytes, config.tool_timeout)
+    return McpToolRunner(
+        specs,
+        limits,
+        approver,
+        lambda message: report(env, message),
+        env.dirs.state / "mcp.log",
+        resolve_secret=lambda command, what: run_key_command(command, what=what),
+    )

@@ -73,6 +73,10 @@ class Conversation:
     def commit(self, user: Message, answer: Message) -> None:
         self.messages += (user, answer)
 
+    def commit_exchange(self, messages: Sequence[Message]) -> None:
+        """Add a whole exchange at once: the user message, tool calls and their results, the answer."""
+        self.messages += messages
+
     def clear(self) -> None:
         """Start over, keeping the system prompt."""
         system = self.system

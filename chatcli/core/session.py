@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatcli.core.conversation import Content, Conversation, Message, Status
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import Backend, ChatRequest, Reasoning, StreamInfo
 from chatcli.core.think import split_think
+
+if TYPE_CHECKING:
+    from chatcli.core.tools import ToolRunner
 
 _CUT_SHORT = {
     "length": "the answer was cut off at the token limit (finish_reason: length)",
@@ -23,11 +27,12 @@ class TurnResult:
     status: Status | None = None  # None when complete
     info: StreamInfo = field(default_factory=StreamInfo)
     reasoning: str = ""  # the model's reasoning, never part of `text`
+    note: str | None = None  # why a complete turn stopped early on chatcli's side (the tool-round limit)
 
     @property
     def cut_short(self) -> str | None:
-        """Why the server ended a complete answer early (token limit, content filter), or None."""
-        return _CUT_SHORT.get(self.info.finish_reason or "")
+        """Why the answer ended early (token limit, content filter, tool-round limit), or None."""
+        return self.note or _CUT_SHORT.get(self.info.finish_reason or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +74,23 @@ class Session:
     observers: list[TurnObserver] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # more request-body keys (-O, [options], /set)
     defaults: ConversationDefaults | None = None  # applied to a conversation that replaces this one
+    tools: ToolRunner | None = None  # when set, the model may call tools (chatcli.core.tools)
 
-    def turn(self, text: Content, renderer: Renderer) -> TurnResult:
-        """Send `text` (a string, or a list of content parts: text and images), stream the answer through `renderer`, then commit user message and answer.
+    def turn(
+        self, text: Content, renderer: Renderer, new_renderer: Callable[[], Renderer] | None = None
+    ) -> TurnResult:
+        """Send `text` (a string, or text and image parts), stream the answer through `renderer`, then commit
+        the user message and the answer.
 
         An error before any text leaves the conversation as it was. Ctrl-C keeps the partial answer,
         committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises.
+        With `tools`, the text of each round after the first streams through a `new_renderer()`.
         """
         user = Message("user", text)
+        if self.tools is not None:
+            from chatcli.core.tools import ToolTurn
+
+            return ToolTurn(self, self.tools, new_renderer or (lambda: renderer)).run(user, renderer)
         request = ChatRequest(
             self.conversation.with_user(text),
             self.model,
@@ -122,6 +136,11 @@ class Session:
         if self.defaults is not None:
             self.defaults.apply(self.conversation)
         self.switch_model(self.conversation.model or self.model)
+
+    def commit_exchange(self, messages: Sequence[Message], result: TurnResult) -> TurnResult:
+        """Commit a whole exchange (user message, tool calls and results, answer); then the observers run."""
+        self.conversation.commit_exchange(messages)
+        return self._committed(result)
 
     def _keep_partial(
         self, user: Message, pieces: list[str], thoughts: list[str], status: Status, info: StreamInfo

@@ -31,12 +31,29 @@ class ModelEntry:
 
 
 @dataclass(slots=True)
+class ToolCall:
+    """A function call the model asked for; a stream assembles it from pieces (`arguments` is JSON text)."""
+
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(slots=True)
 class StreamInfo:
     """What a stream reports besides its text, filled in as it runs."""
 
     finish_reason: str | None = None
     usage: Usage | None = None
     model: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)  # the calls the model asked for, in order
 
 
 @dataclass(frozen=True, slots=True)

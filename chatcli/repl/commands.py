@@ -21,6 +21,7 @@ from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOur
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
 from chatcli.storage.templates import Template
+from chatcli.tools.control import ToolControl
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "load", "/load FILE", "replace the conversation with a saved one (or a library id)", "required"
     ),
     CommandSpec("history", "/history", "show the conversation so far", "none"),
+    CommandSpec(
+        "tools",
+        "/tools [on [NAME,…]|off|list]",
+        "offer MCP tools to the model, or stop; list them",
+        "optional",
+    ),
     CommandSpec(
         "copy",
         "/copy [N]",
@@ -203,6 +210,7 @@ class CommandRunner:
         model_aliases: Mapping[str, str] | None = None,
         known_files: Sequence[ConversationFile] = (),
         inputs: InputCommands | None = None,
+        tools: ToolControl | None = None,
     ) -> None:
         self.session = session
         self.screen = screen
@@ -213,6 +221,7 @@ class CommandRunner:
         self._unanswered: Content | None = (
             None  # the question of the last turn, when it failed before any text
         )
+        self._tools = tools
         # Files we loaded or wrote, by absolute path: saving to them again continues them.
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
@@ -233,6 +242,7 @@ class CommandRunner:
             "paste": self.inputs.paste,
             "edit": self.inputs.edit,
             "set": self._set,
+            "tools": self._tool_command,
         }
 
     def run(self, command: Command) -> bool:
@@ -454,6 +464,24 @@ class CommandRunner:
             self._ask(prompt)
         finally:
             session.model, session.options = kept_model, kept_options
+        return True
+
+    def _tool_command(self, argument: str) -> bool:
+        action, _, names = argument.partition(" ")
+        if self._tools is None:
+            self.screen.notice("tools are not available in this session")
+        elif action == "on":
+            try:
+                self.screen.notice(self._tools.on(names.strip()))
+            except UsageError as error:
+                self.screen.warn(str(error))
+        elif action == "off" and not names:
+            self.screen.notice(self._tools.off())
+        elif action in ("list", "") and not names:
+            for line in self._tools.lines():
+                self.screen.notice(line)
+        else:
+            self.screen.warn("/tools takes on [NAME,…], off or list")
         return True
 
     def _file(self, name: str) -> ConversationFile:

@@ -31,6 +31,7 @@ from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_in
 from chatcli.storage.attachments import Limits
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.recorder import Recorder
+from chatcli.tools.control import ToolControl
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -90,6 +91,7 @@ class Repl:
         reasoning: str = "summary",
         cost_of: CostOf | None = None,
         model_names: Callable[[], list[str]] | None = None,
+        tools: ToolControl | None = None,
     ) -> None:
         self.session = session
         self._reasoning = reasoning  # show, hide or summary (TurnDisplay)
@@ -123,6 +125,7 @@ class Repl:
             model_aliases,
             known_files=known,
             inputs=inputs,
+            tools=tools,
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
@@ -156,19 +159,22 @@ class Repl:
         """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
         animated = self._terminal if self._animated else None
         reasoning_to = self._env.stderr if self._env.stderr_isatty else None
-        display = TurnDisplay(self._new_renderer, animated, reasoning_to, self._reasoning)
+
+        def new_display() -> TurnDisplay:
+            self._display = TurnDisplay(self._new_renderer, animated, reasoning_to, self._reasoning)
+            return self._display
+
         fd = self._env.stdin_fd()
         try:
             with quiet_input(fd) if fd is not None else contextlib.nullcontext():
-                self._display = display
-                result = self.session.turn(text, display)
+                result = self.session.turn(text, new_display(), new_display)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
             return
         except ChatError as error:
             self.screen.error(str(error))
             return
-        if display.terminal_closed:
+        if self._terminal_closed():
             return  # nothing can be shown any more; the loop ends
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
@@ -274,6 +280,7 @@ def run_repl(
     reasoning: str = "summary",
     cost_of: CostOf | None = None,
     model_names: Callable[[], list[str]] | None = None,
+    tools: ToolControl | None = None,
 ) -> int:
     """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
@@ -291,7 +298,12 @@ def run_repl(
         reasoning=reasoning,
         cost_of=cost_of,
         model_names=model_names,
+        tools=tools,
     )
     if on_ready is not None:
         on_ready()
-    return repl.run()
+    try:
+        return repl.run()
+    finally:
+        if tools is not None:
+            tools.close()

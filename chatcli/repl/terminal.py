@@ -77,12 +77,12 @@ class TerminalScreen:
                 self.show_sent(shown_text(message))
             elif message.role == "assistant":
                 with self._new_renderer() as renderer:
-                    renderer.feed(sanitize(message.text))
+                    renderer.feed(sanitize(shown_text(message)))
                 if message.status:
                     self.notice(f"[{message.status}]")
                 self._out.write("\n")
             else:
-                self.notice(f"{message.role}: {message.text}")
+                self.notice(f"{message.role}: {shown_text(message)}")
         self.notice("─── end of the conversation so far ───")
 
     def show_sent(self, text: str) -> None:

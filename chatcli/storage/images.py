@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 from chatcli.core.conversation import OWN_PART_KEY, Content, Message
 from chatcli.core.errors import UsageError
+from chatcli.core.tools import compact_text
 
 DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DETAILS = ("low", "high", "auto")
@@ -133,4 +134,7 @@ def shown_content(content: Content) -> str:
 
 
 def shown_text(message: Message) -> str:
-    return shown_content(message.content)
+    """A message as a history shows it: images as placeholders, tool calls and results one short line each."""
+    if message.role == "user":
+        return shown_content(message.content)
+    return compact_text(message)

@@ -20,6 +20,7 @@ import openai
 from chatcli.backends.openai.diagnosis import Diagnosis, rejected_option, rejects_stream_options, retry_plan
 from chatcli.backends.openai.events import failure, parse_usage, read_events, read_lines
 from chatcli.backends.openai.request import chat_body
+from chatcli.backends.openai.tool_calls import whole_tool_calls
 from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
 from chatcli.core.errors import BackendError, PartialAnswer
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry
@@ -126,6 +127,7 @@ class OpenAIBackend:
             data = json.loads(body)
             choice = data["choices"][0]
             content = choice["message"]["content"]
+            request.info.tool_calls = whole_tool_calls(choice["message"])
         except (ValueError, KeyError, IndexError, TypeError):
             kind = content_type.split(";")[0] or "no content type"
             raise BackendError(

@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from chatcli.backends.openai.tool_calls import add_tool_call_pieces
 from chatcli.backends.redact import short_reason
 from chatcli.core.errors import BackendError, PartialAnswer
-from chatcli.core.stream import Reasoning, StreamInfo, Usage
+from chatcli.core.stream import Reasoning, StreamInfo, ToolCall, Usage
 
 JSON = (
     json.JSONDecoder()
@@ -41,6 +42,7 @@ def read_events(lines: Iterator[bytes], info: StreamInfo, key: str | None) -> It
     """The answer's text and reasoning pieces from the event stream's lines; what else it reports goes to
     `info`. Text the server sends is redacted of `key` in error messages."""
     got_text = False
+    call_indices: dict[int, ToolCall] = {}
     for line in lines:
         if not line.startswith(b"data:"):
             continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
@@ -67,6 +69,7 @@ def read_events(lines: Iterator[bytes], info: StreamInfo, key: str | None) -> It
             if content := delta.get("content"):
                 got_text = True
                 yield content
+            add_tool_call_pieces(info.tool_calls, delta.get("tool_calls"), call_indices)
             if finish := choice.get("finish_reason"):
                 info.finish_reason = finish
     if info.finish_reason is None:

@@ -1,0 +1,70 @@
+"""`chatcli mcp list`: start each configured MCP server, list its tools, say which failed and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import typer
+
+from chatcli.cli.context import echo, environment
+from chatcli.cli.exit_status import exit_with
+from chatcli.core.environment import Environment
+from chatcli.render.sanitize import sanitize
+
+mcp_app = typer.Typer(
+    help="The MCP servers of the config file (\\[mcp.NAME] tables), whose tools --tools offers to the model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@mcp_app.command("list")
+def list_command(context: typer.Context) -> None:
+    """Start each configured server and list its tools: name, description and arguments.
+
+    A server that fails to start gets one line saying why; its stderr is in the log file named there."""
+    env = environment(context)
+    exit_with(env, lambda: _list(env))
+
+
+def _list(env: Environment) -> int:
+    from chatcli.cli import wiring
+    from chatcli.cli.options import ChatOptions
+
+    resolved = wiring.resolve_settings(env, ChatOptions())
+    servers = resolved.config.mcp
+    if not servers:
+        echo(env, f"no MCP servers configured; add an [mcp.NAME] table to {resolved.path}")
+        return 0
+    runner = wiring.new_tool_runner(env, resolved, ChatOptions(), ",".join(servers))
+    assert runner is not None
+    failed = 0
+    try:
+        for state in runner.start():
+            if state.error is not None:
+                failed += 1
+                echo(env, sanitize(f"{state.spec.name}: failed to start: {state.error}"))
+                continue
+            echo(env, sanitize(f"{state.spec.name} ({state.spec.transport}): {len(state.tools)} tools"))
+            for tool in state.tools:
+                description = " ".join(tool.description.split())
+                echo(env, sanitize(f"  {tool.name}({schema_summary(tool.input_schema)})  {description}"))
+    finally:
+        runner.close()
+    return 1 if failed else 0
+
+
+def schema_summary(schema: Mapping[str, Any]) -> str:
+    """A tool's arguments on one line: `a: integer, b?: string` (? marks the optional ones)."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return ""
+    required = schema.get("required")
+    required = required if isinstance(required, list) else []
+    parts = []
+    for name, spec in properties.items():
+        kind = spec.get("type", "any") if isinstance(spec, dict) else "any"
+        kind = "|".join(map(str, kind)) if isinstance(kind, list) else str(kind)
+        parts.append(f"{name}{'' if name in required else '?'}: {kind}")
+    return ", ".join(parts)
