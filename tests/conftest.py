@@ -41,6 +41,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def write_config(home: Path, text: str) -> Path:
+    """Write the user's config file (under the isolated `home`) and return its path."""
+    path = home / ".config" / "chatcli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def server() -> Iterator[OpenAIServer]:
     fake = OpenAIServer().start()

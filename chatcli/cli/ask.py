@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import ParamSpec
 
 from chatcli.cli import wiring
 from chatcli.cli.exit_status import ExitStatus, report
@@ -27,13 +30,35 @@ class AskExtras:
     as_json: bool = False
 
 
+P = ParamSpec("P")
+
+
+def _interrupt_on_termination(action: Callable[P, int]) -> Callable[P, int]:
+    """While `action` runs, SIGTERM and SIGHUP unwind it like Ctrl-C: the terminal is restored and the
+    partial answer kept. The previous handlers come back afterwards (the tests run `ask` in their process)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    @functools.wraps(action)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            return action(*args, **kwargs)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    return run
+
+
+@_interrupt_on_termination
 def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: AskExtras = AskExtras()) -> int:
     from chatcli.storage.attachments import prompt_with_files
     from chatcli.storage.inputs import read_stdin
 
     if env.stdout is None:
         raise ChatError("standard output is closed; nothing would show the answer")
-    _interrupt_on_termination()
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
     max_bytes = options.max_input_bytes or DEFAULT_MAX_INPUT_BYTES
@@ -78,13 +103,3 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
 
         report(env, describe_usage(result.info, session.model, time.monotonic() - started, config))
     return ExitStatus.OK
-
-
-def _interrupt_on_termination() -> None:
-    """SIGTERM and SIGHUP unwind `ask` like Ctrl-C: the terminal is restored and the partial answer kept."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupt)
