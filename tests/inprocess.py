@@ -57,11 +57,11 @@ def invoke(
         dirs=user_dirs(environ),
         environ=environ,
     )
-    # Typer itself (--help, --version, its usage errors) writes to sys.stdout and sys.stderr: CliRunner
-    # captures those; everything chatcli writes goes to the Environment's streams.
+    # Typer itself (--help, --version, usage errors, typer.confirm) uses sys.stdin, sys.stdout and
+    # sys.stderr: CliRunner gives it `input` and captures the rest; chatcli uses the Environment's streams.
     # Libraries that read os.environ themselves (Rich, httpx) see `env` too, as in a subprocess.
     result = CliRunner().invoke(
-        app, list(args), obj=environment, env=env, prog_name="chatcli", catch_exceptions=False
+        app, list(args), input=input, obj=environment, env=env, prog_name="chatcli", catch_exceptions=False
     )
     stdout.flush()
     assert isinstance(stdout.buffer, io.BytesIO)
