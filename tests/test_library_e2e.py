@@ -14,9 +14,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import CHATCLI, TEST_KEY, write_config
+from tests.conftest import TEST_KEY, write_config
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 
 @pytest.fixture
@@ -280,44 +281,26 @@ def test_on_a_terminal_show_renders_markdown_and_search_highlights(tmp_path: Pat
     assert "\x1b[1;33mwalrus\x1b[0m" in search.stdout.decode()
 
 
-CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; a terminal answers
-TOOLBAR = "Alt-Enter newline"  # drawn with every new prompt
-
-
-def repl(*args: str) -> pexpect.spawn:
-    env = {**os.environ, "TERM": "xterm-256color"}
-    return pexpect.spawn(CHATCLI, list(args), env=env, dimensions=(24, 80), encoding="utf-8", timeout=30)
-
-
-def wait_for(child: pexpect.spawn, text: str | type[pexpect.EOF]) -> None:
-    while child.expect_exact([text, CPR_REQUEST]) == 1:
-        child.send("\x1b[12;1R")
-
-
 def chat(child: pexpect.spawn, *lines: str) -> None:
     """At a ready prompt: type each line and wait for its echo answer and the next prompt, then leave with Ctrl-D."""
     for line in lines:
-        child.send(line + "\r")
-        wait_for(child, f"Echo: {line}")
-        wait_for(child, TOOLBAR)
+        say(child, line, f"Echo: {line}")
     child.sendcontrol("d")
-    wait_for(child, pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert exit_code(child) == 0
 
 
 @pytest.mark.e2e
 def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
-    child = repl("-b", "echo")
-    wait_for(child, TOOLBAR)
+    child = spawn_chatcli("-b", "echo")
+    expect(child, TOOLBAR)
     chat(child, "first question", "second question")
     [conversation] = listed()
     assert conversation["turns"] == 2
 
-    resumed = repl("-b", "echo", "-c")
-    wait_for(resumed, "Ctrl-D exits")
-    wait_for(resumed, "Echo: second question")  # the resumed conversation is shown before the first prompt
-    wait_for(resumed, TOOLBAR)
+    resumed = spawn_chatcli("-b", "echo", "-c")
+    expect(resumed, "Ctrl-D exits")
+    expect(resumed, "Echo: second question")  # the resumed conversation is shown before the first prompt
+    expect(resumed, TOOLBAR)
     chat(resumed, "third question")
     [conversation] = listed()
     assert conversation["turns"] == 3
@@ -346,17 +329,11 @@ def test_repl_load_id_continues_that_library_conversation() -> None:
     assert invoke("ask", "-b", "echo", "from the library").returncode == 0
     [conversation] = listed()
     conversation_id = str(conversation["id"])
-    child = repl("-b", "echo")
-    wait_for(child, TOOLBAR)
-    child.send(f"/load {conversation_id[:6]}\r")
-    wait_for(child, f"loaded {conversation_id} from the library")
-    wait_for(child, TOOLBAR)
-    child.send("follow-up\r")
-    wait_for(child, "Echo: follow-up")
-    wait_for(child, TOOLBAR)
-    child.send("/save\r")
-    wait_for(child, f"the library keeps it as {conversation_id}")
-    wait_for(child, TOOLBAR)
+    child = spawn_chatcli("-b", "echo")
+    expect(child, TOOLBAR)
+    say(child, f"/load {conversation_id[:6]}", f"loaded {conversation_id} from the library")
+    say(child, "follow-up", "Echo: follow-up")
+    say(child, "/save", f"the library keeps it as {conversation_id}")
     chat(child)
     [after] = listed()
     assert (after["id"], after["turns"]) == (conversation_id, 2)

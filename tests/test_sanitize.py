@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from chatcli.render.sanitize import StreamSanitizer, sanitize
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import run_chatcli
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, spawn_chatcli
 
 # A model told by a prompt injection to take over the terminal, its sequences cut across chunks.
 HOSTILE = [
@@ -157,21 +156,12 @@ def test_a_loaded_hostile_conversation_is_shown_inert_in_the_repl(tmp_path: Path
         {"role": "assistant", "content": "wiped \x1b[2J\u009b31m \u202eexe.txt"},
     ]
     chat.write_text(json.dumps({"version": 1, "messages": messages}))
-    child = pexpect.spawn(
-        CHATCLI,
-        ["-b", "echo", "-l", str(chat)],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(24, 100),
-    )
-    seen = b""
-    while child.expect_exact([b"Alt-Enter newline", b"\x1b[6n"], timeout=30) == 1:  # up to the first prompt
-        seen += child.before + b"\x1b[6n"
-        child.send("\x1b[12;1R")  # answer prompt_toolkit's own cursor-position request, as a terminal does
-    seen += child.before
+    child = spawn_chatcli("-b", "echo", "-l", str(chat), dimensions=(24, 100), encoding=None)
+    shown = expect(
+        child, TOOLBAR
+    )  # up to the first prompt, prompt_toolkit's cursor-position requests left out
     child.sendeof()
-    child.expect(pexpect.EOF, timeout=30)
-    child.close()
-    shown = seen.replace(b"\x1b[6n", b"")  # prompt_toolkit's request, not the conversation's
+    assert exit_code(child) == 0
     assert_inert(shown)
     text = shown.decode()
     assert (
