@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import stat
 from pathlib import Path
 
@@ -180,3 +181,12 @@ def test_a_loaded_conversation_keeps_its_model_unless_one_is_asked_for(
     invoke("ask", "--base-url", server.url, "-l", str(chat), "-m", "flag-model", "two")
     invoke("ask", "--base-url", server.url, "-l", str(chat), "three", env={"CHATCLI_MODEL": "env-model"})
     assert [body["model"] for body in server.bodies] == ["saved-model", "flag-model", "env-model"]
+
+
+def test_ask_gives_back_the_signal_handlers_it_replaced() -> None:
+    """`ask` turns SIGTERM and SIGHUP into an interrupt while it runs (tests/test_signals.py), and only then."""
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    before = [signal.getsignal(signum) for signum in signals]
+    assert invoke("ask", "-b", "echo", "hi").returncode == 0
+    assert invoke("ask", "-b", "echo", "-l", "/nonexistent/chat.json", "hi").returncode == 2
+    assert [signal.getsignal(signum) for signum in signals] == before
