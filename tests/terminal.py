@@ -3,13 +3,53 @@ on a real pseudo-terminal (pexpect)."""
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any
 
 import pexpect
 import pyte
+from rich.console import Console
 
+from chatcli.render.markdown import ChatMarkdown
 from tests.conftest import CHATCLI
+
+
+class Terminal:
+    """A terminal emulator with scrollback (pyte), fed what a program wrote to it."""
+
+    def __init__(self, width: int = 80, height: int = 24) -> None:
+        self.screen = pyte.HistoryScreen(width, height, history=100_000)
+        self.stream = pyte.ByteStream(self.screen)
+
+    def feed(self, output: bytes) -> None:
+        """Bytes as they reach the terminal (from a pseudo-terminal: newlines already made CR LF)."""
+        self.stream.feed(output)
+
+    def feed_text(self, output: str) -> None:
+        """Text a program wrote to its terminal: the tty turns each newline into CR LF (ONLCR)."""
+        self.feed(output.replace("\n", "\r\n").encode())
+
+    def lines(self) -> list[str]:
+        return shown_lines(self.screen)
+
+    def colours(self) -> list[list[tuple[str, str]]]:
+        """Foreground and background colour of every character, scrollback and screen."""
+        rows = [[line[x] for x in sorted(line)] for line in self.screen.history.top]
+        rows += [[line[x] for x in range(self.screen.columns)] for line in self.screen.buffer.values()]
+        return [[(char.fg, char.bg) for char in row] for row in rows]
+
+
+def whole_answer_lines(text: str, width: int, height: int = 24) -> list[str]:
+    """The lines a terminal `width` columns wide shows for answer `text` rendered at once, not streamed."""
+    console = Console(
+        file=io.StringIO(), width=width, height=height, force_terminal=True, color_system="truecolor"
+    )
+    console.print(ChatMarkdown(text, "monokai"))
+    terminal = Terminal(width, height)
+    assert isinstance(console.file, io.StringIO)
+    terminal.feed_text(console.file.getvalue())
+    return terminal.lines()
 
 
 def shown_lines(screen: pyte.HistoryScreen) -> list[str]:

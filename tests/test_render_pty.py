@@ -3,7 +3,6 @@ and NO_COLOR in-process."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -13,15 +12,12 @@ from collections import Counter
 from collections.abc import Callable
 
 import pexpect
-import pyte
 import pytest
-from rich.console import Console
 
-from chatcli.render.markdown import ChatMarkdown
 from tests.conftest import CHATCLI
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
-from tests.terminal import shown_lines, spawn_chatcli
+from tests.terminal import Terminal, spawn_chatcli, whole_answer_lines
 
 TIMEOUT = 30
 
@@ -56,33 +52,16 @@ def on_terminal(server: OpenAIServer, *flags: str, env: dict[str, str]) -> bytes
     return result.stdout
 
 
-class Terminal:
-    def __init__(self, width: int = 80, height: int = 24) -> None:
-        self.screen = pyte.HistoryScreen(width, height, history=10_000)
-        self.stream = pyte.ByteStream(self.screen)
-
-    def lines(self) -> list[str]:
-        return shown_lines(self.screen)
-
-
-def rendered_whole(text: str, width: int = 80) -> list[str]:
-    console = Console(file=io.StringIO(), width=width, force_terminal=True)
-    console.print(ChatMarkdown(text, "monokai"))
-    terminal = Terminal(width)
-    terminal.stream.feed(console.file.getvalue().replace("\n", "\r\n").encode())  # type: ignore[attr-defined]
-    return terminal.lines()
-
-
 @pytest.mark.e2e
 def test_a_long_answer_leaves_every_line_in_the_scrollback_exactly_once(server: OpenAIServer) -> None:
     answer = long_answer()
     server.enqueue(sse_reply(*tokens(answer), delay=0.004))
     child = spawn(server, "--markdown")
     terminal = Terminal()
-    terminal.stream.feed(child.read())
+    terminal.feed(child.read())
     child.wait()
     assert child.exitstatus == 0
-    assert terminal.lines() == rendered_whole(answer)
+    assert terminal.lines() == whole_answer_lines(answer, 80)
 
 
 @pytest.mark.e2e
@@ -92,10 +71,10 @@ def test_a_terminal_resized_mid_stream_shows_no_line_twice(server: OpenAIServer)
     child = spawn(server, "--markdown")
     terminal = Terminal()
     child.expect("item 20 of")
-    terminal.stream.feed(child.before + child.after)
+    terminal.feed(child.before + child.after)
     child.setwinsize(30, 100)
     terminal.screen.resize(30, 100)
-    terminal.stream.feed(child.read())
+    terminal.feed(child.read())
     child.wait()
     shown = "\n".join(terminal.lines())
     for marker in [*(f"item {n} of" for n in range(40)), *(f"value_{n} =" for n in range(45))]:
