@@ -10,27 +10,13 @@ import io
 import os
 import subprocess
 from collections.abc import Mapping
-from pathlib import Path
+from unittest import mock
 
 from typer.testing import CliRunner
 
 from chatcli.cli.app import app
-from chatcli.core.environment import Environment, UserDirs
-
-
-def user_dirs(environ: Mapping[str, str]) -> UserDirs:
-    """The directories platformdirs picks on Linux from the XDG variables (set per test by isolated_home)."""
-    home = Path(environ["HOME"])
-
-    def under(variable: str, default: str) -> Path:
-        return Path(environ.get(variable) or home / default) / "chatcli"
-
-    return UserDirs(
-        under("XDG_CONFIG_HOME", ".config"),
-        under("XDG_DATA_HOME", ".local/share"),
-        under("XDG_STATE_HOME", ".local/state"),
-        under("XDG_CACHE_HOME", ".cache"),
-    )
+from chatcli.core.environment import Environment
+from chatcli.storage.paths import platform_dirs
 
 
 def invoke(
@@ -45,6 +31,8 @@ def invoke(
     `env`, stdin holding `input` (None: stdin closed). The `*_isatty` flags make a stream count as a
     terminal, so the terminal paths (Markdown, colours, reasoning on stderr) run too."""
     environ = {**os.environ, **(env or {})}
+    with mock.patch.dict(os.environ, env or {}):
+        dirs = platform_dirs()  # under HOME and the XDG directories that isolated_home set for this test
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     stderr = io.StringIO()
     environment = Environment(
@@ -54,7 +42,7 @@ def invoke(
         stdin_isatty=stdin_isatty,
         stdout_isatty=stdout_isatty,
         stderr_isatty=stderr_isatty,
-        dirs=user_dirs(environ),
+        dirs=dirs,
         environ=environ,
     )
     # Typer itself (--help, --version, usage errors, typer.confirm) uses sys.stdin, sys.stdout and
