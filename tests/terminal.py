@@ -12,7 +12,7 @@ import pyte
 from rich.console import Console
 
 from chatcli.render.markdown import ChatMarkdown
-from tests.conftest import CHATCLI
+from tests.conftest import CHATCLI, require_e2e
 
 
 class Terminal:
@@ -76,6 +76,7 @@ def spawn_chatcli(
 ) -> pexpect.spawn:
     """`chatcli ARGS` on a new pseudo-terminal of `dimensions` (rows, columns), TERM=xterm-256color unless
     `env` says otherwise; with `encoding` None the child reads and writes bytes."""
+    require_e2e()
     return pexpect.spawn(
         CHATCLI,
         list(args),
