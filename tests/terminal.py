@@ -16,19 +16,15 @@ from tests.conftest import CHATCLI, require_e2e
 
 
 class Terminal:
-    """A terminal emulator with scrollback (pyte), fed what a program wrote to it."""
+    """A terminal emulator with scrollback (pyte). `feed` takes what a program wrote; bytes that came through
+    a pseudo-terminal (newlines already CR LF) go to `stream.feed`."""
 
     def __init__(self, width: int = 80, height: int = 24) -> None:
         self.screen = pyte.HistoryScreen(width, height, history=100_000)
         self.stream = pyte.ByteStream(self.screen)
 
-    def feed(self, output: bytes) -> None:
-        """Bytes as they reach the terminal (from a pseudo-terminal: newlines already made CR LF)."""
-        self.stream.feed(output)
-
-    def feed_text(self, output: str) -> None:
-        """Text a program wrote to its terminal: the tty turns each newline into CR LF (ONLCR)."""
-        self.feed(output.replace("\n", "\r\n").encode())
+    def feed(self, output: str) -> None:
+        self.stream.feed(output.replace("\n", "\r\n").encode())  # what the tty's ONLCR does
 
     def lines(self) -> list[str]:
         return shown_lines(self.screen)
@@ -39,6 +35,13 @@ class Terminal:
         rows += [[line[x] for x in range(self.screen.columns)] for line in self.screen.buffer.values()]
         return [[(char.fg, char.bg) for char in row] for row in rows]
 
+    @classmethod
+    def lines_of(cls, output: str) -> list[str]:
+        """What a new terminal of this class shows after a program wrote `output`."""
+        terminal = cls()
+        terminal.feed(output)
+        return terminal.lines()
+
 
 def whole_answer_lines(text: str, width: int, height: int = 24) -> list[str]:
     """The lines a terminal `width` columns wide shows for answer `text` rendered at once, not streamed."""
@@ -48,7 +51,7 @@ def whole_answer_lines(text: str, width: int, height: int = 24) -> list[str]:
     console.print(ChatMarkdown(text, "monokai"))
     terminal = Terminal(width, height)
     assert isinstance(console.file, io.StringIO)
-    terminal.feed_text(console.file.getvalue())
+    terminal.feed(console.file.getvalue())
     return terminal.lines()
 
 

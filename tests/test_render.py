@@ -12,20 +12,17 @@ from rich.console import Console
 
 from chatcli.render.markdown import ChatMarkdown
 from chatcli.render.markdown_renderer import MarkdownRenderer
-from tests.terminal import Terminal, whole_answer_lines
+from tests.terminal import Terminal as Emulator
+from tests.terminal import whole_answer_lines
 
 WIDTH, HEIGHT = 60, 24
 
 
-def new_terminal() -> Terminal:
-    return Terminal(WIDTH, HEIGHT)
+class Terminal(Emulator):
+    """A WIDTH x HEIGHT terminal, fed the text a renderer wrote."""
 
-
-def lines_of(output: str) -> list[str]:
-    """What a WIDTH x HEIGHT terminal shows, scrollback included, after a renderer wrote `output`."""
-    terminal = new_terminal()
-    terminal.feed_text(output)
-    return terminal.lines()
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
+        super().__init__(width, height)
 
 
 def new_console(width: int = WIDTH, height: int = HEIGHT, terminal: bool = True) -> Console:
@@ -40,9 +37,9 @@ def output(console: Console) -> str:
     return file.getvalue()
 
 
-def whole(text: str) -> list[str]:
+def whole(text: str, width: int = WIDTH) -> list[str]:
     """The answer rendered at once, as a terminal shows it."""
-    return whole_answer_lines(text, WIDTH, HEIGHT)
+    return whole_answer_lines(text, width, HEIGHT)
 
 
 def pieces(text: str, seed: int, longest: int = 6) -> list[str]:
@@ -69,7 +66,7 @@ def stream(parts: list[str], console: Console, refresh_every: int = 1) -> None:
 def streamed(text: str, seed: int = 0, refresh_every: int = 1, longest: int = 6) -> list[str]:
     console = new_console()
     stream(pieces(text, seed, longest), console, refresh_every)
-    return lines_of(output(console))
+    return Terminal.lines_of(output(console))
 
 
 LONG_PARAGRAPH = " ".join(f"word{index} *and* more" for index in range(220))
@@ -128,7 +125,7 @@ def test_streamed_answer_equals_whole_answer_with_rare_updates() -> None:
 
 @pytest.mark.parametrize(
     ("text", "refresh_every"),
-    [  # the open block of the first and last is redrawn whole at every refresh: fewer refreshes for them
+    [  # the first and the last keep one block open throughout, rendered anew at every refresh
         pytest.param(" ".join(f"w{n} **b{n}**" for n in range(600)), 27, id="one long line"),
         pytest.param("".join(f"- item {n}\n" for n in range(400)), 9, id="many list items"),
         pytest.param("".join(f"{n}. item\n" for n in range(1, 130)), 9, id="many ordered items"),
@@ -145,13 +142,13 @@ def test_links_show_their_target_and_no_hyperlink_escape() -> None:
     console = new_console()
     stream(pieces("See [the docs](https://example.com/docs).\n", 0), console)
     assert "\x1b]8;" not in output(console)
-    assert "See the docs (https://example.com/docs)." in lines_of(output(console))
+    assert "See the docs (https://example.com/docs)." in Terminal.lines_of(output(console))
 
 
 def test_control_sequences_from_the_model_are_shown_not_obeyed() -> None:
     console = new_console()
     stream(["Hi \x1b]5", "2;c;SGVsbG8=\x07 \x1b", "[2J\x1b[6n \u202eevil\r", "\nnext line\n"], console)
-    text = "\n".join(lines_of(output(console)))
+    text = "\n".join(Terminal.lines_of(output(console)))
     assert "^[]52;c;SGVsbG8=^G ^[[2J^[[6n <U+202E>evil next line" in text
     assert "^M" not in text
     assert (
@@ -175,7 +172,7 @@ def test_an_interrupted_answer_stays_on_screen_in_full_and_the_cursor_comes_back
         raise failure
     assert output(console).endswith("\x1b[?25h")
     assert output(console).count("\x1b[?25l") == 1
-    assert lines_of(output(console)) == whole(partial)
+    assert Terminal.lines_of(output(console)) == whole(partial)
 
 
 def test_without_a_terminal_closed_blocks_print_as_they_close_and_nothing_is_redrawn() -> None:
@@ -196,17 +193,17 @@ def test_without_a_terminal_closed_blocks_print_as_they_close_and_nothing_is_red
 def streamed_with_resize(text: str, seed: int, divisor: int, width: int, height: int) -> list[str]:
     """`text` streamed in pieces, the terminal resized to `width` x `height` after 1/`divisor` of them."""
     parts = pieces(text, seed)
-    console, terminal = new_console(), new_terminal()
+    console, terminal = new_console(), Terminal()
     with MarkdownRenderer(console, clock=lambda: 0.0) as renderer:
         for index, part in enumerate(parts):
             renderer.feed(part)
             renderer.refresh()
             if index == len(parts) // divisor:
-                terminal.feed_text(output(console))
+                terminal.feed(output(console))
                 console.file = io.StringIO()
                 console.size = (width, height)
                 terminal.screen.resize(height, width)
-    terminal.feed_text(output(console))
+    terminal.feed(output(console))
     return terminal.lines()
 
 
@@ -235,7 +232,7 @@ def test_text_that_arrives_before_a_pause_is_shown_without_waiting_for_more() ->
         renderer.feed(" about it")  # too soon after the first update to be drawn at once
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and not shown.is_set():
-            if "about it" in "\n".join(lines_of(output(console))):
+            if "about it" in "\n".join(Terminal.lines_of(output(console))):
                 shown.set()
             time.sleep(0.01)
         assert shown.is_set()
@@ -293,11 +290,11 @@ def test_a_code_block_printed_in_pieces_keeps_the_colours_of_the_whole_block() -
     text = "```python\n" + "\n".join(code) + "\n```\n"
     console = new_console()
     console.print(ChatMarkdown(text, "monokai"))
-    whole_terminal = new_terminal()
-    whole_terminal.feed_text(output(console))
+    whole_terminal = Terminal()
+    whole_terminal.feed(output(console))
     console = new_console()
     stream(pieces(text, 0), console, refresh_every=3)
-    streamed_terminal = new_terminal()
-    streamed_terminal.feed_text(output(console))
+    streamed_terminal = Terminal()
+    streamed_terminal.feed(output(console))
     assert streamed_terminal.lines() == whole_terminal.lines()
     assert streamed_terminal.colours() == whole_terminal.colours()

@@ -38,8 +38,10 @@ def tokens(text: str, size: int = 12) -> list[str]:
     return [text[at : at + size] for at in range(0, len(text), size)]
 
 
-def spawn(server: OpenAIServer, *flags: str) -> pexpect.spawn:
-    return spawn_chatcli("ask", "--base-url", server.url, *flags, "go", encoding=None, timeout=TIMEOUT)
+def spawn(server: OpenAIServer, *flags: str, env: dict[str, str] | None = None) -> pexpect.spawn:
+    return spawn_chatcli(
+        "ask", "--base-url", server.url, *flags, "go", env=env, encoding=None, timeout=TIMEOUT
+    )
 
 
 def on_terminal(server: OpenAIServer, *flags: str, env: dict[str, str]) -> bytes:
@@ -58,7 +60,7 @@ def test_a_long_answer_leaves_every_line_in_the_scrollback_exactly_once(server: 
     server.enqueue(sse_reply(*tokens(answer), delay=0.004))
     child = spawn(server, "--markdown")
     terminal = Terminal()
-    terminal.feed(child.read())
+    terminal.stream.feed(child.read())
     child.wait()
     assert child.exitstatus == 0
     assert terminal.lines() == whole_answer_lines(answer, 80)
@@ -71,10 +73,10 @@ def test_a_terminal_resized_mid_stream_shows_no_line_twice(server: OpenAIServer)
     child = spawn(server, "--markdown")
     terminal = Terminal()
     child.expect("item 20 of")
-    terminal.feed(child.before + child.after)
+    terminal.stream.feed(child.before + child.after)
     child.setwinsize(30, 100)
     terminal.screen.resize(30, 100)
-    terminal.feed(child.read())
+    terminal.stream.feed(child.read())
     child.wait()
     shown = "\n".join(terminal.lines())
     for marker in [*(f"item {n} of" for n in range(40)), *(f"value_{n} =" for n in range(45))]:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 import pytest
 from prompt_toolkit import PromptSession
@@ -120,11 +120,18 @@ class RecordingScreen:
         return True
 
 
-def make_runner(
+class Chat(NamedTuple):
+    """A CommandRunner on a session, the screen it reports to, and the `ask` it was given: what the REPL
+    calls with a line that is not a command."""
+
+    runner: CommandRunner
+    screen: RecordingScreen
+    ask: Callable[[str], None]
+
+
+def make_chat(
     backend: ScriptedBackend, save_file: ConversationFile | None = None, aliases: dict[str, str] | None = None
-) -> tuple[CommandRunner, RecordingScreen, Callable[[str], None]]:
-    """A CommandRunner on a session with `backend`, the screen it reports to, and the `ask` it was given
-    (what the REPL calls with a line that is not a command)."""
+) -> Chat:
     screen = RecordingScreen()
     autosave = Autosave(save_file, warn=screen.warn)
     recorder = Recorder(Path("/nonexistent/library.db"), screen.warn, records=False)
@@ -136,7 +143,15 @@ def make_runner(
         except BackendError as error:
             screen.warn(str(error))
 
-    return CommandRunner(session, screen, ask, autosave, recorder, model_aliases=aliases), screen, ask
+    return Chat(CommandRunner(session, screen, ask, autosave, recorder, model_aliases=aliases), screen, ask)
+
+
+def make_runner(
+    backend: ScriptedBackend, save_file: ConversationFile | None = None, aliases: dict[str, str] | None = None
+) -> tuple[CommandRunner, RecordingScreen]:
+    """The runner and its screen, for a test that needs no `ask`."""
+    chat = make_chat(backend, save_file, aliases)
+    return chat.runner, chat.screen
 
 
 def run(runner: CommandRunner, line: str) -> bool:
@@ -151,7 +166,7 @@ def texts(runner: CommandRunner) -> list[tuple[str, str]]:
 
 def test_retry_replaces_the_last_answer_and_sends_the_same_question() -> None:
     backend = ScriptedBackend("first answer", "second answer")
-    runner, _, ask = make_runner(backend)
+    runner, _, ask = make_chat(backend)
     ask("question")
     assert run(runner, "/retry") is True
     assert texts(runner) == [("user", "question"), ("assistant", "second answer")]
@@ -159,7 +174,7 @@ def test_retry_replaces_the_last_answer_and_sends_the_same_question() -> None:
 
 
 def test_a_failed_retry_keeps_the_previous_answer() -> None:
-    runner, screen, ask = make_runner(
+    runner, screen, ask = make_chat(
         ScriptedBackend("kept", BackendError("cannot connect to x (connection refused)"))
     )
     ask("question")
@@ -170,7 +185,7 @@ def test_a_failed_retry_keeps_the_previous_answer() -> None:
 
 def test_undo_drops_the_last_exchange_and_retry_with_nothing_sends_nothing() -> None:
     backend = ScriptedBackend("a1", "a2")
-    runner, screen, ask = make_runner(backend)
+    runner, screen, ask = make_chat(backend)
     ask("q1")
     ask("q2")
     run(runner, "/undo")
@@ -185,7 +200,7 @@ def test_undo_drops_the_last_exchange_and_retry_with_nothing_sends_nothing() -> 
 
 def test_model_resolves_a_configured_alias_and_the_next_request_uses_it() -> None:
     backend = ScriptedBackend("answer")
-    runner, screen, ask = make_runner(backend, aliases={"fast": "gpt-4o-mini"})
+    runner, screen, ask = make_chat(backend, aliases={"fast": "gpt-4o-mini"})
     run(runner, "/model fast")
     ask("question")
     assert backend.requests[0].model == "gpt-4o-mini"
@@ -193,7 +208,7 @@ def test_model_resolves_a_configured_alias_and_the_next_request_uses_it() -> Non
 
 
 def test_model_and_system_are_shown_and_switched() -> None:
-    runner, screen, _ = make_runner(ScriptedBackend())
+    runner, screen, _ = make_chat(ScriptedBackend())
     run(runner, "/model")
     run(runner, "/model qwen3")
     run(runner, "/system")
@@ -213,7 +228,7 @@ def test_model_and_system_are_shown_and_switched() -> None:
 
 def test_clear_keeps_the_system_prompt_and_stops_saving_over_the_old_file(tmp_path: Path) -> None:
     saved = ConversationFile(tmp_path / "chat.json")
-    runner, _, ask = make_runner(ScriptedBackend("a1"), saved)
+    runner, _, ask = make_chat(ScriptedBackend("a1"), saved)
     run(runner, "/system terse")
     ask("q1")
     runner.autosave.save(runner.session.conversation)
@@ -224,7 +239,7 @@ def test_clear_keeps_the_system_prompt_and_stops_saving_over_the_old_file(tmp_pa
 
 
 def test_save_then_load_round_trips_and_keeps_saving_to_the_new_file(tmp_path: Path) -> None:
-    runner, screen, ask = make_runner(ScriptedBackend("a1", "a2"))
+    runner, screen, ask = make_chat(ScriptedBackend("a1", "a2"))
     ask("q1")
     run(runner, f"/save {tmp_path / 'one.json'}")
     assert runner.autosave.file is not None and runner.autosave.file.path == tmp_path / "one.json"
@@ -240,7 +255,7 @@ def test_save_then_load_round_trips_and_keeps_saving_to_the_new_file(tmp_path: P
 def test_save_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> None:
     other = tmp_path / "other.json"
     other.write_text("precious")
-    runner, screen, ask = make_runner(ScriptedBackend("a1"))
+    runner, screen, ask = make_chat(ScriptedBackend("a1"))
     ask("q1")
     run(runner, f"/save {other}")
     run(runner, "/save")
@@ -252,7 +267,7 @@ def test_save_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> No
 def test_load_of_a_bad_file_is_one_warning_and_keeps_the_conversation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    runner, screen, ask = make_runner(ScriptedBackend("a1"))
+    runner, screen, ask = make_chat(ScriptedBackend("a1"))
     ask("q1")
     run(runner, f"/load {bad}")
     assert texts(runner) == [("user", "q1"), ("assistant", "a1")]
@@ -261,7 +276,7 @@ def test_load_of_a_bad_file_is_one_warning_and_keeps_the_conversation(tmp_path: 
 
 def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
     answer = "Try:\n```sh\nls\n```\nor\n```py\nimport os\nprint(os.getcwd())\n```\n"
-    runner, screen, ask = make_runner(ScriptedBackend(answer))
+    runner, screen, ask = make_chat(ScriptedBackend(answer))
     run(runner, "/copy")
     assert screen.notices == ["no answer to copy from yet"]
     ask("how do I list files?")
@@ -281,14 +296,14 @@ def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
 
 
 def test_copy_without_code_blocks_copies_the_whole_answer() -> None:
-    runner, screen, ask = make_runner(ScriptedBackend("just prose"))
+    runner, screen, ask = make_chat(ScriptedBackend("just prose"))
     ask("q")
     run(runner, "/copy")
     assert screen.clipboard == ["just prose"]
 
 
 def test_help_lists_every_command_and_exit_leaves() -> None:
-    runner, screen, _ = make_runner(ScriptedBackend())
+    runner, screen, _ = make_chat(ScriptedBackend())
     assert run(runner, "/help") is True
     listed = "\n".join(screen.notices)
     for name in (
@@ -311,7 +326,7 @@ def test_help_lists_every_command_and_exit_leaves() -> None:
 
 
 def test_history_shows_the_conversation_with_interrupted_answers() -> None:
-    runner, screen, _ = make_runner(ScriptedBackend())
+    runner, screen, _ = make_chat(ScriptedBackend())
     run(runner, "/history")
     assert screen.notices == ["the conversation is empty"]
     conversation = runner.session.conversation
@@ -461,7 +476,7 @@ def test_background_backend_streams_once_built_and_hands_over_errors() -> None:
 
 def test_clear_stops_saving_so_the_file_keeps_the_previous_conversation(tmp_path: Path) -> None:
     chat = ConversationFile(tmp_path / "chat.json")
-    runner, screen, ask = make_runner(ScriptedBackend("answer"), chat)
+    runner, screen, ask = make_chat(ScriptedBackend("answer"), chat)
     ask("question")
     runner.autosave.save(runner.session.conversation)
     run(runner, "/clear")
