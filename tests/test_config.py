@@ -221,6 +221,7 @@ def test_key_command_problems_are_explained(command: str, expected: str) -> None
     assert str(caught.value).startswith(expected)
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_key_command_that_hangs_is_stopped_by_its_timeout() -> None:
     with pytest.raises(BackendError) as caught:
         run_key_command(python_command("import time; time.sleep(60)"), timeout=0.5)

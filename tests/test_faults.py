@@ -1,6 +1,6 @@
 """Network and stream faults (reliability checklist, section D), injected by the local server, seen through
-`chatcli ask` (in-process; a few through the installed command, e2e): each gets its own one-line message and
-exit code, and nothing leaks."""
+`chatcli ask` (in-process; a few through the installed command, and those that wait out real timeouts, are e2e):
+each gets its own one-line message and exit code, and nothing leaks."""
 
 from __future__ import annotations
 
@@ -109,6 +109,7 @@ def test_not_found_names_the_model_and_base_url_and_hints_at_v1(
     assert len(server.bodies) == 1
 
 
+@pytest.mark.e2e  # waits out a 1 s Retry-After
 def test_rate_limit_says_it_waits_honours_retry_after_then_answers(ask: Ask, server: OpenAIServer) -> None:
     server.enqueue(
         json_reply(
@@ -248,6 +249,7 @@ def test_tls_to_a_plain_http_server_says_so(ask: Ask, server: OpenAIServer) -> N
     )
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_connect_timeout_comes_from_the_config(ask: Ask, isolated_home: Path, blackhole: str) -> None:
     write_config(isolated_home, "connect_timeout = 0.3\n")
     result = ask("hi", base_url=blackhole)
@@ -293,6 +295,7 @@ def test_error_event_mid_stream_is_reported_and_not_retried(ask: Ask, server: Op
     assert len(server.bodies) == 1
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_idle_gap_longer_than_timeout_is_a_stall_with_the_partial_answer_kept(
     ask: Ask, server: OpenAIServer
 ) -> None:
@@ -307,6 +310,7 @@ def test_idle_gap_longer_than_timeout_is_a_stall_with_the_partial_answer_kept(
     )
 
 
+@pytest.mark.e2e  # waits 1.5 s for the first token
 def test_slow_first_token_is_not_cut_by_the_short_idle_timeout(ask: Ask, server: OpenAIServer) -> None:
     server.enqueue(Reply(body=sse_body(1.5, chunk("thought"), chunk(" hard"), chunk(finish_reason="stop"))))
     result = ask("--timeout", "0.5", "hi")
@@ -314,6 +318,7 @@ def test_slow_first_token_is_not_cut_by_the_short_idle_timeout(ask: Ask, server:
     assert result.stdout == b"thought hard\n"
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_first_token_timeout_comes_from_the_config(
     ask: Ask, server: OpenAIServer, isolated_home: Path
 ) -> None:
@@ -324,6 +329,7 @@ def test_first_token_timeout_comes_from_the_config(
     assert one_line_error(result).startswith(f"no answer from {server.url} within 0.5 s")
 
 
+@pytest.mark.e2e  # streams for 2.5 s
 def test_keep_alive_comments_keep_a_slow_stream_alive(ask: Ask, server: OpenAIServer) -> None:
     keep_alive = [b": keep-alive\n\n", 0.25] * 10  # 2.5 s without data, never more than 0.25 s without a byte
     server.enqueue(Reply(body=sse_body(chunk("a"), *keep_alive, chunk("b"), chunk(finish_reason="stop"))))
