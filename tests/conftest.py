@@ -25,6 +25,29 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 CHATCLI = shutil.which("chatcli", path=str(Path(sys.executable).parent)) or "chatcli"
 
 
+class _Tier:
+    """Whether the running test is marked e2e: only those may start the installed chatcli."""
+
+    e2e = True
+
+
+TIER = _Tier()
+
+
+@pytest.fixture(autouse=True)
+def tier(request: pytest.FixtureRequest) -> Iterator[None]:
+    TIER.e2e = request.node.get_closest_marker("e2e") is not None
+    yield
+    TIER.e2e = True
+
+
+def require_e2e() -> None:
+    """Stop a test outside the e2e tier that starts the installed chatcli: the fast tier runs in-process."""
+    assert TIER.e2e, (
+        "this test starts the installed chatcli: mark it e2e, or run it with tests.inprocess.invoke"
+    )
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """HOME, config and data directories under tmp_path; no OPENAI_* or CHATCLI_* from the developer's shell."""
@@ -39,6 +62,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     return home
+
+
+def write_config(home: Path, text: str) -> Path:
+    """Write the user's config file (under the isolated `home`) and return its path."""
+    path = home / ".config" / "chatcli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 @pytest.fixture
@@ -64,6 +95,7 @@ def run_chatcli(
     *args: str, input: bytes | None = b"", env: dict[str, str] | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the installed `chatcli` with the test's environment plus `env`; stdin is a pipe holding `input`."""
+    require_e2e()
     return subprocess.run(
         [CHATCLI, *args],
         input=input,

@@ -116,7 +116,8 @@ class OpenAIServer:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     def start(self) -> OpenAIServer:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        # A short poll interval: `stop()` waits for the next poll, and every test using the server pays it.
+        threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def stop(self) -> None:

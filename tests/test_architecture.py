@@ -5,6 +5,7 @@ streams or environment itself (they come in an Environment)."""
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +27,12 @@ ALLOWED: dict[str, set[str]] = {
 PROCESS_STATE = {("sys", "stdout"), ("sys", "stderr"), ("sys", "stdin"), ("os", "environ"), ("os", "getenv")}
 
 
-def modules() -> Iterator[tuple[str, Path, ast.Module]]:
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE).parts
-        if len(parts) > 1:
-            yield parts[0], path, ast.parse(path.read_text(), str(path))
+@functools.cache  # parsed once for all the tests below
+def modules() -> tuple[tuple[str, Path, ast.Module], ...]:
+    paths = [(path.relative_to(PACKAGE).parts, path) for path in sorted(PACKAGE.rglob("*.py"))]
+    return tuple(
+        (parts[0], path, ast.parse(path.read_text(), str(path))) for parts, path in paths if len(parts) > 1
+    )
 
 
 def imported(tree: ast.Module) -> Iterator[tuple[str, int]]:

@@ -19,7 +19,8 @@ from chatcli.cli.settings import (
     settings,
 )
 from chatcli.core.errors import BackendError, UsageError
-from tests.conftest import TEST_KEY, run_chatcli
+from tests.conftest import TEST_KEY, write_config
+from tests.inprocess import invoke
 
 LAYERED = """
 model = "file-model"
@@ -220,6 +221,7 @@ def test_key_command_problems_are_explained(command: str, expected: str) -> None
     assert str(caught.value).startswith(expected)
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_key_command_that_hangs_is_stopped_by_its_timeout() -> None:
     with pytest.raises(BackendError) as caught:
         run_key_command(python_command("import time; time.sleep(60)"), timeout=0.5)
@@ -230,27 +232,22 @@ def test_key_command_does_not_read_our_stdin() -> None:
     assert run_key_command(python_command("import sys; print(sys.stdin.read() or 'empty')")) == "empty"
 
 
-# -- the installed command -----------------------------------------------------------------------------------
-
-
-def config_path(home: Path) -> Path:
-    path = home / ".config" / "chatcli" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+# -- the commands -----------------------------------------------------------------------------------------
 
 
 def test_config_path_prints_the_user_config_file(isolated_home: Path) -> None:
-    result = run_chatcli("config", "path")
+    result = invoke("config", "path")
     assert result.returncode == 0
     assert result.stdout.decode() == f"{isolated_home}/.config/chatcli/config.toml\n"
 
 
 def test_config_show_gives_values_and_sources_and_never_a_key(isolated_home: Path) -> None:
-    config_path(isolated_home).write_text(
+    write_config(
+        isolated_home,
         f'api_key = "{TEST_KEY[:-1]}x"\nsystem = "be \\u001b[31m brief"\n'
-        '[aliases]\nfast = "gpt-4o-mini"\n[profiles.local]\nbase_url = "http://127.0.0.1:1/v1"\n'
+        '[aliases]\nfast = "gpt-4o-mini"\n[profiles.local]\nbase_url = "http://127.0.0.1:1/v1"\n',
     )
-    result = run_chatcli(
+    result = invoke(
         "config", "show", "-m", "fast", env={"OPENAI_API_KEY": TEST_KEY, "CHATCLI_PROFILE": "local"}
     )
     assert result.returncode == 0, result.stderr
@@ -270,9 +267,8 @@ def test_config_show_gives_values_and_sources_and_never_a_key(isolated_home: Pat
 
 
 def test_bad_config_file_stops_ask_with_exit_2_and_sends_nothing(isolated_home: Path) -> None:
-    path = config_path(isolated_home)
-    path.write_text("temperature = [\n")
-    result = run_chatcli("ask", "-b", "echo", "hi")
+    path = write_config(isolated_home, "temperature = [\n")
+    result = invoke("ask", "-b", "echo", "hi")
     assert result.returncode == 2
     assert result.stdout == b""
     lines = result.stderr.decode().splitlines()

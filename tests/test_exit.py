@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import CHATCLI
 
+pytestmark = pytest.mark.e2e  # closed streams and pipe buffers need a real process
+
 
 def run_with_closed(fd: int, *args: str) -> subprocess.CompletedProcess[bytes]:
     """Run the installed command with file descriptor `fd` (1: stdout, 2: stderr) closed from the start."""

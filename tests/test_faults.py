@@ -1,20 +1,20 @@
 """Network and stream faults (reliability checklist, section D), injected by the local server, seen through
-the installed `chatcli ask`: each gets its own one-line message and exit code, and nothing leaks."""
+`chatcli ask` (in-process; a few through the installed command, and those that wait out real timeouts, are e2e):
+each gets its own one-line message and exit code, and nothing leaks."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pexpect
 import pytest
 
-from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
+from tests.conftest import TEST_KEY, run_chatcli, write_config
+from tests.inprocess import invoke
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import (
     DROP,
@@ -28,7 +28,8 @@ from tests.openai_server import (
     text_reply,
 )
 
-Ask = Callable[..., subprocess.CompletedProcess[bytes]]
+Result = subprocess.CompletedProcess[bytes]
+Ask = Callable[..., Result]
 HTML_502 = (
     "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
     + ("<hr><center>nginx</center>" * 40)
@@ -36,14 +37,11 @@ HTML_502 = (
 )
 
 
-@pytest.fixture
-def ask(server: OpenAIServer, tmp_path: Path) -> Ask:
+def asking(server: OpenAIServer, tmp_path: Path, runner: Callable[..., Result]) -> Ask:
     """`chatcli ask --base-url <server> ARGS` with the test key set; every run is checked for leaks."""
 
-    def run(
-        *args: str, base_url: str | None = None, input: bytes = b""
-    ) -> subprocess.CompletedProcess[bytes]:
-        result = run_chatcli(
+    def run(*args: str, base_url: str | None = None, input: bytes = b"") -> Result:
+        result = runner(
             "ask", "--base-url", base_url or server.url, *args, input=input, env={"OPENAI_API_KEY": TEST_KEY}
         )
         assert_clean(result, tmp_path)
@@ -52,10 +50,15 @@ def ask(server: OpenAIServer, tmp_path: Path) -> Ask:
     return run
 
 
-def write_config(home: Path, text: str) -> None:
-    config = home / ".config" / "chatcli" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(text)
+@pytest.fixture
+def ask(server: OpenAIServer, tmp_path: Path) -> Ask:
+    return asking(server, tmp_path, invoke)
+
+
+@pytest.fixture
+def installed_ask(server: OpenAIServer, tmp_path: Path) -> Ask:
+    """`ask`, through the installed command in a subprocess."""
+    return asking(server, tmp_path, run_chatcli)
 
 
 def sse_body(*events: object) -> list[object]:
@@ -106,6 +109,7 @@ def test_not_found_names_the_model_and_base_url_and_hints_at_v1(
     assert len(server.bodies) == 1
 
 
+@pytest.mark.e2e  # waits out a 1 s Retry-After
 def test_rate_limit_says_it_waits_honours_retry_after_then_answers(ask: Ask, server: OpenAIServer) -> None:
     server.enqueue(
         json_reply(
@@ -245,6 +249,7 @@ def test_tls_to_a_plain_http_server_says_so(ask: Ask, server: OpenAIServer) -> N
     )
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_connect_timeout_comes_from_the_config(ask: Ask, isolated_home: Path, blackhole: str) -> None:
     write_config(isolated_home, "connect_timeout = 0.3\n")
     result = ask("hi", base_url=blackhole)
@@ -255,12 +260,13 @@ def test_connect_timeout_comes_from_the_config(ask: Ask, isolated_home: Path, bl
 # -- stream faults ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_stream_cut_mid_answer_keeps_the_partial_text_warns_and_exits_1(
-    ask: Ask, server: OpenAIServer, tmp_path: Path
+    installed_ask: Ask, server: OpenAIServer, tmp_path: Path
 ) -> None:
     saved = tmp_path / "chat.json"
     server.enqueue(Reply(body=sse_body(chunk("The answer is"), chunk(" forty"), DROP)))
-    result = ask("-o", str(saved), "question")
+    result = installed_ask("-o", str(saved), "question")
     assert result.returncode == 1
     assert result.stdout == b"The answer is forty\n"
     assert one_line_error(result).startswith("the answer ended early")
@@ -289,6 +295,7 @@ def test_error_event_mid_stream_is_reported_and_not_retried(ask: Ask, server: Op
     assert len(server.bodies) == 1
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_idle_gap_longer_than_timeout_is_a_stall_with_the_partial_answer_kept(
     ask: Ask, server: OpenAIServer
 ) -> None:
@@ -303,6 +310,7 @@ def test_idle_gap_longer_than_timeout_is_a_stall_with_the_partial_answer_kept(
     )
 
 
+@pytest.mark.e2e  # waits 1.5 s for the first token
 def test_slow_first_token_is_not_cut_by_the_short_idle_timeout(ask: Ask, server: OpenAIServer) -> None:
     server.enqueue(Reply(body=sse_body(1.5, chunk("thought"), chunk(" hard"), chunk(finish_reason="stop"))))
     result = ask("--timeout", "0.5", "hi")
@@ -310,6 +318,7 @@ def test_slow_first_token_is_not_cut_by_the_short_idle_timeout(ask: Ask, server:
     assert result.stdout == b"thought hard\n"
 
 
+@pytest.mark.e2e  # waits out a real timeout
 def test_first_token_timeout_comes_from_the_config(
     ask: Ask, server: OpenAIServer, isolated_home: Path
 ) -> None:
@@ -320,6 +329,7 @@ def test_first_token_timeout_comes_from_the_config(
     assert one_line_error(result).startswith(f"no answer from {server.url} within 0.5 s")
 
 
+@pytest.mark.e2e  # streams for 2.5 s
 def test_keep_alive_comments_keep_a_slow_stream_alive(ask: Ask, server: OpenAIServer) -> None:
     keep_alive = [b": keep-alive\n\n", 0.25] * 10  # 2.5 s without data, never more than 0.25 s without a byte
     server.enqueue(Reply(body=sse_body(chunk("a"), *keep_alive, chunk("b"), chunk(finish_reason="stop"))))
@@ -391,26 +401,21 @@ def test_unfinished_answers_warn_on_stderr(ask: Ask, server: OpenAIServer, reaso
     assert warning in result.stderr.decode() and result.stderr.count(b"\n") == 1
 
 
-def test_a_four_megabyte_line_arrives_whole(ask: Ask, server: OpenAIServer) -> None:
+@pytest.mark.e2e
+def test_a_four_megabyte_line_arrives_whole(installed_ask: Ask, server: OpenAIServer) -> None:
     huge = "x" * (4 * 1024 * 1024)
     server.enqueue(sse_reply(huge))
-    result = ask("hi")
+    result = installed_ask("hi")
     assert result.returncode == 0
     assert result.stdout == huge.encode() + b"\n"
 
 
 def test_reasoning_is_shown_dimmed_and_sanitised_on_a_terminal_stderr_never_in_stdout(
-    server: OpenAIServer, tmp_path: Path
+    server: OpenAIServer,
 ) -> None:
     thinking = chunk(reasoning_content="Let me think \x1b[2J.")
     server.enqueue(Reply(body=sse_body(thinking, chunk("Answer."), chunk(finish_reason="stop"))))
-    answer_file = tmp_path / "answer.txt"
-    script = 'exec "$0" ask -R --base-url "$1" hi > "$2"'  # stderr on the terminal, stdout to a file
-    child = pexpect.spawn(
-        "/bin/sh", ["-c", script, CHATCLI, server.url, str(answer_file)], env=dict(os.environ)
-    )
-    child.expect(pexpect.EOF, timeout=30)
-    child.close()
-    assert child.exitstatus == 0
-    assert isinstance(child.before, bytes) and b"\x1b[2mLet me think ^[[2J.\x1b[0m" in child.before
-    assert answer_file.read_bytes() == b"Answer.\n"
+    result = invoke("ask", "-R", "--base-url", server.url, "hi", stderr_isatty=True)  # stdout to a file
+    assert result.returncode == 0
+    assert b"\x1b[2mLet me think ^[[2J.\x1b[0m" in result.stderr
+    assert result.stdout == b"Answer.\n"

@@ -21,7 +21,8 @@ from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import BadFileError, HistoryError
 from chatcli.storage.conversation_file import ConversationFile
 from chatcli.storage.files import create_private_file, write_atomic
-from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
+from tests.conftest import CHATCLI, TEST_KEY
+from tests.inprocess import invoke
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import OpenAIServer, Reply, chunk, sse_event
 
@@ -86,12 +87,11 @@ def test_a_private_file_stays_0600_when_prompt_toolkit_appends_to_it(umask: int,
 
 def test_saved_files_via_the_command_are_private_under_umask_000(tmp_path: Path) -> None:
     target = tmp_path / "chat.json"  # into an existing directory: chatcli creates none for -o (issue 14)
-    code = "import os, sys; os.umask(0); os.execv(sys.argv[1], sys.argv[1:])"
-    subprocess.run(
-        [sys.executable, "-c", code, CHATCLI, "ask", "-b", "echo", "-o", str(target), "hi"],
-        check=True,
-        capture_output=True,
-    )
+    previous = os.umask(0)
+    try:
+        assert invoke("ask", "-b", "echo", "-o", str(target), "hi").returncode == 0
+    finally:
+        os.umask(previous)
     assert mode(target) == 0o600
 
 
@@ -134,7 +134,7 @@ def test_bad_file_given_to_load_and_save_is_never_overwritten_and_nothing_is_sen
     raw, problem = BAD_FILES[name]
     path = tmp_path / "chat.json"
     path.write_bytes(raw)
-    result = run_chatcli(
+    result = invoke(
         "ask",
         "--base-url",
         server.url,
@@ -157,7 +157,7 @@ def test_saving_over_an_unloaded_bad_file_is_refused_before_the_request(
 ) -> None:
     path = tmp_path / "chat.json"
     path.write_bytes(b"\xef\xbb\xbfnot ours")
-    result = run_chatcli("ask", "--base-url", server.url, "-o", str(path), "hi")
+    result = invoke("ask", "--base-url", server.url, "-o", str(path), "hi")
     assert result.returncode == 1
     assert "not the loaded conversation" in one_line_error(result)
     assert path.read_bytes() == b"\xef\xbb\xbfnot ours"
@@ -226,22 +226,22 @@ def test_ask_refuses_to_overwrite_a_conversation_edited_while_it_streamed(
     path.write_text(json.dumps(GOOD))
     gate = threading.Event()
     server.enqueue(Reply(body=[sse_event(chunk("answer")), gate, sse_event(chunk(finish_reason="stop"))]))
-    process = subprocess.Popen(
-        [CHATCLI, "ask", "--base-url", server.url, "-l", str(path), "-o", str(path), "q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert server.wait_for_requests(1)
-        edited = json.dumps({**GOOD, "model": "edited elsewhere"}).encode()
-        path.write_bytes(edited)
-    finally:
-        gate.set()
-    stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 1
-    assert stdout == b"answer\n"
-    assert b"changed by another program" in stderr and stderr.count(b"\n") == 1
+    edited = json.dumps({**GOOD, "model": "edited elsewhere"}).encode()
+
+    def edit_while_streaming() -> None:
+        try:
+            if server.wait_for_requests(1):
+                path.write_bytes(edited)
+        finally:
+            gate.set()
+
+    editor = threading.Thread(target=edit_while_streaming)
+    editor.start()
+    result = invoke("ask", "--base-url", server.url, "-l", str(path), "-o", str(path), "q")
+    editor.join()
+    assert result.returncode == 1
+    assert result.stdout == b"answer\n"
+    assert b"changed by another program" in result.stderr and result.stderr.count(b"\n") == 1
     assert path.read_bytes() == edited
 
 
@@ -255,6 +255,7 @@ def big_conversation_file(path: Path, megabytes: int) -> bytes:
     return path.read_bytes()
 
 
+@pytest.mark.e2e  # a file size limit on a process of its own
 def test_disk_full_leaves_the_old_file_intact_and_no_temp_file(tmp_path: Path) -> None:
     path = tmp_path / "chats" / "chat.json"
     old = big_conversation_file(path, 1)
@@ -305,6 +306,7 @@ def open_files_in(pid: int, directory: Path) -> bool:
     return False
 
 
+@pytest.mark.e2e
 def test_sigkill_in_the_middle_of_a_large_save_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
     directory = tmp_path / "chats"
     path = directory / "chat.json"

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # what a fresh interpreter loads
+
 HEAVY = ("openai", "prompt_toolkit", "httpx2", "mcp")
 
 # Runs the CLI's main() under the given argv; at exit (after typer's SystemExit) reports the heavy packages loaded.

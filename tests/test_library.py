@@ -13,7 +13,7 @@ import pytest
 from chatcli.core.conversation import Conversation, Message, Status
 from chatcli.core.errors import HistoryError, PartialAnswer, UsageError
 from chatcli.core.session import Session
-from chatcli.core.stream import ChatRequest, Usage
+from chatcli.core.stream import Usage
 from chatcli.render.plain import PlainRenderer
 from chatcli.storage.library import (
     LATEST,
@@ -25,25 +25,7 @@ from chatcli.storage.library import (
     url_host,
 )
 from chatcli.storage.recorder import Recorder
-
-
-class ScriptedBackend:
-    """Yields the queued pieces; an exception instance in the queue is raised at that point."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.replies: list[list[str | BaseException]] = []
-        self.usage: Usage | None = None
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        pieces = self.replies.pop(0) if self.replies else ["ok"]
-        for piece in pieces:
-            if isinstance(piece, BaseException):
-                raise piece
-            yield piece
-        request.info.finish_reason = "stop"
-        request.info.usage = self.usage
+from tests.fakes import ScriptedBackend
 
 
 @pytest.fixture
@@ -87,9 +69,9 @@ def test_reopening_keeps_the_data_and_does_not_migrate_again(db_path: Path) -> N
 
 
 def test_every_turn_is_recorded_with_its_metadata(db_path: Path) -> None:
-    backend = ScriptedBackend()
-    backend.replies = [["Par", "is."], ["2.1 million"]]
-    backend.usage = Usage(prompt_tokens=12, completion_tokens=3)
+    backend = ScriptedBackend(
+        ["Par", "is."], ["2.1 million"], usage=Usage(prompt_tokens=12, completion_tokens=3)
+    )
     recorder = Recorder(db_path, pytest.fail, backend="openai", host="example.com:8080")
     session = new_session(recorder, backend, system="terse")
     ask(session, "Capital of France?")
@@ -115,8 +97,9 @@ def test_every_turn_is_recorded_with_its_metadata(db_path: Path) -> None:
 
 
 def test_interrupted_and_failed_answers_are_recorded_and_marked(db_path: Path) -> None:
-    backend = ScriptedBackend()
-    backend.replies = [["partial", KeyboardInterrupt()], ["broken", PartialAnswer("stream ended early")]]
+    backend = ScriptedBackend(
+        ["partial", KeyboardInterrupt()], ["broken", PartialAnswer("stream ended early")]
+    )
     recorder = Recorder(db_path, pytest.fail)
     session = new_session(recorder, backend)
     ask(session, "one")
@@ -135,8 +118,7 @@ def test_interrupted_and_failed_answers_are_recorded_and_marked(db_path: Path) -
 def test_a_turn_that_failed_before_any_text_records_nothing(db_path: Path) -> None:
     from chatcli.core.errors import BackendError
 
-    backend = ScriptedBackend()
-    backend.replies = [[BackendError("refused")]]
+    backend = ScriptedBackend(BackendError("refused"))
     session = new_session(Recorder(db_path, pytest.fail), backend)
     with pytest.raises(BackendError):
         ask(session, "lost")

@@ -1,4 +1,5 @@
-"""End-to-end: the installed `chatcli` records into the library, resumes from it, and `chatcli history …`."""
+"""chatcli records into the library, resumes from it, and `chatcli history …`: in-process; concurrent writers
+and the REPL on a real terminal (pexpect) are e2e."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
+from tests.conftest import TEST_KEY, write_config
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 
 @pytest.fixture
@@ -23,14 +26,14 @@ def library_path(isolated_home: Path) -> Path:
 
 
 def listed() -> list[dict[str, object]]:
-    result = run_chatcli("history", "list", "--json")
+    result = invoke("history", "list", "--json")
     assert result.returncode == 0, result.stderr
     conversations: list[dict[str, object]] = json.loads(result.stdout)
     return conversations
 
 
 def shown(conversation_id: str) -> list[dict[str, object]]:
-    result = run_chatcli("history", "show", conversation_id, "--json")
+    result = invoke("history", "show", conversation_id, "--json")
     assert result.returncode == 0, result.stderr
     messages: list[dict[str, object]] = json.loads(result.stdout)["messages"]
     return messages
@@ -43,7 +46,7 @@ def test_ask_records_the_turn_with_model_host_usage_and_never_the_key(
         sse_reply("Paris.", usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11})
     )
     env = {"OPENAI_API_KEY": TEST_KEY}
-    result = run_chatcli(
+    result = invoke(
         "ask", "--base-url", server.url, "-m", "qwen", "-s", "terse", "Capital of France?", env=env
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, b"Paris.\n", b"")
@@ -74,7 +77,7 @@ def test_ask_records_the_turn_with_model_host_usage_and_never_the_key(
 
 def test_an_answer_that_ends_early_is_recorded_as_failed(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("half an ans", finish_reason=None, done=False))
-    result = run_chatcli("ask", "--base-url", server.url, "go")
+    result = invoke("ask", "--base-url", server.url, "go")
     assert result.returncode == 1
     [conversation] = listed()
     assert shown(str(conversation["id"]))[-1] == {
@@ -85,43 +88,41 @@ def test_an_answer_that_ends_early_is_recorded_as_failed(server: OpenAIServer) -
 
 
 def test_no_log_flag_and_config_setting_turn_recording_off(isolated_home: Path, library_path: Path) -> None:
-    assert run_chatcli("ask", "-b", "echo", "--no-log", "secret one").stdout == b"Echo: secret one\n"
-    assert run_chatcli("--no-log", "-b", "echo", input=b"secret two").stdout == b"Echo: secret two\n"
-    config = isolated_home / ".config" / "chatcli" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text("log = false\n")
-    assert run_chatcli("ask", "-b", "echo", "secret three").returncode == 0
+    assert invoke("ask", "-b", "echo", "--no-log", "secret one").stdout == b"Echo: secret one\n"
+    assert invoke("--no-log", "-b", "echo", input=b"secret two").stdout == b"Echo: secret two\n"
+    write_config(isolated_home, "log = false\n")
+    assert invoke("ask", "-b", "echo", "secret three").returncode == 0
     assert not library_path.exists() or listed() == []
 
 
 def test_continue_and_cid_resume_and_send_the_earlier_messages(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("A1"), sse_reply("A2"), sse_reply("B1"), sse_reply("A3"))
     url = ["--base-url", server.url]
-    assert run_chatcli("ask", *url, "-s", "sys", "Q1").returncode == 0
-    assert run_chatcli("ask", *url, "-c", "Q2").returncode == 0
+    assert invoke("ask", *url, "-s", "sys", "Q1").returncode == 0
+    assert invoke("ask", *url, "-c", "Q2").returncode == 0
     assert server.bodies[1]["messages"] == [
         {"role": "system", "content": "sys"},
         {"role": "user", "content": "Q1"},
         {"role": "assistant", "content": "A1"},
         {"role": "user", "content": "Q2"},
     ]
-    assert run_chatcli("ask", *url, "other topic").returncode == 0
+    assert invoke("ask", *url, "other topic").returncode == 0
     first = next(c for c in listed() if c["title"] == "Q1")
     prefix = str(first["id"])[:8]
-    assert run_chatcli(*url, "--cid", prefix, input=b"Q3").returncode == 0  # bare chatcli with piped stdin
+    assert invoke(*url, "--cid", prefix, input=b"Q3").returncode == 0  # bare chatcli with piped stdin
     assert [m["content"] for m in server.bodies[3]["messages"]] == ["sys", "Q1", "A1", "Q2", "A2", "Q3"]
     assert {(c["title"], c["turns"]) for c in listed()} == {("Q1", 3), ("other topic", 1)}
 
 
 def test_resume_errors_are_usage_errors_and_send_nothing(server: OpenAIServer, tmp_path: Path) -> None:
-    empty = run_chatcli("ask", "--base-url", server.url, "-c", "hi")
+    empty = invoke("ask", "--base-url", server.url, "-c", "hi")
     assert empty.returncode == 2
     assert empty.stderr == b"chatcli: error: there is no conversation to continue yet; the library is empty\n"
-    unknown = run_chatcli("ask", "--base-url", server.url, "--cid", "abc123", "hi")
+    unknown = invoke("ask", "--base-url", server.url, "--cid", "abc123", "hi")
     assert unknown.returncode == 2 and b"no conversation abc123" in unknown.stderr
     chat = tmp_path / "c.json"
     chat.write_text("[]")
-    both = run_chatcli("ask", "--base-url", server.url, "--cid", "abc", "-l", str(chat), "hi")
+    both = invoke("ask", "--base-url", server.url, "--cid", "abc", "-l", str(chat), "hi")
     assert both.returncode == 2
     assert server.requests == []
 
@@ -145,6 +146,7 @@ for n in range(int(sys.argv[3])):
 """
 
 
+@pytest.mark.e2e
 def test_two_concurrent_writers_both_keep_every_turn(library_path: Path) -> None:
     turns = 200
     writers = [
@@ -189,20 +191,20 @@ def test_export_then_import_round_trips_the_conversation_file(tmp_path: Path) ->
             }
         )
     )
-    imported = run_chatcli("history", "import", str(source))
+    imported = invoke("history", "import", str(source))
     assert imported.returncode == 0, imported.stderr
     conversation_id = imported.stdout.decode().strip()
     exported = tmp_path / "exported.json"
-    assert run_chatcli("history", "export", conversation_id, str(exported)).returncode == 0
+    assert invoke("history", "export", conversation_id, str(exported)).returncode == 0
     assert json.loads(exported.read_text()) == json.loads(source.read_text())
-    again = run_chatcli("history", "export", conversation_id, str(exported))
+    again = invoke("history", "export", conversation_id, str(exported))
     assert (
         again.returncode == 1 and again.stderr.count(b"\n") == 1
     )  # never overwrites a file it did not write
 
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps([{"role": "user", "content": "plain list"}]))
-    assert run_chatcli("history", "import", str(bare)).returncode == 0
+    assert invoke("history", "import", str(bare)).returncode == 0
     assert {c["title"] for c in listed()} == {"hi", "plain list"}
 
 
@@ -210,56 +212,51 @@ def test_corrupt_library_warns_in_one_line_and_the_answer_still_prints(library_p
     library_path.parent.mkdir(parents=True)
     garbage = os.urandom(8192)
     library_path.write_bytes(garbage)
-    result = run_chatcli("ask", "-b", "echo", "still here?")
+    result = invoke("ask", "-b", "echo", "still here?")
     assert result.returncode == 0
     assert result.stdout == b"Echo: still here?\n"
     assert result.stderr.startswith(b"chatcli: warning: this turn was not recorded in the library: ")
     assert result.stderr.count(b"\n") == 1
-    listing = run_chatcli("history", "list")
+    listing = invoke("history", "list")
     assert listing.returncode == 1 and listing.stderr.count(b"\n") == 1
     assert str(library_path).encode() in listing.stderr
-    resumed = run_chatcli("ask", "-b", "echo", "-c", "more")
+    resumed = invoke("ask", "-b", "echo", "-c", "more")
     assert resumed.returncode == 1 and resumed.stdout == b""
     assert library_path.read_bytes() == garbage
 
 
 def test_history_commands_on_a_pipe(library_path: Path) -> None:
     for prompt in ("first about zebras", "second about \x1b]52;c;aGk=\x07 penguins", "third about zebras"):
-        assert run_chatcli("ask", "-b", "echo", "-m", "m-" + prompt.split()[0], prompt).returncode == 0
-    assert run_chatcli("history", "path").stdout.decode().strip() == str(library_path)
+        assert invoke("ask", "-b", "echo", "-m", "m-" + prompt.split()[0], prompt).returncode == 0
+    assert invoke("history", "path").stdout.decode().strip() == str(library_path)
 
-    lines = run_chatcli("history", "list").stdout.decode().splitlines()
+    lines = invoke("history", "list").stdout.decode().splitlines()
     assert [line.split()[3:5] for line in lines] == [["m-third", "1"], ["m-second", "1"], ["m-first", "1"]]
     assert "second about ^[]52;c;aGk=^G penguins" in lines[1]
-    assert len(run_chatcli("history", "list", "-n", "2").stdout.splitlines()) == 2
-    assert [
-        c["title"] for c in json.loads(run_chatcli("history", "list", "-m", "m-first", "--json").stdout)
-    ] == ["first about zebras"]
+    assert len(invoke("history", "list", "-n", "2").stdout.splitlines()) == 2
+    assert [c["title"] for c in json.loads(invoke("history", "list", "-m", "m-first", "--json").stdout)] == [
+        "first about zebras"
+    ]
 
     ids = {str(c["title"]).split()[0]: str(c["id"]) for c in listed()}
-    raw = run_chatcli("history", "show", ids["second"][:6])
+    raw = invoke("history", "show", ids["second"][:6])
     assert raw.stdout == (
         b"## user\n\nsecond about \x1b]52;c;aGk=\x07 penguins\n\n"
         b"## assistant\n\nEcho: second about \x1b]52;c;aGk=\x07 penguins\n"
     )
 
-    found = run_chatcli("history", "search", "zebra").stdout.decode().splitlines()
+    found = invoke("history", "search", "zebra").stdout.decode().splitlines()
     assert len(found) == 4 and all(line.startswith((ids["first"], ids["third"])) for line in found)
     assert found[0].startswith(ids["third"]) and "\x1b" not in "".join(found)
-    assert run_chatcli("history", "search", "penguin").stdout.decode().count("^[]52") == 2
-    nothing = run_chatcli("history", "search", "giraffe")
+    assert invoke("history", "search", "penguin").stdout.decode().count("^[]52") == 2
+    nothing = invoke("history", "search", "giraffe")
     assert (nothing.returncode, nothing.stdout) == (1, b"")  # like grep
 
-    refused = run_chatcli("history", "rm", ids["first"])
+    refused = invoke("history", "rm", ids["first"])
     assert refused.returncode == 2 and b"--yes" in refused.stderr
-    assert run_chatcli("history", "rm", "--yes", ids["first"]).returncode == 0
+    assert invoke("history", "rm", "--yes", ids["first"]).returncode == 0
     assert sorted(str(c["id"]) for c in listed()) == sorted([ids["second"], ids["third"]])
-    assert run_chatcli("history", "show", ids["first"]).returncode == 2
-
-
-def spawn(*args: str) -> pexpect.spawn:
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
-    return pexpect.spawn(CHATCLI, list(args), env=env, timeout=30, dimensions=(40, 100))
+    assert invoke("history", "show", ids["first"]).returncode == 2
 
 
 def test_on_a_terminal_show_renders_markdown_and_search_highlights(tmp_path: Path) -> None:
@@ -272,56 +269,38 @@ def test_on_a_terminal_show_renders_markdown_and_search_highlights(tmp_path: Pat
             ]
         )
     )
-    conversation_id = run_chatcli("history", "import", str(source)).stdout.decode().strip()
+    conversation_id = invoke("history", "import", str(source)).stdout.decode().strip()
+    terminal = {"TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
 
-    show = spawn("history", "show", conversation_id)
-    show.expect(pexpect.EOF)
-    screen = show.before.decode()
+    show = invoke("history", "show", conversation_id, env=terminal, stdout_isatty=True)
+    screen = show.stdout.decode()
     assert "Big Heading" in screen and "# Big Heading" not in screen and "**tusks**" not in screen
     assert "^[[2J" in screen and "\x1b[2J" not in screen
 
-    search = spawn("history", "search", "walrus")
-    search.expect(pexpect.EOF)
-    assert "\x1b[1;33mwalrus\x1b[0m" in search.before.decode()
-
-
-CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; a terminal answers
-TOOLBAR = "Alt-Enter newline"  # drawn with every new prompt
-
-
-def repl(*args: str) -> pexpect.spawn:
-    env = {**os.environ, "TERM": "xterm-256color"}
-    return pexpect.spawn(CHATCLI, list(args), env=env, dimensions=(24, 80), encoding="utf-8", timeout=30)
-
-
-def wait_for(child: pexpect.spawn, text: str | type[pexpect.EOF]) -> None:
-    while child.expect_exact([text, CPR_REQUEST]) == 1:
-        child.send("\x1b[12;1R")
+    search = invoke("history", "search", "walrus", env=terminal, stdout_isatty=True)
+    assert "\x1b[1;33mwalrus\x1b[0m" in search.stdout.decode()
 
 
 def chat(child: pexpect.spawn, *lines: str) -> None:
     """At a ready prompt: type each line and wait for its echo answer and the next prompt, then leave with Ctrl-D."""
     for line in lines:
-        child.send(line + "\r")
-        wait_for(child, f"Echo: {line}")
-        wait_for(child, TOOLBAR)
+        say(child, line, f"Echo: {line}")
     child.sendcontrol("d")
-    wait_for(child, pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert exit_code(child) == 0
 
 
+@pytest.mark.e2e
 def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
-    child = repl("-b", "echo")
-    wait_for(child, TOOLBAR)
+    child = spawn_chatcli("-b", "echo")
+    expect(child, TOOLBAR)
     chat(child, "first question", "second question")
     [conversation] = listed()
     assert conversation["turns"] == 2
 
-    resumed = repl("-b", "echo", "-c")
-    wait_for(resumed, "Ctrl-D exits")
-    wait_for(resumed, "Echo: second question")  # the resumed conversation is shown before the first prompt
-    wait_for(resumed, TOOLBAR)
+    resumed = spawn_chatcli("-b", "echo", "-c")
+    expect(resumed, "Ctrl-D exits")
+    expect(resumed, "Echo: second question")  # the resumed conversation is shown before the first prompt
+    expect(resumed, TOOLBAR)
     chat(resumed, "third question")
     [conversation] = listed()
     assert conversation["turns"] == 3
@@ -333,40 +312,28 @@ def test_repl_turns_are_recorded_and_continue_resumes_them() -> None:
 
 
 def test_rm_asks_on_a_terminal_and_deletes_only_on_yes() -> None:
-    assert run_chatcli("ask", "-b", "echo", "to be deleted").returncode == 0
+    assert invoke("ask", "-b", "echo", "to be deleted").returncode == 0
     [conversation] = listed()
-    declined = repl("history", "rm", str(conversation["id"])[:5])
-    declined.expect_exact("Delete 1 conversation? [y/N]")
-    declined.send("n\r")
-    declined.expect_exact("nothing deleted")
-    wait_for(declined, pexpect.EOF)
-    declined.close()
-    assert declined.exitstatus == 1 and len(listed()) == 1
+    declined = invoke("history", "rm", str(conversation["id"])[:5], input=b"n\n", stdin_isatty=True)
+    assert declined.returncode == 1 and len(listed()) == 1
+    assert b"Delete 1 conversation? [y/N]" in declined.stderr and b"nothing deleted" in declined.stderr
 
-    accepted = repl("history", "rm", str(conversation["id"]))
-    accepted.expect_exact("to be deleted")  # what is about to go is shown first
-    accepted.expect_exact("[y/N]")
-    accepted.send("y\r")
-    wait_for(accepted, pexpect.EOF)
-    accepted.close()
-    assert accepted.exitstatus == 0 and listed() == []
+    accepted = invoke("history", "rm", str(conversation["id"]), input=b"y\n", stdin_isatty=True)
+    assert b"to be deleted" in accepted.stdout  # what is about to go is shown first
+    assert b"[y/N]" in accepted.stderr
+    assert accepted.returncode == 0 and listed() == []
 
 
+@pytest.mark.e2e
 def test_repl_load_id_continues_that_library_conversation() -> None:
-    assert run_chatcli("ask", "-b", "echo", "from the library").returncode == 0
+    assert invoke("ask", "-b", "echo", "from the library").returncode == 0
     [conversation] = listed()
     conversation_id = str(conversation["id"])
-    child = repl("-b", "echo")
-    wait_for(child, TOOLBAR)
-    child.send(f"/load {conversation_id[:6]}\r")
-    wait_for(child, f"loaded {conversation_id} from the library")
-    wait_for(child, TOOLBAR)
-    child.send("follow-up\r")
-    wait_for(child, "Echo: follow-up")
-    wait_for(child, TOOLBAR)
-    child.send("/save\r")
-    wait_for(child, f"the library keeps it as {conversation_id}")
-    wait_for(child, TOOLBAR)
+    child = spawn_chatcli("-b", "echo")
+    expect(child, TOOLBAR)
+    say(child, f"/load {conversation_id[:6]}", f"loaded {conversation_id} from the library")
+    say(child, "follow-up", "Echo: follow-up")
+    say(child, "/save", f"the library keeps it as {conversation_id}")
     chat(child)
     [after] = listed()
     assert (after["id"], after["turns"]) == (conversation_id, 2)

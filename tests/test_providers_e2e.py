@@ -1,4 +1,5 @@
-"""End-to-end: profiles, aliases, key commands, `models`, usage, `ask --json` and `-f`, through the local server."""
+"""Profiles, aliases, key commands, `models`, usage, `ask --json` and `-f`, through the local server: in-process,
+with shell completion and one test each of `models` and `--json` through the installed command (e2e)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,14 @@ import pytest
 
 from chatcli.core.conversation import Message
 from chatcli.core.stream import BackendSettings, ChatRequest
-from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
+from tests.conftest import CHATCLI, TEST_KEY, run_chatcli, write_config
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
 REJECTION = {
     "error": {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid"}
 }
-
-
-def write_config(home: Path, text: str) -> Path:
-    path = home / ".config" / "chatcli" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # -- profiles, aliases, keys ---------------------------------------------------------------------------------
@@ -36,7 +31,7 @@ def test_profile_supplies_base_url_model_and_sampling(isolated_home: Path, serve
         isolated_home,
         f'model = "file-model"\n[profiles.local]\nbase_url = "{server.url}"\nmodel = "llama3.2"\ntemperature = 0.2\n',
     )
-    result = run_chatcli("ask", "-p", "local", "hi")
+    result = invoke("ask", "-p", "local", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Hello from the test server.\n"
     body = server.bodies[0]
@@ -45,15 +40,15 @@ def test_profile_supplies_base_url_model_and_sampling(isolated_home: Path, serve
 
 def test_profile_from_the_environment_and_flags_still_win(isolated_home: Path, server: OpenAIServer) -> None:
     write_config(isolated_home, f'[profiles.local]\nbase_url = "{server.url}"\nmodel = "llama3.2"\n')
-    result = run_chatcli("ask", "-m", "flag-model", "hi", env={"CHATCLI_PROFILE": "local"})
+    result = invoke("ask", "-m", "flag-model", "hi", env={"CHATCLI_PROFILE": "local"})
     assert result.returncode == 0, result.stderr
     assert server.bodies[0]["model"] == "flag-model"
 
 
 def test_alias_becomes_the_model_id_the_server_receives(isolated_home: Path, server: OpenAIServer) -> None:
     write_config(isolated_home, f'base_url = "{server.url}"\n[aliases]\nfast = "qwen2.5:0.5b"\n')
-    assert run_chatcli("ask", "-m", "fast", "hi").returncode == 0
-    assert run_chatcli("ask", "hi", env={"CHATCLI_MODEL": "fast"}).returncode == 0
+    assert invoke("ask", "-m", "fast", "hi").returncode == 0
+    assert invoke("ask", "hi", env={"CHATCLI_MODEL": "fast"}).returncode == 0
     assert [body["model"] for body in server.bodies] == ["qwen2.5:0.5b", "qwen2.5:0.5b"]
 
 
@@ -62,10 +57,10 @@ def test_key_command_output_is_sent_as_the_key_and_never_shown(
 ) -> None:
     command = shlex.join([sys.executable, "-c", f"print('{TEST_KEY}')"])
     write_config(isolated_home, f"base_url = {json.dumps(server.url)}\napi_key_cmd = {json.dumps(command)}\n")
-    result = run_chatcli("ask", "hi")
+    result = invoke("ask", "hi")
     assert result.returncode == 0, result.stderr
     assert server.requests[0].headers["authorization"] == f"Bearer {TEST_KEY}"
-    shown = run_chatcli("config", "show")
+    shown = invoke("config", "show")
     for output in (result.stdout, result.stderr, shown.stdout, shown.stderr):
         assert TEST_KEY.encode() not in output
 
@@ -73,7 +68,7 @@ def test_key_command_output_is_sent_as_the_key_and_never_shown(
 def test_failing_key_command_stops_before_any_request(isolated_home: Path, server: OpenAIServer) -> None:
     command = shlex.join([sys.executable, "-c", f"import sys; sys.stderr.write('{TEST_KEY}'); sys.exit(1)"])
     write_config(isolated_home, f"base_url = {json.dumps(server.url)}\napi_key_cmd = {json.dumps(command)}\n")
-    result = run_chatcli("ask", "hi")
+    result = invoke("ask", "hi")
     assert result.returncode == 1
     assert (
         result.stderr == b"chatcli: error: api_key_cmd failed (exit status 1); run it yourself to see why\n"
@@ -84,6 +79,7 @@ def test_failing_key_command_stops_before_any_request(isolated_home: Path, serve
 # -- models --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_models_lists_sorted_ids_with_control_characters_made_visible(server: OpenAIServer) -> None:
     server.models = ["zeta", "alpha\x1b]52;c;ZXZpbA==\x07", "line\nbreak"]
     result = run_chatcli("models", "--base-url", server.url)
@@ -93,7 +89,7 @@ def test_models_lists_sorted_ids_with_control_characters_made_visible(server: Op
 
 
 def test_models_json_is_a_parsable_list(server: OpenAIServer) -> None:
-    result = run_chatcli("models", "--json", env={"OPENAI_BASE_URL": server.url})
+    result = invoke("models", "--json", env={"OPENAI_BASE_URL": server.url})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
         {"id": "other-model", "owned_by": None},
@@ -107,7 +103,7 @@ def test_models_uses_the_profile_and_reports_a_missing_endpoint(
     write_config(isolated_home, f'[profiles.local]\nbase_url = "{server.url}"\n')
     server.models = None
     server.enqueue(json_reply(404, {"error": {"message": "Not Found"}}))
-    result = run_chatcli("models", "-p", "local")
+    result = invoke("models", "-p", "local")
     assert result.returncode == 1
     assert result.stderr.decode().endswith("has no model list (404); does the base URL end in /v1?\n")
 
@@ -126,7 +122,7 @@ def test_models_without_a_string_id_are_skipped_and_owners_must_be_strings(serve
 
 
 def test_models_without_a_server_is_a_usage_error() -> None:
-    result = run_chatcli("models")
+    result = invoke("models")
     assert result.returncode == 2
     assert result.stderr.startswith(b"chatcli: error: the echo backend has no model list")
 
@@ -137,7 +133,7 @@ def test_models_without_a_server_is_a_usage_error() -> None:
 def test_usage_is_requested_and_printed_with_its_cost(isolated_home: Path, server: OpenAIServer) -> None:
     write_config(isolated_home, '[prices]\n"test-model" = { input = 1.0, output = 4.0 }\n')
     server.enqueue(sse_reply("Hi", usage=USAGE))
-    result = run_chatcli("ask", "-u", "--base-url", server.url, "-m", "test-model", "hi")
+    result = invoke("ask", "-u", "--base-url", server.url, "-m", "test-model", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Hi\n"
     assert server.bodies[0]["stream_options"] == {"include_usage": True}
@@ -148,7 +144,7 @@ def test_usage_is_requested_and_printed_with_its_cost(isolated_home: Path, serve
 
 def test_server_that_rejects_stream_options_is_asked_again_without_them(server: OpenAIServer) -> None:
     server.enqueue(json_reply(400, REJECTION), sse_reply("Fine"))
-    result = run_chatcli("ask", "-u", "--base-url", server.url, "hi")
+    result = invoke("ask", "-u", "--base-url", server.url, "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Fine\n"
     assert "stream_options" in server.bodies[0]
@@ -158,7 +154,7 @@ def test_server_that_rejects_stream_options_is_asked_again_without_them(server: 
 
 def test_server_that_ignores_stream_options_just_reports_no_counts(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("Fine"))
-    result = run_chatcli("ask", "-u", "--base-url", server.url, "hi")
+    result = invoke("ask", "-u", "--base-url", server.url, "hi")
     assert result.returncode == 0
     assert len(server.bodies) == 1
     assert result.stderr.decode().startswith("chatcli: usage: the server reported no token counts; ")
@@ -166,7 +162,7 @@ def test_server_that_ignores_stream_options_just_reports_no_counts(server: OpenA
 
 def test_other_400_errors_are_not_retried(server: OpenAIServer) -> None:
     server.enqueue(json_reply(400, {"error": {"message": "temperature must be at most 2"}}))
-    result = run_chatcli("ask", "--base-url", server.url, "hi")
+    result = invoke("ask", "--base-url", server.url, "hi")
     assert result.returncode == 1
     assert len(server.bodies) == 1
     assert b"temperature must be at most 2" in result.stderr
@@ -193,9 +189,9 @@ def test_no_stream_asks_for_the_whole_answer_and_still_gets_usage(
         "usage": USAGE,
     }
     server.enqueue(json_reply(200, completion), json_reply(200, completion))
-    assert run_chatcli("ask", "--no-stream", "--base-url", server.url, "hi").stdout == b"Whole\n"
+    assert invoke("ask", "--no-stream", "--base-url", server.url, "hi").stdout == b"Whole\n"
     write_config(isolated_home, f'base_url = "{server.url}"\nstream = false\n')
-    result = run_chatcli("ask", "-u", "hi")
+    result = invoke("ask", "-u", "hi")
     assert result.stdout == b"Whole\n"
     assert result.stderr.decode().startswith("chatcli: usage: 12 prompt + 5 completion tokens, ")
     for body in server.bodies:
@@ -205,6 +201,7 @@ def test_no_stream_asks_for_the_whole_answer_and_still_gets_usage(
 # -- ask --json ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_json_output_is_one_object_and_nothing_else(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("Bonjour", " à tous\x1b[2J", usage=USAGE))
     result = run_chatcli("ask", "--json", "--base-url", server.url, "-m", "asked-model", "hi")
@@ -220,7 +217,7 @@ def test_json_output_is_one_object_and_nothing_else(server: OpenAIServer) -> Non
 
 
 def test_json_on_echo_names_the_requested_model_and_no_usage() -> None:
-    result = run_chatcli("ask", "--json", "-b", "echo", "-m", "mine", "hi")
+    result = invoke("ask", "--json", "-b", "echo", "-m", "mine", "hi")
     assert json.loads(result.stdout) == {
         "content": "Echo: hi",
         "model": "mine",
@@ -231,7 +228,7 @@ def test_json_on_echo_names_the_requested_model_and_no_usage() -> None:
 
 def test_json_with_a_failed_request_prints_nothing_on_stdout(server: OpenAIServer) -> None:
     server.enqueue(json_reply(401, {"error": {"message": "bad key"}}))
-    result = run_chatcli("ask", "--json", "--base-url", server.url, "hi")
+    result = invoke("ask", "--json", "--base-url", server.url, "hi")
     assert result.returncode == 1
     assert result.stdout == b""
 
@@ -242,7 +239,7 @@ def test_json_with_a_failed_request_prints_nothing_on_stdout(server: OpenAIServe
 def test_text_files_come_first_each_under_its_name(tmp_path: Path, server: OpenAIServer) -> None:
     (tmp_path / "notes.md").write_text("# Notes\n```py\nx = 1\n```\n", encoding="utf-8")
     (tmp_path / "todo.txt").write_text("buy milk", encoding="utf-8")
-    result = run_chatcli(
+    result = invoke(
         "ask",
         "--base-url",
         server.url,
@@ -264,7 +261,7 @@ def test_text_files_come_first_each_under_its_name(tmp_path: Path, server: OpenA
 
 def test_a_file_alone_is_the_prompt(tmp_path: Path) -> None:
     (tmp_path / "q.txt").write_text("what is 2+2?\n", encoding="utf-8")
-    result = run_chatcli("ask", "-b", "echo", "-f", str(tmp_path / "q.txt"))
+    result = invoke("ask", "-b", "echo", "-f", str(tmp_path / "q.txt"))
     assert result.stdout == f"Echo: ### {tmp_path / 'q.txt'}\n\n```\nwhat is 2+2?\n```\n".encode()
 
 
@@ -290,7 +287,7 @@ def test_binary_undecodable_or_oversized_files_are_refused_before_any_request(
 ) -> None:
     path = tmp_path / "input.bin"
     path.write_bytes(content)
-    result = run_chatcli("ask", "--base-url", server.url, *extra, "-f", str(path), "describe")
+    result = invoke("ask", "--base-url", server.url, *extra, "-f", str(path), "describe")
     assert result.returncode == 2
     assert result.stdout == b""
     assert result.stderr.decode() == f"chatcli: error: attached file '{path}' {problem}\n"
@@ -298,7 +295,7 @@ def test_binary_undecodable_or_oversized_files_are_refused_before_any_request(
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
-    result = run_chatcli("ask", "-b", "echo", "-f", str(tmp_path / "nope.txt"), "hi")
+    result = invoke("ask", "-b", "echo", "-f", str(tmp_path / "nope.txt"), "hi")
     assert result.returncode == 2
     assert result.stderr.decode() == (
         f"chatcli: error: attached file '{tmp_path / 'nope.txt'}' cannot be read (No such file or directory); check the path\n"
@@ -318,6 +315,7 @@ def under_bash(option: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
+@pytest.mark.e2e
 def test_completion_script_and_completions_work(isolated_home: Path) -> None:
     """Typer detects the shell from the parent process, so the commands run under bash as a user's would."""
     shown = under_bash("--show-completion")
@@ -334,6 +332,7 @@ def test_completion_script_and_completions_work(isolated_home: Path) -> None:
     assert str(script) in (isolated_home / ".bashrc").read_text()
 
 
+@pytest.mark.e2e
 def test_profile_names_complete_from_the_config_file(isolated_home: Path) -> None:
     write_config(isolated_home, "[profiles.ollama]\n[profiles.vllm]\n[profiles.work]\n")
     for words, expected in [("chatcli ask -p ", [b"ollama", b"vllm", b"work"]), ("chatcli -p w", [b"work"])]:
@@ -346,16 +345,16 @@ def test_profile_names_complete_from_the_config_file(isolated_home: Path) -> Non
 
 def test_options_work_before_or_after_the_sub_command_and_after_wins(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("one"), sse_reply("two"), sse_reply("three"))
-    before = run_chatcli("--base-url", server.url, "-m", "early", "ask", "hi")
-    after = run_chatcli("--base-url", server.url, "-m", "early", "ask", "-m", "late", "hi")
-    bare = run_chatcli("-m", "bare", "--base-url", server.url, "what is 2+2")
+    before = invoke("--base-url", server.url, "-m", "early", "ask", "hi")
+    after = invoke("--base-url", server.url, "-m", "early", "ask", "-m", "late", "hi")
+    bare = invoke("-m", "bare", "--base-url", server.url, "what is 2+2")
     assert (before.stdout, after.stdout, bare.stdout) == (b"one\n", b"two\n", b"three\n")
     assert [request.body["model"] for request in server.requests] == ["early", "late", "bare"]
     assert server.requests[2].body["messages"][-1]["content"] == "what is 2+2"
 
 
 def test_chat_options_before_history_or_config_are_refused_not_ignored() -> None:
-    result = run_chatcli("-m", "x", "history", "list")
+    result = invoke("-m", "x", "history", "list")
     assert result.returncode == 2
     assert result.stderr == b"chatcli: error: --model does not apply to `history`\n"
 
@@ -365,12 +364,12 @@ def test_a_key_in_a_config_file_others_can_read_is_warned_about(
 ) -> None:
     path = write_config(isolated_home, f'base_url = "{server.url}"\napi_key = "{TEST_KEY}"\n')
     path.chmod(0o644)
-    warned = run_chatcli("ask", "hi")
+    warned = invoke("ask", "hi")
     assert warned.returncode == 0
     warning = f"warning: {path} holds your API key and other users can read it; run: chmod 600 {path}"
     assert warning in warned.stderr.decode()
     path.chmod(0o600)
-    quiet = run_chatcli("ask", "hi")
+    quiet = invoke("ask", "hi")
     assert quiet.returncode == 0
     assert quiet.stderr == b""
     assert TEST_KEY.encode() not in warned.stderr + quiet.stderr

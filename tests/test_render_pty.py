@@ -1,8 +1,8 @@
-"""`chatcli ask` on a real 80x24 pseudo-terminal: scrollback, resize, Ctrl-C, TERM=dumb and NO_COLOR."""
+"""`chatcli ask` on an 80x24 terminal: scrollback, resize and Ctrl-C on a real pseudo-terminal (e2e); TERM=dumb
+and NO_COLOR in-process."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -12,14 +12,12 @@ from collections import Counter
 from collections.abc import Callable
 
 import pexpect
-import pyte
 import pytest
-from rich.console import Console
 
-from chatcli.render.markdown import ChatMarkdown
 from tests.conftest import CHATCLI
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
-from tests.terminal import shown_lines
+from tests.terminal import Terminal, spawn_chatcli, whole_answer_lines
 
 TIMEOUT = 30
 
@@ -41,32 +39,22 @@ def tokens(text: str, size: int = 12) -> list[str]:
 
 
 def spawn(server: OpenAIServer, *flags: str, env: dict[str, str] | None = None) -> pexpect.spawn:
-    return pexpect.spawn(
-        CHATCLI,
-        ["ask", "--base-url", server.url, *flags, "go"],
-        env={**os.environ, "TERM": "xterm-256color", **(env or {})},
-        dimensions=(24, 80),
-        timeout=TIMEOUT,
+    return spawn_chatcli(
+        "ask", "--base-url", server.url, *flags, "go", env=env, encoding=None, timeout=TIMEOUT
     )
 
 
-class Terminal:
-    def __init__(self, width: int = 80, height: int = 24) -> None:
-        self.screen = pyte.HistoryScreen(width, height, history=10_000)
-        self.stream = pyte.ByteStream(self.screen)
-
-    def lines(self) -> list[str]:
-        return shown_lines(self.screen)
-
-
-def rendered_whole(text: str, width: int = 80) -> list[str]:
-    console = Console(file=io.StringIO(), width=width, force_terminal=True)
-    console.print(ChatMarkdown(text, "monokai"))
-    terminal = Terminal(width)
-    terminal.stream.feed(console.file.getvalue().replace("\n", "\r\n").encode())  # type: ignore[attr-defined]
-    return terminal.lines()
+def on_terminal(server: OpenAIServer, *flags: str, env: dict[str, str]) -> bytes:
+    """What `chatcli ask` writes to an 80x24 terminal, run in-process; it must succeed."""
+    terminal = {"TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24", **env}
+    result = invoke(
+        "ask", "--base-url", server.url, *flags, "go", env=terminal, stdin_isatty=True, stdout_isatty=True
+    )
+    assert result.returncode == 0
+    return result.stdout
 
 
+@pytest.mark.e2e
 def test_a_long_answer_leaves_every_line_in_the_scrollback_exactly_once(server: OpenAIServer) -> None:
     answer = long_answer()
     server.enqueue(sse_reply(*tokens(answer), delay=0.004))
@@ -75,9 +63,10 @@ def test_a_long_answer_leaves_every_line_in_the_scrollback_exactly_once(server: 
     terminal.stream.feed(child.read())
     child.wait()
     assert child.exitstatus == 0
-    assert terminal.lines() == rendered_whole(answer)
+    assert terminal.lines() == whole_answer_lines(answer, 80)
 
 
+@pytest.mark.e2e
 def test_a_terminal_resized_mid_stream_shows_no_line_twice(server: OpenAIServer) -> None:
     answer = long_answer()
     server.enqueue(sse_reply(*tokens(answer), delay=0.004))
@@ -96,6 +85,7 @@ def test_a_terminal_resized_mid_stream_shows_no_line_twice(server: OpenAIServer)
         assert shown.count(f"Paragraph {n} is") == 1
 
 
+@pytest.mark.e2e
 def test_ctrl_c_keeps_the_partial_answer_and_shows_the_cursor(server: OpenAIServer) -> None:
     server.enqueue(sse_reply(*tokens(long_answer()), delay=0.05))
     child = spawn(server, "--markdown")
@@ -112,10 +102,7 @@ def test_no_color_and_dumb_terminals_get_plain_incremental_text(server: OpenAISe
     answer = "# Title\n\nSome **bold** text.\n"
     for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
         server.enqueue(sse_reply(*tokens(answer, 3)))
-        child = spawn(server, env=env)
-        assert child.read() == answer.replace("\n", "\r\n").encode()
-        child.wait()
-        assert child.exitstatus == 0
+        assert on_terminal(server, env=env) == answer.encode()
 
 
 def test_markdown_forced_on_a_dumb_terminal_prints_blocks_without_moving_the_cursor(
@@ -123,15 +110,13 @@ def test_markdown_forced_on_a_dumb_terminal_prints_blocks_without_moving_the_cur
 ) -> None:
     answer = "# Title\n\nSome **bold** text.\n\n- a\n- b\n"
     server.enqueue(sse_reply(*tokens(answer, 3), delay=0.01))
-    child = spawn(server, "--markdown", env={"TERM": "dumb"})
-    output = child.read()
-    child.wait()
-    assert child.exitstatus == 0
+    output = on_terminal(server, "--markdown", env={"TERM": "dumb"})
     assert not re.search(rb"\x1b\[[0-9;]*[ABCDHJK]", output)
     text = output.decode()
     assert "Some bold text." in text and "#" not in text and "• a" in text
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(
     shutil.which("tmux") is None, reason="needs tmux, a terminal that re-wraps lines on resize"
 )

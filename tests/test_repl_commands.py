@@ -6,10 +6,10 @@ import base64
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 import pytest
 from prompt_toolkit import PromptSession
@@ -32,6 +32,7 @@ from chatcli.repl.prompt import PromptState, SlashCompleter, build_prompt_sessio
 from chatcli.repl.terminal import osc52
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.recorder import Recorder
+from tests.fakes import ScriptedBackend
 
 # --- parsing ------------------------------------------------------------------------------------------------
 
@@ -119,27 +120,18 @@ class RecordingScreen:
         return True
 
 
-class ScriptedBackend:
-    """Answers with the queued replies in turn; a BackendError in the queue is raised before any text."""
+class Chat(NamedTuple):
+    """A CommandRunner on a session, the screen it reports to, and the `ask` it was given: what the REPL
+    calls with a line that is not a command."""
 
-    name = "scripted"
-
-    def __init__(self, *replies: str | BackendError) -> None:
-        self.replies = list(replies)
-        self.requests: list[ChatRequest] = []
-
-    def stream(self, request: ChatRequest) -> AnswerStream:
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        if isinstance(reply, BackendError):
-            raise reply
-        yield reply
-        request.info.finish_reason = "stop"
+    runner: CommandRunner
+    screen: RecordingScreen
+    ask: Callable[[str], None]
 
 
-def make_runner(
+def make_chat(
     backend: ScriptedBackend, save_file: ConversationFile | None = None, aliases: dict[str, str] | None = None
-) -> tuple[CommandRunner, RecordingScreen]:
+) -> Chat:
     screen = RecordingScreen()
     autosave = Autosave(save_file, warn=screen.warn)
     recorder = Recorder(Path("/nonexistent/library.db"), screen.warn, records=False)
@@ -151,7 +143,15 @@ def make_runner(
         except BackendError as error:
             screen.warn(str(error))
 
-    return CommandRunner(session, screen, ask, autosave, recorder, model_aliases=aliases), screen
+    return Chat(CommandRunner(session, screen, ask, autosave, recorder, model_aliases=aliases), screen, ask)
+
+
+def make_runner(
+    backend: ScriptedBackend, save_file: ConversationFile | None = None, aliases: dict[str, str] | None = None
+) -> tuple[CommandRunner, RecordingScreen]:
+    """The runner and its screen, for a test that needs no `ask`."""
+    chat = make_chat(backend, save_file, aliases)
+    return chat.runner, chat.screen
 
 
 def run(runner: CommandRunner, line: str) -> bool:
@@ -166,18 +166,18 @@ def texts(runner: CommandRunner) -> list[tuple[str, str]]:
 
 def test_retry_replaces_the_last_answer_and_sends_the_same_question() -> None:
     backend = ScriptedBackend("first answer", "second answer")
-    runner, _ = make_runner(backend)
-    runner._ask("question")
+    runner, _, ask = make_chat(backend)
+    ask("question")
     assert run(runner, "/retry") is True
     assert texts(runner) == [("user", "question"), ("assistant", "second answer")]
     assert [m.text for m in backend.requests[1].messages] == ["question"]
 
 
 def test_a_failed_retry_keeps_the_previous_answer() -> None:
-    runner, screen = make_runner(
+    runner, screen, ask = make_chat(
         ScriptedBackend("kept", BackendError("cannot connect to x (connection refused)"))
     )
-    runner._ask("question")
+    ask("question")
     run(runner, "/retry")
     assert texts(runner) == [("user", "question"), ("assistant", "kept")]
     assert screen.warnings == ["cannot connect to x (connection refused)"]
@@ -185,9 +185,9 @@ def test_a_failed_retry_keeps_the_previous_answer() -> None:
 
 def test_undo_drops_the_last_exchange_and_retry_with_nothing_sends_nothing() -> None:
     backend = ScriptedBackend("a1", "a2")
-    runner, screen = make_runner(backend)
-    runner._ask("q1")
-    runner._ask("q2")
+    runner, screen, ask = make_chat(backend)
+    ask("q1")
+    ask("q2")
     run(runner, "/undo")
     assert texts(runner) == [("user", "q1"), ("assistant", "a1")]
     run(runner, "/undo")
@@ -200,15 +200,15 @@ def test_undo_drops_the_last_exchange_and_retry_with_nothing_sends_nothing() -> 
 
 def test_model_resolves_a_configured_alias_and_the_next_request_uses_it() -> None:
     backend = ScriptedBackend("answer")
-    runner, screen = make_runner(backend, aliases={"fast": "gpt-4o-mini"})
+    runner, screen, ask = make_chat(backend, aliases={"fast": "gpt-4o-mini"})
     run(runner, "/model fast")
-    runner._ask("question")
+    ask("question")
     assert backend.requests[0].model == "gpt-4o-mini"
     assert screen.notices == ["model set to gpt-4o-mini (alias fast)"]
 
 
 def test_model_and_system_are_shown_and_switched() -> None:
-    runner, screen = make_runner(ScriptedBackend())
+    runner, screen, _ = make_chat(ScriptedBackend())
     run(runner, "/model")
     run(runner, "/model qwen3")
     run(runner, "/system")
@@ -228,9 +228,9 @@ def test_model_and_system_are_shown_and_switched() -> None:
 
 def test_clear_keeps_the_system_prompt_and_stops_saving_over_the_old_file(tmp_path: Path) -> None:
     saved = ConversationFile(tmp_path / "chat.json")
-    runner, _ = make_runner(ScriptedBackend("a1"), saved)
+    runner, _, ask = make_chat(ScriptedBackend("a1"), saved)
     run(runner, "/system terse")
-    runner._ask("q1")
+    ask("q1")
     runner.autosave.save(runner.session.conversation)
     run(runner, "/clear")
     assert texts(runner) == [("system", "terse")]
@@ -239,11 +239,11 @@ def test_clear_keeps_the_system_prompt_and_stops_saving_over_the_old_file(tmp_pa
 
 
 def test_save_then_load_round_trips_and_keeps_saving_to_the_new_file(tmp_path: Path) -> None:
-    runner, screen = make_runner(ScriptedBackend("a1", "a2"))
-    runner._ask("q1")
+    runner, screen, ask = make_chat(ScriptedBackend("a1", "a2"))
+    ask("q1")
     run(runner, f"/save {tmp_path / 'one.json'}")
     assert runner.autosave.file is not None and runner.autosave.file.path == tmp_path / "one.json"
-    runner._ask("q2")
+    ask("q2")
     runner.autosave.save(runner.session.conversation)
     run(runner, "/clear")
     run(runner, f"/load {tmp_path / 'one.json'}")
@@ -255,8 +255,8 @@ def test_save_then_load_round_trips_and_keeps_saving_to_the_new_file(tmp_path: P
 def test_save_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> None:
     other = tmp_path / "other.json"
     other.write_text("precious")
-    runner, screen = make_runner(ScriptedBackend("a1"))
-    runner._ask("q1")
+    runner, screen, ask = make_chat(ScriptedBackend("a1"))
+    ask("q1")
     run(runner, f"/save {other}")
     run(runner, "/save")
     assert other.read_text() == "precious"
@@ -267,8 +267,8 @@ def test_save_refuses_to_overwrite_a_file_it_did_not_write(tmp_path: Path) -> No
 def test_load_of_a_bad_file_is_one_warning_and_keeps_the_conversation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    runner, screen = make_runner(ScriptedBackend("a1"))
-    runner._ask("q1")
+    runner, screen, ask = make_chat(ScriptedBackend("a1"))
+    ask("q1")
     run(runner, f"/load {bad}")
     assert texts(runner) == [("user", "q1"), ("assistant", "a1")]
     assert screen.warnings == [f"{bad}: invalid JSON at line 1, column 2"]
@@ -276,10 +276,10 @@ def test_load_of_a_bad_file_is_one_warning_and_keeps_the_conversation(tmp_path: 
 
 def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
     answer = "Try:\n```sh\nls\n```\nor\n```py\nimport os\nprint(os.getcwd())\n```\n"
-    runner, screen = make_runner(ScriptedBackend(answer))
+    runner, screen, ask = make_chat(ScriptedBackend(answer))
     run(runner, "/copy")
     assert screen.notices == ["no answer to copy from yet"]
-    runner._ask("how do I list files?")
+    ask("how do I list files?")
     run(runner, "/copy")
     run(runner, "/copy 1")
     run(runner, "/copy 3")
@@ -296,14 +296,14 @@ def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
 
 
 def test_copy_without_code_blocks_copies_the_whole_answer() -> None:
-    runner, screen = make_runner(ScriptedBackend("just prose"))
-    runner._ask("q")
+    runner, screen, ask = make_chat(ScriptedBackend("just prose"))
+    ask("q")
     run(runner, "/copy")
     assert screen.clipboard == ["just prose"]
 
 
 def test_help_lists_every_command_and_exit_leaves() -> None:
-    runner, screen = make_runner(ScriptedBackend())
+    runner, screen, _ = make_chat(ScriptedBackend())
     assert run(runner, "/help") is True
     listed = "\n".join(screen.notices)
     for name in (
@@ -326,7 +326,7 @@ def test_help_lists_every_command_and_exit_leaves() -> None:
 
 
 def test_history_shows_the_conversation_with_interrupted_answers() -> None:
-    runner, screen = make_runner(ScriptedBackend())
+    runner, screen, _ = make_chat(ScriptedBackend())
     run(runner, "/history")
     assert screen.notices == ["the conversation is empty"]
     conversation = runner.session.conversation
@@ -476,8 +476,8 @@ def test_background_backend_streams_once_built_and_hands_over_errors() -> None:
 
 def test_clear_stops_saving_so_the_file_keeps_the_previous_conversation(tmp_path: Path) -> None:
     chat = ConversationFile(tmp_path / "chat.json")
-    runner, screen = make_runner(ScriptedBackend("answer"), chat)
-    runner._ask("question")
+    runner, screen, ask = make_chat(ScriptedBackend("answer"), chat)
+    ask("question")
     runner.autosave.save(runner.session.conversation)
     run(runner, "/clear")
     assert runner.autosave.file is None

@@ -14,41 +14,20 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.conftest import CHATCLI
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
-TOOLBAR = "Alt-Enter newline"  # drawn with every new prompt
 UP = "\x1b[A"
 ERASE_LINE = "\r\x1b[2K"
-CPR_REQUEST = "\x1b[6n"  # prompt_toolkit asks where the cursor is; without an answer it shows no toolbar
+
+pytestmark = pytest.mark.e2e
 
 
 def spawn(*args: str) -> pexpect.spawn:
-    env = {**os.environ, "TERM": "xterm-256color"}
-    child = pexpect.spawn(CHATCLI, list(args), env=env, dimensions=(24, 80), encoding="utf-8", timeout=20)
+    child = spawn_chatcli(*args, timeout=20)
     child.logfile_read = io.StringIO()  # everything the terminal received
     expect(child, "Ctrl-D exits")
     return child
-
-
-def expect(child: pexpect.spawn, text: str | type[pexpect.EOF]) -> None:
-    """Wait for `text`, answering cursor-position requests on the way as a terminal does."""
-    while child.expect_exact([text, CPR_REQUEST]) == 1:
-        child.send("\x1b[12;1R")
-
-
-def say(child: pexpect.spawn, line: str, *expected: str) -> None:
-    """Type `line`, press Enter, wait for each expected text in turn, then for the next prompt."""
-    child.send(line + "\r")
-    for text in expected:
-        expect(child, text)
-    expect(child, TOOLBAR)
-
-
-def exit_code(child: pexpect.spawn) -> int | None:
-    expect(child, pexpect.EOF)
-    child.close()
-    return child.exitstatus  # type: ignore[no-any-return]
 
 
 def saved(path: Path) -> list[dict[str, Any]]:

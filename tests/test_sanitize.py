@@ -1,20 +1,20 @@
 """Untrusted text never drives the terminal (reliability checklist, section A): controls made visible, also
-when split across chunks, on a real pseudo-terminal; pipes stay byte-exact."""
+when split across chunks, on a terminal (the REPL's on a real pseudo-terminal, e2e); pipes stay byte-exact (e2e)."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from chatcli.render.sanitize import StreamSanitizer, sanitize
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, spawn_chatcli
 
 # A model told by a prompt injection to take over the terminal, its sequences cut across chunks.
 HOSTILE = [
@@ -101,18 +101,14 @@ def test_markdown_links_show_their_real_target() -> None:
     assert "\x1b]8" not in shown
 
 
-# -- on a real terminal -------------------------------------------------------------------------------------
+# -- on a terminal -------------------------------------------------------------------------------------------
 
 
-def run_on_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[bytes, int]:
-    child = pexpect.spawn(
-        CHATCLI, list(args), env={**os.environ, "TERM": "xterm-256color", **(env or {})}, dimensions=(24, 100)
-    )
-    child.expect(pexpect.EOF, timeout=30)
-    output = child.before
-    child.close()
-    assert isinstance(output, bytes) and child.exitstatus is not None
-    return output, child.exitstatus
+def run_on_terminal(*args: str) -> tuple[bytes, int]:
+    """What chatcli writes to a 100x24 terminal on stdin, stdout and stderr, and its exit status."""
+    terminal = {"TERM": "xterm-256color", "COLUMNS": "100", "LINES": "24"}
+    result = invoke(*args, env=terminal, stdin_isatty=True, stdout_isatty=True, stderr_isatty=True)
+    return result.stdout + result.stderr, result.returncode
 
 
 @pytest.mark.parametrize("mode", ["--markdown", "--plain"])
@@ -142,6 +138,7 @@ def test_hostile_model_ids_are_inert(server: OpenAIServer) -> None:
     assert "evil^[[2J^[]52;c;aGk=^Gmodel" in output.decode()
 
 
+@pytest.mark.e2e
 def test_piped_output_is_byte_exact_even_when_hostile_and_forced_to_colour(server: OpenAIServer) -> None:
     server.enqueue(sse_reply(*HOSTILE))
     result = run_chatcli(
@@ -151,6 +148,7 @@ def test_piped_output_is_byte_exact_even_when_hostile_and_forced_to_colour(serve
     assert result.stdout == "".join(HOSTILE).encode()
 
 
+@pytest.mark.e2e
 def test_a_loaded_hostile_conversation_is_shown_inert_in_the_repl(tmp_path: Path) -> None:
     chat = tmp_path / "hostile.json"
     messages = [
@@ -158,21 +156,12 @@ def test_a_loaded_hostile_conversation_is_shown_inert_in_the_repl(tmp_path: Path
         {"role": "assistant", "content": "wiped \x1b[2J\u009b31m \u202eexe.txt"},
     ]
     chat.write_text(json.dumps({"version": 1, "messages": messages}))
-    child = pexpect.spawn(
-        CHATCLI,
-        ["-b", "echo", "-l", str(chat)],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(24, 100),
-    )
-    seen = b""
-    while child.expect_exact([b"Alt-Enter newline", b"\x1b[6n"], timeout=30) == 1:  # up to the first prompt
-        seen += child.before + b"\x1b[6n"
-        child.send("\x1b[12;1R")  # answer prompt_toolkit's own cursor-position request, as a terminal does
-    seen += child.before
+    child = spawn_chatcli("-b", "echo", "-l", str(chat), dimensions=(24, 100), encoding=None)
+    shown = expect(
+        child, TOOLBAR
+    )  # up to the first prompt, prompt_toolkit's cursor-position requests left out
     child.sendeof()
-    child.expect(pexpect.EOF, timeout=30)
-    child.close()
-    shown = seen.replace(b"\x1b[6n", b"")  # prompt_toolkit's request, not the conversation's
+    assert exit_code(child) == 0
     assert_inert(shown)
     text = shown.decode()
     assert (

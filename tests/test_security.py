@@ -14,7 +14,8 @@ from chatcli.backends.redact import MAX_REASON_CHARS, redact, short_reason
 from chatcli.cli.app import app
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import exit_with
-from tests.conftest import TEST_KEY, run_chatcli
+from tests.conftest import TEST_KEY, write_config
+from tests.inprocess import invoke
 from tests.leaks import assert_clean, assert_clean_output, one_line_error
 from tests.openai_server import OpenAIServer, RecordedRequest, Reply, sse_reply
 
@@ -22,8 +23,8 @@ CUSTOM_KEY = "local-secret-7f3e9a1b2c"  # not shaped like an OpenAI key: only ex
 
 
 def test_there_is_no_option_that_takes_a_key_on_the_command_line() -> None:
-    assert b"--api-key" not in run_chatcli("ask", "--help").stdout
-    result = run_chatcli("ask", "--api-key", TEST_KEY, "hi")
+    assert b"--api-key" not in invoke("ask", "--help").stdout
+    result = invoke("ask", "--api-key", TEST_KEY, "hi")
     assert result.returncode == 2
     assert_clean_output(result.stdout, result.stderr)
 
@@ -31,16 +32,14 @@ def test_there_is_no_option_that_takes_a_key_on_the_command_line() -> None:
 def test_a_key_from_the_config_command_is_redacted_exactly_when_a_server_echoes_it(
     server: OpenAIServer, isolated_home: Path, tmp_path: Path
 ) -> None:
-    config = isolated_home / ".config" / "chatcli" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text(f'api_key_cmd = "echo {CUSTOM_KEY}"\n')
+    config = write_config(isolated_home, f'api_key_cmd = "echo {CUSTOM_KEY}"\n')
 
     def echo_bare_key(request: RecordedRequest) -> bytes:
         key = request.headers["authorization"].split()[-1]
         return json.dumps({"error": {"message": f"key {key} is not valid here"}}).encode()
 
     server.enqueue(Reply(401, {"Content-Type": "application/json"}, [echo_bare_key]))
-    result = run_chatcli("ask", "--base-url", server.url, "hi")
+    result = invoke("ask", "--base-url", server.url, "hi")
     assert server.requests[0].headers["authorization"] == f"Bearer {CUSTOM_KEY}"
     assert result.returncode == 1
     assert "key [redacted] is not valid here" in one_line_error(result)
@@ -54,9 +53,7 @@ def test_credentials_in_the_base_url_are_not_shown(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = run_chatcli(
-        "ask", "--base-url", f"http://user:{TEST_KEY}@127.0.0.1:{port}/v1?token={TEST_KEY}", "hi"
-    )
+    result = invoke("ask", "--base-url", f"http://user:{TEST_KEY}@127.0.0.1:{port}/v1?token={TEST_KEY}", "hi")
     assert result.returncode == 1
     assert one_line_error(result).startswith(
         f"cannot connect to http://127.0.0.1:{port}/v1 (connection refused)"
@@ -66,7 +63,7 @@ def test_credentials_in_the_base_url_are_not_shown(tmp_path: Path) -> None:
 
 def test_a_successful_turn_writes_the_key_to_no_file(server: OpenAIServer, tmp_path: Path) -> None:
     server.enqueue(sse_reply("fine"))
-    result = run_chatcli(
+    result = invoke(
         "ask",
         "--base-url",
         server.url,

@@ -20,6 +20,8 @@ from tests.conftest import CHATCLI, TEST_KEY
 from tests.leaks import assert_clean_output
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply
 
+pytestmark = pytest.mark.e2e  # signals and pipes to a process of its own
+
 WAIT = (
     20.0  # generous: the machine may be loaded; a hang would take far longer (Retry-After 50 s, gates 60 s)
 )

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # the tools run as processes of their own
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

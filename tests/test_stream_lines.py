@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chatcli.backends.openai.events import read_lines
-from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, Reply, chunk
 
 
@@ -48,6 +48,6 @@ def test_answer_survives_crlf_events_split_mid_json_across_reads(server: OpenAIS
     cut_json, cut_utf8 = stream.index(b"content") + 3, stream.index("ö".encode()) + 1
     body: list[object] = [stream[:cut_json], 0.05, stream[cut_json:cut_utf8], 0.05, stream[cut_utf8:]]
     server.enqueue(Reply(body=body))
-    result = run_chatcli("ask", "--base-url", server.url, "hi")
+    result = invoke("ask", "--base-url", server.url, "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "héllo wörld\n".encode()

@@ -65,11 +65,41 @@ def input_limits(config: Config, options: ChatOptions) -> Limits:
     )
 
 
+class _TerminationSignals:
+    """While active, SIGTERM and SIGHUP unwind `ask` like Ctrl-C (the terminal restored, the partial answer
+    kept), except while `ignore()` is true (the turn already stopped for a closed terminal). The previous
+    handlers come back afterwards (the tests run `ask` in their own process)."""
+
+    def __init__(self) -> None:
+        self.ignore: Callable[[], bool] = lambda: False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _TerminationSignals:
+        self._previous = {
+            signum: signal.signal(signum, self._interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
+        }
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if not self.ignore():
+            raise KeyboardInterrupt
+
+
 def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: AskExtras = AskExtras()) -> int:
+    with _TerminationSignals() as signals:
+        return _ask(env, words, options, extras, signals)
+
+
+def _ask(
+    env: Environment, words: list[str], options: ChatOptions, extras: AskExtras, signals: _TerminationSignals
+) -> int:
     if env.stdout is None:
         raise ChatError("standard output is closed; nothing would show the answer")
     extras.check()
-    _interrupt_on_termination()
     template = _template(env, options)
     if template is not None:
         from chatcli.cli.templates import with_template
@@ -100,7 +130,7 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     first = new_display()
     # The terminal closing mid-answer makes writes fail (EIO) and sends SIGHUP: the first stops the turn,
     # keeping the partial answer; the hang-up must not cut short saving it.
-    _interrupt_on_termination(lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays))
+    signals.ignore = lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays)
     tools = session.tools = wiring.new_tool_runner(env, resolved, options)
     started = time.monotonic()
     try:
@@ -226,15 +256,3 @@ def compose_in_editor(
     if not marker:
         return [edited], None
     return [below], above.removesuffix("\n")
-
-
-def _interrupt_on_termination(ignore: Callable[[], bool] = lambda: False) -> None:
-    """SIGTERM and SIGHUP unwind `ask` like Ctrl-C: the terminal is restored and the partial answer kept.
-    While `ignore()` is true (the turn already stopped), they change nothing."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        if not ignore():
-            raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupt)
