@@ -23,7 +23,7 @@ def test_the_last_reasoning_line_stays_and_the_answer_starts_on_its_own_line(
     server: OpenAIServer, flag: str
 ) -> None:
     server.enqueue(reasoning_then_answer("The answer is **42**."))
-    child = spawn(server, flag)
+    child = spawn(server, flag, "-R")
     terminal = Terminal()
     while True:
         try:
