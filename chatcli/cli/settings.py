@@ -14,6 +14,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
+from chatcli.core.session import DEFAULT_MAX_ANSWER_BYTES
 
 DEFAULT_MODEL = "gpt-4o-mini"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
@@ -50,6 +51,7 @@ class Config:
     code_theme: str = "monokai"
     stream: bool = True
     log: bool = True  # record every conversation in the library
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES  # a longer answer is cut there (an endless server)
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
 
@@ -359,6 +361,8 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
         raise fail("temperature", f"temperature {config.temperature} is out of range; use 0 to 2")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise fail("max_tokens", "max_tokens must be at least 1")
+    if config.max_answer_bytes < 1:
+        raise fail("max_answer_bytes", "max_answer_bytes must be at least 1")
     for name in ("timeout", "connect_timeout", "first_token_timeout"):
         if getattr(config, name) <= 0:
             raise fail(name, f"{name} must be a positive number of seconds")

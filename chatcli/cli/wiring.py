@@ -147,7 +147,12 @@ def new_session(config: Config, conversation: Conversation, backend: Backend) ->
     from chatcli.core.session import Session
 
     return Session(
-        backend, conversation, conversation.model or config.model, config.temperature, config.max_tokens
+        backend,
+        conversation,
+        conversation.model or config.model,
+        config.temperature,
+        config.max_tokens,
+        max_answer_bytes=config.max_answer_bytes,
     )
 
 

@@ -16,6 +16,36 @@ _CUT_SHORT = {
 }
 
 
+DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+class _Answer:
+    """The answer's pieces, joined in blocks as they come (a list of millions of tiny strings would take
+    many times the text's size), and their size in UTF-8 bytes."""
+
+    __slots__ = ("_blocks", "_pieces", "size")
+    BLOCK = 4096  # pieces per block
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pieces: list[str] = []
+        self.size = 0
+
+    def add(self, piece: str) -> None:
+        self.size += len(piece) if piece.isascii() else len(piece.encode("utf-8", "surrogatepass"))
+        self._pieces.append(piece)
+        if len(self._pieces) >= self.BLOCK:
+            self._blocks.append("".join(self._pieces))
+            self._pieces.clear()
+
+    def text(self) -> str:
+        self._blocks.append("".join(self._pieces))
+        self._pieces.clear()
+        text = "".join(self._blocks)
+        self._blocks = [text]
+        return text
+
+
 @dataclass(slots=True)
 class TurnResult:
     text: str
@@ -44,36 +74,46 @@ class Session:
     temperature: float | None = None
     max_tokens: int | None = None
     observers: list[TurnObserver] = field(default_factory=list)
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES  # a longer answer (with its reasoning) is cut here
 
     def turn(self, text: str, renderer: Renderer) -> TurnResult:
         """Send `text`, stream the answer through `renderer`, then commit user message and answer.
 
         An error before any text leaves the conversation as it was. Ctrl-C keeps the partial answer,
-        committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises.
+        committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises;
+        so does an answer longer than `max_answer_bytes`, whose stream is closed there.
         """
         user = Message("user", text)
         request = ChatRequest(
             self.conversation.with_user(text), self.model, self.temperature, self.max_tokens, StreamInfo()
         )
-        pieces: list[str] = []
+        pieces = _Answer()
+        reasoning_size = 0
         stream = self.backend.stream(request)
         try:
             with renderer:
                 for piece in stream:
                     if isinstance(piece, Reasoning):
+                        reasoning_size += len(piece.text)
                         renderer.reason(piece.text)
                     else:
-                        pieces.append(piece)
+                        pieces.add(piece)
                         renderer.feed(piece)
+                    if pieces.size + reasoning_size > self.max_answer_bytes:
+                        raise PartialAnswer(
+                            f"the answer passed max_answer_bytes ({self.max_answer_bytes} bytes); "
+                            "chatcli stopped reading it"
+                        )
         except KeyboardInterrupt:
             stream.close()  # closes the HTTP stream, so the server stops generating
-            return self._keep_partial(user, pieces, Status.INTERRUPTED, request.info)
+            return self._keep_partial(user, pieces.text(), Status.INTERRUPTED, request.info)
         except PartialAnswer:
-            self._keep_partial(user, pieces, Status.FAILED, request.info)
+            stream.close()
+            self._keep_partial(user, pieces.text(), Status.FAILED, request.info)
             raise
         finally:
             stream.close()
-        answer = "".join(pieces)
+        answer = pieces.text()
         self.conversation.commit(user, Message("assistant", answer))
         return self._committed(TurnResult(answer, None, request.info))
 
@@ -91,8 +131,7 @@ class Session:
         else:
             self.conversation.model = self.model
 
-    def _keep_partial(self, user: Message, pieces: list[str], status: Status, info: StreamInfo) -> TurnResult:
-        answer = "".join(pieces)
+    def _keep_partial(self, user: Message, answer: str, status: Status, info: StreamInfo) -> TurnResult:
         if not answer:
             return TurnResult(answer, status, info)
         self.conversation.commit(user, Message("assistant", answer, status))
