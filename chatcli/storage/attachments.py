@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from chatcli.core.errors import UsageError
+from chatcli.storage.files import FileTooLarge, NotRegularFile, read_regular_file
 from chatcli.storage.inputs import combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
@@ -15,14 +16,15 @@ def read_text_file(path: Path, max_bytes: int) -> str:
     """The file's text, or a UsageError when it is missing, larger than `max_bytes`, or not UTF-8 text."""
     name = f"attached file {str(path)!r}"
     try:
-        with path.open("rb") as file:
-            raw = file.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise UsageError(f"{name} is a directory; give a file") from None
+        raw = read_regular_file(path, max_bytes)
+    except NotRegularFile as error:
+        raise UsageError(f"{name} {error}; give a file") from None
+    except FileTooLarge:
+        raise UsageError(
+            f"{name} is larger than {max_bytes} bytes; raise --max-input-bytes to send it"
+        ) from None
     except OSError as error:
         raise UsageError(f"{name} cannot be read ({error.strerror}); check the path") from None
-    if len(raw) > max_bytes:
-        raise UsageError(f"{name} is larger than {max_bytes} bytes; raise --max-input-bytes to send it")
     return decode_text(raw, name)
 
 
