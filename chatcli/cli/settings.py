@@ -20,6 +20,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
 BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
+KEY_OUTPUT_LIMIT = 64 * 1024  # a key command's output past this is not read
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
 
@@ -403,9 +404,7 @@ def run_key_command(command: str, timeout: float = KEY_COMMAND_TIMEOUT) -> str:
     if not argv:
         raise UsageError("api_key_cmd is empty; set it to a command that prints the key")
     try:
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
-        )
+        returncode, output = _run_for_output(argv, timeout)
     except subprocess.TimeoutExpired:
         raise BackendError(
             f"api_key_cmd did not finish within {timeout:g} s; run it yourself to check it"
@@ -414,9 +413,60 @@ def run_key_command(command: str, timeout: float = KEY_COMMAND_TIMEOUT) -> str:
         raise BackendError(
             f"api_key_cmd could not start {argv[0]!r} ({error.strerror}); check the command"
         ) from None
-    if done.returncode != 0:
-        raise BackendError(f"api_key_cmd failed (exit status {done.returncode}); run it yourself to see why")
-    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    if returncode != 0:
+        raise BackendError(f"api_key_cmd failed (exit status {returncode}); run it yourself to see why")
+    lines = output.decode("utf-8", "replace").strip().splitlines()
     if not lines or not lines[0].strip():
         raise BackendError("api_key_cmd printed no key; it must print the key on its first line")
     return lines[0].strip()
+
+
+def _run_for_output(argv: list[str], timeout: float) -> tuple[int, bytes]:
+    """Run `argv` (stdin closed, stderr discarded) until it exits; its exit status and what it printed by then.
+
+    The output is taken when the command exits, not at the end of its stdout: a background process it
+    started (a credential agent) may hold stdout open for ever."""
+    import os
+    import selectors
+    import time
+
+    deadline = time.monotonic() + timeout
+    output = bytearray()
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    os.set_blocking(fd, False)
+    with process.stdout, selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        stdout_open = True
+        try:
+            while process.poll() is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise subprocess.TimeoutExpired(argv, timeout)
+                if not stdout_open:
+                    process.wait(remaining)
+                elif selector.select(min(remaining, 0.1)):
+                    stdout_open = _read_some(fd, output)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        while len(output) < KEY_OUTPUT_LIMIT and _read_some(fd, output):  # written just before it exited
+            pass
+    return process.returncode, bytes(output)
+
+
+def _read_some(fd: int, output: bytearray) -> bool:
+    """Append what `fd` holds now to `output`, up to KEY_OUTPUT_LIMIT (the rest is read and dropped, so the
+    command never blocks on a full pipe); False at its end or when it holds nothing now."""
+    import os
+
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return False
+    output += chunk[: KEY_OUTPUT_LIMIT - len(output)]
+    return bool(chunk)
