@@ -15,7 +15,7 @@ from chatcli.core.conversation import Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.renderer import Renderer
-from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES
+from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,15 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
     config = resolved.config
     max_bytes = options.max_input_bytes or DEFAULT_MAX_INPUT_BYTES
     stdin_text = None
-    if env.stdin is not None:
+    if STDIN_MARKER in words:
+        if options.no_stdin:
+            raise UsageError(
+                "a lone - in the prompt reads stdin, which --no-stdin turns off; drop one of them"
+            )
+        if env.stdin is None:
+            raise UsageError("a lone - in the prompt reads stdin, but stdin is closed")
+        stdin_text = read_stdin(env.stdin, max_bytes)
+    elif env.stdin is not None and not options.no_stdin:
         if env.stdin_isatty:
             if not words:
                 raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")

@@ -39,6 +39,7 @@ class ChatOptions:
     no_stream: bool = False
     markdown: bool | None = None
     max_input_bytes: int | None = None
+    no_stdin: bool = False
 
     def over(self, earlier: ChatOptions | None) -> ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
@@ -201,6 +202,14 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             panel=INPUT_PANEL,
             metavar="BYTES",
             min=1,
+        ),
+    ),
+    "no_stdin": (
+        bool,
+        _option(
+            "--no-stdin",
+            help="Do not read stdin, even when it is piped (scripts, loops); a lone - in the prompt reads it there.",
+            panel=INPUT_PANEL,
         ),
     ),
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chatcli.core.errors import UsageError
 from chatcli.storage.files import FileTooLarge, NotRegularFile, read_regular_file
-from chatcli.storage.inputs import combine_prompt, decode_text
+from chatcli.storage.inputs import STDIN_MARKER, combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
 
@@ -48,6 +48,7 @@ def prompt_with_files(paths: list[Path], max_bytes: int, words: list[str], stdin
     attached = attach_files(paths, max_bytes)
     if attached is None:
         return combine_prompt(words, stdin_text)
-    if not " ".join(words).strip() and not (stdin_text or "").strip():
+    prompt = " ".join(word for word in words if word != STDIN_MARKER)
+    if not prompt.strip() and not (stdin_text or "").strip():
         return attached
     return f"{attached}\n\n{combine_prompt(words, stdin_text)}"
