@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
 from chatcli.core.environment import Environment
-from chatcli.render.sanitize import sanitize
+from chatcli.render.sanitize import sanitize, sanitize_title
 
 if TYPE_CHECKING:
     from chatcli.core.conversation import Conversation
@@ -38,6 +38,12 @@ def _open(env: Environment) -> Library:
     return Library(env.dirs.library_file)
 
 
+def _json(env: Environment, data: Any) -> str:
+    """Indented JSON; on a terminal every non-ASCII character is escaped (\\u009b, \\u202e), so none of the
+    stored text can drive the terminal or reorder what it shows. Piped, the text stays as it is."""
+    return json.dumps(data, ensure_ascii=env.stdout_isatty, indent=2)
+
+
 def _local_time(timestamp: str) -> str:
     return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -59,7 +65,7 @@ def list_command(
         with _open(env) as library:
             summaries = library.summaries(limit, model)
         if as_json:
-            echo(env, json.dumps([summary.to_json() for summary in summaries], ensure_ascii=False, indent=2))
+            echo(env, _json(env, [summary.to_json() for summary in summaries]))
             return 0
         terminal = env.stdout_isatty
         width = env.terminal_size().columns if terminal else 0
@@ -73,7 +79,7 @@ def list_command(
         for summary in summaries:
             line = (
                 f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
-                f"{summary.turns:>5}  {sanitize(summary.title)}"
+                f"{summary.turns:>5}  {sanitize_title(summary.title)}"
             )
             echo(env, line[:width] if width else line)
         return 0
@@ -101,7 +107,7 @@ def show_command(
             conversation = library.load(summary.id)
         terminal = env.stdout_isatty
         if as_json:
-            echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
+            echo(env, _json(env, conversation_to_json(conversation)))
             return 0
         if terminal:
             echo(
@@ -169,7 +175,7 @@ def search_command(
                 }
                 for hit in hits
             ]
-            echo(env, json.dumps(rows, ensure_ascii=False, indent=2))
+            echo(env, _json(env, rows))
             return 0
         highlight, reset = ("\x1b[1;33m" if not env.no_color else "\x1b[1m"), "\x1b[0m"
         for hit in hits:
@@ -244,7 +250,7 @@ def rm_command(
                 if not env.stdin_isatty:
                     raise UsageError("refusing to delete without confirmation; add --yes")
                 for summary in summaries:
-                    echo(env, f"{summary.id}  {summary.turns} turns  {sanitize(summary.title)}")
+                    echo(env, f"{summary.id}  {summary.turns} turns  {sanitize_title(summary.title)}")
                 if not typer.confirm(f"Delete {len(summaries)} conversation(s)?", default=False, err=True):
                     env.stderr.write("nothing deleted\n")
                     return 1
