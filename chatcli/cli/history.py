@@ -133,13 +133,16 @@ def print_conversation(conversation: Conversation, out: TextIO, terminal: bool) 
         out.flush()
         return
     from rich.console import Console
-    from rich.markdown import Markdown
+
+    from chatcli.render.markdown import Flow, Lines, render_markdown
 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
     for message in conversation.messages:
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
-        console.print(Markdown(sanitize(message.text), hyperlinks=False))
+        # As answers show while they stream; a huge block shows as wrapped text, at a cost linear in its size.
+        lines, _ = render_markdown(console, sanitize(message.text), Flow(), "monokai")
+        console.print(Lines(lines), crop=False)
         console.print()
 
 
