@@ -39,6 +39,7 @@ class _Answer:
             self._pieces.clear()
 
     def text(self) -> str:
+        """The answer so far, joined once (it stays joined for the next call)."""
         self._blocks.append("".join(self._pieces))
         self._pieces.clear()
         text = "".join(self._blocks)
