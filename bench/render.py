@@ -7,8 +7,10 @@ refreshed per token, the way most chat tools render, and (c) plain writes of the
 100x30 terminal `Console` writing to /dev/null, and prints CPU seconds and ratios. Tokens are fed as fast as
 possible; a second table paces the stream at 2 000 tokens/s in real time. The naive renderer is quadratic: it
 is run in full up to 1k tokens; for larger inputs its cost is estimated from re-renders at evenly spaced
-prefixes (marked ~), an estimate checked against the full run at 1k. The whole run takes about two minutes
-(--quick: under one); it exits 1 when a target is missed.
+prefixes (marked ~), an estimate checked against the full run at 1k. A last table (issue 18) grows one block
+that never closes: a single line of 1 to 4 MB streamed, a 100 to 400 KB table of 2 000 columns streamed
+(both on a clock simulating 2 000 tokens/s, see run_simulated), and `render_markdown` of 1 to 8 MiB of one
+paragraph; each must stay linear (CPU at most 1.5 x the length ratio). The whole run takes about three minutes (--quick: about one); it exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
-from chatcli.render.markdown_renderer import MarkdownRenderer, PlainRenderer
+from chatcli.render.markdown import Flow, render_markdown
+from chatcli.render.markdown_renderer import MarkdownRenderer
+from chatcli.render.plain import PlainRenderer
 from chatcli.render.sanitize import StreamSanitizer
 
 WIDTH, HEIGHT = 100, 30
@@ -102,6 +106,84 @@ def worst_cases() -> dict[str, list[str]]:
     }
 
 
+MB = 1_000_000
+LINEAR_SLACK = 1.5  # CPU may grow up to 1.5 x the length ratio
+
+
+def one_line(size: int) -> str:
+    words = " ".join(WORDS)
+    return (words * (size // len(words) + 1))[:size]
+
+
+def wide_table(size: int, columns: int = 2_000) -> str:
+    header = "|" + "|".join(f"c{column}" for column in range(columns)) + "|\n"
+    rule = "|" + "|".join("---" for _ in range(columns)) + "|\n"
+    row = "|" + "|".join(str(column % 97) for column in range(columns)) + "|\n"
+    return header + rule + row * max(1, (size - len(header) - len(rule)) // len(row))
+
+
+def pieces_of(text: str, size: int = 4) -> list[str]:
+    return [text[at : at + size] for at in range(0, len(text), size)]
+
+
+def run_simulated(tokens: Sequence[str], rate: float = RATE) -> None:
+    """chatcli's renderer fed as fast as possible, but on a clock that says the tokens come `rate` per second:
+    its updates then happen where they would in real time (on a real clock, a short run makes fewer updates
+    than a long one, which hides their cost), and the run takes only its CPU time."""
+    fed = 0
+    with MarkdownRenderer(terminal(), clock=lambda: fed / rate) as renderer:
+        for token in tokens:
+            renderer.feed(token)
+            fed += 1
+
+
+def huge_blocks(quick: bool) -> list[tuple[str, float]]:
+    """(text, met) lines of the table of blocks that never close; prints as it goes."""
+    scale = 4 if quick else 1
+
+    def streamed(text: str, size: int) -> float:
+        tokens = pieces_of(text, size)
+        return cpu(lambda: run_simulated(tokens))
+
+    def rendered(text: str) -> float:
+        console = terminal()
+        return best_of(3, lambda: render_markdown(console, text, Flow(), "monokai"))
+
+    families: list[tuple[str, list[int], Callable[[int], float]]] = [
+        (
+            "one line, streamed",
+            [MB // scale, 2 * MB // scale, 4 * MB // scale],
+            lambda size: streamed(one_line(size), 4),
+        ),
+        (
+            "2 000-column table, streamed",
+            [100_000, 200_000, 400_000],
+            lambda size: streamed(wide_table(size), 16),
+        ),
+        (
+            "render_markdown, one paragraph",
+            [(1 << 20) // scale, (2 << 20) // scale, (4 << 20) // scale, (8 << 20) // scale],
+            lambda size: rendered(one_line(size)),
+        ),
+    ]
+    print(f"\none block that never closes (issue 18): CPU seconds, {WIDTH}x{HEIGHT} terminal")
+    print(f"{'case':<32}{'chars':>12}{'CPU':>9}{'CPU per MB':>12}")
+    targets = []
+    for name, sizes, measure in families:
+        spent = []
+        for size in sizes:
+            spent.append(measure(size))
+            print(f"{name:<32}{size:>12,}{spent[-1]:>9.3f}{spent[-1] / (size / MB):>12.3f}")
+        growth, length = spent[-1] / spent[0], sizes[-1] / sizes[0]
+        targets.append(
+            (
+                f"{name}: CPU x {growth:.1f} for length x {length:.0f} (<= {LINEAR_SLACK * length:.0f} x)",
+                growth <= LINEAR_SLACK * length,
+            )
+        )
+    return targets
+
+
 def paced(tokens: Sequence[str], rate: float) -> tuple[float, float]:
     """(stream seconds, CPU seconds) of chatcli's renderer fed `rate` tokens per second in real time."""
     renderer = MarkdownRenderer(terminal())
@@ -164,7 +246,6 @@ def main() -> None:
         paced_cpu[name] = spent
         print(f"{name:<24}{len(tokens):>8}{seconds:>10.2f}{spent:>8.3f}{spent / seconds:>24.3f}")
 
-    print("\ntargets")
     ours_2k, ours_20k, naive_20k = results["answer 2k"][0], results["answer 20k"][0], results["answer 20k"][1]
     targets = [
         (
@@ -180,6 +261,8 @@ def main() -> None:
         targets.append(
             (f"CPU per second of a {RATE} tokens/s stream < 0.5 s: {per_second:.3f} s", per_second < 0.5)
         )
+    targets += huge_blocks(args.quick)
+    print("\ntargets")
     for text, met in targets:
         print(f"  {'met ' if met else 'MISSED'}  {text}")
     if not all(met for _, met in targets):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 _BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
@@ -28,3 +29,12 @@ def short_reason(text: str, secret: str | None) -> str:
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 1] + "…"
     return text
+
+
+def shown_url(url: str) -> str:
+    """`url` as chatcli shows it: without `user:password@`, query string or fragment (they may hold keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    port = parts.netloc.rpartition(":")[2] if parts.netloc.rpartition(":")[2].isdigit() else ""
+    return parts._replace(netloc=f"{netloc}:{port}" if port else netloc, query="", fragment="").geturl()

@@ -21,7 +21,7 @@ from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.renderer import Renderer
 from chatcli.render.turn_display import TurnDisplay
-from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES
+from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER
 
 if TYPE_CHECKING:
     from chatcli.storage.attachments import Limits
@@ -183,7 +183,15 @@ def _prompt(
     from chatcli.storage.inputs import read_stdin
 
     stdin_text = None
-    if env.stdin is not None:
+    if STDIN_MARKER in words and not env.stdin_isatty:  # on a terminal a lone - is just a word ("5 - 3")
+        if options.no_stdin:
+            raise UsageError(
+                "a lone - in the prompt reads stdin, which --no-stdin turns off; drop one of them"
+            )
+        if env.stdin is None:
+            raise UsageError("a lone - in the prompt reads stdin, but stdin is closed")
+        stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
+    elif env.stdin is not None and not options.no_stdin:
         if env.stdin_isatty:
             if not words and not extras.files and not extras.editor and template is None:
                 raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from chatcli.backends.redact import shown_url
 from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
@@ -189,6 +190,8 @@ def describe(resolved: Resolved) -> str:
             origin += f", alias {_quote(resolved.alias)}"
         if name in _SECRETS:
             rows.append((name, "set" if value else "not set", origin))
+        elif name == "base_url" and value is not None:
+            rows.append((name, _quote(shown_url(value)), origin))  # no user:password@ or query (keys)
         else:
             rows.append((name, "not set" if value is None else _quote(value), origin))
     width = max(len(name) for name, _, _ in rows) + 2

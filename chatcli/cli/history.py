@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -16,7 +16,7 @@ from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
 from chatcli.core.errors import HistoryError
-from chatcli.render.sanitize import sanitize
+from chatcli.render.sanitize import sanitize, sanitize_title
 from chatcli.render.wording import plural
 
 if TYPE_CHECKING:
@@ -51,6 +51,12 @@ def _open(env: Environment) -> Library:
     return Library(env.dirs.library_file)
 
 
+def _json(env: Environment, data: Any) -> str:
+    """Indented JSON; on a terminal every non-ASCII character is escaped (\\u009b, \\u202e), so none of the
+    stored text can drive the terminal or reorder what it shows. Piped, the text stays as it is."""
+    return json.dumps(data, ensure_ascii=env.stdout_isatty, indent=2)
+
+
 def _local_time(timestamp: str) -> str:
     return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -72,7 +78,7 @@ def list_command(
         with _open(env) as library:
             summaries = library.summaries(limit, model)
         if as_json:
-            echo(env, json.dumps([summary.to_json() for summary in summaries], ensure_ascii=False, indent=2))
+            echo(env, _json(env, [summary.to_json() for summary in summaries]))
             return 0
         terminal = env.stdout_isatty
         width = env.terminal_size().columns if terminal else 0
@@ -86,7 +92,7 @@ def list_command(
         for summary in summaries:
             line = (
                 f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
-                f"{summary.turns:>5}  {sanitize(summary.title)}"
+                f"{summary.turns:>5}  {sanitize_title(summary.title)}"
             )
             echo(env, line[:width] if width else line)
         return 0
@@ -117,7 +123,7 @@ def show_command(
             conversation = library.load(summary.id)
         terminal = env.stdout_isatty
         if as_json:
-            echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
+            echo(env, _json(env, conversation_to_json(conversation)))
             return 0
         if terminal:
             echo(
@@ -150,7 +156,8 @@ def print_conversation(
         out.flush()
         return
     from rich.console import Console
-    from rich.markdown import Markdown
+
+    from chatcli.render.markdown import Flow, Lines, render_markdown
 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
@@ -160,7 +167,9 @@ def print_conversation(
             console.print(sanitize(message.reasoning), style="dim", markup=False)
             console.print()
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
-        console.print(Markdown(sanitize(shown_text(message)), hyperlinks=False))
+        # As answers show while they stream; a huge block shows as wrapped text, at a cost linear in its size.
+        lines, _ = render_markdown(console, sanitize(shown_text(message)), Flow(), "monokai")
+        console.print(Lines(lines), crop=False)
         console.print()
 
 
@@ -197,7 +206,7 @@ def search_command(
                 }
                 for hit in hits
             ]
-            echo(env, json.dumps(rows, ensure_ascii=False, indent=2))
+            echo(env, _json(env, rows))
             return 0
         if (
             not hits
@@ -356,7 +365,7 @@ def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
 
 
 def _one_line(summary: Summary) -> str:
-    return f"{summary.id}  {plural(summary.turns, 'turn')}  {sanitize(summary.title)}"
+    return f"{summary.id}  {plural(summary.turns, 'turn')}  {sanitize_title(summary.title)}"
 
 
 @history_app.command("path", cls=HelpCommand)

@@ -51,6 +51,7 @@ class ChatOptions:
     param: list[str] | None = None  # -P KEY VALUE: the template's parameters, as -O
     tools: str | None = None
     yes_tools: str | None = None
+    no_stdin: bool = False
 
     def over(self, earlier: ChatOptions | None) -> ChatOptions:
         """These options, with those given before the sub-command filling in what these leave unset."""
@@ -371,6 +372,14 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
             help="Run these tools (server__tool, exact names) without asking.",
             panel=TOOLS_PANEL,
             metavar="TOOL[,TOOL…]",
+        ),
+    ),
+    "no_stdin": (
+        bool,
+        _option(
+            "--no-stdin",
+            help="Do not read stdin, even when it is piped (scripts, loops); a lone - in the prompt reads it there.",
+            panel=INPUT_PANEL,
         ),
     ),
 }

@@ -16,6 +16,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
 from chatcli.core.request_options import reserved_option_problem, unsendable_option
+from chatcli.core.session import DEFAULT_MAX_ANSWER_BYTES
 from chatcli.tools.spec import SEPARATOR, ServerSpec
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -24,6 +25,7 @@ AUTO = "auto"  # the backend setting's default: openai once a key, key command o
 BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
 REASONING_MODES = ("show", "hide", "summary")
+KEY_OUTPUT_LIMIT = 64 * 1024  # a key command's output past this is not read
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
 
@@ -61,6 +63,7 @@ class Config:
     max_tool_rounds: int = 8
     max_tool_result_bytes: int = 64 * 1024
     tool_timeout: float = 60.0
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES  # a longer answer is cut there (an endless server)
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
     options: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # more request-body keys
@@ -519,7 +522,7 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
         raise fail("max_tokens", "max_tokens must be at least 1")
     if config.max_image_bytes < 1:
         raise fail("max_image_bytes", "max_image_bytes must be at least 1")
-    for name in ("max_tool_rounds", "max_tool_result_bytes"):
+    for name in ("max_tool_rounds", "max_tool_result_bytes", "max_answer_bytes"):
         if getattr(config, name) < 1:
             raise fail(name, f"{name} must be at least 1")
     for name in ("timeout", "connect_timeout", "first_token_timeout", "tool_timeout"):
@@ -580,9 +583,7 @@ def run_key_command(command: str, timeout: float = KEY_COMMAND_TIMEOUT, what: st
     if not argv:
         raise UsageError(f"{what} is empty; set it to a command that prints the key")
     try:
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
-        )
+        returncode, output = _run_for_output(argv, timeout)
     except subprocess.TimeoutExpired:
         raise BackendError(
             f"{what} did not finish within {timeout:g} s; run it yourself to check it"
@@ -591,9 +592,60 @@ def run_key_command(command: str, timeout: float = KEY_COMMAND_TIMEOUT, what: st
         raise BackendError(
             f"{what} could not start {argv[0]!r} ({error.strerror}); check the command"
         ) from None
-    if done.returncode != 0:
-        raise BackendError(f"{what} failed (exit status {done.returncode}); run it yourself to see why")
-    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    if returncode != 0:
+        raise BackendError(f"{what} failed (exit status {returncode}); run it yourself to see why")
+    lines = output.decode("utf-8", "replace").strip().splitlines()
     if not lines or not lines[0].strip():
         raise BackendError(f"{what} printed no key; it must print the key on its first line")
     return lines[0].strip()
+
+
+def _run_for_output(argv: list[str], timeout: float) -> tuple[int, bytes]:
+    """Run `argv` (stdin closed, stderr discarded) until it exits; its exit status and what it printed by then.
+
+    The output is taken when the command exits, not at the end of its stdout: a background process it
+    started (a credential agent) may hold stdout open for ever."""
+    import os
+    import selectors
+    import time
+
+    deadline = time.monotonic() + timeout
+    output = bytearray()
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    os.set_blocking(fd, False)
+    with process.stdout, selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        stdout_open = True
+        try:
+            while process.poll() is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise subprocess.TimeoutExpired(argv, timeout)
+                if not stdout_open:
+                    process.wait(remaining)
+                elif selector.select(min(remaining, 0.1)):
+                    stdout_open = _read_some(fd, output)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        while len(output) < KEY_OUTPUT_LIMIT and _read_some(fd, output):  # written just before it exited
+            pass
+    return process.returncode, bytes(output)
+
+
+def _read_some(fd: int, output: bytearray) -> bool:
+    """Append what `fd` holds now to `output`, up to KEY_OUTPUT_LIMIT (the rest is read and dropped, so the
+    command never blocks on a full pipe); False at its end or when it holds nothing now."""
+    import os
+
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return False
+    output += chunk[: KEY_OUTPUT_LIMIT - len(output)]
+    return bool(chunk)

@@ -177,6 +177,7 @@ def new_session(resolved: Resolved, conversation: Conversation, backend: Backend
         config.max_tokens,
         options=dict(config.options),
         defaults=conversation_defaults(resolved),
+        max_answer_bytes=config.max_answer_bytes,
     )
 
 

@@ -21,6 +21,37 @@ _CUT_SHORT = {
 }
 
 
+DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+class _Answer:
+    """The answer's pieces, joined in blocks as they come (a list of millions of tiny strings would take
+    many times the text's size), and their size in UTF-8 bytes."""
+
+    __slots__ = ("_blocks", "_pieces", "size")
+    BLOCK = 4096  # pieces per block
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pieces: list[str] = []
+        self.size = 0
+
+    def add(self, piece: str) -> None:
+        self.size += len(piece) if piece.isascii() else len(piece.encode("utf-8", "surrogatepass"))
+        self._pieces.append(piece)
+        if len(self._pieces) >= self.BLOCK:
+            self._blocks.append("".join(self._pieces))
+            self._pieces.clear()
+
+    def text(self) -> str:
+        """The answer so far, joined once (it stays joined for the next call)."""
+        self._blocks.append("".join(self._pieces))
+        self._pieces.clear()
+        text = "".join(self._blocks)
+        self._blocks = [text]
+        return text
+
+
 @dataclass(slots=True)
 class TurnResult:
     text: str
@@ -75,6 +106,7 @@ class Session:
     options: dict[str, Any] = field(default_factory=dict)  # more request-body keys (-O, [options], /set)
     defaults: ConversationDefaults | None = None  # applied to a conversation that replaces this one
     tools: ToolRunner | None = None  # when set, the model may call tools (chatcli.core.tools)
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES  # a longer answer (with its reasoning) is cut here
 
     def turn(
         self, text: Content, renderer: Renderer, new_renderer: Callable[[], Renderer] | None = None
@@ -83,7 +115,8 @@ class Session:
         the user message and the answer.
 
         An error before any text leaves the conversation as it was. Ctrl-C keeps the partial answer,
-        committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises.
+        committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises;
+        so does an answer longer than `max_answer_bytes`, whose stream is closed there.
         With `tools`, the text of each round after the first streams through a `new_renderer()`.
         """
         user = Message("user", text)
@@ -99,27 +132,32 @@ class Session:
             StreamInfo(),
             options=dict(self.options),
         )
-        pieces: list[str] = []
-        thoughts: list[str] = []
+        pieces, thoughts = _Answer(), _Answer()
         stream = self.backend.stream(request)
         try:
             with renderer:
                 for piece in split_think(stream):
                     if isinstance(piece, Reasoning):
-                        thoughts.append(piece.text)
+                        thoughts.add(piece.text)
                         renderer.reason(piece.text)
                     else:
-                        pieces.append(piece)
+                        pieces.add(piece)
                         renderer.feed(piece)
+                    if pieces.size + thoughts.size > self.max_answer_bytes:
+                        raise PartialAnswer(
+                            f"the answer passed max_answer_bytes ({self.max_answer_bytes} bytes); "
+                            "chatcli stopped reading it"
+                        )
         except KeyboardInterrupt:
             stream.close()  # closes the HTTP stream, so the server stops generating
-            return self._keep_partial(user, pieces, thoughts, Status.INTERRUPTED, request.info)
+            return self._keep_partial(user, pieces.text(), thoughts.text(), Status.INTERRUPTED, request.info)
         except PartialAnswer:
-            self._keep_partial(user, pieces, thoughts, Status.FAILED, request.info)
+            stream.close()
+            self._keep_partial(user, pieces.text(), thoughts.text(), Status.FAILED, request.info)
             raise
         finally:
             stream.close()
-        answer, reasoning = "".join(pieces), "".join(thoughts)
+        answer, reasoning = pieces.text(), thoughts.text()
         self.conversation.commit(user, Message("assistant", answer, reasoning=reasoning or None))
         return self._committed(TurnResult(answer, None, request.info, reasoning))
 
@@ -143,9 +181,8 @@ class Session:
         return self._committed(result)
 
     def _keep_partial(
-        self, user: Message, pieces: list[str], thoughts: list[str], status: Status, info: StreamInfo
+        self, user: Message, answer: str, reasoning: str, status: Status, info: StreamInfo
     ) -> TurnResult:
-        answer, reasoning = "".join(pieces), "".join(thoughts)
         if not answer:
             return TurnResult(answer, status, info, reasoning)
         self.conversation.commit(user, Message("assistant", answer, status, reasoning=reasoning or None))

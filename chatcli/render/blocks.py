@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 # A block of these kinds is closed by the blank line after it; headings and rules by their own line end.
 _CLOSED_BY_BLANK_LINE = frozenset({"paragraph_open", "table_open", "blockquote_open", "html_block"})
@@ -67,12 +71,32 @@ def _block_parser() -> MarkdownIt:
     return new_parser().disable("inline")  # only the block structure matters here
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while making many objects that hold no cycles (the tokens of a
+    wide table, the rows of a huge block): it would walk them again and again as they pile up, which makes
+    the cost superlinear in their number."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _block_tokens(text: str) -> list[Token]:
+    """The block tokens of `text` (a table makes several per cell)."""
+    with gc_paused():
+        return _block_parser().parse(text)
+
+
 def split_blocks(text: str) -> Split:
     """Split `text` (Markdown received so far, maybe ending in a partial line) where more text cannot
     change what comes before: closed blocks are a prefix of whole lines, and rendering them alone gives what
     rendering the whole answer shows for them."""
     end = text.rfind("\n") + 1
-    tokens = _block_parser().parse(text[:end])
+    tokens = _block_tokens(text[:end])
     blocks = [(index, token) for index, token in enumerate(tokens) if token.level == 0 and token.nesting >= 0]
     if not blocks:
         return Split("", text)
@@ -96,3 +120,13 @@ def split_blocks(text: str) -> Split:
             cut, list_goes_on = items[-1][0], True
     offset = sum(len(line) + 1 for line in lines[:cut])
     return Split(text[:offset], text[offset:], list_goes_on, fence)
+
+
+def top_level_blocks(text: str) -> list[tuple[str, int, int]]:
+    """Each top-level block of `text`: its token type (`paragraph_open`, `fence`, `table_open`…) and its
+    first and past-last line numbers. Block structure only (no inline parsing): linear in the text."""
+    return [
+        (token.type, token.map[0], token.map[1])
+        for token in _block_tokens(text)
+        if token.level == 0 and token.nesting >= 0 and token.map is not None
+    ]

@@ -14,11 +14,16 @@ from rich.markdown import ListElement, Markdown, MarkdownElement, TableElement
 from rich.segment import Segment
 from rich.syntax import Syntax
 
-from chatcli.render.blocks import new_parser
+from chatcli.render.blocks import gc_paused, new_parser, top_level_blocks
 
 Line = list[Segment]
 
 _FLOW_TOKEN = "chatcli_blank_before"
+# A block whose Markdown source is longer than this (one huge paragraph, a table of thousands of columns) is
+# shown as its source, wrapped: Rich's cost for one block grows faster than its length. Code blocks and
+# lists are not concerned (they cost linear time, and the streaming renderer prints them in pieces).
+PLAIN_BLOCK_CHARS = 64 * 1024
+_NEVER_PLAIN = frozenset({"fence", "code_block", "bullet_list_open", "ordered_list_open"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +130,56 @@ def render_markdown(
     console: Console, source: str, flow: Flow, code_theme: str, list_goes_on: bool = False
 ) -> tuple[list[Line], Flow]:
     """The lines `source` shows after what `flow` describes, and the flow for the piece after it.
-    `list_goes_on`: the last block of `source` is a list that the next piece continues."""
+    `list_goes_on`: the last block of `source` is a list that the next piece continues.
+
+    Blocks longer than PLAIN_BLOCK_CHARS show as their source, wrapped (`plain_block`), so the cost stays
+    linear in the length of `source`; a piece holding such a block shows what the whole answer shows."""
+    if len(source) <= PLAIN_BLOCK_CHARS:
+        return _render_rich(console, source, flow, code_theme, list_goes_on)
+    lines = source.split("\n")
+    spans = [
+        (start, stop)
+        for kind, start, stop in top_level_blocks(source)
+        if kind not in _NEVER_PLAIN and sum(len(line) + 1 for line in lines[start:stop]) > PLAIN_BLOCK_CHARS
+    ]
+    if not spans:
+        return _render_rich(console, source, flow, code_theme, list_goes_on)
+    out: list[Line] = []
+    at = 0
+    for start, stop in spans:
+        if start > at:
+            rendered, flow = _render_rich(console, "\n".join(lines[at:start]) + "\n", flow, code_theme)
+            out += rendered
+        out += plain_block(console, lines[start:stop], flow)
+        flow, at = Flow(blank_before=True), stop
+    rest = "\n".join(lines[at:])
+    if rest.strip():
+        rendered, flow = _render_rich(console, rest, flow, code_theme, list_goes_on)
+        out += rendered
+    return out, flow
+
+
+def plain_block(console: Console, source_lines: Sequence[str], flow: Flow) -> list[Line]:
+    """A block shown as its source: each line cut to the console's width (tabs expanded), unstyled, after
+    a blank line when `flow` asks for one. Linear in its length, and the same whatever pieces it came in."""
+    from rich.cells import chop_cells
+
+    width = max(1, console.width)
+    out: list[Line] = [[]] if flow.blank_before else []
+    with gc_paused():
+        for line in source_lines:
+            text = (line.expandtabs(8) if "\t" in line else line).rstrip(" ")
+            if not text:
+                out.append([])
+                continue
+            rows = [text[at : at + width] for at in range(0, len(text), width)] if text.isascii() else None
+            out += [[Segment(row.rstrip(" "))] for row in rows or chop_cells(text, width)]
+    return out
+
+
+def _render_rich(
+    console: Console, source: str, flow: Flow, code_theme: str, list_goes_on: bool = False
+) -> tuple[list[Line], Flow]:
     markdown = ChatMarkdown(source, code_theme, flow)
     lines = console.render_lines(markdown, console.options, pad=False)
     if flow.list_number is not None and lines and not _visible(lines[0]):

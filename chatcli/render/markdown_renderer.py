@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ class MarkdownRenderer:
         self._clock = clock
         self._sanitizer = StreamSanitizer()
         self._parts: list[str] = []  # received since the last update
+        self._parts_size = 0
         self._pending = ""  # the open block(s): not printed yet
         self._flow = Flow()
         self._fence: Fence | None = None  # the pending text is this open top-level fenced code block
@@ -54,6 +56,10 @@ class MarkdownRenderer:
         # Code of the open fence printed so far (None: too long to lex again).
         self._code_before: tuple[str, ...] | None = ()
         self._split_size = 0  # size of the pending text when it was last split
+        # When the open block is one huge block (shown as plain text, see PLAIN_BLOCK_CHARS), it is split
+        # again only once a blank line arrives after this offset: parsing it anew for every update would
+        # cost more than all the rest (a table of thousands of columns makes tokens by the hundred thousand).
+        self._blank_from: int | None = None
         self._live = _LiveArea(console) if console.is_terminal and not console.is_dumb_terminal else None
         self._next_update = 0.0
         self._lock = threading.Lock()  # the stream and the catch-up thread both update the display
@@ -74,6 +80,7 @@ class MarkdownRenderer:
         with self._lock:
             was_empty = not self._parts
             self._parts.append(text)
+            self._parts_size += len(text)
             if self._clock() >= self._next_update:
                 self._refresh()
             elif self._catch_up is None:
@@ -128,9 +135,21 @@ class MarkdownRenderer:
     def _update(self, final: bool) -> None:
         from chatcli.render.markdown import Lines
 
+        if (
+            self._parts
+            and not final
+            and self._blank_from is not None
+            and self._parts_size * 8 < len(self._pending)
+        ):
+            # One huge open block: adding to it costs a copy of it, so that waits until it grew by an eighth
+            # (a linear total); meanwhile the live area shows its end, text received included.
+            if self._live is not None:
+                self._live.update([], self._live_lines())
+            return
         if self._parts:
             self._pending += "".join(self._parts)
             self._parts.clear()
+            self._parts_size = 0
         committed = self._commit(final)
         if self._live is not None:
             self._live.update(committed, [] if final else self._live_lines())
@@ -142,7 +161,7 @@ class MarkdownRenderer:
 
         Works on local copies and stores them at the end, so that Ctrl-C while rendering loses nothing."""
         from chatcli.render.blocks import split_blocks
-        from chatcli.render.markdown import Flow, render_code, render_markdown
+        from chatcli.render.markdown import PLAIN_BLOCK_CHARS, Flow, render_code, render_markdown
 
         console, theme = self._console, self._code_theme
         pending, flow, fence, started, scanned, before = (
@@ -153,7 +172,7 @@ class MarkdownRenderer:
             self._scanned,
             self._code_before,
         )
-        split_size = self._split_size
+        split_size, blank_from = self._split_size, self._blank_from
         out: list[Line] = []
         while True:
             if fence is not None:
@@ -195,12 +214,16 @@ class MarkdownRenderer:
                 break
             if len(pending) > _SPLIT_ALWAYS and len(pending) < split_size * 5 // 4:
                 break
+            if blank_from is not None and (blank_from := _still_open(pending, blank_from)) is not None:
+                break
             split = split_blocks(pending)
             if split.closed:
                 lines, flow = render_markdown(console, split.closed, flow, theme, split.list_goes_on)
                 out += lines
                 pending = split.rest
             split_size = len(pending)
+            if len(pending) > PLAIN_BLOCK_CHARS and split.fence is None and not split.list_goes_on:
+                blank_from = max(pending.rfind("\n"), 0)
             if split.fence is None:
                 break
             fence, started, scanned = split.fence, False, 0
@@ -212,7 +235,7 @@ class MarkdownRenderer:
             scanned,
             before,
         )
-        self._split_size = split_size
+        self._split_size, self._blank_from = split_size, blank_from
         return out
 
     def _code_piece(
@@ -259,6 +282,8 @@ class MarkdownRenderer:
 
         console, theme, pending, height = self._console, self._code_theme, self._pending, self._live_height()
         limit = max(4096, 2 * console.width * height)
+        if self._parts:  # text not added to the pending text yet (a huge open block): only its end matters
+            pending = _tail(pending, limit) + _last_chars(self._parts, limit)
         if self._fence is not None and self._fence_started:
             body = _tail(pending[pending.index("\n") + 1 :], limit)
             code = "\n".join(self._fence.code(line) for line in body.split("\n")).rstrip()
@@ -280,6 +305,17 @@ class MarkdownRenderer:
         return lines[-height:]
 
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def _still_open(text: str, since: int) -> int | None:
+    """None once a blank line follows offset `since` in `text` (a huge open block may have closed); else
+    where to look from next time."""
+    if _BLANK_LINE.search(text, since):
+        return None
+    return max(text.rfind("\n"), since)
+
+
 def _closing_fence(text: str, fence: Fence, start: int, final: bool) -> tuple[int, int]:
     """Where the line closing `fence` ends in `text`, looking at lines from `start` (-1 if none yet), and
     where the lines not yet looked at begin. The last line counts once it is whole, or the text is `final`."""
@@ -290,6 +326,18 @@ def _closing_fence(text: str, fence: Fence, start: int, final: bool) -> tuple[in
     if final and start < len(text) and fence.is_closed_by(text[start:]):
         return len(text), len(text)
     return -1, start
+
+
+def _last_chars(parts: list[str], limit: int) -> str:
+    """The end of `"".join(parts)`, at least `limit` characters of it when there are that many."""
+    taken: list[str] = []
+    size = 0
+    for part in reversed(parts):
+        taken.append(part)
+        size += len(part)
+        if size >= limit:
+            break
+    return "".join(reversed(taken))
 
 
 def _tail(text: str, limit: int) -> str:

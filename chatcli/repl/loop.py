@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import traceback
 from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any
@@ -216,6 +217,13 @@ class Repl:
                     return
             except KeyboardInterrupt:
                 self.screen.notice("interrupted")
+            except Exception as error:  # a bug must not cost the conversation: that turn or command fails
+                if self._env.debug:
+                    traceback.print_exception(error, file=self._env.stderr)
+                self.screen.error(
+                    f"unexpected {type(error).__name__}; that failed, the session goes on "
+                    "(CHATCLI_DEBUG=1 shows a traceback)"
+                )
 
     def _handle(self, line: str) -> bool:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from chatcli.core.conversation import Content
 from chatcli.core.errors import UsageError
+from chatcli.storage.files import FileTooLarge, NotRegularFile, check_regular, read_regular_file
 from chatcli.storage.images import (
     DEFAULT_MAX_IMAGE_BYTES,
     HEAD_BYTES,
@@ -19,7 +20,7 @@ from chatcli.storage.images import (
     image_type,
     read_image,
 )
-from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, combine_prompt, decode_text
+from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
 
@@ -58,14 +59,15 @@ def read_text_file(path: Path, max_bytes: int) -> str:
     """The file's text, or a UsageError when it is missing, larger than `max_bytes`, or not UTF-8 text."""
     name = f"attached file {str(path)!r}"
     try:
-        with path.open("rb") as file:
-            raw = file.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise UsageError(f"{name} is a directory; give a file") from None
+        raw = read_regular_file(path, max_bytes)
+    except NotRegularFile as error:
+        raise UsageError(f"{name} {error}; give a file") from None
+    except FileTooLarge:
+        raise UsageError(
+            f"{name} is larger than {max_bytes} bytes; raise --max-input-bytes to send it"
+        ) from None
     except OSError as error:
         raise UsageError(f"{name} cannot be read ({error.strerror}); check the path") from None
-    if len(raw) > max_bytes:
-        raise UsageError(f"{name} is larger than {max_bytes} bytes; raise --max-input-bytes to send it")
     nul = raw.find(b"\x00")
     if nul != -1:
         raise UsageError(
@@ -100,8 +102,11 @@ def read_attachment(path: Path, limits: Limits) -> Attachment:
         blocks = "\n\n".join(file.block or "" for file in found)
         return Attachment(str(path), sum(file.size for file in found), blocks, files=len(found))
     try:
+        check_regular(path.stat().st_mode)  # a FIFO or a device would block or never end
         with path.open("rb") as file:
             media_type = image_type(file.read(HEAD_BYTES))
+    except NotRegularFile as error:
+        raise UsageError(f"attached file {str(path)!r} {error}; give a file") from None
     except OSError:
         media_type = None  # read_text_file says why
     if media_type is not None:
@@ -125,5 +130,5 @@ def prompt_with_files(paths: list[Path], limits: Limits, words: list[str], stdin
     attachments = [read_attachment(path, limits) for path in paths]
     if not attachments:
         return combine_prompt(words, stdin_text)
-    given = " ".join(words).strip() or (stdin_text or "").strip()
+    given = " ".join(word for word in words if word != STDIN_MARKER).strip() or (stdin_text or "").strip()
     return compose(attachments, combine_prompt(words, stdin_text) if given else "")

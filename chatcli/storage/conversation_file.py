@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,22 @@ from typing import Any
 from chatcli.core.conversation import ROLES, Conversation, Message
 from chatcli.core.errors import BadFileError, HistoryError
 from chatcli.core.session import Session, TurnResult
-from chatcli.storage.files import write_atomic
+from chatcli.storage.files import (
+    FileTooLarge,
+    NotRegularFile,
+    check_regular_or_absent,
+    read_regular_file,
+    write_atomic,
+)
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 256 * 1024 * 1024  # room for a dozen 20 MiB images as base64
 _KNOWN_FIELDS = frozenset({"role", "content", "status", "reasoning"})  # of a message
 _FILE_FIELDS = frozenset({"version", "model", "messages"})
+
+
+class NotAFileError(BadFileError):
+    """The path is a pipe, a device, a socket or a directory: never read or written (exit 2)."""
 
 
 def parse_conversation(data: Any, source: str) -> Conversation:
@@ -100,6 +111,8 @@ def decode_conversation(raw: bytes, source: str) -> Conversation:
         raise BadFileError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}") from None
     except RecursionError:
         raise BadFileError(f"{source}: JSON nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(raw) and not _encodable(data):
+        raise BadFileError(f"{source}: holds a lone surrogate escape (\\ud800 to \\udfff), which is not text")
     return parse_conversation(data, source)
 
 
@@ -111,6 +124,18 @@ class NotOurFileError(HistoryError):
         super().__init__(message)
         self.path = path
         self.changed = changed
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # cheap pre-check; pairs of them are fine
+
+
+def _encodable(data: Any) -> bool:
+    """Whether every string in `data` can be written out as UTF-8 (a lone surrogate cannot)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ConversationFile:
@@ -132,6 +157,12 @@ class ConversationFile:
 
     def check_writable(self) -> None:
         """Refuse when saving would overwrite a file we did not load or write ourselves, as it is now."""
+        try:
+            check_regular_or_absent(self.path)
+        except NotRegularFile as error:
+            raise NotAFileError(f"{self.path}: {error}; save to a file") from None
+        except OSError:
+            pass  # reading it, below, says what is wrong
         try:
             current = self._read()
         except BadFileError as error:
@@ -176,16 +207,13 @@ class ConversationFile:
     def _read(self) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
         try:
-            size = self.path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise BadFileError(
-                    f"{self.path}: file too large ({size} bytes, the limit is {MAX_FILE_BYTES})"
-                )
-            return self.path.read_bytes()
+            return read_regular_file(self.path, MAX_FILE_BYTES)
         except FileNotFoundError:
             return None
-        except IsADirectoryError:
-            raise BadFileError(f"{self.path}: is a directory") from None
+        except NotRegularFile as error:
+            raise NotAFileError(f"{self.path}: {error}; give a conversation file") from None
+        except FileTooLarge:
+            raise BadFileError(f"{self.path}: file too large (the limit is {MAX_FILE_BYTES} bytes)") from None
         except OSError as error:
             raise BadFileError(f"{self.path}: cannot read ({error.strerror})") from None
 

@@ -6,10 +6,69 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+_READ_SIZE = 1 << 20
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class NotRegularFile(Exception):
+    """The path names a directory, a pipe, a device or a socket: chatcli only reads and writes plain files."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"is {kind}, not a regular file")
+
+
+class FileTooLarge(Exception):
+    """A file holds more than the reader's limit (whatever its size on disk says: /proc, growing files)."""
+
+
+def check_regular(mode: int) -> None:
+    """NotRegularFile unless `mode` (from stat) is a regular file's."""
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    raise NotRegularFile(kind)
+
+
+def check_regular_or_absent(path: Path) -> None:
+    """NotRegularFile when `path` exists (following symlinks) and is not a regular file: nothing to write over."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    check_regular(mode)
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file `path`, reading at most `limit` (FileTooLarge past it).
+
+    A pipe, a device or a directory is refused before it is read (NotRegularFile), so /dev/zero, a FIFO or
+    a terminal can neither hang chatcli nor fill its memory; FileNotFoundError and other OSErrors pass."""
+    check_regular(path.stat().st_mode)
+    # O_NONBLOCK: should the path be swapped for a FIFO after the check, opening it still cannot block.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        check_regular(os.fstat(fd).st_mode)
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, min(_READ_SIZE, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise FileTooLarge
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def make_private_dir(path: Path) -> None:

@@ -8,6 +8,7 @@ from chatcli.core.errors import UsageError
 
 DEFAULT_MAX_INPUT_BYTES = 8 * 1024 * 1024
 _READ_SIZE = 1 << 16
+STDIN_MARKER = "-"  # a prompt word that stands for stdin
 
 
 def read_stdin(stream: BinaryIO, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> str:
@@ -37,9 +38,19 @@ def decode_text(raw: bytes, source: str) -> str:
 
 
 def combine_prompt(words: list[str], stdin_text: str | None) -> str:
-    """stdin, a blank line, then the prompt words; either alone is the prompt. Empty is an error."""
-    prompt = " ".join(words)
-    parts = [part for part in (stdin_text, prompt) if part and part.strip()]
+    """stdin, a blank line, then the prompt words; either alone is the prompt. Empty is an error.
+
+    A lone `-` among the words puts stdin there instead: the words before it, stdin, the words after it,
+    each part a paragraph of its own."""
+    stdin_part = stdin_text.rstrip("\n") if stdin_text and stdin_text.strip() else ""
+    if STDIN_MARKER in words:
+        at = words.index(STDIN_MARKER)
+        if STDIN_MARKER in words[at + 1 :]:
+            raise UsageError("a lone - reads stdin into the prompt; give it once")
+        parts = [" ".join(words[:at]), stdin_part, " ".join(words[at + 1 :])]
+    else:
+        parts = [stdin_part, " ".join(words)]
+    parts = [part for part in parts if part.strip()]
     if not parts:
         raise UsageError("empty prompt; give a prompt or pipe text on stdin")
-    return "\n\n".join(part.rstrip("\n") if part is stdin_text else part for part in parts)
+    return "\n\n".join(parts)

@@ -8,7 +8,6 @@ the SDK's pydantic chunk object for every token costs several times more CPU tha
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterator
@@ -18,9 +17,8 @@ import httpx2
 import openai
 
 from chatcli.backends.openai.diagnosis import Diagnosis, rejected_option, rejects_stream_options, retry_plan
-from chatcli.backends.openai.events import failure, parse_usage, read_events, read_lines
+from chatcli.backends.openai.events import failure, read_completion, read_events, read_lines
 from chatcli.backends.openai.request import chat_body
-from chatcli.backends.openai.tool_calls import whole_tool_calls
 from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
 from chatcli.core.errors import BackendError, PartialAnswer
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry
@@ -66,7 +64,9 @@ class OpenAIBackend:
                     if not content_type.startswith("text/event-stream"):
                         yield from self._whole_answer(response.text(), content_type, request)
                         return
-                    events = read_events(read_lines(response.iter_bytes()), request.info, self._key)
+                    events = read_events(
+                        read_lines(response.iter_bytes()), request.info, self._key, self._settings.notify
+                    )
                     try:
                         for piece in events:
                             # The answer has started: from now on a stall is measured by the idle timeout,
@@ -123,20 +123,13 @@ class OpenAIBackend:
 
     def _whole_answer(self, body: str, content_type: str, request: ChatRequest) -> Iterator[str]:
         """A server that ignored `stream` and sent the whole completion as JSON still gets its answer shown."""
-        try:
-            data = json.loads(body)
-            choice = data["choices"][0]
-            content = choice["message"]["content"]
-            request.info.tool_calls = whole_tool_calls(choice["message"])
-        except (ValueError, KeyError, IndexError, TypeError):
+        content = read_completion(body, request.info, self._settings.notify)
+        if content is None:
             kind = content_type.split(";")[0] or "no content type"
             raise BackendError(
                 f"{self.base_url} answered with {kind} instead of an event stream; "
                 "is this an OpenAI-compatible endpoint?"
-            ) from None
-        request.info.finish_reason = choice.get("finish_reason") or "stop"
-        if usage := data.get("usage"):
-            request.info.usage = parse_usage(usage)
+            )
         if content:
             yield content
 

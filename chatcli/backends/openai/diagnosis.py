@@ -14,7 +14,7 @@ import httpx2
 import openai
 
 from chatcli.backends.openai.events import error_text
-from chatcli.backends.redact import short_reason
+from chatcli.backends.redact import short_reason, shown_url
 from chatcli.core.stream import BackendSettings
 
 RETRY_DELAYS = (1.0, 2.0)  # waits before the retries of a request that failed before any answer
@@ -104,14 +104,6 @@ class Diagnosis:
             )
         reason = short_reason(str(error), self._key) or type(error).__name__
         return f"the answer ended early: the connection to {self.base_url} was lost ({reason})"
-
-
-def shown_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    port = parts.netloc.rpartition(":")[2] if parts.netloc.rpartition(":")[2].isdigit() else ""
-    return parts._replace(netloc=f"{netloc}:{port}" if port else netloc, query="", fragment="").geturl()
 
 
 def rejects_stream_options(error: openai.APIError) -> bool:

@@ -1,12 +1,17 @@
-"""Reading the OpenAI event stream (SSE): bytes to lines to JSON chunks to answer pieces and a StreamInfo."""
+"""Reading the OpenAI event stream (SSE): bytes to lines to JSON chunks to answer pieces and a StreamInfo.
+
+This is the one place where what a server sends is decoded, so every field read here is type- and
+range-checked: a field of the wrong shape fails the turn as "malformed stream data" (keeping any text that
+already arrived), except token usage, which is only informative: a bad one is dropped with a warning.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatcli.backends.openai.tool_calls import add_tool_call_pieces
+from chatcli.backends.openai.tool_calls import add_tool_call_pieces, whole_tool_calls
 from chatcli.backends.redact import short_reason
 from chatcli.core.errors import BackendError, PartialAnswer
 from chatcli.core.stream import Reasoning, StreamInfo, ToolCall, Usage
@@ -14,66 +19,184 @@ from chatcli.core.stream import Reasoning, StreamInfo, ToolCall, Usage
 JSON = (
     json.JSONDecoder()
 )  # json.loads without its per-call checks; bytes are decoded first (faster than loads(bytes))
+MAX_LINE_BYTES = 8 * 1024 * 1024  # one SSE line (one event's JSON); a longer one fails the turn
+MAX_TOKEN_COUNT = 2**53  # token counts above this are not counts (sqlite, JSON numbers and sums stay exact)
+MALFORMED = "server sent malformed stream data"
+BAD_USAGE = "warning: the server reported token usage chatcli cannot read; ignored"
+_BOM = b"\xef\xbb\xbf"
 
 
-def read_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+class LineTooLong(Exception):
+    """A line of the event stream passed MAX_LINE_BYTES without ending."""
+
+
+class Malformed(ValueError):
+    """A field the server sent has the wrong type or an impossible value."""
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+def read_lines(chunks: Iterator[bytes], max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """The lines of a byte stream, each with its end (`\n`, `\r\n` or `\r`), the last one possibly without.
 
-    Cheaper per token than httpx's text and line decoders; a line split across chunks is joined once."""
+    Cheaper per token than httpx's text and line decoders; a line split across chunks is joined once.
+    A line longer than `max_line` raises LineTooLong rather than growing without limit."""
     partial: list[bytes] = []
+    partial_size = 0
     for chunk in chunks:
         lines = chunk.splitlines(keepends=True)
         if not lines:
             continue
         if partial:
             partial.append(lines[0])
+            partial_size += len(lines[0])
+            if partial_size > max_line:
+                raise LineTooLong
             if not lines[0].endswith((b"\n", b"\r")):
                 continue  # still inside the same line
             lines[0] = b"".join(partial)
             partial = []
+            partial_size = 0
         if not lines[-1].endswith((b"\n", b"\r")):
-            partial.append(lines.pop())
+            last = lines.pop()
+            partial.append(last)
+            partial_size = len(last)
+        for line in lines:
+            if len(line) > max_line:
+                raise LineTooLong
         yield from lines
     if partial:
         yield b"".join(partial)
 
 
-def read_events(lines: Iterator[bytes], info: StreamInfo, key: str | None) -> Iterator[str | Reasoning]:
+def read_events(
+    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = _ignore
+) -> Iterator[str | Reasoning]:
     """The answer's text and reasoning pieces from the event stream's lines; what else it reports goes to
-    `info`. Text the server sends is redacted of `key` in error messages."""
+    `info`. Text the server sends is redacted of `key` in error messages; `warn` gets one-line notices."""
     got_text = False
     call_indices: dict[int, ToolCall] = {}
-    for line in lines:
-        if not line.startswith(b"data:"):
-            continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
-        data = line[5:].strip()
-        if data == b"[DONE]":
-            return
-        try:
-            chunk = JSON.decode(data.decode())
-        except ValueError:
-            raise failure("server sent malformed stream data", got_text) from None
-        if not isinstance(chunk, dict):
-            raise failure("server sent malformed stream data", got_text)
-        if "error" in chunk:
-            reason = error_text(chunk["error"])
-            raise failure(f"server reported an error mid-stream: {short_reason(reason, key)}", got_text)
-        if usage := chunk.get("usage"):
-            info.usage = parse_usage(usage)
-        if model := chunk.get("model"):
-            info.model = model
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            if reasoning := delta.get("reasoning_content") or delta.get("reasoning"):
-                yield Reasoning(reasoning)
-            if content := delta.get("content"):
-                got_text = True
-                yield content
-            add_tool_call_pieces(info.tool_calls, delta.get("tool_calls"), call_indices)
-            if finish := choice.get("finish_reason"):
-                info.finish_reason = finish
+    try:
+        for line in _without_bom(lines):
+            if not line.startswith(b"data:"):
+                continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return
+            chunk = _decode(data)
+            if "error" in chunk:
+                reason = error_text(chunk["error"])
+                raise failure(f"server reported an error mid-stream: {short_reason(reason, key)}", got_text)
+            _read_report(chunk, info, warn)
+            choices = chunk.get("choices")
+            if choices is None:
+                continue
+            if type(choices) is not list:
+                raise Malformed
+            for choice in choices:
+                for piece in _choice_pieces(choice, info, call_indices):
+                    got_text = got_text or type(piece) is str
+                    yield piece
+    except LineTooLong:
+        raise failure(
+            f"server sent a line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; stopped reading", got_text
+        ) from None
+    except (Malformed, RecursionError):
+        raise failure(MALFORMED, got_text) from None
     if info.finish_reason is None:
         raise failure("the answer ended early: the server closed the stream before it finished", got_text)
+
+
+def _without_bom(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines, without a UTF-8 byte-order mark at the start of the stream (SSE says to ignore it)."""
+    for line in lines:
+        yield line.removeprefix(_BOM)
+        break
+    yield from lines
+
+
+def _decode(data: bytes) -> dict[str, Any]:
+    """One event's JSON object; Malformed for anything else (bad UTF-8, bad JSON, nesting too deep)."""
+    try:
+        chunk = JSON.decode(data.decode())
+    except (ValueError, RecursionError):
+        raise Malformed from None
+    if type(chunk) is not dict:
+        raise Malformed
+    return chunk
+
+
+def _read_report(chunk: dict[str, Any], info: StreamInfo, warn: Callable[[str], None]) -> None:
+    """The chunk's usage and model into `info`."""
+    if usage := chunk.get("usage"):
+        parsed = parse_usage(usage)
+        if parsed is None:
+            warn(BAD_USAGE)
+        info.usage = parsed or info.usage
+    if model := chunk.get("model"):
+        info.model = checked_text(model)
+
+
+def _choice_pieces(
+    choice: Any, info: StreamInfo, call_indices: dict[int, ToolCall]
+) -> Iterator[str | Reasoning]:
+    if type(choice) is not dict:
+        raise Malformed
+    delta = choice.get("delta") or {}
+    if type(delta) is not dict:
+        raise Malformed
+    if reasoning := delta.get("reasoning_content") or delta.get("reasoning"):
+        yield Reasoning(checked_text(reasoning))
+    if content := delta.get("content"):
+        yield checked_text(content)
+    try:
+        add_tool_call_pieces(info.tool_calls, delta.get("tool_calls"), call_indices)
+    except (TypeError, ValueError):
+        raise Malformed from None
+    if finish := choice.get("finish_reason"):
+        info.finish_reason = checked_text(finish)
+
+
+def checked_text(value: Any) -> str:
+    """`value` when it is a string that can be written out as UTF-8 (no lone surrogates), else Malformed."""
+    if type(value) is not str:
+        raise Malformed
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise Malformed from None
+    return value
+
+
+def read_completion(body: str, info: StreamInfo, warn: Callable[[str], None] = _ignore) -> str | None:
+    """The answer of a whole (non-streamed) completion, its finish reason and usage into `info`.
+
+    None when `body` is not a chat completion at all; BackendError when it is one with malformed fields."""
+    try:
+        data = JSON.decode(body)
+    except (ValueError, RecursionError):
+        return None
+    if type(data) is not dict or type(data.get("choices")) is not list or not data["choices"]:
+        return None
+    try:
+        choice = data["choices"][0]
+        if type(choice) is not dict or type(choice.get("message")) is not dict:
+            raise Malformed
+        content = choice["message"].get("content")
+        text = "" if content is None else checked_text(content)
+        try:
+            info.tool_calls = whole_tool_calls(choice["message"])
+        except (TypeError, ValueError):
+            raise Malformed from None
+        finish = choice.get("finish_reason")
+        info.finish_reason = "stop" if finish is None else checked_text(finish)
+        _read_report(data, info, warn)
+    except Malformed:
+        raise BackendError(MALFORMED.replace("stream ", "")) from None
+    return text
 
 
 def failure(message: str, got_text: bool) -> BackendError:
@@ -82,12 +205,21 @@ def failure(message: str, got_text: bool) -> BackendError:
 
 
 def parse_usage(usage: Any) -> Usage | None:
-    if not isinstance(usage, dict):
+    """Token counts, or None unless both are whole numbers from 0 to MAX_TOKEN_COUNT (or absent)."""
+    if type(usage) is not dict:
         return None
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    counts = []
+    for name in ("prompt_tokens", "completion_tokens"):
+        count = usage.get(name) or 0
+        if type(count) is float and count.is_integer():  # 12.0: a count; inf, nan and 1.5 are not
+            count = int(count)
+        if type(count) is not int or not 0 <= count <= MAX_TOKEN_COUNT:
+            return None
+        counts.append(count)
+    return Usage(*counts)
 
 
 def error_text(error: Any) -> str:
-    if isinstance(error, dict):
-        return str(error.get("message") or error)
-    return str(error)
+    """A server's error object as text, printable whatever it holds (lone surrogates become U+FFFD)."""
+    text = str(error.get("message") or error) if isinstance(error, dict) else str(error)
+    return text.encode("utf-8", "replace").decode("utf-8", "replace") if not text.isascii() else text

@@ -1,0 +1,39 @@
+"""Peak memory of one `chatcli` run: a small parent process runs it and reports the child's own peak RSS
+(`getrusage(RUSAGE_CHILDREN)` of a parent that has no other children)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from tests.conftest import CHATCLI
+
+_PARENT = """
+import json, resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+print(json.dumps({"returncode": done.returncode, "peak_kib": peak}))
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    returncode: int
+    peak_mib: float
+    stderr: bytes
+
+
+def measure_chatcli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Measured:
+    """Run `chatcli ARGS` (stdin empty, stdout discarded); its exit status, peak RSS and stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PARENT, CHATCLI, *args],
+        capture_output=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+    report = json.loads(done.stdout)
+    return Measured(report["returncode"], report["peak_kib"] / 1024, done.stderr)
