@@ -53,6 +53,7 @@ def test_top_level_help_groups_options_says_chatcli_alone_chats_and_ends_with_ex
         "Conversation",
         "Input",
         "Output",
+        "Tools",
         "Commands",
         "Examples",
     ]

@@ -378,5 +378,5 @@ def test_a_key_in_a_config_file_others_can_read_is_warned_about(
 def test_plain_after_the_sub_command_is_not_mistaken_for_unset(server: OpenAIServer) -> None:
     """--plain is a False that was given: it must win over --markdown given before `ask`."""
     server.enqueue(sse_reply("**bold**"))
-    result = run_chatcli("--markdown", "ask", "--plain", "--base-url", server.url, "hi")
+    result = invoke("--markdown", "ask", "--plain", "--base-url", server.url, "hi")
     assert result.stdout == b"**bold**\n"
