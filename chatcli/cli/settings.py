@@ -19,6 +19,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
 BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
+REDIRECT_CHOICES = ("same-host", "always", "never")
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
 
@@ -50,6 +51,14 @@ class Config:
     code_theme: str = "monokai"
     stream: bool = True
     log: bool = True  # record every conversation in the library
+    proxy: str | None = (
+        None  # for every request; "" for none; unset: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+    )
+    ca_bundle: str | None = (
+        None  # trusted certificates, a PEM file or directory; unset: SSL_CERT_FILE or the system's
+    )
+    follow_redirects: str = "same-host"  # "same-host" (same scheme, host and port), "always" or "never"
+    max_turn_seconds: float | None = None  # the longest a whole turn may take; unset: no limit
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
 
@@ -364,6 +373,15 @@ def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None
             raise fail(name, f"{name} must be a positive number of seconds")
     if config.base_url is not None and not config.base_url.startswith(("http://", "https://")):
         raise fail("base_url", f"base URL {config.base_url!r} must start with http:// or https://")
+    if config.max_turn_seconds is not None and config.max_turn_seconds <= 0:
+        raise fail("max_turn_seconds", "max_turn_seconds must be a positive number of seconds")
+    if config.follow_redirects not in REDIRECT_CHOICES:
+        choices = ", ".join(REDIRECT_CHOICES)
+        raise fail(
+            "follow_redirects", f"follow_redirects {config.follow_redirects!r} is not one of {choices}"
+        )
+    if config.proxy and not config.proxy.startswith(("http://", "https://")):
+        raise fail("proxy", f"proxy {config.proxy!r} must start with http:// or https://")
 
 
 # -- the key ------------------------------------------------------------------------------------------------

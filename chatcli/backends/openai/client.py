@@ -1,9 +1,12 @@
-"""The OpenAI-compatible backend: sends the request through the openai SDK and streams the answer.
+"""The OpenAI-compatible backend: one request path, on httpx, for answers and the model list.
 
-The SDK builds and sends the request (auth, error types); chatcli retries itself, visibly and only before
-any answer text (diagnosis.py), and reads with separate connect, first-token and between-chunk timeouts
-(transport.py). The event stream is read line by line and decoded with `json` (events.py), because building
-the SDK's pydantic chunk object for every token costs several times more CPU than the rest of chatcli.
+chatcli builds the request itself (request.py: the body and every header), follows redirects only as far as
+the `follow_redirects` setting allows, retries visibly and only before any answer text (diagnosis.py), and
+reads with time budgets that only real progress renews (transport.py). The event stream is read line by
+line and decoded with `json` (events.py). No body is read whole unless it is small: an error body is read
+up to MAX_ERROR_BYTES, a whole answer or a model list up to MAX_BODY_BYTES; compressed bodies, which
+chatcli never asks for, are inflated a piece at a time. The openai SDK is not used at run time: importing
+it costs more than a second, and the tests use it as the oracle instead (tests/test_conformance.py).
 """
 
 from __future__ import annotations
@@ -11,112 +14,218 @@ from __future__ import annotations
 import json
 import math
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx2
-import openai
 
-from chatcli.backends.openai.diagnosis import Diagnosis, rejects_stream_options, retry_plan
+from chatcli.backends.openai.diagnosis import (
+    Diagnosis,
+    StatusError,
+    rejects_stream_options,
+    retry_plan,
+    shown_url,
+    status_error,
+)
 from chatcli.backends.openai.events import failure, parse_usage, read_events, read_lines
-from chatcli.backends.openai.request import chat_body
-from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
-from chatcli.core.errors import BackendError, PartialAnswer
-from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry
+from chatcli.backends.openai.request import chat_body, encode_body, request_headers
+from chatcli.backends.openai.transport import Connections, PhasedNetwork
+from chatcli.core.errors import BackendError
+from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, StreamInfo
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-NO_KEY = "no-key"  # local servers need no key, but the SDK insists on one
+MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 characters
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
+INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
+MAX_REDIRECTS = 5
+FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for the server to end the stream
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MIB = 1024 * 1024
 
 
 class OpenAIBackend:
     name = "openai"
 
     def __init__(self, settings: BackendSettings) -> None:
-        self._key = settings.api_key
         url = settings.base_url or DEFAULT_BASE_URL
+        self._settings = settings
+        self._key = settings.api_key
         self._diagnosis = Diagnosis(settings, url)
         self.base_url = self._diagnosis.base_url  # for messages: without credentials or a query
-        self._settings = settings
+        self._base = httpx2.URL(url)
+        self._headers = request_headers(settings)
         self._network = PhasedNetwork(settings.first_token_timeout)
-        self._client = openai.OpenAI(
-            api_key=settings.api_key or NO_KEY,
-            base_url=url,
-            # `read` here only applies through a proxy; direct connections read through self._network.
+        self._http = httpx2.Client(
+            transport=Connections(settings, self._network),
+            trust_env=False,  # proxies and certificates come from the settings, read by the command line
+            # The read timeout is the network's budget; these bound connecting and sending.
             timeout=httpx2.Timeout(settings.first_token_timeout, connect=settings.connect_timeout),
-            max_retries=0,  # chatcli retries itself: visibly, never after text, never on an exhausted quota
-            http_client=openai.DefaultHttpxClient(transport=phased_transport(self._network)),
         )
         self.asks_for_usage = True  # off for the session once the server rejects `stream_options`
 
     def stream(self, request: ChatRequest) -> AnswerStream:
-        streaming = self._settings.stream
+        settings = self._settings
+        self._start_turn()
         attempt = 0
         while True:
-            params = chat_body(request, stream=streaming, include_usage=self.asks_for_usage)
-            self._network.read_timeout = self._settings.first_token_timeout
-            started = False
+            body = chat_body(request, stream=settings.stream, include_usage=self.asks_for_usage)
+            self._network.allow(settings.first_token_timeout)
             try:
-                with self._client.chat.completions.with_streaming_response.create(**params) as response:
-                    content_type = response.headers.get("content-type", "")
-                    if not content_type.startswith("text/event-stream"):
-                        yield from self._whole_answer(response.text(), content_type, request)
-                        return
-                    events = read_events(read_lines(response.iter_bytes()), request.info, self._key)
-                    try:
-                        for piece in events:
-                            # The answer has started: from now on a stall is measured by the idle timeout,
-                            # and a failure is never retried (text reached the user).
-                            self._network.read_timeout = self._settings.timeout
-                            started = True
-                            yield piece
-                            break
-                        yield from events
-                    except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
-                        raise failure("server sent malformed stream data", started) from None
-                return
-            except openai.APIError as error:
-                if started:
-                    raise PartialAnswer(self._diagnosis.describe(error, request.model)) from None
+                response = self._send("POST", "chat/completions", encode_body(body))
+            except StatusError as error:
                 if self.asks_for_usage and rejects_stream_options(error):
                     self.asks_for_usage = False
                     continue
                 retry = retry_plan(error, attempt)
                 if retry is None:
                     raise BackendError(self._diagnosis.describe(error, request.model, attempt + 1)) from None
-            except (
-                httpx2.TransportError
-            ) as error:  # the SDK does not wrap errors raised while reading the body
-                raise failure(self._diagnosis.lost(error, started), started) from None
+            except httpx2.TransportError as error:
+                retry = retry_plan(error, attempt)
+                if retry is None:
+                    raise BackendError(self._unreachable(error, attempt + 1)) from None
+            else:
+                try:
+                    yield from self._answer(response, request)
+                finally:
+                    response.close()  # early too (Ctrl-C, a grace that ran out): the server stops generating
+                return
             wait, why = retry
+            if self._network.deadline is not None and time.monotonic() + wait >= self._network.deadline:
+                raise BackendError(self._diagnosis.turn_too_long())
             attempt += 1
-            self._settings.notify(f"waiting {math.ceil(wait)}s ({why})…")
+            settings.notify(f"waiting {math.ceil(wait)}s ({why})…")
             time.sleep(wait)
 
     def list_models(self) -> list[ModelEntry]:
         """GET /models: each model's id and, when the server says, its owner. Ids are the server's text."""
-        self._network.read_timeout = self._settings.timeout  # no model to wait for: the short timeout applies
+        self._start_turn()
+        self._network.allow(self._settings.timeout)  # no model to wait for: the short timeout applies
         try:
-            page = self._client.models.list()
-            entries = [_model_entry(model) for model in page if isinstance(getattr(model, "id", None), str)]
-        except openai.APIStatusError as error:
-            if error.status_code == 404:
+            response = self._send("GET", "models", None)
+            try:
+                body = self._read_whole(response)
+            finally:
+                response.close()
+        except StatusError as error:
+            if error.status == 404:
                 raise BackendError(
                     f"{self.base_url} has no model list (404); does the base URL end in /v1?"
                 ) from None
             raise BackendError(self._diagnosis.describe(error, "")) from None
-        except openai.APIError as error:
-            raise BackendError(self._diagnosis.describe(error, "")) from None
-        except (AttributeError, TypeError, ValueError):
+        except httpx2.ReadTimeout:
+            raise BackendError(
+                f"{self.base_url} sent no model list within {self._settings.timeout:g} s; raise --timeout"
+            ) from None
+        except httpx2.TransportError as error:
+            raise BackendError(self._unreachable(error)) from None
+        try:
+            listing = json.loads(body)
+            models = listing["data"] if isinstance(listing, dict) else listing
+            return [_model_entry(model) for model in models if isinstance(model.get("id"), str)]
+        except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
             raise BackendError(f"{self.base_url} sent a model list chatcli cannot read") from None
-        return entries
 
-    def _whole_answer(self, body: str, content_type: str, request: ChatRequest) -> Iterator[str]:
+    # -- sending ------------------------------------------------------------------------------------------
+
+    def _start_turn(self) -> None:
+        limit = self._settings.max_turn_seconds
+        self._network.deadline = time.monotonic() + limit if limit else None
+
+    def _send(self, method: str, path: str, content: bytes | None) -> httpx2.Response:
+        """Send a request to the base URL + `path`, following the redirects the settings allow. Returns the
+        response with a 2xx status, its body still unread; any other status raises StatusError."""
+        url = self._base.copy_with(path=self._base.path.rstrip("/") + "/" + path)
+        headers = dict(self._headers)
+        headers["Accept"] = "application/json"  # what the SDK sent, for streams too
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        visited = [url]
+        while True:
+            request = self._http.build_request(method, url, headers=headers, content=content)
+            response = self._http.send(request, stream=True)
+            status = response.status_code
+            if status in _REDIRECTS and "location" in response.headers:
+                response.close()
+                target = url.join(response.headers["location"])
+                self._check_redirect(method, status, url, target, visited)
+                if target.host != url.host:  # the key goes to the base URL's host only
+                    headers.pop("Authorization", None)
+                visited.append(url := target)
+                continue
+            if not 200 <= status < 300:
+                try:
+                    prefix = self._read(response, MAX_ERROR_BYTES, cut=True)
+                finally:
+                    response.close()  # the rest of a long error body is never read
+                raise status_error(status, response.headers, prefix)
+            return response
+
+    def _check_redirect(
+        self, method: str, status: int, source: httpx2.URL, target: httpx2.URL, visited: list[httpx2.URL]
+    ) -> None:
+        mode = self._settings.follow_redirects
+        same_host = (source.scheme, source.host, source.port) == (target.scheme, target.host, target.port)
+        # A POST answered 301, 302 or 303 would be re-sent as a GET, which no chat endpoint answers.
+        keeps_method = method == "GET" or status in (307, 308)
+        if mode == "never" or not keeps_method or not (same_host or mode == "always"):
+            raise BackendError(self._diagnosis.redirected(status, str(target)))
+        if target in visited:
+            loop = " → ".join(shown_url(str(url)) for url in [*visited[visited.index(target) :], target])
+            raise BackendError(f"{self.base_url} redirects in a loop ({loop}); check the base URL")
+        if len(visited) > MAX_REDIRECTS:
+            raise BackendError(
+                f"{self.base_url} redirected more than {MAX_REDIRECTS} times; check the base URL"
+            )
+
+    def _unreachable(self, error: httpx2.TransportError, attempts: int = 1) -> str:
+        if isinstance(error, httpx2.TimeoutException) and self._network.out_of_turn_time():
+            return self._diagnosis.turn_too_long()
+        return self._diagnosis.unreachable(error, attempts)
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    def _answer(self, response: httpx2.Response, request: ChatRequest) -> AnswerStream:
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            yield from self._whole_answer(self._read_whole(response), content_type, request)
+            return
+        watch = _Watch(request.info, wants_usage=self._settings.stream and self.asks_for_usage)
+        events = read_events(
+            watch.lines(read_lines(self._inflated(response)), self._network), request.info, self._key
+        )
+        started = False
+        try:
+            for piece in events:
+                # Progress: a new budget for the next piece. The first piece ends the first-token wait.
+                self._network.allow(self._settings.timeout)
+                started = True
+                watch.got_text = watch.got_text or isinstance(piece, str)
+                yield piece
+        except httpx2.TimeoutException as error:
+            if watch.finished:
+                return  # the answer is complete; the server just did not end the stream
+            if self._network.out_of_turn_time():
+                raise failure(self._diagnosis.turn_too_long(), watch.got_text) from None
+            raise failure(self._diagnosis.lost(error, started), started) from None
+        except httpx2.TransportError as error:
+            raise failure(self._diagnosis.lost(error, started), started) from None
+        except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
+            raise failure("server sent malformed stream data", started) from None
+        except BackendError as error:
+            if watch.ended and not watch.got_text and request.info.finish_reason is None:
+                raise BackendError(
+                    "the server ended the stream without an answer; the prompt may exceed the model's context"
+                ) from error
+            raise
+
+    def _whole_answer(self, body: bytes, content_type: str, request: ChatRequest) -> Iterator[str]:
         """A server that ignored `stream` and sent the whole completion as JSON still gets its answer shown."""
         try:
             data = json.loads(body)
             choice = data["choices"][0]
             content = choice["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
             kind = content_type.split(";")[0] or "no content type"
             raise BackendError(
                 f"{self.base_url} answered with {kind} instead of an event stream; "
@@ -128,7 +237,73 @@ class OpenAIBackend:
         if content:
             yield content
 
+    def _read_whole(self, response: httpx2.Response) -> bytes:
+        return self._read(response, MAX_BODY_BYTES, cut=False)
 
-def _model_entry(model: Any) -> ModelEntry:
-    owner = getattr(model, "owned_by", None)
-    return ModelEntry(model.id, owner if isinstance(owner, str) else None)
+    def _read(self, response: httpx2.Response, limit: int, *, cut: bool) -> bytes:
+        """The body, up to `limit` bytes once inflated: beyond it, the rest is dropped unread when `cut`, and
+        refused otherwise."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for part in self._inflated(response):
+                parts.append(part)
+                size += len(part)
+                if size >= limit:
+                    if cut:
+                        break
+                    raise BackendError(
+                        f"{self.base_url} sent a response larger than {limit // _MIB} MiB; chatcli stopped reading it"
+                    )
+        except httpx2.TransportError:
+            if not cut:
+                raise  # an error body cut short still says what it can
+        return b"".join(parts)[:limit]
+
+    def _inflated(self, response: httpx2.Response) -> Iterator[bytes]:
+        """The body's bytes as they arrive, inflated a piece at a time when the server compressed them anyway."""
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            yield from response.iter_raw()
+            return
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise BackendError(
+                f"{self.base_url} sent a body compressed with {encoding[:40]!r}, which chatcli did not ask for"
+            )
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, told apart by their headers
+        try:
+            for data in response.iter_raw():
+                while data:
+                    yield inflater.decompress(data, INFLATE_PIECE)
+                    data = inflater.unconsumed_tail
+        except zlib.error:
+            raise BackendError(f"{self.base_url} sent a body whose compression is corrupt") from None
+
+
+class _Watch:
+    """Watches the event stream's lines go by: once a choice has finished (and its usage came, when asked
+    for) the server gets only FINISH_GRACE seconds more to end the stream; notes whether the stream ended."""
+
+    def __init__(self, info: StreamInfo, *, wants_usage: bool) -> None:
+        self.info = info
+        self.wants_usage = wants_usage
+        self.got_text = False
+        self.ended = False
+        self._in_grace = False
+
+    @property
+    def finished(self) -> bool:
+        return self.info.finish_reason is not None
+
+    def lines(self, lines: Iterator[bytes], network: PhasedNetwork) -> Iterator[bytes]:
+        for line in lines:
+            yield line  # read_events decodes it before asking for the next
+            if not self._in_grace and self.finished and (self.info.usage is not None or not self.wants_usage):
+                self._in_grace = True
+                network.allow(min(FINISH_GRACE, network.budget))
+        self.ended = True
+
+
+def _model_entry(model: dict[str, Any]) -> ModelEntry:
+    owner = model.get("owned_by")
+    return ModelEntry(model["id"], owner if isinstance(owner, str) else None)

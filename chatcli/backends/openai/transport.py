@@ -1,26 +1,53 @@
-"""HTTP connections whose read timeout can change while a response streams: long until the first token
-(local models may think for minutes), short between chunks (a stalled stream is noticed quickly).
+"""HTTP connections: read time budgets that only real progress renews, proxies, and TLS.
 
-httpx fixes one read timeout per response, so the switch happens one level down, in the httpcore network
-stream: every read waits `PhasedNetwork.read_timeout`, whatever timeout httpx passes.
+Reads are timed one level below httpx, in the httpcore network stream, because httpx fixes one read
+timeout per response while an answer needs several: a long wait for the first token (local models may think
+for minutes), a short one between chunks (a stalled stream is noticed quickly), a short grace after the
+last chunk. A budget is spent only while chatcli waits for the server (not while it renders), and bytes
+alone do not renew it (a server sending keep-alive comments forever makes no progress): the client renews
+it when an answer piece arrives. An optional turn deadline (`max_turn_seconds`) caps everything.
+
+Proxies and trusted certificates come from BackendSettings, never from the process environment; the TLS
+context (loading the certificate store costs about 20 ms) is built only for a connection that needs one.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
+import time
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore2
 import httpx2
 
-# Requests go one at a time per backend (one answer streams at a time), so one read timeout suffices.
+from chatcli.core.errors import UsageError
+from chatcli.core.stream import BackendSettings
+
+# Requests go one at a time per backend (one answer streams at a time), so one budget suffices.
 
 
 class PhasedNetwork(httpcore2.NetworkBackend):
-    def __init__(self, read_timeout: float) -> None:
-        self.read_timeout = read_timeout
+    """Every read of every connection made through it waits at most what is left of `budget` seconds
+    (spent only inside reads) and never past `deadline` (a time.monotonic() value, or None)."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.deadline: float | None = None
         self._inner = httpcore2.SyncBackend()
+
+    def allow(self, seconds: float) -> None:
+        """From now on, reads may wait `seconds` in all before one raises ReadTimeout."""
+        self.budget = seconds
+
+    def remaining(self) -> float:
+        if self.deadline is None:
+            return self.budget
+        return min(self.budget, self.deadline - time.monotonic())
+
+    def out_of_turn_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def connect_tcp(
         self,
@@ -30,15 +57,32 @@ class PhasedNetwork(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
+        timeout = self.capped(timeout)
         return PhasedStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options), self)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore2.NetworkStream:
-        return PhasedStream(self._inner.connect_unix_socket(path, timeout, socket_options), self)
+        return PhasedStream(self._inner.connect_unix_socket(path, self.capped(timeout), socket_options), self)
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+    def read(self, stream: httpcore2.NetworkStream, max_bytes: int) -> bytes:
+        limit = self.remaining()
+        if limit <= 0:
+            raise httpcore2.ReadTimeout("the read time budget is spent")
+        started = time.monotonic()
+        try:
+            return stream.read(max_bytes, limit)
+        finally:
+            self.budget -= time.monotonic() - started
+
+    def capped(self, timeout: float | None) -> float | None:
+        if self.deadline is None:
+            return timeout
+        left = max(self.deadline - time.monotonic(), 0.001)
+        return left if timeout is None else min(timeout, left)
 
 
 class PhasedStream(httpcore2.NetworkStream):
@@ -49,10 +93,10 @@ class PhasedStream(httpcore2.NetworkStream):
         self._network = network
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._network.read_timeout)
+        return self._network.read(self._inner, max_bytes)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
+        self._inner.write(buffer, self._network.capped(timeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -60,7 +104,8 @@ class PhasedStream(httpcore2.NetworkStream):
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
-        return PhasedStream(self._inner.start_tls(ssl_context, server_hostname, timeout), self._network)
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._network.capped(timeout))
+        return PhasedStream(inner, self._network)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -80,3 +125,104 @@ def phased_transport(network: PhasedNetwork, **options: Any) -> httpx2.HTTPTrans
         )
     pool._network_backend = network
     return transport
+
+
+class Connections(httpx2.BaseTransport):
+    """Sends each request directly or through the proxy its URL calls for, over connections that read
+    through one PhasedNetwork. A transport per proxy, and the TLS context, are made on first use."""
+
+    def __init__(self, settings: BackendSettings, network: PhasedNetwork) -> None:
+        self._settings = settings
+        self._network = network
+        self._transports: dict[tuple[str | None, bool], httpx2.HTTPTransport] = {}
+        self._tls: ssl.SSLContext | None = None
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        proxy = proxy_for(request.url, self._settings)
+        secure = request.url.scheme == "https" or (proxy or "").startswith("https:")
+        key = (proxy, secure)
+        if key not in self._transports:
+            # Plain http needs no certificates; httpx wants a context all the same, and a bare one is free.
+            verify = self.tls_context() if secure else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self._transports[key] = phased_transport(
+                self._network, verify=verify, proxy=proxy, trust_env=False
+            )
+        return self._transports[key].handle_request(request)
+
+    def tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = tls_context(self._settings.ca_bundle)
+        return self._tls
+
+    def close(self) -> None:
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
+
+
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certificate verification against `ca_bundle` (a PEM file or a hashed directory) or, without one, the
+    system's store (httpcore's default: the platform's trust store on macOS and Windows)."""
+    if ca_bundle is None:
+        return httpcore2.default_ssl_context()
+    try:
+        if os.path.isdir(ca_bundle):
+            return ssl.create_default_context(capath=ca_bundle)
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or "not a PEM file"
+        raise UsageError(
+            f"cannot load the certificates in ca_bundle {ca_bundle!r} ({reason}); "
+            "check the ca_bundle setting or SSL_CERT_FILE"
+        ) from None
+
+
+# -- proxies ------------------------------------------------------------------------------------------------
+
+
+def proxy_for(url: httpx2.URL, settings: BackendSettings) -> str | None:
+    """The proxy for `url`: the `proxy` setting ("" for none) or else the environment's `https_proxy`,
+    `http_proxy` or `all_proxy` (as copied into settings.proxy_environment); `no_proxy` names hosts that
+    are reached directly."""
+    environment = settings.proxy_environment
+    if settings.proxy is not None:
+        proxy = settings.proxy
+    else:
+        proxy = environment.get(f"{url.scheme}_proxy") or environment.get("all_proxy") or ""
+    if not proxy or bypasses_proxy(url.host, url.port, environment.get("no_proxy", "")):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
+    """Whether `no_proxy` (curl's rules: `*`, host names matching themselves and their sub-domains, with or
+    without a leading dot, `host:port`, IP addresses and CIDR networks) names this host."""
+    host = host.lower().strip("[]")
+    for entry in (part.strip().lower() for part in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+        if entry_port and port is not None and entry_port != str(port):
+            continue
+        name = name.strip("[]").removeprefix("*").removeprefix(".")
+        if host == name or host.endswith("." + name) or _in_network(host, name):
+            return True
+    return False
+
+
+def _has_port(entry: str) -> bool:
+    """`host:8080` or `[::1]:8080`, but not a bare IPv6 address."""
+    if entry.startswith("["):
+        return "]:" in entry
+    return entry.count(":") == 1 and entry.rpartition(":")[2].isdigit()
+
+
+def _in_network(host: str, entry: str) -> bool:
+    import ipaddress  # only when no_proxy is set
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
