@@ -1,4 +1,5 @@
-"""The OpenAI-compatible backend: one request path, on httpx, for answers and the model list.
+"""The OpenAI-compatible backend: one request path for answers and the model list, on httpcore (the HTTP
+layer of httpx, which the openai SDK is built on; httpx itself would add its import time and nothing used).
 
 chatcli builds the request itself (request.py: the body and every header), follows redirects only as far as
 the `follow_redirects` setting allows, retries visibly and only before any answer text (diagnosis.py), and
@@ -15,10 +16,12 @@ import json
 import math
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
-import httpx2
+import httpcore2
 
 from chatcli.backends.openai.diagnosis import (
     Diagnosis,
@@ -30,7 +33,7 @@ from chatcli.backends.openai.diagnosis import (
 )
 from chatcli.backends.openai.events import failure, parse_usage, read_events, read_lines
 from chatcli.backends.openai.request import chat_body, encode_body, request_headers
-from chatcli.backends.openai.transport import Connections, PhasedNetwork
+from chatcli.backends.openai.transport import DEFAULT_PORTS, TRANSPORT_ERRORS, Connections, PhasedNetwork
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, StreamInfo
 
@@ -53,15 +56,18 @@ class OpenAIBackend:
         self._key = settings.api_key
         self._diagnosis = Diagnosis(settings, url)
         self.base_url = self._diagnosis.base_url  # for messages: without credentials or a query
-        self._base = httpx2.URL(url)
+        self._base = urlsplit(url)
         self._headers = request_headers(settings)
+        if self._base.username is not None and "Authorization" not in self._headers:
+            self._headers["Authorization"] = _basic_auth(self._base)  # http://user:password@host/v1
         self._network = PhasedNetwork(settings.first_token_timeout)
-        self._http = httpx2.Client(
-            transport=Connections(settings, self._network),
-            trust_env=False,  # proxies and certificates come from the settings, read by the command line
-            # The read timeout is the network's budget; these bound connecting and sending.
-            timeout=httpx2.Timeout(settings.first_token_timeout, connect=settings.connect_timeout),
-        )
+        self._connections = Connections(settings, self._network)
+        # The read timeout is the network's budget; these bound connecting and sending.
+        self._timeouts = {
+            "connect": settings.connect_timeout,
+            "write": settings.first_token_timeout,
+            "pool": settings.connect_timeout,
+        }
         self.asks_for_usage = True  # off for the session once the server rejects `stream_options`
 
     def stream(self, request: ChatRequest) -> AnswerStream:
@@ -80,7 +86,7 @@ class OpenAIBackend:
                 retry = retry_plan(error, attempt)
                 if retry is None:
                     raise BackendError(self._diagnosis.describe(error, request.model, attempt + 1)) from None
-            except httpx2.TransportError as error:
+            except TRANSPORT_ERRORS as error:
                 retry = retry_plan(error, attempt)
                 if retry is None:
                     raise BackendError(self._unreachable(error, attempt + 1)) from None
@@ -113,11 +119,11 @@ class OpenAIBackend:
                     f"{self.base_url} has no model list (404); does the base URL end in /v1?"
                 ) from None
             raise BackendError(self._diagnosis.describe(error, "")) from None
-        except httpx2.ReadTimeout:
+        except httpcore2.ReadTimeout:
             raise BackendError(
                 f"{self.base_url} sent no model list within {self._settings.timeout:g} s; raise --timeout"
             ) from None
-        except httpx2.TransportError as error:
+        except TRANSPORT_ERRORS as error:
             raise BackendError(self._unreachable(error)) from None
         try:
             listing = json.loads(body)
@@ -132,67 +138,79 @@ class OpenAIBackend:
         limit = self._settings.max_turn_seconds
         self._network.deadline = time.monotonic() + limit if limit else None
 
-    def _send(self, method: str, path: str, content: bytes | None) -> httpx2.Response:
+    def _send(self, method: str, path: str, content: bytes | None) -> Response:
         """Send a request to the base URL + `path`, following the redirects the settings allow. Returns the
         response with a 2xx status, its body still unread; any other status raises StatusError."""
-        url = self._base.copy_with(path=self._base.path.rstrip("/") + "/" + path)
+        base = self._base
+        url = base._replace(path=base.path.rstrip("/") + "/" + path, fragment="").geturl()
         headers = dict(self._headers)
         headers["Accept"] = "application/json"  # what the SDK sent, for streams too
         if content is not None:
             headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(content))
         visited = [url]
         while True:
-            request = self._http.build_request(method, url, headers=headers, content=content)
-            response = self._http.send(request, stream=True)
-            status = response.status_code
-            if status in _REDIRECTS and "location" in response.headers:
+            target = urlsplit(url)
+            headers["Host"] = target.netloc.rpartition("@")[2]
+            response = self._connections.send(
+                httpcore2.Request(
+                    method,
+                    target._replace(netloc=headers["Host"]).geturl(),
+                    headers=list(headers.items()),
+                    content=content,
+                    extensions={"timeout": self._timeouts},
+                )
+            )
+            status = response.status
+            header = _headers(response)
+            if status in _REDIRECTS and "location" in header:
                 response.close()
-                target = url.join(response.headers["location"])
-                self._check_redirect(method, status, url, target, visited)
-                if target.host != url.host:  # the key goes to the base URL's host only
+                location = urljoin(url, header["location"])
+                self._check_redirect(method, status, url, location, visited)
+                if _origin(location)[1] != _origin(url)[1]:  # the key goes to the base URL's host only
                     headers.pop("Authorization", None)
-                visited.append(url := target)
+                visited.append(url := location)
                 continue
             if not 200 <= status < 300:
                 try:
-                    prefix = self._read(response, MAX_ERROR_BYTES, cut=True)
+                    prefix = self._read(response, header, MAX_ERROR_BYTES, cut=True)
                 finally:
                     response.close()  # the rest of a long error body is never read
-                raise status_error(status, response.headers, prefix)
-            return response
+                raise status_error(status, header, prefix)
+            return Response(response, header)
 
-    def _check_redirect(
-        self, method: str, status: int, source: httpx2.URL, target: httpx2.URL, visited: list[httpx2.URL]
-    ) -> None:
+    def _check_redirect(self, method: str, status: int, source: str, target: str, visited: list[str]) -> None:
         mode = self._settings.follow_redirects
-        same_host = (source.scheme, source.host, source.port) == (target.scheme, target.host, target.port)
+        same_host = _origin(source) == _origin(target)
         # A POST answered 301, 302 or 303 would be re-sent as a GET, which no chat endpoint answers.
         keeps_method = method == "GET" or status in (307, 308)
         if mode == "never" or not keeps_method or not (same_host or mode == "always"):
-            raise BackendError(self._diagnosis.redirected(status, str(target)))
+            raise BackendError(self._diagnosis.redirected(status, target))
         if target in visited:
-            loop = " → ".join(shown_url(str(url)) for url in [*visited[visited.index(target) :], target])
+            loop = " → ".join(shown_url(url) for url in [*visited[visited.index(target) :], target])
             raise BackendError(f"{self.base_url} redirects in a loop ({loop}); check the base URL")
         if len(visited) > MAX_REDIRECTS:
             raise BackendError(
                 f"{self.base_url} redirected more than {MAX_REDIRECTS} times; check the base URL"
             )
 
-    def _unreachable(self, error: httpx2.TransportError, attempts: int = 1) -> str:
-        if isinstance(error, httpx2.TimeoutException) and self._network.out_of_turn_time():
+    def _unreachable(self, error: Exception, attempts: int = 1) -> str:
+        if isinstance(error, httpcore2.TimeoutException) and self._network.out_of_turn_time():
             return self._diagnosis.turn_too_long()
         return self._diagnosis.unreachable(error, attempts)
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    def _answer(self, response: httpx2.Response, request: ChatRequest) -> AnswerStream:
+    def _answer(self, response: Response, request: ChatRequest) -> AnswerStream:
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
             yield from self._whole_answer(self._read_whole(response), content_type, request)
             return
         watch = _Watch(request.info, wants_usage=self._settings.stream and self.asks_for_usage)
         events = read_events(
-            watch.lines(read_lines(self._inflated(response)), self._network), request.info, self._key
+            watch.lines(read_lines(self._inflated(response.raw, response.headers)), self._network),
+            request.info,
+            self._key,
         )
         started = False
         try:
@@ -202,13 +220,13 @@ class OpenAIBackend:
                 started = True
                 watch.got_text = watch.got_text or isinstance(piece, str)
                 yield piece
-        except httpx2.TimeoutException as error:
+        except httpcore2.TimeoutException as error:
             if watch.finished:
                 return  # the answer is complete; the server just did not end the stream
             if self._network.out_of_turn_time():
                 raise failure(self._diagnosis.turn_too_long(), watch.got_text) from None
             raise failure(self._diagnosis.lost(error, started), started) from None
-        except httpx2.TransportError as error:
+        except TRANSPORT_ERRORS as error:
             raise failure(self._diagnosis.lost(error, started), started) from None
         except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
             raise failure("server sent malformed stream data", started) from None
@@ -237,16 +255,18 @@ class OpenAIBackend:
         if content:
             yield content
 
-    def _read_whole(self, response: httpx2.Response) -> bytes:
-        return self._read(response, MAX_BODY_BYTES, cut=False)
+    def _read_whole(self, response: Response) -> bytes:
+        return self._read(response.raw, response.headers, MAX_BODY_BYTES, cut=False)
 
-    def _read(self, response: httpx2.Response, limit: int, *, cut: bool) -> bytes:
+    def _read(
+        self, response: httpcore2.Response, headers: Mapping[str, str], limit: int, *, cut: bool
+    ) -> bytes:
         """The body, up to `limit` bytes once inflated: beyond it, the rest is dropped unread when `cut`, and
         refused otherwise."""
         parts: list[bytes] = []
         size = 0
         try:
-            for part in self._inflated(response):
+            for part in self._inflated(response, headers):
                 parts.append(part)
                 size += len(part)
                 if size >= limit:
@@ -255,16 +275,16 @@ class OpenAIBackend:
                     raise BackendError(
                         f"{self.base_url} sent a response larger than {limit // _MIB} MiB; chatcli stopped reading it"
                     )
-        except httpx2.TransportError:
+        except TRANSPORT_ERRORS:
             if not cut:
                 raise  # an error body cut short still says what it can
         return b"".join(parts)[:limit]
 
-    def _inflated(self, response: httpx2.Response) -> Iterator[bytes]:
+    def _inflated(self, response: httpcore2.Response, headers: Mapping[str, str]) -> Iterator[bytes]:
         """The body's bytes as they arrive, inflated a piece at a time when the server compressed them anyway."""
-        encoding = response.headers.get("content-encoding", "").strip().lower()
+        encoding = headers.get("content-encoding", "").strip().lower()
         if encoding in ("", "identity"):
-            yield from response.iter_raw()
+            yield from response.iter_stream()
             return
         if encoding not in ("gzip", "x-gzip", "deflate"):
             raise BackendError(
@@ -272,7 +292,7 @@ class OpenAIBackend:
             )
         inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, told apart by their headers
         try:
-            for data in response.iter_raw():
+            for data in response.iter_stream():
                 while data:
                     yield inflater.decompress(data, INFLATE_PIECE)
                     data = inflater.unconsumed_tail
@@ -302,6 +322,33 @@ class _Watch:
                 self._in_grace = True
                 network.allow(min(FINISH_GRACE, network.budget))
         self.ended = True
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response with a 2xx status, its body still to be read; `headers` has lower-case names."""
+
+    raw: httpcore2.Response
+    headers: Mapping[str, str]
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _headers(response: httpcore2.Response) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in response.headers}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme)
+
+
+def _basic_auth(url: SplitResult) -> str:
+    import base64
+
+    credentials = f"{unquote(url.username or '')}:{unquote(url.password or '')}"
+    return "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
 
 
 def _model_entry(model: dict[str, Any]) -> ModelEntry:

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx2
+import httpcore2
 
 from chatcli.backends.redact import short_reason
 from chatcli.core.stream import BackendSettings
@@ -103,26 +103,26 @@ class Diagnosis:
             return f"server error at {where} ({status}{tries}: {reason}); try again later"
         return f"{where} answered {status}: {reason}"
 
-    def unreachable(self, error: httpx2.TransportError, attempts: int = 1) -> str:
+    def unreachable(self, error: Exception, attempts: int = 1) -> str:
         """What a transport error before any response means."""
         where = self.base_url
-        if isinstance(error, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+        if isinstance(error, httpcore2.ConnectTimeout | httpcore2.PoolTimeout):
             return (
                 f"cannot connect to {where} (no answer within {self._settings.connect_timeout:g} s); "
                 "check the base URL and the network (connect_timeout in the config)"
             )
-        if isinstance(error, httpx2.TimeoutException):
+        if isinstance(error, httpcore2.TimeoutException):
             return self.first_token_late()
-        if isinstance(error, httpx2.ProxyError):
+        if isinstance(error, httpcore2.ProxyError):
             reason = short_reason(str(error), self._key) or "no reason given"
             return f"the proxy did not connect chatcli to {where} ({reason}); check the proxy setting or HTTPS_PROXY"
-        if isinstance(error, httpx2.RemoteProtocolError):
+        if isinstance(error, httpcore2.RemoteProtocolError):
             return self._protocol_error(error, attempts)
         cause = connection_cause(error, urlsplit(self.base_url).hostname)
         hint = "check the base URL" if cause.startswith(("unknown host", "TLS")) else "is the server running?"
         return f"cannot connect to {where} ({cause}); {hint}"
 
-    def _protocol_error(self, error: httpx2.RemoteProtocolError, attempts: int) -> str:
+    def _protocol_error(self, error: httpcore2.RemoteProtocolError, attempts: int) -> str:
         where = self.base_url
         text = str(error)
         if "without sending a response" in text:
@@ -151,9 +151,9 @@ class Diagnosis:
             "raise it in the config for longer answers"
         )
 
-    def lost(self, error: httpx2.TransportError, started: bool) -> str:
+    def lost(self, error: Exception, started: bool) -> str:
         """What a transport error while reading the answer means."""
-        if isinstance(error, httpx2.TimeoutException):
+        if isinstance(error, httpcore2.TimeoutException):
             if not started:
                 return self.first_token_late()
             return (
@@ -195,7 +195,7 @@ _STREAM_OPTIONS_HINTS = (
 )
 
 
-def retry_plan(error: StatusError | httpx2.TransportError, attempt: int) -> tuple[float, str] | None:
+def retry_plan(error: StatusError | Exception, attempt: int) -> tuple[float, str] | None:
     """How long to wait before retrying a request that failed before any answer, and why; None: do not."""
     if attempt >= len(RETRY_DELAYS):
         return None
@@ -211,7 +211,7 @@ def retry_plan(error: StatusError | httpx2.TransportError, attempt: int) -> tupl
         if after is None:
             return RETRY_DELAYS[attempt], why
         return (after, why) if after <= MAX_RETRY_AFTER else None
-    if isinstance(error, httpx2.RemoteProtocolError) and "without sending a response" in str(error):
+    if isinstance(error, httpcore2.RemoteProtocolError) and "without sending a response" in str(error):
         return RETRY_DELAYS[attempt], "the server closed the connection"  # a stale keep-alive connection
     return None
 

@@ -1,11 +1,12 @@
-"""HTTP connections: read time budgets that only real progress renews, proxies, and TLS.
+"""HTTP connections (httpcore, the layer under httpx): read time budgets that only real progress renews,
+proxies, and TLS.
 
-Reads are timed one level below httpx, in the httpcore network stream, because httpx fixes one read
-timeout per response while an answer needs several: a long wait for the first token (local models may think
-for minutes), a short one between chunks (a stalled stream is noticed quickly), a short grace after the
-last chunk. A budget is spent only while chatcli waits for the server (not while it renders), and bytes
-alone do not renew it (a server sending keep-alive comments forever makes no progress): the client renews
-it when an answer piece arrives. An optional turn deadline (`max_turn_seconds`) caps everything.
+Reads are timed in the network stream because an answer needs several read timeouts where HTTP libraries
+fix one per response: a long wait for the first token (local models may think for minutes), a short one
+between chunks (a stalled stream is noticed quickly), a short grace after the last chunk. A budget is spent
+only while chatcli waits for the server (not while it renders), and bytes alone do not renew it (a server
+sending keep-alive comments forever makes no progress): the client renews it when an answer piece arrives.
+An optional turn deadline (`max_turn_seconds`) caps everything.
 
 Proxies and trusted certificates come from BackendSettings, never from the process environment; the TLS
 context (loading the certificate store costs about 20 ms) is built only for a connection that needs one.
@@ -18,9 +19,9 @@ import ssl
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpcore2
-import httpx2
 
 from chatcli.core.errors import UsageError
 from chatcli.core.stream import BackendSettings
@@ -111,43 +112,50 @@ class PhasedStream(httpcore2.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-def phased_transport(network: PhasedNetwork, **options: Any) -> httpx2.HTTPTransport:
-    """An httpx transport whose connections (direct or through a proxy) read through `network`.
-
-    httpx has no public hook for the network backend, so this sets the private `_pool._network_backend`;
-    a version of httpx without them fails here, at once and loudly (the tests build one), rather than
-    silently losing the first-token timeout."""
-    transport = httpx2.HTTPTransport(**options)
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore2.ConnectionPool) or not hasattr(pool, "_network_backend"):
-        raise RuntimeError(
-            f"httpx2 {httpx2.__version__} keeps its connection pool elsewhere; chatcli needs a version it supports"
-        )
-    pool._network_backend = network
-    return transport
+# Everything httpcore raises for a request that failed on the way (its exceptions share no base class).
+TRANSPORT_ERRORS = (
+    httpcore2.TimeoutException,
+    httpcore2.NetworkError,
+    httpcore2.ProtocolError,
+    httpcore2.ProxyError,
+    httpcore2.UnsupportedProtocol,
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class Connections(httpx2.BaseTransport):
+class Connections:
     """Sends each request directly or through the proxy its URL calls for, over connections that read
-    through one PhasedNetwork. A transport per proxy, and the TLS context, are made on first use."""
+    through one PhasedNetwork. A connection pool per proxy, and the TLS context, are made on first use."""
 
-    def __init__(self, settings: BackendSettings, network: PhasedNetwork) -> None:
+    def __init__(self, settings: BackendSettings, network: httpcore2.NetworkBackend) -> None:
         self._settings = settings
         self._network = network
-        self._transports: dict[tuple[str | None, bool], httpx2.HTTPTransport] = {}
+        self._pools: dict[tuple[str | None, bool], httpcore2.ConnectionPool] = {}
         self._tls: ssl.SSLContext | None = None
 
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        proxy = proxy_for(request.url, self._settings)
-        secure = request.url.scheme == "https" or (proxy or "").startswith("https:")
+    def send(self, request: httpcore2.Request) -> httpcore2.Response:
+        """The response, its body still unread: iterate `response.stream`, then close it."""
+        url = request.url
+        scheme = url.scheme.decode("ascii")
+        proxy = proxy_for(scheme, url.host.decode("ascii"), url.port, self._settings)
+        secure = scheme == "https" or (proxy or "").startswith("https:")
         key = (proxy, secure)
-        if key not in self._transports:
-            # Plain http needs no certificates; httpx wants a context all the same, and a bare one is free.
-            verify = self.tls_context() if secure else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            self._transports[key] = phased_transport(
-                self._network, verify=verify, proxy=proxy, trust_env=False
-            )
-        return self._transports[key].handle_request(request)
+        if key not in self._pools:
+            self._pools[key] = self._pool(proxy, self.tls_context() if secure else None)
+        return self._pools[key].handle_request(request)
+
+    def _pool(self, proxy: str | None, tls: ssl.SSLContext | None) -> httpcore2.ConnectionPool:
+        if proxy is None:
+            return httpcore2.ConnectionPool(ssl_context=tls, network_backend=self._network)
+        parts = urlsplit(proxy)
+        auth = (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username else None
+        return httpcore2.HTTPProxy(
+            proxy_url=parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(),
+            proxy_auth=auth,
+            ssl_context=tls,
+            proxy_ssl_context=tls if parts.scheme == "https" else None,
+            network_backend=self._network,
+        )
 
     def tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
@@ -155,9 +163,9 @@ class Connections(httpx2.BaseTransport):
         return self._tls
 
     def close(self) -> None:
-        for transport in self._transports.values():
-            transport.close()
-        self._transports.clear()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
@@ -180,16 +188,16 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
 # -- proxies ------------------------------------------------------------------------------------------------
 
 
-def proxy_for(url: httpx2.URL, settings: BackendSettings) -> str | None:
-    """The proxy for `url`: the `proxy` setting ("" for none) or else the environment's `https_proxy`,
+def proxy_for(scheme: str, host: str, port: int | None, settings: BackendSettings) -> str | None:
+    """The proxy for a URL: the `proxy` setting ("" for none) or else the environment's `https_proxy`,
     `http_proxy` or `all_proxy` (as copied into settings.proxy_environment); `no_proxy` names hosts that
     are reached directly."""
     environment = settings.proxy_environment
     if settings.proxy is not None:
         proxy = settings.proxy
     else:
-        proxy = environment.get(f"{url.scheme}_proxy") or environment.get("all_proxy") or ""
-    if not proxy or bypasses_proxy(url.host, url.port, environment.get("no_proxy", "")):
+        proxy = environment.get(f"{scheme}_proxy") or environment.get("all_proxy") or ""
+    if not proxy or bypasses_proxy(host, port, environment.get("no_proxy", "")):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
 
