@@ -15,6 +15,7 @@ from chatcli.core.conversation import Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.renderer import Renderer
+from chatcli.core.stream import empty_answer_message
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES
 
 
@@ -60,12 +61,16 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
         from chatcli.render.turn_display import TurnDisplay
 
         reasoning_to = env.stderr if env.stderr_isatty else None
-        renderer = TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to)
+        spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
+        renderer = TurnDisplay(lambda: wiring.new_renderer(env, config), spinner_to, reasoning_to)
     started = time.monotonic()
     result = session.turn(text, renderer)
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
+    if not result.text:
+        report(env, empty_answer_message(result.info))  # never a silent exit 0 with nothing on stdout
+        return ExitStatus.FAILURE
     if result.cut_short is not None:
         report(env, f"warning: {result.cut_short}")
     if extras.as_json:

@@ -18,7 +18,7 @@ from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session
-from chatcli.core.stream import Usage
+from chatcli.core.stream import Usage, empty_answer_message
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.repl.commands import Command, CommandRunner, parse_line
@@ -131,6 +131,8 @@ class Repl:
             return
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
+        elif not result.text:
+            self.screen.warn(empty_answer_message(result.info))
         elif result.cut_short is not None:
             self.screen.warn(result.cut_short)
         self._usage = result.info.usage or self._usage
