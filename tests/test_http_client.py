@@ -541,3 +541,20 @@ def test_a_stream_that_ends_with_nothing_says_the_prompt_may_be_too_long(server:
     assert one_line_error(result) == (
         "the server ended the stream without an answer; the prompt may exceed the model's context"
     )
+
+
+def test_the_repl_says_the_same_about_an_empty_answer_and_goes_on(server: OpenAIServer) -> None:
+    import pexpect
+
+    server.enqueue(sse_reply(), sse_reply("Second"))
+    env = {**os.environ, **KEY_ENV, "TERM": "xterm-256color"}
+    child = pexpect.spawn(CHATCLI, ["--base-url", server.url], env=env, dimensions=(24, 80), timeout=20)
+    child.expect_exact("Ctrl-D exits")
+    child.send("first\r")
+    child.expect_exact("the server sent an empty answer (finish_reason: stop)")
+    child.send("again\r")
+    child.expect_exact("Second")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
