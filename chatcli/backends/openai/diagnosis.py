@@ -56,7 +56,7 @@ def status_error(status: int, headers: Mapping[str, str], prefix: bytes) -> Stat
     text = prefix.decode("utf-8", "replace")
     try:
         body: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = text.strip()
     return StatusError(status, headers, body)
 
@@ -285,8 +285,9 @@ def _looks_like_html(text: str) -> bool:
 
 def html_title(page: str) -> str:
     """The title (or first heading) of an HTML error page, unless it is a generic "Error response"."""
+    head = page[:4096]  # a title comes early; a hostile page of endless `<title>`s must not cost seconds
     for tag in ("title", "h1"):
-        found = re.search(rf"<{tag}\b[^>]*>(.*?)</{tag}>", page, re.IGNORECASE | re.DOTALL)
+        found = re.search(rf"<{tag}\b[^>]*>(.*?)</{tag}>", head, re.IGNORECASE | re.DOTALL)
         if found:
             title = short_reason(found[1], None)
             if title.lower().rstrip(".") not in _GENERIC_TITLES:
