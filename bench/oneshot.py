@@ -39,6 +39,7 @@ from harness import (
 )
 
 TOKENS = 10
+LLM = shutil.which("llm")
 PIPE_LIMIT, TERMINAL_LIMIT = 1.5, 1.6
 
 # The floor: what any Python CLI pays (Typer, one HTTP request with the standard library, printing).
@@ -124,7 +125,7 @@ class ModelList(ThreadingHTTPServer):
 @contextmanager
 def llm_config(home: Path, url: str) -> Iterator[dict[str, str] | None]:
     """An LLM_USER_PATH whose extra-openai-models.yaml names the bench server as model `bench`; None without llm."""
-    if shutil.which("llm") is None:
+    if LLM is None:
         yield None
         return
     user_path = home / "llm"
@@ -146,7 +147,7 @@ def subjects(ask_url: str, models_url: str, with_llm: bool) -> dict[str, list[st
     if importlib.util.find_spec("openai") is not None:
         chosen["openai SDK script"] = [PYTHON, "-c", SDK, ask_url]
     if with_llm:
-        chosen["llm"] = ["llm", "-m", "bench", "--no-log", "hi"]
+        chosen["llm"] = [LLM, "-m", "bench", "--no-log", "hi"]
     return chosen
 
 

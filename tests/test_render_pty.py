@@ -113,7 +113,10 @@ def test_no_color_and_dumb_terminals_get_plain_incremental_text(server: OpenAISe
     for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
         server.enqueue(sse_reply(*tokens(answer, 3)))
         child = spawn(server, env=env)
-        assert child.read() == answer.replace("\n", "\r\n").encode()
+        shown = child.read()
+        if "NO_COLOR" in env:  # the waiting spinner (issue 13) is drawn, then erased before the answer
+            shown = shown.rpartition(b"\r\x1b[2K\x1b[?25h")[2]
+        assert shown == answer.replace("\n", "\r\n").encode()
         child.wait()
         assert child.exitstatus == 0
 
