@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from answers import markdown_answer
 from harness import (
     CHATCLI,
     PYTHON,
@@ -159,38 +160,42 @@ def measure(rounds: int) -> tuple[list[Target], str]:
             with llm_config(home, ask_url) as llm_env:
                 env = {**bench_env(home), **(llm_env or {})}
                 chosen = subjects(ask_url, models.url, llm_env is not None)
-                walls = _measure(chosen, env, rounds)
+                runs = _measure(chosen, env, rounds)
         finally:
             models.shutdown()
             models.server_close()
-    return _report(walls, rounds, llm_env is not None)
+    return _report(runs, rounds, llm_env is not None)
 
 
 def _measure(
     chosen: dict[str, list[str]], env: dict[str, str], rounds: int
-) -> dict[tuple[str, str], list[float]]:
+) -> dict[tuple[str, str], list[Run]]:
     runners: dict[str, Callable[[Sequence[str], dict[str, str]], Run]] = {
         "piped": run_piped,
         "terminal": run_on_terminal,
     }
-    for argv in chosen.values():  # warm the page cache and the .pyc files
-        run_piped(argv, env)
-    walls: dict[tuple[str, str], list[float]] = {}
+    answer = "".join(markdown_answer(TOKENS)).encode()
+    for name, argv in chosen.items():  # warm the page cache and the .pyc files, and check each answers right
+        expected = b"model-0" if name.endswith("models") else answer
+        if expected not in run_piped(argv, env).output:
+            raise RuntimeError(f"{name} did not print {expected!r}")
+    runs: dict[tuple[str, str], list[Run]] = {}
     for _ in range(rounds):
         for mode, runner in runners.items():
             for name, argv in chosen.items():
-                walls.setdefault((name, mode), []).append(runner(argv, env).wall)
-    return walls
+                runs.setdefault((name, mode), []).append(runner(argv, env))
+    return runs
 
 
-def _report(
-    walls: dict[tuple[str, str], list[float]], rounds: int, with_llm: bool
-) -> tuple[list[Target], str]:
-    def ms(name: str, mode: str) -> str:
-        return f"{median(walls[(name, mode)]) * 1e3:.0f}" if (name, mode) in walls else "—"
+def _report(runs: dict[tuple[str, str], list[Run]], rounds: int, with_llm: bool) -> tuple[list[Target], str]:
+    def seconds(name: str, mode: str, cpu: bool = False) -> float:
+        return median([run.cpu if cpu else run.wall for run in runs[(name, mode)]])
 
-    def ratio(name: str, floor: str, mode: str) -> float:
-        return median(walls[(name, mode)]) / median(walls[(floor, mode)])
+    def ms(name: str, mode: str, cpu: bool = False) -> str:
+        return f"{seconds(name, mode, cpu) * 1e3:.0f}"
+
+    def ratio(name: str, floor: str, mode: str, cpu: bool = False) -> float:
+        return seconds(name, mode, cpu) / seconds(floor, mode, cpu)
 
     rows = []
     for name, floor in (
@@ -201,7 +206,7 @@ def _report(
         ("minimal models", "minimal models"),
         ("chatcli models", "minimal models"),
     ):
-        if (name, "piped") not in walls:
+        if (name, "piped") not in runs:
             continue
         rows.append(
             (
@@ -210,6 +215,8 @@ def _report(
                 f"{ratio(name, floor, 'piped'):.2f}",
                 ms(name, "terminal"),
                 f"{ratio(name, floor, 'terminal'):.2f}",
+                ms(name, "piped", cpu=True),
+                f"{ratio(name, floor, 'piped', cpu=True):.2f}",
             )
         )
     targets = []
@@ -224,10 +231,11 @@ def _report(
                     value <= limit,
                 )
             )
-    header = ("client", "piped wall ms", "ratio", "terminal wall ms", "ratio")
+    header = ("client", "piped wall ms", "ratio", "terminal wall ms", "ratio", "piped CPU ms", "ratio")
     absent = "" if with_llm else " `llm` is not installed here, so it has no row."
     text = (
-        f"One-shot latency, {TOKENS}-token answer from a local server, median of {rounds} interleaved rounds.{absent}\n\n"
+        f"One-shot latency, {TOKENS}-token answer from a local server, median of {rounds} interleaved rounds "
+        f"(CPU: the child's own; on a quiet machine the wall time follows it).{absent}\n\n"
         + markdown_table(header, rows)
     )
     return targets, text
