@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+import oneshot
 import startup
 import stream
 from harness import BENCH, PYTHON, Target, targets_table
@@ -29,6 +30,7 @@ OWN = {
     "baselines.py",
     "harness.py",
     "minimal_app.py",
+    "oneshot.py",
     "run.py",
     "sse_server.py",
     "startup.py",
@@ -68,6 +70,9 @@ def report(quick: bool) -> str:
     stream_targets, stream_details = stream.measure(quick)
     targets += stream_targets
     sections.append(stream_details)
+    oneshot_targets, oneshot_details = oneshot.measure(rounds=3 if quick else 7)
+    targets += oneshot_targets
+    sections.append(oneshot_details)
     for path in sorted(BENCH.glob("*.py")):
         if path.name not in OWN:
             sections.append(f"`bench/{path.name}`:\n\n{_external(path.name, quick)}")
@@ -77,7 +82,7 @@ def report(quick: bool) -> str:
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load}; suite took {elapsed:.0f} s{' (--quick)' if quick else ''}."
     )
-    return "\n\n".join([machine, "Targets (issue 6):\n\n" + targets_table(targets), *sections])
+    return "\n\n".join([machine, "Targets (issues 6 and 13):\n\n" + targets_table(targets), *sections])
 
 
 def write_readme(text: str) -> None:

@@ -1,7 +1,7 @@
 """What the separate first-token and idle timeouts cost: CPU to consume an answer through `OpenAIBackend.stream`
-with its phased network layer (backends/network.py, as shipped) against the same backend on httpx's plain
-transport, in one process, same server, same run. The streaming cost is the CPU of an N-token answer minus that
-of a 10-token answer, so client start-up is left out. Unpaced, the whole answer arrives in a few reads; paced,
+with its phased network layer (backends/openai/transport.py, as shipped) against the same backend on
+httpcore's plain network layer, in one process, same server, same run. The streaming cost is the CPU of an
+N-token answer minus that of a 10-token answer, so client start-up is left out. Unpaced, the whole answer arrives in a few reads; paced,
 about one read per token, which is where a per-read layer would show.
 
 Usage: python bench/timeouts.py [--quick]
@@ -12,20 +12,22 @@ from __future__ import annotations
 import argparse
 import time
 
-import openai
+import httpcore2
 from harness import SSEServer, markdown_table, median
 
-from chatcli.backends import BackendSettings, ChatRequest
 from chatcli.backends.openai.client import OpenAIBackend
+from chatcli.backends.openai.transport import Connections
 from chatcli.core.conversation import Message
+from chatcli.core.stream import BackendSettings, ChatRequest
 
 SMALL = 10
 
 
 def backend(url: str, phased: bool) -> OpenAIBackend:
-    chosen = OpenAIBackend(BackendSettings(base_url=url))
-    if not phased:  # the same client on httpx's own transport: one fixed read timeout
-        chosen._client = chosen._client.with_options(http_client=openai.DefaultHttpxClient())
+    settings = BackendSettings(base_url=url)
+    chosen = OpenAIBackend(settings)
+    if not phased:  # the same client on httpcore's own network layer: one fixed read timeout
+        chosen._connections = Connections(settings, httpcore2.SyncBackend())
     return chosen
 
 
@@ -57,7 +59,7 @@ def main() -> None:
             plain = streaming_cpu(server, tokens, rate, phased=False, rounds=rounds)
             phased = streaming_cpu(server, tokens, rate, phased=True, rounds=rounds)
             pace = f"{rate:g} tokens/s" if rate else "unpaced"
-            for name, seconds in (("httpx plain transport", plain), ("phased timeouts (shipped)", phased)):
+            for name, seconds in (("httpcore plain network", plain), ("phased timeouts (shipped)", phased)):
                 per_token = f"{seconds / tokens * 1e6:.1f}"
                 rows.append(
                     (f"{tokens} tokens, {pace}", name, f"{seconds:.3f}", per_token, f"{seconds / plain:.2f}")

@@ -96,6 +96,30 @@ def echo_auth_reply(status: int = 401) -> Reply:
     return Reply(status, {"Content-Type": "application/json"}, [body])
 
 
+def redirect_reply(status: int, location: str) -> Reply:
+    return Reply(status, {"Location": location, "Content-Length": "0"}, [])
+
+
+def hang_up_reply() -> Reply:
+    """Accept the request, then close the connection without sending any response."""
+    return Reply(status=0, headers={}, body=[])
+
+
+def gzip_bomb(expanded: int, content: bytes = b"\0", piece: int = 1 << 20) -> bytes:
+    """`content` repeated to `expanded` bytes, gzip-compressed (about a thousandth of that size)."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = (content * (piece // len(content) + 1))[:piece]
+    parts = [packer.compress(block) for _ in range(expanded // piece)]
+    return b"".join([*parts, packer.flush()])
+
+
+def stream_bytes(reply: Reply) -> bytes:
+    """The bytes a reply's body sends (pauses and gates left out): a recorded stream, for parsing offline."""
+    return b"".join(piece for piece in reply.body if isinstance(piece, bytes))
+
+
 class OpenAIServer:
     """Start with `start()`; `url` ends in /v1. Thread-safe recording of requests and disconnects."""
 
@@ -180,6 +204,8 @@ class OpenAIServer:
                     server._arrived.notify_all()
                 reply = server._next_reply(method, self.path)
                 self.close_connection = True
+                if reply.status == 0:  # hang_up_reply()
+                    return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
-
 PACKAGE = Path(__file__).resolve().parent.parent / "chatcli"
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
@@ -86,12 +84,6 @@ def test_nothing_below_cli_reads_the_process_streams_or_environment() -> None:
                 if node.attr == "isatty":
                     wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} calls isatty()")
     assert wrong == []
-
-
-def test_the_phased_transport_finds_the_connection_pool_it_needs() -> None:
-    """It reaches into httpx's private `_pool`; an httpx without it must fail here, not lose a timeout."""
-    for options in ({}, {"proxy": "http://127.0.0.1:9"}):
-        phased_transport(PhasedNetwork(1.0), **options).close()
 
 
 def test_every_third_party_package_chatcli_imports_is_declared() -> None:

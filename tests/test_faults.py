@@ -329,13 +329,15 @@ def test_first_token_timeout_comes_from_the_config(
     assert one_line_error(result).startswith(f"no answer from {server.url} within 0.5 s")
 
 
-@pytest.mark.e2e  # streams for 2.5 s
-def test_keep_alive_comments_keep_a_slow_stream_alive(ask: Ask, server: OpenAIServer) -> None:
+@pytest.mark.e2e  # waits for a stall
+def test_keep_alive_comments_do_not_keep_a_stalled_stream_alive(ask: Ask, server: OpenAIServer) -> None:
+    """Issue 18: only real data renews the idle timeout; a comment every 0.25 s is no progress."""
     keep_alive = [b": keep-alive\n\n", 0.25] * 10  # 2.5 s without data, never more than 0.25 s without a byte
     server.enqueue(Reply(body=sse_body(chunk("a"), *keep_alive, chunk("b"), chunk(finish_reason="stop"))))
-    result = ask("--timeout", "2", "hi")
-    assert result.returncode == 0
-    assert result.stdout == b"ab\n"
+    result = ask("--timeout", "1", "hi")
+    assert result.returncode == 1
+    assert result.stdout == b"a\n"
+    assert one_line_error(result).startswith(f"the answer stalled: no data from {server.url} for 1 s")
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.renderer import Renderer
+from chatcli.core.stream import empty_answer_message
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER
 
@@ -141,6 +142,9 @@ def _ask(
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
+    if not result.text:
+        report(env, empty_answer_message(result.info))  # never a silent exit 0 with nothing on stdout
+        return ExitStatus.FAILURE
     if result.cut_short is not None:
         report(env, f"warning: {result.cut_short}")
     _print_shaped(env, result.text, extras, schema)
@@ -215,9 +219,10 @@ def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
     if extras.as_json:
         return SilentRenderer()
     reasoning_to = env.stderr if env.stderr_isatty else None
+    spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
     if extras.extract or extras.schema:
-        return TurnDisplay(SilentRenderer, None, reasoning_to, config.reasoning)
-    return TurnDisplay(lambda: wiring.new_renderer(env, config), None, reasoning_to, config.reasoning)
+        return TurnDisplay(SilentRenderer, spinner_to, reasoning_to, config.reasoning)
+    return TurnDisplay(lambda: wiring.new_renderer(env, config), spinner_to, reasoning_to, config.reasoning)
 
 
 def _print_shaped(env: Environment, answer: str, extras: AskExtras, schema: dict[str, Any] | None) -> None:

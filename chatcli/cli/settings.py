@@ -26,6 +26,7 @@ BACKENDS = (AUTO, *BackendName)
 KEY_COMMAND_TIMEOUT = 30.0
 REASONING_MODES = ("show", "hide", "summary")
 KEY_OUTPUT_LIMIT = 64 * 1024  # a key command's output past this is not read
+REDIRECT_CHOICES = ("same-host", "always", "never")
 _TABLE = {"table": True}  # metadata of Config fields that are TOML tables, not plain settings
 
 
@@ -64,6 +65,14 @@ class Config:
     max_tool_result_bytes: int = 64 * 1024
     tool_timeout: float = 60.0
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES  # a longer answer is cut there (an endless server)
+    proxy: str | None = (
+        None  # for every request; "" for none; unset: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+    )
+    ca_bundle: str | None = (
+        None  # trusted certificates, a PEM file or directory; unset: SSL_CERT_FILE or the system's
+    )
+    follow_redirects: str = "same-host"  # "same-host" (same scheme, host and port), "always" or "never"
+    max_turn_seconds: float | None = None  # the longest a whole turn may take; unset: no limit
     aliases: Mapping[str, str] = field(default_factory=dict, metadata=_TABLE)
     prices: Mapping[str, Price] = field(default_factory=dict, metadata=_TABLE)
     options: Mapping[str, Any] = field(default_factory=dict, metadata=_TABLE)  # more request-body keys
@@ -506,32 +515,46 @@ def _where(source: Source, path: Path) -> str:
     return "the defaults"
 
 
-def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None:
-    def fail(name: str, problem: str) -> UsageError:
-        return UsageError(f"{problem} (from {_where(sources[name], path)})")
+_AT_LEAST_ONE = (
+    "max_tokens",
+    "max_image_bytes",
+    "max_tool_rounds",
+    "max_tool_result_bytes",
+    "max_answer_bytes",
+)
+_SECONDS = ("timeout", "connect_timeout", "first_token_timeout", "tool_timeout", "max_turn_seconds")
+_CHOICES = {"reasoning": REASONING_MODES, "backend": BACKENDS, "follow_redirects": REDIRECT_CHOICES}
+_URLS = ("base_url", "proxy")
 
-    if config.reasoning not in REASONING_MODES:
-        raise fail("reasoning", f"unknown reasoning mode {config.reasoning!r}; choose show, hide or summary")
-    if config.backend not in BACKENDS:
-        raise fail("backend", f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
+
+def _validate(config: Config, sources: Mapping[str, Source], path: Path) -> None:
+    """Every value in range; the first that is not is a UsageError naming where it came from."""
+    if (problem := _problem(config)) is not None:
+        name, text = problem
+        raise UsageError(f"{text} (from {_where(sources[name], path)})")
+
+
+def _problem(config: Config) -> tuple[str, str] | None:
+    """The first setting out of range and what is wrong with it, or None."""
+    for name, choices in _CHOICES.items():
+        if (value := getattr(config, name)) not in choices:
+            return name, f"unknown {name} {value!r}; choose one of {', '.join(choices)}"
     if not config.model.strip():
-        raise fail("model", "the model name is empty")
+        return "model", "the model name is empty"
     if config.temperature is not None and not 0 <= config.temperature <= 2:
-        raise fail("temperature", f"temperature {config.temperature} is out of range; use 0 to 2")
-    if config.max_tokens is not None and config.max_tokens < 1:
-        raise fail("max_tokens", "max_tokens must be at least 1")
-    if config.max_image_bytes < 1:
-        raise fail("max_image_bytes", "max_image_bytes must be at least 1")
-    for name in ("max_tool_rounds", "max_tool_result_bytes", "max_answer_bytes"):
-        if getattr(config, name) < 1:
-            raise fail(name, f"{name} must be at least 1")
-    for name in ("timeout", "connect_timeout", "first_token_timeout", "tool_timeout"):
-        if getattr(config, name) <= 0:
-            raise fail(name, f"{name} must be a positive number of seconds")
-    if config.base_url is not None and not config.base_url.startswith(("http://", "https://")):
-        raise fail("base_url", f"base URL {config.base_url!r} must start with http:// or https://")
+        return "temperature", f"temperature {config.temperature} is out of range; use 0 to 2"
+    for name in _AT_LEAST_ONE:
+        if (value := getattr(config, name)) is not None and value < 1:
+            return name, f"{name} must be at least 1"
+    for name in _SECONDS:
+        if (value := getattr(config, name)) is not None and value <= 0:
+            return name, f"{name} must be a positive number of seconds"
+    for name in _URLS:
+        if (value := getattr(config, name)) and not value.startswith(("http://", "https://")):
+            return name, f"{name} {value!r} must start with http:// or https://"
     if config.code_theme != DEFAULT_CODE_THEME and (problem := _code_theme_problem(config.code_theme)):
-        raise fail("code_theme", problem)
+        return "code_theme", problem
+    return None
 
 
 def _code_theme_problem(theme: str) -> str | None:

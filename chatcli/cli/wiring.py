@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -121,6 +122,7 @@ def new_recorder(env: Environment, config: Config) -> Recorder:
 
 
 def backend_settings(env: Environment, config: Config, api_key: str | None) -> BackendSettings:
+    environ = env.environ
     return BackendSettings(
         base_url=config.base_url,
         api_key=api_key,
@@ -129,7 +131,40 @@ def backend_settings(env: Environment, config: Config, api_key: str | None) -> B
         first_token_timeout=config.first_token_timeout,
         stream=config.stream,
         notify=lambda message: report(env, message),
+        api_key_origin=_key_origin(config, environ),
+        organization=environ.get("OPENAI_ORG_ID") or None,
+        project=environ.get("OPENAI_PROJECT_ID") or None,
+        proxy=config.proxy,
+        proxy_environment=_proxy_environment(environ),
+        ca_bundle=_ca_bundle(config, environ),
+        follow_redirects=config.follow_redirects,
+        max_turn_seconds=config.max_turn_seconds,
     )
+
+
+def _key_origin(config: Config, environ: Mapping[str, str]) -> str:
+    """Where the key came from, for a message about a key that cannot be sent."""
+    if config.api_key is None:
+        return "api_key_cmd"
+    return (
+        "OPENAI_API_KEY" if environ.get("OPENAI_API_KEY") == config.api_key else "the config file's api_key"
+    )
+
+
+def _proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The proxy variables as curl reads them: the lower-case name first, then the upper-case one."""
+    found = {}
+    for name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
+        upper = name.upper() if name != "http_proxy" or "REQUEST_METHOD" not in environ else None  # httpoxy
+        if value := environ.get(name) or (environ.get(upper) if upper else None):
+            found[name] = value
+    return found
+
+
+def _ca_bundle(config: Config, environ: Mapping[str, str]) -> str | None:
+    """The `ca_bundle` setting, else SSL_CERT_FILE or SSL_CERT_DIR, else None (the system's store)."""
+    path = config.ca_bundle or environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")
+    return os.path.expanduser(path) if path else None
 
 
 def new_backend(env: Environment, config: Config) -> Backend:

@@ -94,3 +94,17 @@ class BackendSettings:
     first_token_timeout: float = 300.0  # from sending the request to the first piece of the answer
     stream: bool = True  # False (--no-stream): ask for the whole answer in one response
     notify: Callable[[str], None] = _ignore  # one-line notices while waiting ("waiting 2s (rate limited)…")
+    api_key_origin: str = "the API key"  # where the key came from, for messages ("OPENAI_API_KEY")
+    organization: str | None = None  # OpenAI-Organization header (OPENAI_ORG_ID)
+    project: str | None = None  # OpenAI-Project header (OPENAI_PROJECT_ID)
+    proxy: str | None = None  # the proxy for every request; "" for none, None: proxy_environment decides
+    # https_proxy, http_proxy, all_proxy and no_proxy as the environment sets them (lower-case names)
+    proxy_environment: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None  # trusted certificates (file or directory); None: the system's store
+    follow_redirects: str = "same-host"  # "same-host", "always" or "never"
+    max_turn_seconds: float | None = None  # the longest a whole turn may take, retries included
+
+
+def empty_answer_message(info: StreamInfo) -> str:
+    """What to say when a stream ended normally without any text."""
+    return f"the server sent an empty answer (finish_reason: {info.finish_reason or 'none'})"

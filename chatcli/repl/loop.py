@@ -20,6 +20,7 @@ from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session
+from chatcli.core.stream import empty_answer_message
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
@@ -179,6 +180,8 @@ class Repl:
             return  # nothing can be shown any more; the loop ends
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
+        elif not result.text:
+            self.screen.warn(empty_answer_message(result.info))
         elif result.cut_short is not None:
             self.screen.warn(result.cut_short)
         usage = result.info.usage

@@ -1,92 +1,88 @@
-"""The OpenAI-compatible backend: sends the request through the openai SDK and streams the answer.
+"""The OpenAI-compatible backend: one request path for answers and the model list, on httpcore (the HTTP
+layer of httpx, which the openai SDK is built on; httpx itself would add its import time and nothing used).
 
-The SDK builds and sends the request (auth, error types); chatcli retries itself, visibly and only before
-any answer text (diagnosis.py), and reads with separate connect, first-token and between-chunk timeouts
-(transport.py). The event stream is read line by line and decoded with `json` (events.py), because building
-the SDK's pydantic chunk object for every token costs several times more CPU than the rest of chatcli.
+chatcli builds the request itself (request.py: the body and every header), follows redirects only as far as
+the `follow_redirects` setting allows, retries visibly and only before any answer text (diagnosis.py), and
+reads with time budgets that only real progress renews (transport.py). The event stream is read line by
+line and decoded with `json` (events.py). No body is read whole unless it is small: an error body is read
+up to MAX_ERROR_BYTES, a whole answer or a model list up to MAX_BODY_BYTES; compressed bodies, which
+chatcli never asks for, are inflated a piece at a time. The openai SDK is not used at run time: importing
+it costs more than a second, and the tests use it as the oracle instead (tests/test_conformance.py).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
-import httpx2
-import openai
+import httpcore2
 
-from chatcli.backends.openai.diagnosis import Diagnosis, rejected_option, rejects_stream_options, retry_plan
+from chatcli.backends.openai.diagnosis import (
+    Diagnosis,
+    StatusError,
+    rejected_option,
+    rejects_stream_options,
+    retry_plan,
+    status_error,
+)
 from chatcli.backends.openai.events import failure, read_completion, read_events, read_lines
-from chatcli.backends.openai.request import chat_body
-from chatcli.backends.openai.transport import PhasedNetwork, phased_transport
-from chatcli.core.errors import BackendError, PartialAnswer
-from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry
+from chatcli.backends.openai.request import EncodedBody, chat_body, encode_body, request_headers
+from chatcli.backends.openai.transport import DEFAULT_PORTS, TRANSPORT_ERRORS, Connections, PhasedNetwork
+from chatcli.backends.redact import shown_url
+from chatcli.core.errors import BackendError
+from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, StreamInfo
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-NO_KEY = "no-key"  # local servers need no key, but the SDK insists on one
+MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 characters
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
+INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
+MAX_REDIRECTS = 5
+FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for the server to end the stream
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MIB = 1024 * 1024
 
 
 class OpenAIBackend:
     name = "openai"
 
     def __init__(self, settings: BackendSettings) -> None:
-        self._key = settings.api_key
         url = settings.base_url or DEFAULT_BASE_URL
+        self._settings = settings
+        self._key = settings.api_key
         self._diagnosis = Diagnosis(settings, url)
         self.base_url = self._diagnosis.base_url  # for messages: without credentials or a query
-        self._settings = settings
+        self._base = urlsplit(url)
+        self._headers = request_headers(settings)
+        if self._base.username is not None and "Authorization" not in self._headers:
+            self._headers["Authorization"] = _basic_auth(self._base)  # http://user:password@host/v1
         self._network = PhasedNetwork(settings.first_token_timeout)
-        self._client = openai.OpenAI(
-            api_key=settings.api_key or NO_KEY,
-            base_url=url,
-            # `read` here only applies through a proxy; direct connections read through self._network.
-            timeout=httpx2.Timeout(settings.first_token_timeout, connect=settings.connect_timeout),
-            max_retries=0,  # chatcli retries itself: visibly, never after text, never on an exhausted quota
-            http_client=openai.DefaultHttpxClient(transport=phased_transport(self._network)),
-        )
+        self._connections = Connections(settings, self._network)
+        # The read timeout is the network's budget; these bound connecting and sending.
+        self._timeouts = {
+            "connect": settings.connect_timeout,
+            "write": settings.first_token_timeout,
+            "pool": settings.connect_timeout,
+        }
         self.asks_for_usage = True  # off for the session once the server rejects `stream_options`
 
     def stream(self, request: ChatRequest) -> AnswerStream:
-        streaming = self._settings.stream
+        settings = self._settings
+        self._start_turn()
         attempt = 0
         while True:
-            params = chat_body(request, stream=streaming, include_usage=self.asks_for_usage)
-            self._network.read_timeout = self._settings.first_token_timeout
-            started = False
+            body = chat_body(request, stream=settings.stream, include_usage=self.asks_for_usage)
+            self._network.allow(settings.first_token_timeout)
             try:
-                # extra_body: the SDK refuses keyword arguments it does not know (-O options); this sends all.
-                create = self._client.chat.completions.with_streaming_response.create
-                with create(
-                    model=params["model"], messages=params["messages"], extra_body=params
-                ) as response:
-                    content_type = response.headers.get("content-type", "")
-                    if not content_type.startswith("text/event-stream"):
-                        yield from self._whole_answer(response.text(), content_type, request)
-                        return
-                    events = read_events(
-                        read_lines(response.iter_bytes()), request.info, self._key, self._settings.notify
-                    )
-                    try:
-                        for piece in events:
-                            # The answer has started: from now on a stall is measured by the idle timeout,
-                            # and a failure is never retried (text reached the user).
-                            self._network.read_timeout = self._settings.timeout
-                            started = True
-                            yield piece
-                            break
-                        yield from events
-                    except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
-                        raise failure("server sent malformed stream data", started) from None
-                return
-            except openai.APIError as error:
-                if started:
-                    raise PartialAnswer(self._diagnosis.describe(error, request.model)) from None
-                if (
-                    self.asks_for_usage
-                    and rejects_stream_options(error)
-                    and not rejected_option(error, request.options)
-                ):
+                response = self._send("POST", "chat/completions", encode_body(body))
+            except StatusError as error:
+                rejected = rejected_option(error, request.options)
+                if self.asks_for_usage and rejected is None and rejects_stream_options(error):
                     self.asks_for_usage = False
                     continue
                 retry = retry_plan(error, attempt)
@@ -94,36 +90,161 @@ class OpenAIBackend:
                     raise BackendError(
                         self._diagnosis.describe(error, request.model, attempt + 1, request.options)
                     ) from None
-            except (
-                httpx2.TransportError
-            ) as error:  # the SDK does not wrap errors raised while reading the body
-                raise failure(self._diagnosis.lost(error, started), started) from None
+            except TRANSPORT_ERRORS as error:
+                retry = retry_plan(error, attempt)
+                if retry is None:
+                    raise BackendError(self._unreachable(error, attempt + 1)) from None
+            else:
+                try:
+                    yield from self._answer(response, request)
+                finally:
+                    response.close()  # early too (Ctrl-C, a grace that ran out): the server stops generating
+                return
             wait, why = retry
+            if self._network.deadline is not None and time.monotonic() + wait >= self._network.deadline:
+                raise BackendError(self._diagnosis.turn_too_long())
             attempt += 1
-            self._settings.notify(f"waiting {math.ceil(wait)}s ({why})…")
+            settings.notify(f"waiting {math.ceil(wait)}s ({why})…")
             time.sleep(wait)
 
     def list_models(self) -> list[ModelEntry]:
         """GET /models: each model's id and, when the server says, its owner. Ids are the server's text."""
-        self._network.read_timeout = self._settings.timeout  # no model to wait for: the short timeout applies
+        self._start_turn()
+        self._network.allow(self._settings.timeout)  # no model to wait for: the short timeout applies
         try:
-            page = self._client.models.list()
-            entries = [_model_entry(model) for model in page if isinstance(getattr(model, "id", None), str)]
-        except openai.APIStatusError as error:
-            if error.status_code == 404:
+            response = self._send("GET", "models", None)
+            try:
+                body = self._read_whole(response)
+            finally:
+                response.close()
+        except StatusError as error:
+            if error.status == 404:
                 raise BackendError(
                     f"{self.base_url} has no model list (404); does the base URL end in /v1?"
                 ) from None
             raise BackendError(self._diagnosis.describe(error, "")) from None
-        except openai.APIError as error:
-            raise BackendError(self._diagnosis.describe(error, "")) from None
-        except (AttributeError, TypeError, ValueError):
+        except httpcore2.ReadTimeout:
+            raise BackendError(
+                f"{self.base_url} sent no model list within {self._settings.timeout:g} s; raise --timeout"
+            ) from None
+        except TRANSPORT_ERRORS as error:
+            raise BackendError(self._unreachable(error)) from None
+        try:
+            listing = json.loads(body)
+            models = listing["data"] if isinstance(listing, dict) else listing
+            return [_model_entry(model) for model in models if isinstance(model.get("id"), str)]
+        except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
             raise BackendError(f"{self.base_url} sent a model list chatcli cannot read") from None
-        return entries
 
-    def _whole_answer(self, body: str, content_type: str, request: ChatRequest) -> Iterator[str]:
+    # -- sending ------------------------------------------------------------------------------------------
+
+    def _start_turn(self) -> None:
+        limit = self._settings.max_turn_seconds
+        self._network.deadline = time.monotonic() + limit if limit else None
+
+    def _send(self, method: str, path: str, content: EncodedBody | None) -> Response:
+        """Send a request to the base URL + `path`, following the redirects the settings allow. Returns the
+        response with a 2xx status, its body still unread; any other status raises StatusError."""
+        base = self._base
+        url = base._replace(path=base.path.rstrip("/") + "/" + path, fragment="").geturl()
+        headers = dict(self._headers)
+        headers["Accept"] = "application/json"  # what the SDK sent, for streams too
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(content.length)
+        visited = [url]
+        while True:
+            target = urlsplit(url)
+            headers["Host"] = target.netloc.rpartition("@")[2]
+            response = self._connections.send(
+                httpcore2.Request(
+                    method,
+                    target._replace(netloc=headers["Host"]).geturl(),
+                    headers=list(headers.items()),
+                    content=content,
+                    extensions={"timeout": self._timeouts},
+                )
+            )
+            status = response.status
+            header = _headers(response)
+            if status in _REDIRECTS and "location" in header:
+                response.close()
+                location = urljoin(url, header["location"])
+                self._check_redirect(method, status, url, location, visited)
+                if _origin(location)[1] != _origin(url)[1]:  # the key goes to the base URL's host only
+                    headers.pop("Authorization", None)
+                visited.append(url := location)
+                continue
+            if not 200 <= status < 300:
+                try:
+                    prefix = self._read(response, header, MAX_ERROR_BYTES, cut=True)
+                finally:
+                    response.close()  # the rest of a long error body is never read
+                raise status_error(status, header, prefix)
+            return Response(response, header)
+
+    def _check_redirect(self, method: str, status: int, source: str, target: str, visited: list[str]) -> None:
+        mode = self._settings.follow_redirects
+        same_host = _origin(source) == _origin(target)
+        # A POST answered 301, 302 or 303 would be re-sent as a GET, which no chat endpoint answers.
+        keeps_method = method == "GET" or status in (307, 308)
+        if mode == "never" or not keeps_method or not (same_host or mode == "always"):
+            raise BackendError(self._diagnosis.redirected(status, target))
+        if target in visited:
+            loop = " → ".join(shown_url(url) for url in [*visited[visited.index(target) :], target])
+            raise BackendError(f"{self.base_url} redirects in a loop ({loop}); check the base URL")
+        if len(visited) > MAX_REDIRECTS:
+            raise BackendError(
+                f"{self.base_url} redirected more than {MAX_REDIRECTS} times; check the base URL"
+            )
+
+    def _unreachable(self, error: Exception, attempts: int = 1) -> str:
+        if isinstance(error, httpcore2.TimeoutException) and self._network.out_of_turn_time():
+            return self._diagnosis.turn_too_long()
+        return self._diagnosis.unreachable(error, attempts)
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    def _answer(self, response: Response, request: ChatRequest) -> AnswerStream:
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            yield from self._whole_answer(self._read_whole(response), content_type, request)
+            return
+        watch = _Watch(request.info, wants_usage=self._settings.stream and self.asks_for_usage)
+        events = read_events(
+            watch.lines(read_lines(self._inflated(response.raw, response.headers)), self._network),
+            request.info,
+            self._key,
+            self._settings.notify,
+        )
+        started = False
+        try:
+            for piece in events:
+                # Progress: a new budget for the next piece. The first piece ends the first-token wait.
+                self._network.allow(self._settings.timeout)
+                started = True
+                watch.got_text = watch.got_text or isinstance(piece, str)
+                yield piece
+        except httpcore2.TimeoutException as error:
+            if watch.finished:
+                return  # the answer is complete; the server just did not end the stream
+            if self._network.out_of_turn_time():
+                raise failure(self._diagnosis.turn_too_long(), watch.got_text) from None
+            raise failure(self._diagnosis.lost(error, started), started) from None
+        except TRANSPORT_ERRORS as error:
+            raise failure(self._diagnosis.lost(error, started), started) from None
+        except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
+            raise failure("server sent malformed stream data", started) from None
+        except BackendError as error:
+            if watch.ended and not watch.got_text and request.info.finish_reason is None:
+                raise BackendError(
+                    "the server ended the stream without an answer; the prompt may exceed the model's context"
+                ) from error
+            raise
+
+    def _whole_answer(self, body: bytes, content_type: str, request: ChatRequest) -> Iterator[str]:
         """A server that ignored `stream` and sent the whole completion as JSON still gets its answer shown."""
-        content = read_completion(body, request.info, self._settings.notify)
+        content = read_completion(body.decode("utf-8", "replace"), request.info, self._settings.notify)
         if content is None:
             kind = content_type.split(";")[0] or "no content type"
             raise BackendError(
@@ -133,7 +254,102 @@ class OpenAIBackend:
         if content:
             yield content
 
+    def _read_whole(self, response: Response) -> bytes:
+        return self._read(response.raw, response.headers, MAX_BODY_BYTES, cut=False)
 
-def _model_entry(model: Any) -> ModelEntry:
-    owner = getattr(model, "owned_by", None)
-    return ModelEntry(model.id, owner if isinstance(owner, str) else None)
+    def _read(
+        self, response: httpcore2.Response, headers: Mapping[str, str], limit: int, *, cut: bool
+    ) -> bytes:
+        """The body, up to `limit` bytes once inflated: beyond it, the rest is dropped unread when `cut`, and
+        refused otherwise."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for part in self._inflated(response, headers):
+                parts.append(part)
+                size += len(part)
+                if size >= limit:
+                    if cut:
+                        break
+                    raise BackendError(
+                        f"{self.base_url} sent a response larger than {limit // _MIB} MiB; chatcli stopped reading it"
+                    )
+        except TRANSPORT_ERRORS:
+            if not cut:
+                raise  # an error body cut short still says what it can
+        return b"".join(parts)[:limit]
+
+    def _inflated(self, response: httpcore2.Response, headers: Mapping[str, str]) -> Iterator[bytes]:
+        """The body's bytes as they arrive, inflated a piece at a time when the server compressed them anyway."""
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            yield from response.iter_stream()
+            return
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise BackendError(
+                f"{self.base_url} sent a body compressed with {encoding[:40]!r}, which chatcli did not ask for"
+            )
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, told apart by their headers
+        try:
+            for data in response.iter_stream():
+                while data:
+                    yield inflater.decompress(data, INFLATE_PIECE)
+                    data = inflater.unconsumed_tail
+        except zlib.error:
+            raise BackendError(f"{self.base_url} sent a body whose compression is corrupt") from None
+
+
+class _Watch:
+    """Watches the event stream's lines go by: once a choice has finished (and its usage came, when asked
+    for) the server gets only FINISH_GRACE seconds more to end the stream; notes whether the stream ended."""
+
+    def __init__(self, info: StreamInfo, *, wants_usage: bool) -> None:
+        self.info = info
+        self.wants_usage = wants_usage
+        self.got_text = False
+        self.ended = False
+        self._in_grace = False
+
+    @property
+    def finished(self) -> bool:
+        return self.info.finish_reason is not None
+
+    def lines(self, lines: Iterator[bytes], network: PhasedNetwork) -> Iterator[bytes]:
+        for line in lines:
+            yield line  # read_events decodes it before asking for the next
+            if not self._in_grace and self.finished and (self.info.usage is not None or not self.wants_usage):
+                self._in_grace = True
+                network.allow(min(FINISH_GRACE, network.budget))
+        self.ended = True
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response with a 2xx status, its body still to be read; `headers` has lower-case names."""
+
+    raw: httpcore2.Response
+    headers: Mapping[str, str]
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _headers(response: httpcore2.Response) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in response.headers}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme)
+
+
+def _basic_auth(url: SplitResult) -> str:
+    import base64
+
+    credentials = f"{unquote(url.username or '')}:{unquote(url.password or '')}"
+    return "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+
+
+def _model_entry(model: dict[str, Any]) -> ModelEntry:
+    owner = model.get("owned_by")
+    return ModelEntry(model["id"], owner if isinstance(owner, str) else None)

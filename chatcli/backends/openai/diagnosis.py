@@ -1,24 +1,64 @@
-"""What a failed request means, in one line that says what to do; and whether to retry it."""
+"""What a failed request means, in one line that says what to do; and whether to retry it.
+
+Error bodies come in several shapes, all read here: OpenAI's and llama.cpp's `{"error": {"message", "type",
+"code"}}`, vLLM's `{"object": "error", "message", …}`, Ollama's `{"error": "text"}`, FastAPI's
+`{"detail": …}`, HTML pages from proxies, and plain text.
+"""
 
 from __future__ import annotations
 
-import email.utils
+import json
 import math
 import re
 import ssl
 import time
 from collections.abc import Collection, Mapping
+from http import HTTPStatus
+from typing import Any
 from urllib.parse import urlsplit
 
-import httpx2
-import openai
+import httpcore2
 
-from chatcli.backends.openai.events import error_text
 from chatcli.backends.redact import short_reason, shown_url
 from chatcli.core.stream import BackendSettings
 
 RETRY_DELAYS = (1.0, 2.0)  # waits before the retries of a request that failed before any answer
 MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait gets an error instead
+HEADER_LIMIT_KIB = 100  # httpcore's cap on a response's status line and headers
+_GENERIC_TITLES = {"", "error", "error response", "error page"}
+
+
+class StatusError(Exception):
+    """A response with an error status: the status, the headers, and the start of the body (parsed JSON,
+    or text)."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: Any) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def detail(self) -> Any:
+        """The error object: `body["error"]` when there is one, else the whole body."""
+        if isinstance(self.body, dict):
+            return self.body.get("error", self.body)
+        return self.body
+
+    def field(self, name: str) -> str | None:
+        detail = self.detail
+        value = detail.get(name) if isinstance(detail, dict) else None
+        return value if isinstance(value, str) else None
+
+
+def status_error(status: int, headers: Mapping[str, str], prefix: bytes) -> StatusError:
+    """A StatusError from the first bytes of an error response's body (a cut-off JSON body stays text)."""
+    text = prefix.decode("utf-8", "replace")
+    try:
+        body: Any = json.loads(text)
+    except (ValueError, RecursionError):
+        body = text.strip()
+    return StatusError(status, headers, body)
 
 
 class Diagnosis:
@@ -30,62 +70,87 @@ class Diagnosis:
         self._key = settings.api_key
 
     def describe(
-        self, error: openai.APIError, model: str, attempts: int = 1, options: Collection[str] = ()
+        self, error: StatusError, model: str, attempts: int = 1, options: Collection[str] = ()
     ) -> str:
-        """One line saying what failed and what to do, never the key; `options` are the request's extra keys."""
+        """One line saying what an error status means and what to do, never the key; `options` are the
+        request's extra keys (-O, [options], /set)."""
         where = self.base_url
-        if isinstance(error, openai.APITimeoutError):
-            if isinstance(error.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout):
-                return (
-                    f"cannot connect to {where} (no answer within {self._settings.connect_timeout:g} s); "
-                    "check the base URL and the network (connect_timeout in the config)"
-                )
-            return self.first_token_late()
-        if isinstance(error, openai.APIConnectionError):
-            cause = connection_cause(error)
-            hint = (
-                "check the base URL"
-                if cause.startswith(("unknown host", "TLS"))
-                else "is the server running?"
+        status = error.status
+        reason = short_reason(status_text(error), self._key) or "no reason given"
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        if status in (401, 403):
+            return (
+                f"authentication failed at {where} ({status}: {reason}); check OPENAI_API_KEY or api_key_cmd"
             )
-            return f"cannot connect to {where} ({cause}); {hint}"
-        if isinstance(error, openai.APIStatusError):
-            status = error.status_code
-            reason = short_reason(status_text(error), self._key) or "no reason given"
-            tries = f" after {attempts} attempts" if attempts > 1 else ""
-            if status in (401, 403):
-                return f"authentication failed at {where} ({status}: {reason}); check OPENAI_API_KEY or api_key_cmd"
-            if status == 404:
-                return (
-                    f"not found at {where} (404) for model {model!r}: {reason}; "
-                    "check the model name (chatcli models lists them), and does the base URL end in /v1?"
-                )
-            if status == 429 and quota_exhausted(error):
-                return f"quota exhausted at {where} (429: {reason}); check the account's plan and billing"
-            if status == 429:
-                after = retry_after(error.response.headers)
-                asked = after is not None and after >= 1
-                advice = f"the server asks to wait {after:.0f} s" if asked else "wait a little and try again"
-                return f"rate limited by {where} (429{tries}: {reason}); {advice}"
-            if rejects_images(status, reason):
-                return (
-                    f"model {model!r} at {where} does not accept images ({status}: {reason}); "
-                    "use a vision model, or send the text without the images"
-                )
-            if status in (400, 413, 422) and context_exceeded(error, reason):
-                return (
-                    f"the conversation is too long for model {model!r} ({reason}); "
-                    "start a new conversation or use a model with a longer context"
-                )
-            if status >= 500:
-                return f"server error at {where} ({status}{tries}: {reason}); try again later"
-            if (option := rejected_option(error, options)) is not None:
-                return (
-                    f"{where} does not accept the request option {option!r} ({status}: {reason}); "
-                    "remove it (-O, [options], /set, or --schema for response_format)"
-                )
-            return f"{where} answered {status}: {reason}"
-        return short_reason(str(error), self._key)
+        if status == 404:
+            return (
+                f"not found at {where} (404) for model {model!r}: {reason}; "
+                "check the model name (chatcli models lists them), and does the base URL end in /v1?"
+            )
+        if status == 429 and quota_exhausted(error):
+            return f"quota exhausted at {where} (429: {reason}); check the account's plan and billing"
+        if status == 429:
+            after = retry_after(error.headers)
+            advice = "wait a little and try again"
+            if after is not None and after >= 1:
+                advice = f"the server asks to wait {duration(after)}"
+            return f"rate limited by {where} (429{tries}: {reason}); {advice}"
+        if rejects_images(status, reason):
+            return (
+                f"model {model!r} at {where} does not accept images ({status}: {reason}); "
+                "use a vision model, or send the text without the images"
+            )
+        if status in (400, 413, 422) and context_exceeded(error, reason):
+            return (
+                f"the conversation is too long for model {model!r} ({reason}); "
+                "start a new conversation or use a model with a longer context"
+            )
+        if status in (501, 505):
+            return f"{where} does not support this request ({status}: {reason}); is it an OpenAI-compatible server?"
+        if status >= 500:
+            return f"server error at {where} ({status}{tries}: {reason}); try again later"
+        if (option := rejected_option(error, options)) is not None:
+            return (
+                f"{where} does not accept the request option {option!r} ({status}: {reason}); "
+                "remove it (-O, [options], /set, or --schema for response_format)"
+            )
+        return f"{where} answered {status}: {reason}"
+
+    def unreachable(self, error: Exception, attempts: int = 1) -> str:
+        """What a transport error before any response means."""
+        where = self.base_url
+        if isinstance(error, httpcore2.ConnectTimeout | httpcore2.PoolTimeout):
+            return (
+                f"cannot connect to {where} (no answer within {self._settings.connect_timeout:g} s); "
+                "check the base URL and the network (connect_timeout in the config)"
+            )
+        if isinstance(error, httpcore2.TimeoutException):
+            return self.first_token_late()
+        if isinstance(error, httpcore2.ProxyError):
+            reason = short_reason(str(error), self._key) or "no reason given"
+            return f"the proxy did not connect chatcli to {where} ({reason}); check the proxy setting or HTTPS_PROXY"
+        if isinstance(error, httpcore2.RemoteProtocolError):
+            return self._protocol_error(error, attempts)
+        cause = connection_cause(error, urlsplit(self.base_url).hostname)
+        hint = "check the base URL" if cause.startswith(("unknown host", "TLS")) else "is the server running?"
+        return f"cannot connect to {where} ({cause}); {hint}"
+
+    def _protocol_error(self, error: httpcore2.RemoteProtocolError, attempts: int) -> str:
+        where = self.base_url
+        text = str(error)
+        if "without sending a response" in text:
+            tries = f" ({attempts} attempts)" if attempts > 1 else ""
+            return (
+                f"{where} accepted the connection and closed it without answering{tries}; "
+                "is the server healthy, and is this its OpenAI-compatible port?"
+            )
+        if "buffer too long" in text:
+            return (
+                f"{where} sent response headers larger than {HEADER_LIMIT_KIB} KiB; "
+                "is this an OpenAI-compatible endpoint?"
+            )
+        reason = short_reason(text, self._key) or "no reason given"
+        return f"{where} did not answer in HTTP ({reason}); is this an OpenAI-compatible endpoint?"
 
     def first_token_late(self) -> str:
         return (
@@ -93,9 +158,15 @@ class Diagnosis:
             "a slow model may need a larger first_token_timeout in the config"
         )
 
-    def lost(self, error: httpx2.TransportError, started: bool) -> str:
+    def turn_too_long(self) -> str:
+        return (
+            f"the turn took longer than max_turn_seconds ({self._settings.max_turn_seconds:g} s); "
+            "raise it in the config for longer answers"
+        )
+
+    def lost(self, error: Exception, started: bool) -> str:
         """What a transport error while reading the answer means."""
-        if isinstance(error, httpx2.TimeoutException):
+        if isinstance(error, httpcore2.TimeoutException):
             if not started:
                 return self.first_token_late()
             return (
@@ -105,22 +176,11 @@ class Diagnosis:
         reason = short_reason(str(error), self._key) or type(error).__name__
         return f"the answer ended early: the connection to {self.base_url} was lost ({reason})"
 
-
-def rejects_stream_options(error: openai.APIError) -> bool:
-    """A 400/422 that names `stream_options` or an unknown parameter: an older server without usage chunks."""
-    if not isinstance(error, openai.APIStatusError) or error.status_code not in (400, 422):
-        return False
-    text = status_text(error).lower()
-    return any(hint in text for hint in _STREAM_OPTIONS_HINTS)
-
-
-_STREAM_OPTIONS_HINTS = (
-    "stream_options",
-    "include_usage",
-    "unknown parameter",
-    "unrecognized",
-    "extra inputs",
-)
+    def redirected(self, status: int, location: str) -> str:
+        return (
+            f"{self.base_url} redirects to {shown_url(location)} ({status}), which chatcli does not follow "
+            f'(follow_redirects = "{self._settings.follow_redirects}"); set the base URL to the new address'
+        )
 
 
 def rejects_images(status: int, text: str) -> bool:
@@ -143,33 +203,49 @@ _IMAGE_HINTS = (
 )
 
 
-def rejected_option(error: openai.APIError, options: Collection[str]) -> str | None:
+def rejected_option(error: StatusError, options: Collection[str]) -> str | None:
     """The extra request option a 400/422 names (its `param`, or the option's name in its message), if any."""
-    if not isinstance(error, openai.APIStatusError) or error.status_code not in (400, 422):
+    if error.status not in (400, 422):
         return None
-    body = error.body.get("error", error.body) if isinstance(error.body, dict) else None
-    param = body.get("param") if isinstance(body, dict) else None
+    param = error.field("param")
     text = status_text(error)
     return next((key for key in options if key == param or re.search(rf"\b{re.escape(key)}\b", text)), None)
 
 
-def retry_plan(error: openai.APIError, attempt: int) -> tuple[float, str] | None:
+def rejects_stream_options(error: StatusError) -> bool:
+    """A 400/422 that names `stream_options` or an unknown parameter: an older server without usage chunks."""
+    if error.status not in (400, 422):
+        return False
+    text = status_text(error).lower()
+    return any(hint in text for hint in _STREAM_OPTIONS_HINTS)
+
+
+_STREAM_OPTIONS_HINTS = (
+    "stream_options",
+    "include_usage",
+    "unknown parameter",
+    "unrecognized",
+    "extra inputs",
+)
+
+
+def retry_plan(error: StatusError | Exception, attempt: int) -> tuple[float, str] | None:
     """How long to wait before retrying a request that failed before any answer, and why; None: do not."""
     if attempt >= len(RETRY_DELAYS):
         return None
-    if isinstance(error, openai.APIStatusError):
-        status = error.status_code
+    if isinstance(error, StatusError):
+        status = error.status
         if status == 429 and not quota_exhausted(error):
             why = "rate limited"
         elif status in (408, 500, 502, 503, 504, 529):
             why = f"server error {status}"
         else:
             return None
-        after = retry_after(error.response.headers)
+        after = retry_after(error.headers)
         if after is None:
             return RETRY_DELAYS[attempt], why
         return (after, why) if after <= MAX_RETRY_AFTER else None
-    if type(error) is openai.APIConnectionError and isinstance(error.__cause__, httpx2.RemoteProtocolError):
+    if isinstance(error, httpcore2.RemoteProtocolError) and "without sending a response" in str(error):
         return RETRY_DELAYS[attempt], "the server closed the connection"  # a stale keep-alive connection
     return None
 
@@ -178,7 +254,9 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from `Retry-After-Ms` or `Retry-After` (seconds or an HTTP date), None when absent or unreadable."""
     if (milliseconds := headers.get("retry-after-ms")) is not None:
         try:
-            return max(float(milliseconds) / 1000, 0.0)
+            seconds = float(milliseconds) / 1000
+            if not math.isnan(seconds):
+                return max(seconds, 0.0)
         except ValueError:
             pass
     value = headers.get("retry-after")
@@ -187,50 +265,93 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils  # about 10 ms, for the rare HTTP-date form
+
         try:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
     return max(seconds, 0.0) if not math.isnan(seconds) else None
 
 
-def quota_exhausted(error: openai.APIStatusError) -> bool:
+def duration(seconds: float) -> str:
+    """A wait as people say it: `42 s`, `3600 s`, and anything beyond a day as `more than a day`."""
+    return f"{seconds:.0f} s" if seconds < 86_400 else "more than a day"
+
+
+def quota_exhausted(error: StatusError) -> bool:
     """OpenAI's 429 for an account out of credit: waiting will not help."""
-    return "insufficient_quota" in (error.code, error.type)
+    return "insufficient_quota" in (error.field("code"), error.field("type"))
 
 
-def context_exceeded(error: openai.APIStatusError, reason: str) -> bool:
+def context_exceeded(error: StatusError, reason: str) -> bool:
     text = reason.lower()
-    return error.code == "context_length_exceeded" or any(
+    return error.field("code") == "context_length_exceeded" or any(
         hint in text for hint in ("context length", "context_length", "context size", "context window")
     )
 
 
-def status_text(error: openai.APIStatusError) -> str:
-    body = error.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        return error_text(inner)
-    if isinstance(body, str) and body:
-        return body  # the SDK keeps a body that is not JSON (an HTML error page) as text
-    return error.message
+def status_text(error: StatusError) -> str:
+    """The server's own words for an error: its message in any of the shapes above, an HTML page's title,
+    or the standard phrase for the status when the body says nothing."""
+    detail = error.detail
+    if isinstance(detail, dict):
+        return _message(detail)
+    if isinstance(detail, str) and detail:
+        return (html_title(detail) or _phrase(error.status)) if _looks_like_html(detail) else detail
+    if detail not in (None, ""):
+        return str(detail)
+    return _phrase(error.status)
 
 
-def connection_cause(error: openai.APIConnectionError) -> str:
+def _message(detail: dict[str, Any]) -> str:
+    message = detail.get("message") or detail.get("detail") or detail.get("msg")
+    if isinstance(message, list):  # FastAPI's validation errors: [{"loc": …, "msg": …}, …]
+        return "; ".join(
+            str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in message
+        )
+    return str(message or detail)
+
+
+def _looks_like_html(text: str) -> bool:
+    return text.lstrip()[:1] == "<" and ">" in text
+
+
+def html_title(page: str) -> str:
+    """The title (or first heading) of an HTML error page, unless it is a generic "Error response"."""
+    head = page[:4096]  # a title comes early; a hostile page of endless `<title>`s must not cost seconds
+    for tag in ("title", "h1"):
+        found = re.search(rf"<{tag}\b[^>]*>(.*?)</{tag}>", head, re.IGNORECASE | re.DOTALL)
+        if found:
+            title = short_reason(found[1], None)
+            if title.lower().rstrip(".") not in _GENERIC_TITLES:
+                return title
+    return ""
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def connection_cause(error: BaseException, host: str | None) -> str:
     """Walk the exception chain to the OS-level reason (refused, name not known, TLS…)."""
     cause: BaseException | None = error
-    reason = "connection error"
     seen = 0
     while cause is not None and seen < 10:
         text = str(cause).lower()
         if "refused" in text:
             return "connection refused"
+        if "reset by peer" in text:
+            return "connection reset by the server"
         if (
             "name or service not known" in text
             or "nodename nor servname" in text
             or "name resolution" in text
         ):
-            return f"unknown host {urlsplit(str(getattr(error.request, 'url', ''))).hostname}"
+            return f"unknown host {host}"
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted: {cause.verify_message}"
         if isinstance(cause, ssl.SSLError):
@@ -239,4 +360,4 @@ def connection_cause(error: openai.APIConnectionError) -> str:
             return f"TLS error: {cause.reason or str(cause)[:120]}"
         cause = cause.__cause__ or cause.__context__
         seen += 1
-    return reason
+    return "connection error"

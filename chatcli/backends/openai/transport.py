@@ -1,26 +1,54 @@
-"""HTTP connections whose read timeout can change while a response streams: long until the first token
-(local models may think for minutes), short between chunks (a stalled stream is noticed quickly).
+"""HTTP connections (httpcore, the layer under httpx): read time budgets that only real progress renews,
+proxies, and TLS.
 
-httpx fixes one read timeout per response, so the switch happens one level down, in the httpcore network
-stream: every read waits `PhasedNetwork.read_timeout`, whatever timeout httpx passes.
+Reads are timed in the network stream because an answer needs several read timeouts where HTTP libraries
+fix one per response: a long wait for the first token (local models may think for minutes), a short one
+between chunks (a stalled stream is noticed quickly), a short grace after the last chunk. A budget is spent
+only while chatcli waits for the server (not while it renders), and bytes alone do not renew it (a server
+sending keep-alive comments forever makes no progress): the client renews it when an answer piece arrives.
+An optional turn deadline (`max_turn_seconds`) caps everything.
+
+Proxies and trusted certificates come from BackendSettings, never from the process environment; the TLS
+context (loading the certificate store costs about 20 ms) is built only for a connection that needs one.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
+import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpcore2
-import httpx2
 
-# Requests go one at a time per backend (one answer streams at a time), so one read timeout suffices.
+from chatcli.core.errors import UsageError
+from chatcli.core.stream import BackendSettings
+
+# Requests go one at a time per backend (one answer streams at a time), so one budget suffices.
 
 
 class PhasedNetwork(httpcore2.NetworkBackend):
-    def __init__(self, read_timeout: float) -> None:
-        self.read_timeout = read_timeout
+    """Every read of every connection made through it waits at most what is left of `budget` seconds
+    (spent only inside reads) and never past `deadline` (a time.monotonic() value, or None)."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.deadline: float | None = None
         self._inner = httpcore2.SyncBackend()
+
+    def allow(self, seconds: float) -> None:
+        """From now on, reads may wait `seconds` in all before one raises ReadTimeout."""
+        self.budget = seconds
+
+    def remaining(self) -> float:
+        if self.deadline is None:
+            return self.budget
+        return min(self.budget, self.deadline - time.monotonic())
+
+    def out_of_turn_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def connect_tcp(
         self,
@@ -30,15 +58,32 @@ class PhasedNetwork(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
+        timeout = self.capped(timeout)
         return PhasedStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options), self)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore2.NetworkStream:
-        return PhasedStream(self._inner.connect_unix_socket(path, timeout, socket_options), self)
+        return PhasedStream(self._inner.connect_unix_socket(path, self.capped(timeout), socket_options), self)
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+    def read(self, stream: httpcore2.NetworkStream, max_bytes: int) -> bytes:
+        limit = self.remaining()
+        if limit <= 0:
+            raise httpcore2.ReadTimeout("the read time budget is spent")
+        started = time.monotonic()
+        try:
+            return stream.read(max_bytes, limit)
+        finally:
+            self.budget -= time.monotonic() - started
+
+    def capped(self, timeout: float | None) -> float | None:
+        if self.deadline is None:
+            return timeout
+        left = max(self.deadline - time.monotonic(), 0.001)
+        return left if timeout is None else min(timeout, left)
 
 
 class PhasedStream(httpcore2.NetworkStream):
@@ -49,10 +94,10 @@ class PhasedStream(httpcore2.NetworkStream):
         self._network = network
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._network.read_timeout)
+        return self._network.read(self._inner, max_bytes)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
+        self._inner.write(buffer, self._network.capped(timeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -60,23 +105,132 @@ class PhasedStream(httpcore2.NetworkStream):
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
-        return PhasedStream(self._inner.start_tls(ssl_context, server_hostname, timeout), self._network)
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._network.capped(timeout))
+        return PhasedStream(inner, self._network)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
 
-def phased_transport(network: PhasedNetwork, **options: Any) -> httpx2.HTTPTransport:
-    """An httpx transport whose connections (direct or through a proxy) read through `network`.
+# Everything httpcore raises for a request that failed on the way (its exceptions share no base class).
+TRANSPORT_ERRORS = (
+    httpcore2.TimeoutException,
+    httpcore2.NetworkError,
+    httpcore2.ProtocolError,
+    httpcore2.ProxyError,
+    httpcore2.UnsupportedProtocol,
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    httpx has no public hook for the network backend, so this sets the private `_pool._network_backend`;
-    a version of httpx without them fails here, at once and loudly (the tests build one), rather than
-    silently losing the first-token timeout."""
-    transport = httpx2.HTTPTransport(**options)
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore2.ConnectionPool) or not hasattr(pool, "_network_backend"):
-        raise RuntimeError(
-            f"httpx2 {httpx2.__version__} keeps its connection pool elsewhere; chatcli needs a version it supports"
+
+class Connections:
+    """Sends each request directly or through the proxy its URL calls for, over connections that read
+    through one PhasedNetwork. A connection pool per proxy, and the TLS context, are made on first use."""
+
+    def __init__(self, settings: BackendSettings, network: httpcore2.NetworkBackend) -> None:
+        self._settings = settings
+        self._network = network
+        self._pools: dict[tuple[str | None, bool], httpcore2.ConnectionPool] = {}
+        self._tls: ssl.SSLContext | None = None
+
+    def send(self, request: httpcore2.Request) -> httpcore2.Response:
+        """The response, its body still unread: iterate `response.stream`, then close it."""
+        url = request.url
+        scheme = url.scheme.decode("ascii")
+        proxy = proxy_for(scheme, url.host.decode("ascii"), url.port, self._settings)
+        secure = scheme == "https" or (proxy or "").startswith("https:")
+        key = (proxy, secure)
+        if key not in self._pools:
+            self._pools[key] = self._pool(proxy, self.tls_context() if secure else None)
+        return self._pools[key].handle_request(request)
+
+    def _pool(self, proxy: str | None, tls: ssl.SSLContext | None) -> httpcore2.ConnectionPool:
+        if proxy is None:
+            return httpcore2.ConnectionPool(ssl_context=tls, network_backend=self._network)
+        parts = urlsplit(proxy)
+        auth = (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username else None
+        return httpcore2.HTTPProxy(
+            proxy_url=parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(),
+            proxy_auth=auth,
+            ssl_context=tls,
+            proxy_ssl_context=tls if parts.scheme == "https" else None,
+            network_backend=self._network,
         )
-    pool._network_backend = network
-    return transport
+
+    def tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = tls_context(self._settings.ca_bundle)
+        return self._tls
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certificate verification against `ca_bundle` (a PEM file or a hashed directory) or, without one, the
+    system's store (httpcore's default: the platform's trust store on macOS and Windows)."""
+    if ca_bundle is None:
+        return httpcore2.default_ssl_context()
+    try:
+        if os.path.isdir(ca_bundle):
+            return ssl.create_default_context(capath=ca_bundle)
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or "not a PEM file"
+        raise UsageError(
+            f"cannot load the certificates in ca_bundle {ca_bundle!r} ({reason}); "
+            "check the ca_bundle setting or SSL_CERT_FILE"
+        ) from None
+
+
+# -- proxies ------------------------------------------------------------------------------------------------
+
+
+def proxy_for(scheme: str, host: str, port: int | None, settings: BackendSettings) -> str | None:
+    """The proxy for a URL: the `proxy` setting ("" for none) or else the environment's `https_proxy`,
+    `http_proxy` or `all_proxy` (as copied into settings.proxy_environment); `no_proxy` names hosts that
+    are reached directly."""
+    environment = settings.proxy_environment
+    if settings.proxy is not None:
+        proxy = settings.proxy
+    else:
+        proxy = environment.get(f"{scheme}_proxy") or environment.get("all_proxy") or ""
+    if not proxy or bypasses_proxy(host, port, environment.get("no_proxy", "")):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
+    """Whether `no_proxy` (curl's rules: `*`, host names matching themselves and their sub-domains, with or
+    without a leading dot, `host:port`, IP addresses and CIDR networks) names this host."""
+    host = host.lower().strip("[]")
+    for entry in (part.strip().lower() for part in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+        if entry_port and port is not None and entry_port != str(port):
+            continue
+        name = name.strip("[]").removeprefix("*").removeprefix(".")
+        if host == name or host.endswith("." + name) or _in_network(host, name):
+            return True
+    return False
+
+
+def _has_port(entry: str) -> bool:
+    """`host:8080` or `[::1]:8080`, but not a bare IPv6 address."""
+    if entry.startswith("["):
+        return "]:" in entry
+    return entry.count(":") == 1 and entry.rpartition(":")[2].isdigit()
+
+
+def _in_network(host: str, entry: str) -> bool:
+    import ipaddress  # only when no_proxy is set
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False

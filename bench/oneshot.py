@@ -1,0 +1,267 @@
+"""One-shot latency (issue 13): the wall time of `chatcli ask` (a 10-token answer) and `chatcli models` against a
+local server, next to the least a Python command-line client can do, piped and on a pseudo-terminal.
+
+Subjects, each a child process; every round runs each once, interleaved, and the verdicts use medians:
+  minimal  a minimal Typer app that POSTs with http.client and prints the stream (or GETs /models)
+  chatcli  `chatcli ask --base-url URL -m bench-model hi` / `chatcli models --base-url URL`
+  sdk      the 8-line openai SDK script (when openai is installed)
+  llm      `llm -m bench hi` through an extra-openai-models.yaml (when llm is on PATH; skipped otherwise)
+Targets: chatcli ≤ 1.5 × the minimal client piped, ≤ 1.6 × on a terminal (where chatcli renders Markdown).
+Usage: python bench/oneshot.py [--quick] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from answers import markdown_answer
+from harness import (
+    CHATCLI,
+    PYTHON,
+    Run,
+    SSEServer,
+    Target,
+    bench_env,
+    markdown_table,
+    median,
+    run_on_terminal,
+    run_piped,
+    targets_table,
+    temporary_home,
+)
+
+TOKENS = 10
+LLM = shutil.which("llm")
+PIPE_LIMIT, TERMINAL_LIMIT = 1.5, 1.6
+
+# The floor: what any Python CLI pays (Typer, one HTTP request with the standard library, printing).
+MINIMAL = """
+import http.client, json, sys
+from typing import Annotated
+from urllib.parse import urlsplit
+import typer
+
+app = typer.Typer(pretty_exceptions_enable=False)
+
+def connect(base_url):
+    url = urlsplit(base_url)
+    return http.client.HTTPConnection(url.hostname, url.port, timeout=60), url.path.rstrip("/")
+
+@app.command()
+def ask(prompt: list[str], base_url: Annotated[str, typer.Option()], model: Annotated[str, typer.Option("-m")]):
+    connection, path = connect(base_url)
+    body = {"model": model, "messages": [{"role": "user", "content": " ".join(prompt)}], "stream": True}
+    connection.request("POST", path + "/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+    for line in connection.getresponse():
+        if line.startswith(b"data:") and line[5:].strip() != b"[DONE]":
+            for choice in json.loads(line[5:])["choices"]:
+                sys.stdout.write(choice["delta"].get("content") or "")
+                sys.stdout.flush()
+    print()
+
+@app.command()
+def models(base_url: Annotated[str, typer.Option()]):
+    connection, path = connect(base_url)
+    connection.request("GET", path + "/models")
+    for model in sorted(json.loads(connection.getresponse().read())["data"], key=lambda m: m["id"]):
+        print(model["id"])
+
+app()
+"""
+
+# What most scripts do: the openai SDK, eight lines.
+SDK = """
+import sys
+import openai
+client = openai.OpenAI(api_key="no-key", base_url=sys.argv[1])
+stream = client.chat.completions.create(model="bench-model", messages=[{"role": "user", "content": "hi"}], stream=True)
+for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta.content:
+        print(chunk.choices[0].delta.content, end="", flush=True)
+print()
+"""
+
+
+class ModelList(ThreadingHTTPServer):
+    """GET /v1/models on 127.0.0.1, in a thread: three models, as a small server lists them."""
+
+    daemon_threads = True
+    BODY = json.dumps(
+        {
+            "object": "list",
+            "data": [{"id": f"model-{n}", "object": "model", "owned_by": "bench"} for n in range(3)],
+        }
+    ).encode()
+
+    def __init__(self) -> None:
+        body = self.BODY
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+@contextmanager
+def llm_config(home: Path, url: str) -> Iterator[dict[str, str] | None]:
+    """An LLM_USER_PATH whose extra-openai-models.yaml names the bench server as model `bench`; None without llm."""
+    if LLM is None:
+        yield None
+        return
+    user_path = home / "llm"
+    user_path.mkdir()
+    (user_path / "extra-openai-models.yaml").write_text(
+        f"- model_id: bench\n  model_name: bench-model\n  api_base: {url}\n", encoding="utf-8"
+    )
+    yield {"LLM_USER_PATH": str(user_path)}
+
+
+def subjects(ask_url: str, models_url: str, with_llm: bool) -> dict[str, list[str]]:
+    minimal = [PYTHON, "-c", MINIMAL]
+    chosen = {
+        "minimal ask": [*minimal, "ask", "--base-url", ask_url, "-m", "bench-model", "hi"],
+        "chatcli ask": [CHATCLI, "ask", "--base-url", ask_url, "-m", "bench-model", "hi"],
+        "minimal models": [*minimal, "models", "--base-url", models_url],
+        "chatcli models": [CHATCLI, "models", "--base-url", models_url],
+    }
+    if importlib.util.find_spec("openai") is not None:
+        chosen["openai SDK script"] = [PYTHON, "-c", SDK, ask_url]
+    if with_llm:
+        chosen["llm"] = [LLM, "-m", "bench", "--no-log", "hi"]
+    return chosen
+
+
+def measure(rounds: int) -> tuple[list[Target], str]:
+    with temporary_home() as home, SSEServer(warm=[TOKENS]) as server:
+        models = ModelList()
+        try:
+            ask_url = server.url(TOKENS)
+            with llm_config(home, ask_url) as llm_env:
+                env = {**bench_env(home), **(llm_env or {})}
+                chosen = subjects(ask_url, models.url, llm_env is not None)
+                runs = _measure(chosen, env, rounds)
+        finally:
+            models.shutdown()
+            models.server_close()
+    return _report(runs, rounds, llm_env is not None)
+
+
+def _measure(
+    chosen: dict[str, list[str]], env: dict[str, str], rounds: int
+) -> dict[tuple[str, str], list[Run]]:
+    runners: dict[str, Callable[[Sequence[str], dict[str, str]], Run]] = {
+        "piped": run_piped,
+        "terminal": run_on_terminal,
+    }
+    answer = "".join(markdown_answer(TOKENS)).encode()
+    for name, argv in chosen.items():  # warm the page cache and the .pyc files, and check each answers right
+        expected = b"model-0" if name.endswith("models") else answer
+        if expected not in run_piped(argv, env).output:
+            raise RuntimeError(f"{name} did not print {expected!r}")
+    runs: dict[tuple[str, str], list[Run]] = {}
+    for _ in range(rounds):
+        for mode, runner in runners.items():
+            for name, argv in chosen.items():
+                runs.setdefault((name, mode), []).append(runner(argv, env))
+    return runs
+
+
+def _report(runs: dict[tuple[str, str], list[Run]], rounds: int, with_llm: bool) -> tuple[list[Target], str]:
+    def seconds(name: str, mode: str, cpu: bool = False) -> float:
+        return median([run.cpu if cpu else run.wall for run in runs[(name, mode)]])
+
+    def ms(name: str, mode: str, cpu: bool = False) -> str:
+        return f"{seconds(name, mode, cpu) * 1e3:.0f}"
+
+    def ratio(name: str, floor: str, mode: str, cpu: bool = False) -> float:
+        return seconds(name, mode, cpu) / seconds(floor, mode, cpu)
+
+    rows = []
+    for name, floor in (
+        ("minimal ask", "minimal ask"),
+        ("chatcli ask", "minimal ask"),
+        ("openai SDK script", "minimal ask"),
+        ("llm", "minimal ask"),
+        ("minimal models", "minimal models"),
+        ("chatcli models", "minimal models"),
+    ):
+        if (name, "piped") not in runs:
+            continue
+        rows.append(
+            (
+                LABELS[name],
+                ms(name, "piped"),
+                f"{ratio(name, floor, 'piped'):.2f}",
+                ms(name, "terminal"),
+                f"{ratio(name, floor, 'terminal'):.2f}",
+                ms(name, "piped", cpu=True),
+                f"{ratio(name, floor, 'piped', cpu=True):.2f}",
+            )
+        )
+    targets = []
+    for command in ("ask", "models"):
+        for mode, limit in (("piped", PIPE_LIMIT), ("terminal", TERMINAL_LIMIT)):
+            value = ratio(f"chatcli {command}", f"minimal {command}", mode)
+            targets.append(
+                Target(
+                    f"`chatcli {command}` {mode} vs minimal Typer + http.client (median wall)",
+                    f"{value:.2f} ×",
+                    f"≤ {limit} ×",
+                    value <= limit,
+                )
+            )
+    header = ("client", "piped wall ms", "ratio", "terminal wall ms", "ratio", "piped CPU ms", "ratio")
+    absent = "" if with_llm else " `llm` is not installed here, so it has no row."
+    text = (
+        f"One-shot latency, {TOKENS}-token answer from a local server, median of {rounds} interleaved rounds "
+        f"(CPU: the child's own; on a quiet machine the wall time follows it).{absent}\n\n"
+        + markdown_table(header, rows)
+    )
+    return targets, text
+
+
+LABELS = {
+    "minimal ask": "minimal Typer + http.client app, ask",
+    "chatcli ask": "`chatcli ask`",
+    "openai SDK script": "8-line openai SDK script",
+    "llm": "`llm -m bench` (extra-openai-models.yaml)",
+    "minimal models": "minimal Typer + http.client app, models",
+    "chatcli models": "`chatcli models`",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds instead of 7")
+    parser.add_argument("--rounds", type=int)
+    args = parser.parse_args(argv)
+    targets, details = measure(args.rounds or (3 if args.quick else 7))
+    print(details)
+    print()
+    print(targets_table(targets))
+    sys.exit(0 if all(target.met for target in targets) else 1)
+
+
+if __name__ == "__main__":
+    main()
