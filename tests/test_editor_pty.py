@@ -38,14 +38,15 @@ def spawn_with_editor(monkeypatch: pytest.MonkeyPatch, editor: Path, *args: str)
 
 
 def run_in_pty(command: str, env: dict[str, str]) -> tuple[int | None, str]:
-    """Run `command` with sh on a pty; its exit status and everything it printed."""
+    """Run `command` with sh on a pty; its exit status and everything it printed after the waiting spinner
+    (drawn on the terminal until the first token, then erased)."""
     child = pexpect.spawn(
         "sh", ["-c", command], env={**os.environ, **env}, dimensions=(24, 80), encoding="utf-8", timeout=20
     )
     child.logfile_read = io.StringIO()
     child.expect(pexpect.EOF)
     child.close()
-    return child.exitstatus, child.logfile_read.getvalue()
+    return child.exitstatus, child.logfile_read.getvalue().rpartition("\r\x1b[2K\x1b[?25h")[2]
 
 
 def test_ctrl_x_ctrl_e_edits_the_line_which_enter_then_sends(

@@ -98,10 +98,6 @@ MEASURER = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the openai SDK client serialises the whole body; the httpx client of issue 13 posts encode_body()",
-)
 def test_chatcli_sends_a_20_mib_image_within_the_readme_limit_plus_the_file_size(
     server: OpenAIServer, big_image: Path
 ) -> None:

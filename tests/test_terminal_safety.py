@@ -4,12 +4,14 @@ from titles), and `config show` keeps credentials of base URLs to itself."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pexpect
 import pytest
 
 from chatcli.render.sanitize import INVISIBLE_MARKS, StreamSanitizer, sanitize, sanitize_title
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import CHATCLI, run_chatcli, write_config
+from tests.inprocess import invoke
 
 HOSTILE = "evil\u202ereversed\x9b31m\u200bhidden"
 
@@ -75,3 +77,12 @@ def test_config_show_redacts_credentials_and_query_of_the_base_url() -> None:
     out = result.stdout.decode()
     assert '"https://llm.example:8443/v1"' in out
     assert "s3cret" not in out and "k3y" not in out and "me:" not in out
+
+
+def test_config_show_redacts_the_credentials_of_a_proxy(isolated_home: Path) -> None:
+    write_config(isolated_home, 'proxy = "http://me:s3cret@proxy.example:3128"\n')
+    result = invoke("config", "show")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert '"http://proxy.example:3128"' in out
+    assert "s3cret" not in out and "me:" not in out

@@ -1,4 +1,4 @@
-"""A backend built in a background thread, so the REPL's first prompt does not wait for `import openai`."""
+"""A backend built in a background thread, so the REPL's first prompt does not wait for its imports."""
 
 from __future__ import annotations
 

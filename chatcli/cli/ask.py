@@ -142,7 +142,7 @@ def _ask(
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
-    if not result.text:
+    if not result.text and result.cut_short is None:
         report(env, empty_answer_message(result.info))  # never a silent exit 0 with nothing on stdout
         return ExitStatus.FAILURE
     if result.cut_short is not None:

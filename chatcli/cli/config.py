@@ -190,7 +190,7 @@ def describe(resolved: Resolved) -> str:
             origin += f", alias {_quote(resolved.alias)}"
         if name in _SECRETS:
             rows.append((name, "set" if value else "not set", origin))
-        elif name == "base_url" and value is not None:
+        elif name in ("base_url", "proxy") and value:
             rows.append((name, _quote(shown_url(value)), origin))  # no user:password@ or query (keys)
         else:
             rows.append((name, "not set" if value is None else _quote(value), origin))

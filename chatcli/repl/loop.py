@@ -180,7 +180,7 @@ class Repl:
             return  # nothing can be shown any more; the loop ends
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
-        elif not result.text:
+        elif not result.text and result.cut_short is None:
             self.screen.warn(empty_answer_message(result.info))
         elif result.cut_short is not None:
             self.screen.warn(result.cut_short)

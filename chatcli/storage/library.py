@@ -301,7 +301,8 @@ class Library:
                     turn.completion_tokens,
                 ),
             ).lastrowid
-            first_of_turn = max(len(body) - 2, 0)
+            # The turn: its user message and all that follows (tool calls and results, the answer).
+            first_of_turn = next((i for i in range(len(body) - 1, -1, -1) if body[i].role == "user"), 0)
             self._insert_messages(
                 db,
                 conversation_id,
