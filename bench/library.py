@@ -4,7 +4,7 @@ Fills a private library (about 50 MB of text) through `Library.add_conversation`
 the installed command on a pipe, start-up included: `history list`, `history search` for a common word and for a
 rare one (each under 300 ms), next to `chatcli --version` as the start-up floor. Then what recording a turn on that
 library adds (under 5 ms): to `ask` (timed inside the process: importing the library module, opening the
-library, recording the turn), and to each turn of a session (the Session's `on_turn`
+library, recording the turn), and to each turn of a session (the Session's observers
 recorder, timed in-process). `ask -b echo hi` with and without --no-log is shown beside them, for reference.
 Usage: python bench/library.py [--conversations N] [--rounds N] [--quick]   (about a minute on 2 cores)
 """
@@ -24,12 +24,13 @@ from harness import CHATCLI, Target, bench_env, median, private_home, run_piped,
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatcli.backends import BackendSettings
 from chatcli.backends.echo import EchoBackend
 from chatcli.core.conversation import Conversation, Message
-from chatcli.core.session import Session
-from chatcli.render.markdown_renderer import PlainRenderer
-from chatcli.storage.library import LATEST, Library, Recorder
+from chatcli.core.session import Session, TurnResult
+from chatcli.core.stream import BackendSettings
+from chatcli.render.plain import PlainRenderer
+from chatcli.storage.library import LATEST, Library
+from chatcli.storage.recorder import Recorder
 
 COMMAND_LIMIT = 0.300
 RECORD_LIMIT = 0.005
@@ -128,9 +129,9 @@ class _TimedRecorder:
         self.recorder = recorder
         self.seconds: list[float] = []
 
-    def __call__(self, session: Session, result: object) -> None:
+    def turn_committed(self, session: Session, result: TurnResult) -> None:
         started = time.perf_counter()
-        self.recorder(session, result)  # type: ignore[arg-type]
+        self.recorder.turn_committed(session, result)
         self.seconds.append(time.perf_counter() - started)
 
 
@@ -141,16 +142,16 @@ _FIRST_TURN = """
 import atexit, sys, time
 import chatcli.cli.app, chatcli.storage.conversation_file, chatcli.core.session
 started = time.perf_counter()
-import chatcli.storage.library
+import chatcli.storage.library, chatcli.storage.recorder
 spent = [time.perf_counter() - started]
-record = chatcli.storage.library.Recorder.__call__
+record = chatcli.storage.recorder.Recorder.turn_committed
 
 def timed(self, session, result):
     started = time.perf_counter()
     record(self, session, result)
     spent.append(time.perf_counter() - started)
 
-chatcli.storage.library.Recorder.__call__ = timed
+chatcli.storage.recorder.Recorder.turn_committed = timed
 atexit.register(lambda: print(sum(spent), file=sys.stderr))
 sys.argv = ["chatcli", "ask", "-b", "echo", "a question in a new process"]
 chatcli.cli.app.main()
@@ -174,11 +175,11 @@ def _first_turn_cost(env: dict[str, str], rounds: int) -> float:
 
 def _recording_cost(path: Path, turns: int) -> float:
     """Median seconds the recorder adds to each turn of a session (the REPL), continuing the latest conversation."""
-    recorder = Recorder(warn=sys.exit, backend="echo", path=path)
+    recorder = Recorder(path, sys.exit, backend="echo")
     timed = _TimedRecorder(recorder)
     conversation = recorder.resume(LATEST)
     before = sum(message.role == "user" for message in conversation.messages)
-    session = Session(EchoBackend(BackendSettings()), conversation, "model-0", on_turn=timed)
+    session = Session(EchoBackend(BackendSettings()), conversation, "model-0", observers=[timed])
     for number in range(turns):
         session.turn(f"one more question, number {number}", PlainRenderer(io.BytesIO()))
     with Library(path) as library:  # every turn went into the continued conversation

@@ -134,7 +134,7 @@ def repl_first_prompt(env: dict[str, str], rounds: int) -> dict[str, list[float]
 
     # Asked of a child: importing prompt_toolkit here would grow this process, and its size at spawn counts
     # in the peak RSS of every child measured after it.
-    ask = "from chatcli.repl.loop import PROMPT; print(PROMPT.strip())"
+    ask = "from chatcli.repl.prompt import PROMPT; print(PROMPT.strip())"
     prompt = subprocess.run([PYTHON, "-c", ask], capture_output=True, check=True, env=env).stdout.strip()
     drawn = re.escape(prompt) + rb"[\s\S]*?\x1b\[\?25h"
     argvs = {"echo": ["-b", "echo"], "openai": ["-b", "openai", "--base-url", "http://127.0.0.1:9/v1"]}

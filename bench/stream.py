@@ -117,10 +117,11 @@ def time_to_first_token(server: SSEServer, rounds: int) -> tuple[float, float]:
     """Median seconds from the call to the first answer byte written: (bare SDK, chatcli's Session)."""
     import openai
 
-    from chatcli.backends import BackendSettings, create_backend
+    from chatcli.backends import create_backend
     from chatcli.core.conversation import Conversation
     from chatcli.core.session import Session
-    from chatcli.render.markdown_renderer import PlainRenderer
+    from chatcli.core.stream import BackendSettings
+    from chatcli.render.plain import PlainRenderer
 
     url = server.url(START)
     client = openai.OpenAI(api_key="no-key", base_url=url)

@@ -12,10 +12,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from chatcli.cli import wiring
 from chatcli.cli.exit_status import ExitStatus, report
 from chatcli.cli.options import PAIR, STDIO, ChatOptions
-from chatcli.cli.settings import Config
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
@@ -25,6 +23,7 @@ from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER
 
 if TYPE_CHECKING:
+    from chatcli.cli.settings import Config
     from chatcli.storage.attachments import Limits
     from chatcli.storage.templates import Template
 
@@ -98,6 +97,8 @@ def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: As
 def _ask(
     env: Environment, words: list[str], options: ChatOptions, extras: AskExtras, signals: _TerminationSignals
 ) -> int:
+    from chatcli.cli import wiring
+
     if env.stdout is None:
         raise ChatError("standard output is closed; nothing would show the answer")
     extras.check()
@@ -214,6 +215,7 @@ def _prompt(
 
 def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
     """The answer streamed as it comes, or (--json, -x, --schema) nothing until it is complete."""
+    from chatcli.cli import wiring
     from chatcli.render.plain import SilentRenderer
 
     if extras.as_json:

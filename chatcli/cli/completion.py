@@ -11,14 +11,15 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from chatcli.backends import BackendName
-from chatcli.cli.settings import BACKENDS, Config, resolve_config
 from chatcli.core.environment import Environment, UserDirs
 from chatcli.core.errors import ChatError
+
+if TYPE_CHECKING:
+    from chatcli.cli.settings import Config
 
 MODELS_TIMEOUT = 1.0  # seconds the server gets to list its models while the user waits at Tab
 MODELS_KEPT_FOR = 24 * 3600.0  # seconds a fetched list stays good
@@ -26,6 +27,8 @@ MAX_CACHE_BYTES = 4 * 1024 * 1024
 
 
 def backend_names(incomplete: str = "") -> list[str]:
+    from chatcli.cli.settings import BACKENDS
+
     return [name for name in BACKENDS if name.startswith(incomplete)]
 
 
@@ -40,6 +43,8 @@ def model_names(ctx: typer.Context, incomplete: str = "") -> list[str]:
         "backend": params.get("backend"),
     }
     try:
+        from chatcli.cli.settings import resolve_config
+
         config = resolve_config(flags, env.environ, env.dirs.config_file).config
     except ChatError:
         return []
@@ -63,6 +68,8 @@ def conversation_ids(incomplete: str = "") -> list[tuple[str, str]]:
 
 def known_models(config: Config, dirs: UserDirs) -> list[str]:
     """The aliases, then the server's model ids (cached for a day; fetched only when it answers within a second)."""
+    from chatcli.backends import BackendName
+
     names = list(config.aliases)
     if config.resolved_backend() is BackendName.OPENAI:
         names += [name for name in server_models(config, dirs.cache / "models.json") if name not in names]

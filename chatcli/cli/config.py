@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from chatcli.backends.redact import shown_url
 from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
 from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.options import ChatOptions
-from chatcli.cli.settings import Resolved, profile_names, read_config_file, resolve_config
+from chatcli.cli.options import ChatOptions, profile_names
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
+
+if TYPE_CHECKING:
+    from chatcli.cli.settings import Resolved
 
 config_app = typer.Typer(
     help="The config file: where it is, a starter one, editing it, and the settings in effect.",
@@ -82,6 +83,8 @@ def show_command(
             "base_url": base_url,
             "options": ChatOptions(option=option).request_options(),
         }
+        from chatcli.cli.settings import resolve_config
+
         echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
         return 0
 
@@ -170,6 +173,8 @@ def edit_command(context: typer.Context) -> None:
             ) from None
         if done.returncode != 0:
             raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
+        from chatcli.cli.settings import read_config_file
+
         read_config_file(path)  # a mistake is reported now, naming the file and the key
         return 0
 
@@ -191,6 +196,8 @@ def describe(resolved: Resolved) -> str:
         if name in _SECRETS:
             rows.append((name, "set" if value else "not set", origin))
         elif name in ("base_url", "proxy") and value:
+            from chatcli.backends.redact import shown_url
+
             rows.append((name, _quote(shown_url(value)), origin))  # no user:password@ or query (keys)
         else:
             rows.append((name, "not set" if value is None else _quote(value), origin))

@@ -13,7 +13,6 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 import typer
 
 from chatcli.cli.completion import backend_names, conversation_ids, model_names
-from chatcli.cli.settings import profile_names
 from chatcli.core.errors import UsageError
 
 MODEL_PANEL = "Model and server"
@@ -158,6 +157,13 @@ def expand_user(path: Any) -> Any:
     if isinstance(path, list):
         return [expand_user(item) for item in path]
     return path.expanduser() if isinstance(path, Path) else path
+
+
+def profile_names(prefix: str = "") -> list[str]:
+    """Shell completion after -p (the settings module loads only when Tab is pressed)."""
+    from chatcli.cli import settings
+
+    return settings.profile_names(prefix)
 
 
 def _option(*names: str, help: str, panel: str, metavar: str | None = None, **extra: Any) -> Any:

@@ -14,7 +14,6 @@ import typer
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with, report
 from chatcli.cli.options import PAIR, ChatOptions
-from chatcli.cli.settings import read_config_file
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.render.sanitize import sanitize
@@ -48,6 +47,8 @@ def template_store(env: Environment, tables: Mapping[str, Any] | None = None) ->
     """The user's templates; `tables` are the config file's [templates] (read here when not given)."""
     config_file = env.dirs.config_file
     if tables is None:
+        from chatcli.cli.settings import read_config_file
+
         tables = read_config_file(config_file)[0].get("templates", {})
     return TemplateStore(env.dirs.config / "templates", tables, config_file)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -124,7 +123,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def _temp_name(name: str) -> str:
-    return f".{name}.{secrets.token_hex(6)}.tmp"
+    return f".{name}.{os.urandom(6).hex()}.tmp"
 
 
 def _write_anonymous(dir_fd: int, name: str, data: bytes) -> str | None:
