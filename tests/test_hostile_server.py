@@ -170,17 +170,16 @@ def test_a_line_that_never_ends_fails_the_turn_in_bounded_memory(server: OpenAIS
 
 @pytest.mark.e2e  # measures a chatcli process's memory
 def test_an_endless_answer_stops_at_max_answer_bytes_in_bounded_memory(server: OpenAIServer) -> None:
-    """Recording is off here: SQLite's full-text index of a 32 MiB message alone takes about 100 MiB."""
+    """Recording in the library included: SQLite's copy and full-text index of the partial answer count too."""
     event = sse_event(chunk(("lorem ipsum dolor sit amet " * 2500)[:65536]))
     server.enqueue(Reply(body=[event] * (48 * 16)))  # 48 MiB of answer, 64 KiB per event
-    measured = measure_chatcli(
-        "ask", "--base-url", server.url, "--no-log", "hi", env={"OPENAI_API_KEY": TEST_KEY}
-    )
+    measured = measure_chatcli("ask", "--base-url", server.url, "hi", env={"OPENAI_API_KEY": TEST_KEY})
     assert measured.returncode == 1
     assert measured.stderr.decode().startswith(
-        f"chatcli: error: the answer passed max_answer_bytes ({32 * MiB} bytes); chatcli stopped reading it"
+        f"chatcli: error: the answer passed max_answer_bytes ({16 * MiB} bytes); chatcli stopped reading it"
     )
     assert measured.peak_mib < RSS_LIMIT_MIB
+    assert [row["turns"] for row in library_conversations()] == [1]  # the partial answer was recorded
 
 
 def test_max_answer_bytes_from_the_config_keeps_the_partial_answer(

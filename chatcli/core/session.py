@@ -21,7 +21,7 @@ _CUT_SHORT = {
 }
 
 
-DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024  # with recording in the library, the worst case stays < 150 MiB
 
 
 class _Answer:
