@@ -11,6 +11,7 @@ import pytest
 from chatcli.core.errors import UsageError
 from chatcli.storage.inputs import combine_prompt
 from tests.conftest import CHATCLI, run_chatcli
+from tests.inprocess import invoke
 from tests.leaks import one_line_error
 
 
@@ -68,3 +69,11 @@ def test_stdin_first_without_a_dash_and_dash_only_once() -> None:
     assert combine_prompt(["why?", "-"], "text\n") == "why?\n\ntext"
     with pytest.raises(UsageError, match="give it once"):
         combine_prompt(["-", "and", "-"], "text")
+
+
+def test_on_a_terminal_a_lone_dash_is_just_a_word() -> None:
+    """`chatcli ask what is 5 - 3` typed at a terminal must neither wait for stdin nor split the prompt."""
+    result = invoke("ask", "-b", "echo", "what", "is", "5", "-", "3", stdin_isatty=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Echo: what is 5 - 3\n"
+    assert combine_prompt(["5", "-", "3"], None, stdin_marker=False) == "5 - 3"

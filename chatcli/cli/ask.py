@@ -205,9 +205,10 @@ def _prompt(
     if extras.editor:
         words, stdin_text = compose_in_editor(env, words, stdin_text)
     if template is None:
-        return prompt_with_files(extras.files, limits, words, stdin_text)
+        return prompt_with_files(extras.files, limits, words, stdin_text, stdin_marker=not env.stdin_isatty)
     given = extras.files or words or (stdin_text or "").strip()
-    filled = prompt_with_files(extras.files, limits, words, stdin_text) if given else ""
+    marker = not env.stdin_isatty
+    filled = prompt_with_files(extras.files, limits, words, stdin_text, stdin_marker=marker) if given else ""
     if not isinstance(filled, str):
         raise UsageError("a template's {input} takes text; attach images without -T")
     return template.fill(filled, options.template_params())

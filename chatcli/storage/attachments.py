@@ -125,10 +125,15 @@ def compose(attachments: Sequence[Attachment], text: str) -> Content:
     return [*([{"type": "text", "text": body}] if body else []), *images]
 
 
-def prompt_with_files(paths: list[Path], limits: Limits, words: list[str], stdin_text: str | None) -> Content:
+def prompt_with_files(
+    paths: list[Path], limits: Limits, words: list[str], stdin_text: str | None, *, stdin_marker: bool = True
+) -> Content:
     """The files first, then stdin and the prompt words as `combine_prompt` joins them; files alone will do."""
     attachments = [read_attachment(path, limits) for path in paths]
     if not attachments:
-        return combine_prompt(words, stdin_text)
-    given = " ".join(word for word in words if word != STDIN_MARKER).strip() or (stdin_text or "").strip()
-    return compose(attachments, combine_prompt(words, stdin_text) if given else "")
+        return combine_prompt(words, stdin_text, stdin_marker=stdin_marker)
+    given = (
+        " ".join(word for word in words if word != STDIN_MARKER or not stdin_marker).strip()
+        or (stdin_text or "").strip()
+    )
+    return compose(attachments, combine_prompt(words, stdin_text, stdin_marker=stdin_marker) if given else "")

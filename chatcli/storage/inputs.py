@@ -37,13 +37,13 @@ def decode_text(raw: bytes, source: str) -> str:
         ) from None
 
 
-def combine_prompt(words: list[str], stdin_text: str | None) -> str:
+def combine_prompt(words: list[str], stdin_text: str | None, *, stdin_marker: bool = True) -> str:
     """stdin, a blank line, then the prompt words; either alone is the prompt. Empty is an error.
 
-    A lone `-` among the words puts stdin there instead: the words before it, stdin, the words after it,
-    each part a paragraph of its own."""
+    With `stdin_marker` (stdin is not a terminal), a lone `-` among the words puts stdin there instead: the
+    words before it, stdin, the words after it, each part a paragraph of its own. Otherwise `-` is a word."""
     stdin_part = stdin_text.rstrip("\n") if stdin_text and stdin_text.strip() else ""
-    if STDIN_MARKER in words:
+    if stdin_marker and STDIN_MARKER in words:
         at = words.index(STDIN_MARKER)
         if STDIN_MARKER in words[at + 1 :]:
             raise UsageError("a lone - reads stdin into the prompt; give it once")
