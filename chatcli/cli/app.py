@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.main
 
 from chatcli import __version__
 from chatcli.cli.ask import AskExtras, input_limits, run_ask
-from chatcli.cli.config import config_app
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
 from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
-from chatcli.cli.history import history_app
-from chatcli.cli.mcp import mcp_app
 from chatcli.cli.options import (
     INPUT_PANEL,
     OUTPUT_PANEL,
@@ -27,7 +26,6 @@ from chatcli.cli.options import (
     with_chat_options,
     with_server_options,
 )
-from chatcli.cli.templates import templates_app
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
 
@@ -39,8 +37,32 @@ def _examples(*examples: tuple[str, str]) -> str:
     return "\n".join(f"{command}{EXAMPLE_SEPARATOR}{meaning}" for command, meaning in examples)
 
 
+# Sub-commands whose modules load only when they run or a listing (--help, completion) needs them, so that
+# `--version`, the chat and `ask` do not pay for them: name -> (module, its Typer app).
+_LAZY_COMMANDS = {
+    "config": ("chatcli.cli.config", "config_app"),
+    "history": ("chatcli.cli.history", "history_app"),
+    "templates": ("chatcli.cli.templates", "templates_app"),
+    "mcp": ("chatcli.cli.mcp", "mcp_app"),
+}
+
+
 class ChatGroup(HelpGroup):
-    """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`."""
+    """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`.
+
+    The sub-commands in _LAZY_COMMANDS are built when first asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        listed = super().list_commands(ctx)
+        return [*listed, *(name for name in _LAZY_COMMANDS if name not in listed)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            module, attribute = _LAZY_COMMANDS[cmd_name]
+            group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+            group.name = cmd_name
+            self.add_command(group, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, join_pairs(args))
@@ -223,12 +245,6 @@ def models(
     env = environment(context)
     merged = options.over(context.meta.get(_EARLIER_OPTIONS))
     exit_with(env, lambda: run_models(env, merged, as_json))
-
-
-app.add_typer(config_app, name="config")
-app.add_typer(history_app, name="history")
-app.add_typer(templates_app, name="templates")
-app.add_typer(mcp_app, name="mcp")
 
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
