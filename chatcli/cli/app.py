@@ -253,7 +253,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli.templates import template_store, with_template
     from chatcli.cli.usage import cost_of
     from chatcli.repl.commands import use_templates
-    from chatcli.repl.loop import run_repl
+    from chatcli.repl.loop import Repl
 
     store = template_store(env)
     params = {}
@@ -281,7 +281,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         lambda names: wiring.new_tool_runner(env, resolved, options, names or default_servers),
         list(config.mcp),
     )
-    return run_repl(
+    repl = Repl(
         session,
         lambda: wiring.new_renderer(env, config),
         env,
@@ -290,13 +290,13 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         loaded_file=opened.loaded_file,
         recorder=recorder,
         model_aliases=config.aliases,
-        on_ready=backend.start,
         limits=input_limits(config, options),
         reasoning=config.reasoning,
         cost_of=lambda model, usage: cost_of(config, model, usage),
         model_names=lambda: known_models(config, env.dirs),
         tools=tools,
     )
+    return repl.run(on_ready=backend.start)
 
 
 def main() -> None:

@@ -96,6 +96,7 @@ class Repl:
         tools: ToolControl | None = None,
     ) -> None:
         self.session = session
+        self._tools = tools
         self._reasoning = reasoning  # show, hide or summary (TurnDisplay)
         self._cost_of = cost_of
         self.tally = TokenTally()
@@ -139,7 +140,20 @@ class Repl:
             lambda: self.prompt.app if self.prompt.app.is_running else None, self._terminal_closed
         )
 
-    def run(self) -> int:
+    def run(self, on_ready: Callable[[], None] | None = None) -> int:
+        """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
+
+        `on_ready` runs once the prompt is built: background work (the backend) starts while the user types.
+        The tools' servers are stopped on the way out."""
+        if on_ready is not None:
+            on_ready()
+        try:
+            return self._run()
+        finally:
+            if self._tools is not None:
+                self._tools.close()
+
+    def _run(self) -> int:
         self.signals.install()
         try:
             self._greet()
@@ -274,47 +288,3 @@ class Repl:
         with contextlib.suppress(OSError):
             self.autosave.save(self.session.conversation)
         return 128 + signum
-
-
-def run_repl(
-    session: Session,
-    new_renderer: Callable[[], Renderer],
-    env: Environment,
-    *,
-    backend_name: str,
-    save_file: ConversationFile | None,
-    loaded_file: ConversationFile | None,
-    recorder: Recorder,
-    model_aliases: Mapping[str, str] | None = None,
-    on_ready: Callable[[], None] | None = None,
-    limits: Limits | None = None,
-    reasoning: str = "summary",
-    cost_of: CostOf | None = None,
-    model_names: Callable[[], list[str]] | None = None,
-    tools: ToolControl | None = None,
-) -> int:
-    """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
-
-    `on_ready` runs once the prompt is built: background work (the backend) starts while the user types."""
-    repl = Repl(
-        session,
-        new_renderer,
-        env,
-        backend_name=backend_name,
-        save_file=save_file,
-        loaded_file=loaded_file,
-        recorder=recorder,
-        model_aliases=model_aliases,
-        limits=limits,
-        reasoning=reasoning,
-        cost_of=cost_of,
-        model_names=model_names,
-        tools=tools,
-    )
-    if on_ready is not None:
-        on_ready()
-    try:
-        return repl.run()
-    finally:
-        if tools is not None:
-            tools.close()
