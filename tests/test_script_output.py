@@ -75,6 +75,7 @@ def test_an_answer_that_is_not_json_exits_1(server: OpenAIServer) -> None:
         ("{not json", "--schema is not valid JSON"),
         ('{"type": "objekt"}', "--schema is not a valid JSON schema: "),
         ("missing.json", "schema file 'missing.json' cannot be read"),
+        ("/dev/zero", "schema file '/dev/zero' is a device, not a regular file"),
     ],
 )
 def test_a_bad_schema_is_refused_before_any_request(server: OpenAIServer, schema: str, message: str) -> None:
