@@ -42,7 +42,7 @@ def invoke(
         stdin_isatty=stdin_isatty,
         stdout_isatty=stdout_isatty,
         stderr_isatty=stderr_isatty,
-        dirs=dirs,
+        find_dirs=lambda: dirs,
         environ=environ,
     )
     # Typer itself (--help, --version, usage errors, typer.confirm) uses sys.stdin, sys.stdout and

@@ -8,18 +8,24 @@ import sys
 
 import pytest
 
+from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from tests.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.e2e  # what a fresh interpreter loads
 
 HEAVY = ("openai", "prompt_toolkit", "httpx2", "httpcore2", "mcp")
+# Modules --help and --version do without: the sub-commands' (their help is listed from LAZY_COMMANDS),
+# `ask`'s, and platformdirs (asked for the user directories only when a command uses them).
+DEFERRED = (*(command.module for command in LAZY_COMMANDS.values()), "chatcli.cli.ask", "platformdirs")
 
-# Runs the CLI's main() under the given argv; at exit (after typer's SystemExit) reports the heavy packages loaded.
+# Runs the CLI's main() under the given argv; at exit (after typer's SystemExit) reports the heavy packages
+# loaded, and which of DEFERRED.
 PROBE = f"""
 import atexit, json, sys
 def report():
     loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r}))
     sys.stderr.write("HEAVY=" + json.dumps(loaded) + "\\n")
+    sys.stderr.write("DEFERRED=" + json.dumps(sorted(set(sys.modules) & set({DEFERRED!r}))) + "\\n")
 atexit.register(report)
 sys.argv = ["chatcli", *sys.argv[1:]]
 from chatcli.cli.app import main
@@ -33,9 +39,13 @@ def heavy_modules_loaded(
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args], input=stdin, capture_output=True, timeout=60, check=False
     )
-    lines = [line for line in done.stderr.decode().splitlines() if line.startswith("HEAVY=")]
+    return json.loads(_reported("HEAVY=", done)), done
+
+
+def _reported(prefix: str, done: subprocess.CompletedProcess[bytes]) -> str:
+    lines = [line for line in done.stderr.decode().splitlines() if line.startswith(prefix)]
     assert len(lines) == 1, done.stderr.decode()
-    return json.loads(lines[0].removeprefix("HEAVY=")), done
+    return lines[0].removeprefix(prefix)
 
 
 @pytest.mark.parametrize("args", [("--help",), ("--version",), ("ask", "--help")])
@@ -43,6 +53,23 @@ def test_help_and_version_import_neither_openai_nor_prompt_toolkit(args: tuple[s
     loaded, done = heavy_modules_loaded(*args)
     assert done.returncode == 0
     assert loaded == []
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",)])
+def test_help_and_version_load_no_sub_command_module_nor_the_user_directories(args: tuple[str, ...]) -> None:
+    _, done = heavy_modules_loaded(*args)
+    assert done.returncode == 0
+    assert json.loads(_reported("DEFERRED=", done)) == []
+    if args == ("--help",):  # every sub-command is listed with its help, all the same
+        for name, command in LAZY_COMMANDS.items():
+            assert name in done.stdout.decode() and command.help.split()[1] in done.stdout.decode()
+
+
+def test_a_lazy_sub_command_loads_when_it_runs() -> None:
+    _, done = heavy_modules_loaded("config", "path")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().strip().endswith("config.toml")
+    assert json.loads(_reported("DEFERRED=", done)) == ["chatcli.cli.config", "platformdirs"]
 
 
 def test_piped_ask_on_echo_imports_neither_openai_nor_prompt_toolkit() -> None:

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 import typer
 import typer.main
+from typer.core import TyperGroup
 
 from chatcli import __version__
-from chatcli.cli.ask import AskExtras, input_limits, run_ask
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
 from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
+from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import (
     INPUT_PANEL,
     OUTPUT_PANEL,
@@ -37,37 +38,33 @@ def _examples(*examples: tuple[str, str]) -> str:
     return "\n".join(f"{command}{EXAMPLE_SEPARATOR}{meaning}" for command, meaning in examples)
 
 
-# Sub-commands whose modules load only when they run or a listing (--help, completion) needs them, so that
-# `--version`, the chat and `ask` do not pay for them: name -> (module, its Typer app).
-_LAZY_COMMANDS = {
-    "config": ("chatcli.cli.config", "config_app"),
-    "history": ("chatcli.cli.history", "history_app"),
-    "templates": ("chatcli.cli.templates", "templates_app"),
-    "mcp": ("chatcli.cli.mcp", "mcp_app"),
-}
-
-
 class ChatGroup(HelpGroup):
     """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`.
 
-    The sub-commands in _LAZY_COMMANDS are built when first asked for."""
+    The LAZY_COMMANDS are imported and built when one runs or completion looks inside it; listings (--help)
+    show their one-line help."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         listed = super().list_commands(ctx)
-        return [*listed, *(name for name in _LAZY_COMMANDS if name not in listed)]
+        return [*listed, *(name for name in LAZY_COMMANDS if name not in listed)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
-            module, attribute = _LAZY_COMMANDS[cmd_name]
-            group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
-            group.name = cmd_name
-            self.add_command(group, cmd_name)
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            return TyperGroup(name=cmd_name, help=LAZY_COMMANDS[cmd_name].help)  # a stand-in to list
         return super().get_command(ctx, cmd_name)
+
+    def _load(self, cmd_name: str) -> None:
+        lazy = LAZY_COMMANDS[cmd_name]
+        group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
+        group.name = cmd_name
+        self.add_command(group, cmd_name)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, join_pairs(args))
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
+            self._load(args[0])
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             return "ask", self.get_command(ctx, "ask"), args
         return super().resolve_command(ctx, args)
@@ -123,6 +120,8 @@ def chat(
         return
     if env.stdin_isatty:
         exit_with(env, lambda: _run_repl(env, options))
+    from chatcli.cli.ask import run_ask
+
     exit_with(env, lambda: run_ask(env, [], options))
 
 
@@ -221,6 +220,8 @@ def ask(
     ] = None,
 ) -> None:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
+    from chatcli.cli.ask import AskExtras, run_ask
+
     env = environment(context)
     merged = options.over(context.meta.get(_EARLIER_OPTIONS))
     shape = "last" if extract_last else "first" if extract else None
@@ -249,6 +250,7 @@ def models(
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli import wiring
+    from chatcli.cli.ask import input_limits
     from chatcli.cli.completion import known_models
     from chatcli.cli.templates import template_store, with_template
     from chatcli.cli.usage import cost_of

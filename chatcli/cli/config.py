@@ -13,6 +13,7 @@ from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
 from chatcli.cli.help_format import HelpCommand, HelpGroup
+from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import ChatOptions, profile_names
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from chatcli.cli.settings import Resolved
 
 config_app = typer.Typer(
-    help="The config file: where it is, a starter one, editing it, and the settings in effect.",
+    help=LAZY_COMMANDS["config"].help,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     cls=HelpGroup,

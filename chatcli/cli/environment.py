@@ -17,7 +17,8 @@ def _isatty(stream: object) -> bool:
 
 
 def process_environment() -> Environment:
-    """The real streams (decided with os.isatty, never FORCE_COLOR), os.environ and the platform's directories."""
+    """The real streams (decided with os.isatty, never FORCE_COLOR), os.environ and the platform's directories
+    (platformdirs, imported when first asked for)."""
     stdin = sys.stdin.buffer if sys.stdin is not None and not sys.stdin.closed else None
     return Environment(
         stdin=stdin,
@@ -26,6 +27,6 @@ def process_environment() -> Environment:
         stdin_isatty=_isatty(sys.stdin),
         stdout_isatty=_isatty(sys.stdout),
         stderr_isatty=_isatty(sys.stderr),
-        dirs=platform_dirs(),
+        find_dirs=platform_dirs,
         environ=os.environ,
     )

@@ -13,6 +13,7 @@ from chatcli.cli.completion import conversation_ids
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with, report
 from chatcli.cli.help_format import HelpCommand, HelpGroup
+from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
 from chatcli.core.errors import HistoryError
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from chatcli.storage.library import Library, Summary
 
 history_app = typer.Typer(
-    help="The conversation library: every conversation recorded, to list, show, search and resume (-c, --cid).",
+    help=LAZY_COMMANDS["history"].help,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     cls=HelpGroup,
@@ -330,7 +331,7 @@ def rm_command(
 
 @history_app.command("stats", cls=HelpCommand)
 def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
-    """Turns, tokens and cost (for models with a [prices] entry) per model and per day, from the library."""
+    """Turns, tokens and cost (for models with a \\[prices] entry) per model and per day, from the library."""
 
     env = environment(context)
 

@@ -9,11 +9,12 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
+from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.core.environment import Environment
 from chatcli.render.sanitize import sanitize
 
 mcp_app = typer.Typer(
-    help="The MCP servers of the config file (\\[mcp.NAME] tables), whose tools --tools offers to the model.",
+    help=LAZY_COMMANDS["mcp"].help,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

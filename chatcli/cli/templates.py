@@ -13,6 +13,7 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with, report
+from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import PAIR, ChatOptions
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
@@ -20,7 +21,7 @@ from chatcli.render.sanitize import sanitize
 from chatcli.storage.templates import Template, TemplateStore
 
 templates_app = typer.Typer(
-    help="Reusable prompts: TOML files in the config directory's templates/ (chatcli -T NAME, /NAME in a chat).",
+    help=LAZY_COMMANDS["templates"].help,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

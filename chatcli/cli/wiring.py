@@ -242,10 +242,6 @@ def new_tool_runner(
     """The runner for the MCP servers `names` (default: --tools or the `tools` setting) chooses; None when no
     tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them."""
     from chatcli.cli.settings import mcp_servers, run_key_command, tool_names
-    from chatcli.render.sanitize import sanitize
-    from chatcli.tools.approval import Approver
-    from chatcli.tools.runner import McpToolRunner
-    from chatcli.tools.spec import ToolLimits
 
     config = resolved.config
     pre_approved = tool_names(options.yes_tools)
@@ -259,6 +255,11 @@ def new_tool_runner(
         names_from = "--tools" if source.kind is SourceKind.FLAG else f"the tools setting ({source})"
     else:
         names_from = "/tools on"
+    from chatcli.render.sanitize import sanitize
+    from chatcli.tools.approval import Approver
+    from chatcli.tools.runner import McpToolRunner
+    from chatcli.tools.spec import ToolLimits
+
     specs = mcp_servers(config, names, names_from, resolved.path)
     out = env.stdout if env.stdout_isatty else env.stderr if env.stderr_isatty else None
     fd = env.stdin_fd() if env.stdin_isatty else None

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -34,7 +35,7 @@ class UserDirs:
         return self.data / "input_history"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Environment:
     stdin: BinaryIO | None  # None when the process started with stdin closed
     stdout: TextIO | None  # None when started with stdout closed
@@ -42,8 +43,12 @@ class Environment:
     stdin_isatty: bool
     stdout_isatty: bool
     stderr_isatty: bool
-    dirs: UserDirs
+    find_dirs: Callable[[], UserDirs]  # asked once, when first needed: --version and --help never need it
     environ: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def dirs(self) -> UserDirs:
+        return self.find_dirs()
 
     @property
     def term(self) -> str:

@@ -1,0 +1,36 @@
+"""The sub-commands whose modules load only when they run, so that `--version`, `--help`, the chat and `ask`
+do not pay for them; `--help` lists them from the one-line help kept here."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class LazyCommand(NamedTuple):
+    module: str
+    app: str  # the module's Typer app
+    help: str  # the app's help, shown by `chatcli --help` without importing the module
+
+
+LAZY_COMMANDS = {
+    "config": LazyCommand(
+        "chatcli.cli.config",
+        "config_app",
+        "The config file: where it is, a starter one, editing it, and the settings in effect.",
+    ),
+    "history": LazyCommand(
+        "chatcli.cli.history",
+        "history_app",
+        "The conversation library: every conversation recorded, to list, show, search and resume (-c, --cid).",
+    ),
+    "templates": LazyCommand(
+        "chatcli.cli.templates",
+        "templates_app",
+        "Reusable prompts: TOML files in the config directory's templates/ (chatcli -T NAME, /NAME in a chat).",
+    ),
+    "mcp": LazyCommand(
+        "chatcli.cli.mcp",
+        "mcp_app",
+        "The MCP servers of the config file (\\[mcp.NAME] tables), whose tools --tools offers to the model.",
+    ),
+}
