@@ -20,11 +20,10 @@ from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import empty_answer_message
 from chatcli.render.turn_display import TurnDisplay
-from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER
+from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
 if TYPE_CHECKING:
     from chatcli.cli.settings import Config
-    from chatcli.storage.attachments import Limits
     from chatcli.storage.templates import Template
 
 # Between piped stdin and the prompt in `ask --editor`; the text above it is stdin's, below it the prompt.
@@ -55,11 +54,13 @@ class AskExtras:
 
 def input_limits(config: Config, options: ChatOptions) -> Limits:
     """What `-f` and `/file` may attach, from --max-input-bytes, max_image_bytes and --image-detail."""
-    from chatcli.storage.attachments import Limits
-    from chatcli.storage.images import DETAILS
+    if options.image_detail is not None:
+        from chatcli.storage.images import DETAILS
 
-    if options.image_detail is not None and options.image_detail not in DETAILS:
-        raise UsageError(f"--image-detail must be one of {', '.join(DETAILS)}, not {options.image_detail!r}")
+        if options.image_detail not in DETAILS:
+            raise UsageError(
+                f"--image-detail must be one of {', '.join(DETAILS)}, not {options.image_detail!r}"
+            )
     return Limits(
         options.max_input_bytes or DEFAULT_MAX_INPUT_BYTES, config.max_image_bytes, options.image_detail
     )
@@ -184,7 +185,6 @@ def _prompt(
 ) -> Content:
     """The prompt from files, stdin and words (written in the editor with --editor), through the template
     (-T) when there is one."""
-    from chatcli.storage.attachments import prompt_with_files
     from chatcli.storage.inputs import read_stdin
 
     stdin_text = None
@@ -204,14 +204,25 @@ def _prompt(
             stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
     if extras.editor:
         words, stdin_text = compose_in_editor(env, words, stdin_text)
-    if template is None:
-        return prompt_with_files(extras.files, limits, words, stdin_text, stdin_marker=not env.stdin_isatty)
-    given = extras.files or words or (stdin_text or "").strip()
     marker = not env.stdin_isatty
-    filled = prompt_with_files(extras.files, limits, words, stdin_text, stdin_marker=marker) if given else ""
+    if template is None:
+        return _with_files(extras.files, limits, words, stdin_text, marker)
+    given = extras.files or words or (stdin_text or "").strip()
+    filled = _with_files(extras.files, limits, words, stdin_text, marker) if given else ""
     if not isinstance(filled, str):
         raise UsageError("a template's {input} takes text; attach images without -T")
     return template.fill(filled, options.template_params())
+
+
+def _with_files(
+    files: list[Path], limits: Limits, words: list[str], stdin: str | None, marker: bool
+) -> Content:
+    """The prompt with `-f` files first; storage.attachments (and its image checks) loads only for files."""
+    if not files:
+        return combine_prompt(words, stdin, stdin_marker=marker)
+    from chatcli.storage.attachments import prompt_with_files
+
+    return prompt_with_files(files, limits, words, stdin, stdin_marker=marker)
 
 
 def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
 import types
 from collections.abc import Mapping
@@ -599,6 +598,8 @@ def resolve_api_key(config: Config) -> str | None:
 def run_key_command(command: str, timeout: float = KEY_COMMAND_TIMEOUT, what: str = "api_key_cmd") -> str:
     """Run `command` (the setting `what`) without a shell; its stdout's first line is the key. Its output is
     never shown."""
+    import shlex  # only for a key command
+
     try:
         argv = shlex.split(command)
     except ValueError as error:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from chatcli.core.conversation import OWN_PART_KEY, Content
 from chatcli.core.errors import UsageError
-from chatcli.storage.attachments import Attachment, Limits, compose, read_attachment, text_attachment
+from chatcli.storage.attachments import Attachment, compose, read_attachment, text_attachment
 from chatcli.storage.images import image_from_bytes
-from chatcli.storage.inputs import decode_text
+from chatcli.storage.inputs import Limits, decode_text
 
 if TYPE_CHECKING:
     from chatcli.core.session import Session

@@ -16,8 +16,8 @@ from chatcli.core.session import Session
 from chatcli.render.code_blocks import code_blocks
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import Draft, InputCommands
-from chatcli.storage.attachments import Limits
 from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
+from chatcli.storage.inputs import Limits
 from chatcli.storage.library import is_conversation_id
 from chatcli.storage.recorder import Recorder
 from chatcli.storage.templates import Template

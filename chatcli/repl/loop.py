@@ -30,8 +30,8 @@ from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import CostOf, TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
-from chatcli.storage.attachments import Limits
 from chatcli.storage.conversation_file import Autosave, ConversationFile
+from chatcli.storage.inputs import Limits
 from chatcli.storage.recorder import Recorder
 from chatcli.tools.control import ToolControl
 

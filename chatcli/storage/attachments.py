@@ -13,25 +13,15 @@ from chatcli.core.conversation import Content
 from chatcli.core.errors import UsageError
 from chatcli.storage.files import FileTooLarge, NotRegularFile, check_regular, read_regular_file
 from chatcli.storage.images import (
-    DEFAULT_MAX_IMAGE_BYTES,
     HEAD_BYTES,
     KINDS,
     human_size,
     image_type,
     read_image,
 )
-from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, combine_prompt, decode_text
+from chatcli.storage.inputs import STDIN_MARKER, Limits, combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How much may be attached, and the `detail` asked of images."""
-
-    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES  # per text file, and for a whole folder
-    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
-    image_detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from chatcli.core.conversation import OWN_PART_KEY, Content, Message
 from chatcli.core.errors import UsageError
 from chatcli.core.tools import compact_text
 
-DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DETAILS = ("low", "high", "auto")
 KINDS = "PNG, JPEG, GIF or WebP"
 _SIGNATURES = (

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from chatcli.core.errors import UsageError
 
 DEFAULT_MAX_INPUT_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _READ_SIZE = 1 << 16
 STDIN_MARKER = "-"  # a prompt word that stands for stdin
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much may be attached or piped, and the `detail` asked of images."""
+
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES  # stdin, each text file, and a whole folder
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    image_detail: str | None = None
 
 
 def read_stdin(stream: BinaryIO, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> str:
