@@ -1,6 +1,9 @@
-"""A small MCP server for the tool tests, written with the mcp SDK: `python tests/mcp_server.py` speaks stdio,
-`python tests/mcp_server.py --http PORT` streamable HTTP on 127.0.0.1:PORT/mcp, answering 401 unless the
-Authorization header is EXPECT_AUTH.
+"""A small MCP server for the tool tests. `python tests/mcp_server.py` speaks MCP over stdio with the
+standard library alone (JSON-RPC lines: initialize, tools/list, tools/call, cancellation, ping), because
+importing the mcp SDK costs 0.7 s of CPU and the suite starts this server dozens of times; the answers are
+the ones the SDK's own server gives (recorded from it). `python tests/mcp_server.py --http PORT` is the SDK's
+server over streamable HTTP on 127.0.0.1:PORT/mcp, answering 401 unless the Authorization header is
+EXPECT_AUTH, so chatcli meets the SDK's server too.
 
 Tools: add, read_note, hang (never answers; records that it was cancelled), crash (the process exits),
 escape (escape sequences and, with size, a result of that many bytes). NOTES_DIR holds the notes;
@@ -9,16 +12,16 @@ MCP_TEST_LOG, when set, is a file each event is appended to (calls, cancellation
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
-from mcp.server import MCPServer
-
-server = MCPServer("chatcli-test")
+NAME = "chatcli-test"
 
 
 def _log(event: str) -> None:
@@ -27,33 +30,18 @@ def _log(event: str) -> None:
             log.write(event + "\n")
 
 
-@server.tool()
 def add(a: int, b: int) -> str:
     """Add two integers."""
     _log(f"add {a} {b}")
     return str(a + b)
 
 
-@server.tool()
 def read_note(name: str) -> str:
     """Read a note by name."""
     _log(f"read_note {name}")
     return (Path(os.environ.get("NOTES_DIR", ".")) / name).read_text()
 
 
-@server.tool()
-async def hang() -> str:
-    """Never answers (until cancelled)."""
-    _log("hang started")
-    try:
-        await anyio.sleep_forever()
-    except anyio.get_cancelled_exc_class():
-        _log("hang cancelled")
-        raise
-    return "unreachable"
-
-
-@server.tool()
 def crash() -> str:
     """Exit the server process at once."""
     _log("crash")
@@ -61,11 +49,155 @@ def crash() -> str:
     os._exit(3)
 
 
-@server.tool()
 def escape(size: int = 0) -> str:
     """Text with terminal escape sequences; `size` more bytes of filler."""
     _log(f"escape {size}")
     return "\x1b]52;c;cHduZWQ=\x07\x1b[2Jred\x1b[31m!" + "x" * size
+
+
+HANG_DOC = "Never answers (until cancelled)."
+
+
+# -- stdio, by hand ------------------------------------------------------------------------------------------
+
+
+def _schema(tool: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The tools/list entry the SDK's server derives from the function's signature."""
+    described = {name: {"title": name.replace("_", " ").title(), **spec} for name, spec in properties.items()}
+    inputs = {"properties": described, "type": "object", "title": f"{tool}Arguments"}
+    if required:
+        inputs["required"] = required
+    output = {
+        "properties": {"result": {"title": "Result", "type": "string"}},
+        "required": ["result"],
+        "type": "object",
+        "title": f"{tool}Output",
+    }
+    return {"name": tool, "inputSchema": inputs, "outputSchema": output}
+
+
+TOOLS: dict[str, tuple[Callable[..., str] | None, str, dict[str, Any]]] = {
+    "add": (
+        add,
+        add.__doc__ or "",
+        _schema("add", {"a": {"type": "integer"}, "b": {"type": "integer"}}, ["a", "b"]),
+    ),
+    "read_note": (
+        read_note,
+        read_note.__doc__ or "",
+        _schema("read_note", {"name": {"type": "string"}}, ["name"]),
+    ),
+    "hang": (None, HANG_DOC, _schema("hang", {}, [])),
+    "crash": (crash, crash.__doc__ or "", _schema("crash", {}, [])),
+    "escape": (
+        escape,
+        escape.__doc__ or "",
+        _schema("escape", {"size": {"default": 0, "type": "integer"}}, []),
+    ),
+}
+
+
+class StdioServer:
+    """Reads one JSON-RPC message per line on stdin; each tool call runs in a thread of its own, so a hanging
+    call leaves the others (and its cancellation) to be answered."""
+
+    def __init__(self) -> None:
+        self._write_lock = threading.Lock()
+        self._cancelled: dict[Any, threading.Event] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps({"jsonrpc": "2.0", **message}, separators=(",", ":")) + "\n"
+        with self._write_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def serve(self) -> None:
+        for line in sys.stdin:
+            if line.strip():
+                self.handle(json.loads(line))
+
+    def handle(self, message: dict[str, Any]) -> None:
+        method, params, id_ = message.get("method"), message.get("params") or {}, message.get("id")
+        if method == "initialize":
+            capabilities = {
+                "prompts": {"listChanged": False},
+                "resources": {"listChanged": False, "subscribe": False},
+                "tools": {"listChanged": False},
+            }
+            version = params.get("protocolVersion")
+            info = {"name": NAME, "version": ""}
+            self.send(
+                {
+                    "id": id_,
+                    "result": {"capabilities": capabilities, "protocolVersion": version, "serverInfo": info},
+                }
+            )
+        elif method == "tools/list":
+            listed = [{"description": doc, **schema} for _, doc, schema in TOOLS.values()]
+            self.send({"id": id_, "result": {"tools": listed}})
+        elif method == "tools/call":
+            self._cancelled[id_] = threading.Event()
+            threading.Thread(target=self.call, args=(id_, params), daemon=True).start()
+        elif method == "notifications/cancelled":
+            if (event := self._cancelled.get(params.get("requestId"))) is not None:
+                event.set()
+        elif method == "ping":
+            self.send({"id": id_, "result": {}})
+        elif id_ is not None:
+            self.send({"id": id_, "error": {"code": -32601, "message": "Method not found"}})
+
+    def call(self, id_: Any, params: dict[str, Any]) -> None:
+        name, arguments = params.get("name"), params.get("arguments") or {}
+        if name == "hang":
+            _log("hang started")
+            self._cancelled[id_].wait()
+            _log("hang cancelled")
+            return  # a cancelled request gets no answer
+        function = TOOLS[name][0] if name in TOOLS else None
+        try:
+            assert function is not None, f"Unknown tool: {name}"
+            text = function(**arguments)
+        except Exception:
+            self.send(
+                {
+                    "id": id_,
+                    "result": {
+                        "content": [{"text": f"Error executing tool {name}", "type": "text"}],
+                        "isError": True,
+                    },
+                }
+            )
+            return
+        result = {
+            "content": [{"text": text, "type": "text"}],
+            "isError": False,
+            "structuredContent": {"result": text},
+        }
+        self.send({"id": id_, "result": result})
+
+
+# -- streamable HTTP, the SDK's server -----------------------------------------------------------------------
+
+
+def _sdk_server() -> Any:
+    import anyio
+    from mcp.server import MCPServer
+
+    server = MCPServer(NAME)
+    for function in (add, read_note, crash, escape):
+        server.tool()(function)
+
+    @server.tool(description=HANG_DOC)
+    async def hang() -> str:
+        _log("hang started")
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            _log("hang cancelled")
+            raise
+        return "unreachable"
+
+    return server
 
 
 def _checking_authorization(app: Any) -> Any:
@@ -85,7 +217,7 @@ def _checking_authorization(app: Any) -> Any:
 def _serve_http(port: int) -> None:
     import uvicorn
 
-    app = _checking_authorization(server.streamable_http_app(host="127.0.0.1"))
+    app = _checking_authorization(_sdk_server().streamable_http_app(host="127.0.0.1"))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -98,4 +230,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--http"]:
         _serve_http(int(sys.argv[2]))
     else:
-        server.run("stdio")
+        StdioServer().serve()

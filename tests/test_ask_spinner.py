@@ -17,7 +17,7 @@ ERASE_LINE, SHOW_CURSOR = b"\r\x1b[2K", b"\x1b[?25h"
 
 def on_terminal(server: OpenAIServer, term: str) -> bytes:
     """Everything the terminal received from `chatcli ask` (stdout and stderr both on it)."""
-    server.enqueue(sse_reply("The", " answer", delay=1.0))
+    server.enqueue(sse_reply("The answer", delay=1.0))  # one wait, before the answer
     child = pexpect.spawn(
         CHATCLI,
         ["ask", "--base-url", server.url, "hi"],
@@ -46,7 +46,7 @@ def test_no_spinner_on_a_dumb_terminal(server: OpenAIServer) -> None:
 
 
 def test_no_spinner_on_a_pipe(server: OpenAIServer) -> None:
-    server.enqueue(sse_reply("The", " answer", delay=0.5))
+    server.enqueue(sse_reply("The answer", delay=0.5))
     result = run_chatcli("ask", "--base-url", server.url, "hi")
     assert result.stdout == b"The answer\n"
     assert result.stderr == b""

@@ -69,7 +69,7 @@ def streamed(text: str, seed: int = 0, refresh_every: int = 1, longest: int = 6)
     return Terminal.lines_of(output(console))
 
 
-LONG_PARAGRAPH = " ".join(f"word{index} *and* more" for index in range(220))
+LONG_PARAGRAPH = " ".join(f"word{index} *and* more" for index in range(100))  # 28 lines: taller than HEIGHT
 
 DOCUMENTS = {
     "every element": (
@@ -88,7 +88,7 @@ DOCUMENTS = {
     "fence in a list item": "- item\n  ```\n  code\n\n  - not an item\n  ```\n- next\n",
     "tilde fence with a backtick line": "~~~~js\nlet a = 1;\n```\n~~~\n~~~~\n\nafter\n",
     "long code block": "```python\n"
-    + "".join(f"x{n} = {n}\n" if n % 9 else "\n" for n in range(80))
+    + "".join(f"x{n} = {n}\n" if n % 9 else "\n" for n in range(40))
     + "```\n",
     "unclosed code block": "Look:\n\n```sh\n" + "".join(f"echo {n}\n" for n in range(40)),
     "indented fence with tabs, closed by the last partial line": "  ```\n"
@@ -96,7 +96,7 @@ DOCUMENTS = {
     + "  ```",
     "paragraph taller than the screen": LONG_PARAGRAPH + "\n\nnext\n",
     "table taller than the screen": "| n | square |\n|---|---|\n"
-    + "".join(f"| {n} | {n * n} |\n" for n in range(40)),
+    + "".join(f"| {n} | {n * n} |\n" for n in range(30)),
     "block quote with a list": "> - a\n> - b\n>\n> text\n\nafter\n",
     "blank lines only at the end": "text\n\n\n\n",
     "no newline at the end": "# T\n\nlast words",
@@ -126,11 +126,11 @@ def test_streamed_answer_equals_whole_answer_with_rare_updates() -> None:
 @pytest.mark.parametrize(
     ("text", "refresh_every"),
     [  # the first and the last keep one block open throughout, rendered anew at every refresh
-        pytest.param(" ".join(f"w{n} **b{n}**" for n in range(600)), 27, id="one long line"),
-        pytest.param("".join(f"- item {n}\n" for n in range(400)), 9, id="many list items"),
+        pytest.param(" ".join(f"w{n} **b{n}**" for n in range(300)), 27, id="one long line"),
+        pytest.param("".join(f"- item {n}\n" for n in range(200)), 9, id="many list items"),
         pytest.param("".join(f"{n}. item\n" for n in range(1, 130)), 9, id="many ordered items"),
         pytest.param(
-            "```c\n" + "".join(f"int v{n} = {n};\n" for n in range(300)) + "```\n", 27, id="long code"
+            "```c\n" + "".join(f"int v{n} = {n};\n" for n in range(150)) + "```\n", 27, id="long code"
         ),
     ],
 )

@@ -1,5 +1,6 @@
-"""End-to-end tool use: the installed chatcli, a real stdio MCP server (tests/mcp_server.py, written with the
-mcp SDK) and the local SSE server scripted to stream tool calls."""
+"""End-to-end tool use: the installed chatcli, a real MCP server process (tests/mcp_server.py: stdio answered
+as the SDK's server answers, streamable HTTP by the SDK's server itself) and the local SSE server scripted to
+stream tool calls."""
 
 from __future__ import annotations
 
