@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console
-
 import pytest
+from rich.console import Console
 
 from chatcli.cli.history import print_conversation
 from chatcli.core.conversation import Conversation, Message
