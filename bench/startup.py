@@ -117,7 +117,7 @@ def _measure(env: dict[str, str], rounds: int) -> tuple[list[Target], str]:
     targets.append(
         Target(
             "REPL's first prompt does not wait for `import openai`",
-            f"+{waited * 1e3:.0f} ms over echo (the import alone: {import_openai * 1e3:.0f} ms)",
+            f"{waited * 1e3:+.0f} ms over echo (the import alone: {import_openai * 1e3:.0f} ms)",
             "< half the import",
             waited < import_openai / 2,
         )
