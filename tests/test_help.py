@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_chatcli
-
-pytestmark = pytest.mark.e2e
+from tests.inprocess import invoke
 
 COMMANDS = [
     [],
@@ -32,7 +30,7 @@ PYTHON_TYPES = re.compile(r"<(bool|int|float|str|text|path|list)|list\[|range\]|
 
 
 def help_text(*command: str) -> str:
-    result = run_chatcli(*command, "--help", env={"COLUMNS": "100"})
+    result = invoke(*command, "--help", env={"COLUMNS": "100"})
     assert result.returncode == 0, result.stderr
     return result.stdout.decode()
 
