@@ -6,6 +6,7 @@ chatcli sent. Replies can stream SSE chunks with pauses, send any status and bod
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import threading
@@ -105,6 +106,7 @@ def hang_up_reply() -> Reply:
     return Reply(status=0, headers={}, body=[])
 
 
+@functools.cache  # compressing 256 MiB takes most of a second; the parametrized tests share one bomb
 def gzip_bomb(expanded: int, content: bytes = b"\0", piece: int = 1 << 20) -> bytes:
     """`content` repeated to `expanded` bytes, gzip-compressed (about a thousandth of that size)."""
     import zlib
