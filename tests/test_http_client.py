@@ -1,7 +1,9 @@
 """The HTTP client chatcli owns since it no longer sends through the openai SDK (issue 13), and what a hostile
 server can do to it (issue 18): headers, proxies, TLS, redirects, error bodies in every server's shape,
 compressed and oversized bodies, keep-alives, the grace after a finished answer, the turn deadline, bad keys.
-Each case runs the installed `chatcli` against the local test server."""
+Each case runs chatcli against the local test server: `ask` cases in this process (`invoke`: the whole command,
+from option parsing to the exit status, over real sockets; starting an interpreter for each would add nothing the
+HTTP exchange depends on), `models`, the REPL and the memory checks as processes of the installed `chatcli`."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import pytest
 
 from chatcli import __version__
 from tests.conftest import CHATCLI, TEST_KEY, run_chatcli
+from tests.inprocess import invoke
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import (
     OpenAIServer,
@@ -49,7 +52,7 @@ def write_config(home: Path, text: str) -> None:
 
 
 def ask(server_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    return run_chatcli("ask", "--base-url", server_url, *args, env={**KEY_ENV, **(env or {})})
+    return invoke("ask", "--base-url", server_url, *args, env={**KEY_ENV, **(env or {})})
 
 
 def peak_rss_mib(*args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
