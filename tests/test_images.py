@@ -18,7 +18,7 @@ from chatcli.backends.openai.request import chat_body, encode_body
 from chatcli.core.conversation import Message
 from chatcli.core.stream import ChatRequest
 from chatcli.storage.images import describe_part, image_part, image_type, shown_content
-from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply
 
 
@@ -140,7 +140,7 @@ def test_an_image_is_sent_as_an_image_part_whatever_its_name(
 ) -> None:
     raw = IMAGES[media_type]
     (tmp_path / name).write_bytes(raw)
-    result = run_chatcli("ask", "--base-url", server.url, "-f", str(tmp_path / name), "what is this?")
+    result = invoke("ask", "--base-url", server.url, "-f", str(tmp_path / name), "what is this?")
     assert result.returncode == 0, result.stderr
     assert sent_content(server) == [
         {"type": "text", "text": "what is this?"},
@@ -156,7 +156,7 @@ def test_text_files_stdin_and_prompt_come_first_then_the_images_with_their_detai
     (tmp_path / "a.png").write_bytes(IMAGES["image/png"])
     (tmp_path / "b.gif").write_bytes(IMAGES["image/gif"])
     files = ["-f", str(tmp_path / "a.png"), "-f", str(tmp_path / "notes.md"), "-f", str(tmp_path / "b.gif")]
-    result = run_chatcli(
+    result = invoke(
         "ask", "--base-url", server.url, "--image-detail", "low", *files, "compare", input=b"from stdin\n"
     )
     assert result.returncode == 0, result.stderr
@@ -178,7 +178,7 @@ def test_text_files_stdin_and_prompt_come_first_then_the_images_with_their_detai
 @pytest.mark.e2e
 def test_an_image_alone_is_the_prompt(tmp_path: Path, server: OpenAIServer) -> None:
     (tmp_path / "a.webp").write_bytes(IMAGES["image/webp"])
-    result = run_chatcli("ask", "--base-url", server.url, "-f", str(tmp_path / "a.webp"))
+    result = invoke("ask", "--base-url", server.url, "-f", str(tmp_path / "a.webp"))
     assert result.returncode == 0, result.stderr
     assert sent_content(server) == [
         {"type": "image_url", "image_url": {"url": data_url("image/webp", IMAGES["image/webp"])}}
@@ -194,17 +194,17 @@ def test_an_image_over_max_image_bytes_or_a_bad_detail_is_refused_before_any_req
     config = isolated_home / ".config" / "chatcli" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text("max_image_bytes = 50\n", encoding="utf-8")
-    result = run_chatcli("ask", "--base-url", server.url, "-f", str(image), "hi")
+    result = invoke("ask", "--base-url", server.url, "-f", str(image), "hi")
     assert result.returncode == 2
     assert one_line_error(result) == (
         f"attached image '{image}' is larger than 50 bytes; raise max_image_bytes in the config to send it"
     )
     config.write_text(f"max_image_bytes = {len(IMAGES['image/png'])}\n", encoding="utf-8")
-    result = run_chatcli("ask", "--base-url", server.url, "--image-detail", "ultra", "-f", str(image), "hi")
+    result = invoke("ask", "--base-url", server.url, "--image-detail", "ultra", "-f", str(image), "hi")
     assert result.returncode == 2
     assert one_line_error(result) == "--image-detail must be one of low, high, auto, not 'ultra'"
     assert server.requests == []
-    result = run_chatcli("ask", "--base-url", server.url, "-f", str(image), "hi")  # exactly at the limit
+    result = invoke("ask", "--base-url", server.url, "-f", str(image), "hi")  # exactly at the limit
     assert result.returncode == 0, result.stderr
 
 
@@ -224,7 +224,7 @@ def test_a_server_that_takes_no_images_gets_one_line_saying_so(
 ) -> None:
     (tmp_path / "photo.png").write_bytes(IMAGES["image/png"])
     server.enqueue(json_reply(status, {"error": {"message": message, "type": "invalid_request_error"}}))
-    result = run_chatcli(
+    result = invoke(
         "ask", "--base-url", server.url, "-m", "text-only", "-f", str(tmp_path / "photo.png"), "hi"
     )
     assert result.returncode == 1
@@ -240,9 +240,7 @@ def test_files_and_the_library_keep_the_image_whole_and_show_a_placeholder(
     raw = IMAGES["image/jpeg"]
     (tmp_path / "cat.jpg").write_bytes(raw)
     chat, exported = tmp_path / "chat.json", tmp_path / "exported.json"
-    result = run_chatcli(
-        "ask", "--base-url", server.url, "-o", str(chat), "-f", str(tmp_path / "cat.jpg"), "who?"
-    )
+    result = invoke("ask", "--base-url", server.url, "-o", str(chat), "-f", str(tmp_path / "cat.jpg"), "who?")
     assert result.returncode == 0, result.stderr
     kept = {
         "type": "image_url",
@@ -251,20 +249,18 @@ def test_files_and_the_library_keep_the_image_whole_and_show_a_placeholder(
     }
     assert json.loads(chat.read_text())["messages"][0]["content"] == [{"type": "text", "text": "who?"}, kept]
 
-    listed = run_chatcli("history", "list", "--json")
+    listed = invoke("history", "list", "--json")
     [entry] = json.loads(listed.stdout)
     placeholder = f"[image: cat.jpg, {len(raw)} bytes, image/jpeg]"
     assert entry["title"] == f"who? {placeholder}"
-    shown = run_chatcli("history", "show", entry["id"])
+    shown = invoke("history", "show", entry["id"])
     assert shown.stdout.decode() == (
         f"## user\n\nwho?\n\n{placeholder}\n\n## assistant\n\nHello from the test server.\n"
     )
-    assert run_chatcli("history", "export", entry["id"], str(exported)).returncode == 0
+    assert invoke("history", "export", entry["id"], str(exported)).returncode == 0
     assert json.loads(exported.read_text())["messages"][0]["content"][1] == kept
 
-    result = run_chatcli(
-        "ask", "--base-url", server.url, "-l", str(exported), "and now?"
-    )  # sent again, whole
+    result = invoke("ask", "--base-url", server.url, "-l", str(exported), "and now?")  # sent again, whole
     assert result.returncode == 0, result.stderr
     assert server.bodies[1]["messages"][0]["content"][1] == {
         "type": "image_url",

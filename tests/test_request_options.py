@@ -13,7 +13,8 @@ import pytest
 from chatcli.cli.options import PAIR, join_pairs, pairs
 from chatcli.core.errors import UsageError
 from chatcli.core.request_options import parse_option_value
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import CHATCLI
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
 
@@ -59,7 +60,7 @@ def test_pair_options_take_two_words_up_to_a_double_dash() -> None:
 
 @pytest.mark.e2e
 def test_options_reach_the_request_body_key_by_key(server: OpenAIServer) -> None:
-    result = run_chatcli(
+    result = invoke(
         "ask",
         "--base-url",
         server.url,
@@ -113,13 +114,13 @@ def test_options_follow_precedence_file_then_profile_then_flag(
         '[options]\ntop_p = 0.5\nseed = 1\nuser = "file"\n'
         '[profiles.work.options]\nseed = 2\nuser = "profile"\n',
     )
-    assert run_chatcli("ask", "-p", "work", "-O", "user", "flag", "hi").returncode == 0
-    assert run_chatcli("ask", "hi").returncode == 0
+    assert invoke("ask", "-p", "work", "-O", "user", "flag", "hi").returncode == 0
+    assert invoke("ask", "hi").returncode == 0
     first, second = server.bodies
     assert (first["top_p"], first["seed"], first["user"]) == (0.5, 2, "flag")
     assert (second["top_p"], second["seed"], second["user"]) == (0.5, 1, "file")
 
-    shown = run_chatcli("config", "show", "-p", "work", "-O", "user", "flag").stdout.decode().splitlines()
+    shown = invoke("config", "show", "-p", "work", "-O", "user", "flag").stdout.decode().splitlines()
     assert [line for line in shown if line.startswith("option")] == [
         'option "top_p" = 0.5  file',
         'option "seed" = 2  profile work',
@@ -130,7 +131,7 @@ def test_options_follow_precedence_file_then_profile_then_flag(
 @pytest.mark.e2e
 @pytest.mark.parametrize("key", ["model", "messages", "stream"])
 def test_keys_chatcli_sets_itself_are_refused_before_any_request(server: OpenAIServer, key: str) -> None:
-    result = run_chatcli("ask", "--base-url", server.url, "-O", key, "x", "hi")
+    result = invoke("ask", "--base-url", server.url, "-O", key, "x", "hi")
     assert result.returncode == 2
     assert result.stderr.decode().startswith(f"chatcli: error: option {key!r} is set by chatcli itself")
     assert len(result.stderr.splitlines()) == 1
@@ -140,7 +141,7 @@ def test_keys_chatcli_sets_itself_are_refused_before_any_request(server: OpenAIS
 @pytest.mark.e2e
 def test_a_reserved_key_in_the_config_file_names_the_file(isolated_home: Path) -> None:
     config_file(isolated_home, "[profiles.p.options]\nstream = false\n")
-    result = run_chatcli("ask", "-b", "echo", "-p", "p", "hi")
+    result = invoke("ask", "-b", "echo", "-p", "p", "hi")
     assert result.returncode == 2
     assert "remove it from [profiles.p] in" in result.stderr.decode()
 
@@ -152,7 +153,7 @@ def test_a_server_that_rejects_an_option_gets_one_line_naming_it(server: OpenAIS
         {"error": {"message": "Unrecognized request argument supplied: frobnicate", "param": None}},
     )
     server.enqueue(rejection)
-    result = run_chatcli("ask", "--base-url", server.url, "-O", "frobnicate", "1", "hi")
+    result = invoke("ask", "--base-url", server.url, "-O", "frobnicate", "1", "hi")
     assert result.returncode == 1
     assert len(server.bodies) == 1  # not mistaken for a server without stream_options, and not retried
     assert result.stderr.decode() == (
@@ -202,6 +203,6 @@ def test_set_in_the_chat_changes_the_options_of_the_next_turns(server: OpenAISer
 @pytest.mark.e2e
 def test_a_toml_date_in_an_options_table_is_refused_with_one_line(isolated_home: Path) -> None:
     config_file(isolated_home, "[options]\nwhen = 2024-01-01\n")
-    result = run_chatcli("ask", "-b", "echo", "hi")
+    result = invoke("ask", "-b", "echo", "hi")
     assert result.returncode == 2
     assert result.stderr.decode().endswith("[options] when must be a JSON value, not a date or time\n")

@@ -1,5 +1,5 @@
 """Answers shaped for scripts: -x/--extract-last, --schema against the local server; -u totals and
-`history stats` from the library."""
+`history stats` from the library. The commands run in-process (`invoke`); the import probe is a process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
 pytestmark = pytest.mark.e2e
@@ -29,13 +29,13 @@ SCHEMA = {
 )
 def test_extract_prints_one_code_block_without_fences(server: OpenAIServer, flag: str, block: bytes) -> None:
     server.enqueue(sse_reply(*ANSWER.partition("```")))
-    result = run_chatcli("ask", "--base-url", server.url, flag, "how?")
+    result = invoke("ask", "--base-url", server.url, flag, "how?")
     assert (result.returncode, result.stdout, result.stderr) == (0, block, b"")
 
 
 def test_extract_without_a_code_block_exits_1_with_one_line(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("No code here."))
-    result = run_chatcli("ask", "--base-url", server.url, "-x", "how?")
+    result = invoke("ask", "--base-url", server.url, "-x", "how?")
     assert (result.returncode, result.stdout) == (1, b"")
     assert result.stderr == b"chatcli: error: the answer has no fenced code block to extract\n"
 
@@ -44,7 +44,7 @@ def test_schema_is_sent_strict_and_the_validated_json_printed(server: OpenAIServ
     schema_file = tmp_path / "city facts.json"
     schema_file.write_text(json.dumps(SCHEMA))
     server.enqueue(sse_reply('{"city": "Paris",', ' "people": 2100000}'))
-    result = run_chatcli("ask", "--base-url", server.url, "--schema", str(schema_file), "Paris?")
+    result = invoke("ask", "--base-url", server.url, "--schema", str(schema_file), "Paris?")
     assert (result.returncode, result.stderr) == (0, b"")
     assert json.loads(result.stdout) == {"city": "Paris", "people": 2100000}
     assert server.bodies[0]["response_format"] == {
@@ -55,7 +55,7 @@ def test_schema_is_sent_strict_and_the_validated_json_printed(server: OpenAIServ
 
 def test_an_answer_that_breaks_the_schema_exits_1_with_the_first_violation(server: OpenAIServer) -> None:
     server.enqueue(sse_reply('{"city": "Paris", "people": "many"}'))
-    result = run_chatcli("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "Paris?")
+    result = invoke("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "Paris?")
     assert (result.returncode, result.stdout) == (1, b"")
     assert result.stderr == (
         b"chatcli: error: the answer does not match the schema at $.people: 'many' is not of type 'integer'\n"
@@ -64,7 +64,7 @@ def test_an_answer_that_breaks_the_schema_exits_1_with_the_first_violation(serve
 
 def test_an_answer_that_is_not_json_exits_1(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("Paris has many people."))
-    result = run_chatcli("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "Paris?")
+    result = invoke("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "Paris?")
     assert result.returncode == 1
     assert result.stderr.decode().startswith("chatcli: error: the answer is not JSON (")
 
@@ -79,7 +79,7 @@ def test_an_answer_that_is_not_json_exits_1(server: OpenAIServer) -> None:
     ],
 )
 def test_a_bad_schema_is_refused_before_any_request(server: OpenAIServer, schema: str, message: str) -> None:
-    result = run_chatcli("ask", "--base-url", server.url, "--schema", schema, "hi")
+    result = invoke("ask", "--base-url", server.url, "--schema", schema, "hi")
     assert result.returncode == 2
     assert result.stderr.decode().startswith(f"chatcli: error: {message}")
     assert server.requests == []
@@ -89,7 +89,7 @@ def test_a_server_that_rejects_response_format_gets_one_line(server: OpenAIServe
     server.enqueue(
         json_reply(400, {"error": {"message": "json_schema is not supported", "param": "response_format"}})
     )
-    result = run_chatcli("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "hi")
+    result = invoke("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "hi")
     assert result.returncode == 1
     assert result.stderr.decode() == (
         f"chatcli: error: {server.url} does not accept the request option 'response_format' (400: json_schema "
@@ -98,7 +98,7 @@ def test_a_server_that_rejects_response_format_gets_one_line(server: OpenAIServe
 
 
 def test_output_shapes_cannot_be_combined(server: OpenAIServer) -> None:
-    result = run_chatcli("ask", "--base-url", server.url, "-x", "--json", "hi")
+    result = invoke("ask", "--base-url", server.url, "-x", "--json", "hi")
     assert result.returncode == 2
     assert result.stderr == b"chatcli: error: --json and -x cannot be combined; choose one output\n"
 
@@ -114,25 +114,25 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
         sse_reply("b", usage={"prompt_tokens": 30, "completion_tokens": 40}),
         sse_reply("c", usage={"prompt_tokens": 1, "completion_tokens": 2}),
     )
-    first = run_chatcli("ask", "-m", "m1", "-u", "one")
+    first = invoke("ask", "-m", "m1", "-u", "one")
     assert (
         first.stderr.decode().splitlines()[0].startswith("chatcli: usage: 10 prompt + 20 completion tokens, ")
     )
     assert len(first.stderr.splitlines()) == 1  # a new conversation: its totals are this turn
-    second = run_chatcli("ask", "-m", "m1", "-c", "-u", "two")
+    second = invoke("ask", "-m", "m1", "-c", "-u", "two")
     assert second.stderr.decode().splitlines()[1] == (
         "chatcli: conversation: 2 turns, 40 prompt + 60 completion tokens, $0.000160"
     )
-    assert run_chatcli("ask", "-m", "m2", "three").returncode == 0
+    assert invoke("ask", "-m", "m2", "three").returncode == 0
 
-    stats = json.loads(run_chatcli("history", "stats", "--json").stdout)
+    stats = json.loads(invoke("history", "stats", "--json").stdout)
     assert stats["models"] == [
         {"model": "m1", "turns": 2, "prompt_tokens": 40, "completion_tokens": 60, "cost": 0.00016},
         {"model": "m2", "turns": 1, "prompt_tokens": 1, "completion_tokens": 2, "cost": None},
     ]
     assert [day["turns"] for day in stats["days"]] == [3]
     assert stats["total"] == {"turns": 3, "prompt_tokens": 41, "completion_tokens": 62, "cost": 0.00016}
-    table = run_chatcli("history", "stats").stdout.decode().splitlines()
+    table = invoke("history", "stats").stdout.decode().splitlines()
     assert table[1].split() == ["m1", "2", "40", "60", "$0.0002"]
     assert table[3].split() == ["total", "3", "41", "62", "$0.0002"]
 

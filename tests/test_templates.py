@@ -13,7 +13,8 @@ import pytest
 from chatcli.cli.options import template_names
 from chatcli.core.errors import UsageError
 from chatcli.storage.templates import Template, TemplateStore, parse_template, substitute
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import CHATCLI
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
 
 REVIEW = """\
@@ -105,7 +106,7 @@ def test_ask_with_a_template_sends_its_system_prompt_model_options_and_filled_pr
     server: OpenAIServer, isolated_home: Path
 ) -> None:
     write_template(isolated_home, "review", REVIEW)
-    result = run_chatcli(
+    result = invoke(
         "ask", "--base-url", server.url, "-T", "review", "-P", "language", "Rust", "-O", "seed", "9",
         input=b"fn main() {input}\n",
     )  # fmt: skip
@@ -133,7 +134,7 @@ def test_template_mistakes_are_one_line_before_any_request(
     server: OpenAIServer, isolated_home: Path, args: tuple[str, ...], message: str
 ) -> None:
     write_template(isolated_home, "review", REVIEW)
-    result = run_chatcli("ask", "--base-url", server.url, *args)
+    result = invoke("ask", "--base-url", server.url, *args)
     assert result.returncode == 2
     assert result.stderr.decode().startswith(f"chatcli: error: {message}")
     assert len(result.stderr.splitlines()) == 1
@@ -146,24 +147,24 @@ def test_templates_list_show_and_path(isolated_home: Path) -> None:
     write_template(isolated_home, "broken", "prompt = [\n")
     config = isolated_home / ".config" / "chatcli" / "config.toml"
     config.write_text('[templates.pirate]\nsystem = "Talk like a pirate."\n')
-    listed = run_chatcli("templates", "list").stdout.decode().splitlines()
+    listed = invoke("templates", "list").stdout.decode().splitlines()
     assert listed[0].startswith("broken            (broken: template ")
     assert listed[1:] == ["pirate            Talk like a pirate.", "review            review code"]
-    assert run_chatcli("templates", "show", "review").stdout.decode() == REVIEW
-    assert run_chatcli("templates", "show", "pirate").stdout.decode() == (
+    assert invoke("templates", "show", "review").stdout.decode() == REVIEW
+    assert invoke("templates", "show", "pirate").stdout.decode() == (
         f'# [templates.pirate] in {config}\nsystem = "Talk like a pirate."\n'
     )
-    assert run_chatcli("templates", "path").stdout.decode() == f"{path.parent}\n"
+    assert invoke("templates", "path").stdout.decode() == f"{path.parent}\n"
 
 
 @pytest.mark.e2e
 def test_templates_edit_creates_a_private_file_from_the_example(isolated_home: Path) -> None:
-    result = run_chatcli("templates", "edit", "fresh", env={"EDITOR": "true"})
+    result = invoke("templates", "edit", "fresh", env={"EDITOR": "true"})
     assert result.returncode == 0, result.stderr
     path = isolated_home / ".config" / "chatcli" / "templates" / "fresh.toml"
     assert path.stat().st_mode & 0o777 == 0o600
     assert "{input}" in path.read_text()
-    assert run_chatcli("templates", "show", "fresh").returncode == 0
+    assert invoke("templates", "show", "fresh").returncode == 0
 
 
 @pytest.mark.e2e
