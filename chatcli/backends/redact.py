@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from urllib.parse import urlsplit
 
@@ -24,6 +23,8 @@ def redact(text: str, secret: str | None) -> str:
 def short_reason(text: str, secret: str | None) -> str:
     """A server's error text as one short line: secrets redacted, HTML tags stripped, truncated."""
     if "<" in text and ">" in text:
+        import html  # only for an error page: not on the path of every answer
+
         text = html.unescape(_TAG.sub(" ", text))
     text = _SPACE.sub(" ", redact(text, secret)).strip()
     if len(text) > MAX_REASON_CHARS:
