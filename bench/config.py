@@ -19,9 +19,12 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def example_config() -> str:
-    """The first ```toml block of the README: the documented example."""
-    match = re.search(r"```toml\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
-    assert match, "README has no toml example"
+    """The first ```toml block of the README's Configuration section: the documented example config file."""
+    text = README.read_text(encoding="utf-8")
+    section = text.find("\n## Configuration\n")
+    match = re.compile(r"```toml\n(.*?)```", re.DOTALL).search(text, section)
+    assert section != -1 and match, "README's Configuration section has no toml example"
+    assert "[profiles.vllm]" in match.group(1), "the example config no longer defines the vllm profile timed here"
     return match.group(1)
 
 
