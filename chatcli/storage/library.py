@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.storage.files import create_private_file
-from chatcli.storage.images import shown_text
 
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (turns take milliseconds to record)
 LATEST = "latest"  # the resume reference for the most recently updated conversation (never a hex id)
@@ -154,7 +153,12 @@ def title_of(messages: Sequence[Message]) -> str:
     """The first user message, whitespace collapsed, cut to TITLE_CHARS; an image shows as a placeholder."""
     for message in messages:
         if message.role == "user":
-            return " ".join(shown_text(message).split())[:TITLE_CHARS]
+            text = message.content
+            if not isinstance(text, str):  # parts: storage.images describes them (loaded only for these)
+                from chatcli.storage.images import shown_content
+
+                text = shown_content(text)
+            return " ".join(text.split())[:TITLE_CHARS]
     return ""
 
 
