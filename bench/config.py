@@ -24,7 +24,9 @@ def example_config() -> str:
     section = text.find("\n## Configuration\n")
     match = re.compile(r"```toml\n(.*?)```", re.DOTALL).search(text, section)
     assert section != -1 and match, "README's Configuration section has no toml example"
-    assert "[profiles.vllm]" in match.group(1), "the example config no longer defines the vllm profile timed here"
+    assert "[profiles.vllm]" in match.group(1), (
+        "the example config no longer defines the vllm profile timed here"
+    )
     return match.group(1)
 
 

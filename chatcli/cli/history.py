@@ -22,7 +22,8 @@ from chatcli.render.wording import plural
 
 if TYPE_CHECKING:
     from chatcli.core.conversation import Conversation
-    from chatcli.storage.library import Library, Summary
+    from chatcli.storage.library import Library
+    from chatcli.storage.library_rows import Summary
 
 history_app = typer.Typer(
     help=LAZY_COMMANDS["history"].help,

@@ -9,7 +9,7 @@ from typing import Any
 from chatcli.cli.settings import Config
 from chatcli.core.errors import HistoryError
 from chatcli.core.stream import StreamInfo, Usage
-from chatcli.storage.library import UsageRow
+from chatcli.storage.library_rows import UsageRow
 from chatcli.storage.recorder import Recorder
 
 

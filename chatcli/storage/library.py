@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
 from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.storage.files import create_private_file
+
+if TYPE_CHECKING:
+    from chatcli.storage.library_rows import Hit, Summary, UsageRow
 
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (turns take milliseconds to record)
 LATEST = "latest"  # the resume reference for the most recently updated conversation (never a hex id)
@@ -93,46 +96,6 @@ class TurnRecord:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    id: str
-    created_at: str
-    updated_at: str
-    model: str | None
-    turns: int
-    title: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "created": self.created_at,
-            "updated": self.updated_at,
-            "model": self.model,
-            "turns": self.turns,
-            "title": self.title,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRow:
-    """Turns and token counts of one model (on one day, for `stats`); turns without counts count as 0."""
-
-    model: str | None
-    day: str | None
-    turns: int
-    prompt_tokens: int
-    completion_tokens: int
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    conversation_id: str
-    created_at: str
-    role: str
-    title: str
-    snippet: str  # the matching text around the match, terms between the caller's marks
 
 
 def _now() -> str:
@@ -445,6 +408,8 @@ class Library:
             ).fetchone()
         if row is None:
             raise UsageError(f"no conversation {conversation_id} in the library")
+        from chatcli.storage.library_rows import Summary
+
         return Summary(*row)
 
     def summaries(self, limit: int, model: str | None = None) -> list[Summary]:
@@ -456,6 +421,8 @@ class Library:
                 f"{where} ORDER BY updated_at DESC, rowid DESC LIMIT ?",
                 [*parameters, limit],
             ).fetchall()
+        from chatcli.storage.library_rows import Summary
+
         return [Summary(*row) for row in rows]
 
     def load(self, conversation_id: str) -> Conversation:
@@ -496,6 +463,8 @@ class Library:
                 f"coalesce(sum(completion_tokens), 0) FROM turns {where} GROUP BY model, day ORDER BY day, model",
                 parameters,
             ).fetchall()
+        from chatcli.storage.library_rows import UsageRow
+
         return [UsageRow(*row) for row in rows]
 
     def search(self, query: str, limit: int, marks: tuple[str, str] = ("", "")) -> list[Hit]:
@@ -511,6 +480,8 @@ class Library:
                 "ORDER BY hit.rowid DESC",
                 (*marks, match, limit),
             ).fetchall()
+        from chatcli.storage.library_rows import Hit
+
         return [Hit(*row) for row in rows]
 
 
