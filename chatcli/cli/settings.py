@@ -10,13 +10,15 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
 from chatcli.core.request_options import reserved_option_problem, unsendable_option
 from chatcli.core.session import DEFAULT_MAX_ANSWER_BYTES
-from chatcli.tools.spec import SEPARATOR, ServerSpec
+
+if TYPE_CHECKING:  # loaded when a config file has [mcp] tables or --yes-tools names tools
+    from chatcli.tools.spec import ServerSpec
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_CODE_THEME = "monokai"
@@ -391,6 +393,8 @@ def _mcp_server(path: Path, name: str, value: Any) -> ServerSpec:
         table: {k: v for k, v in entries.items() if not k.endswith("_cmd")}
         for table, entries in tables.items()
     }
+    from chatcli.tools.spec import ServerSpec
+
     return ServerSpec(
         name,
         value.get("command"),
@@ -432,6 +436,10 @@ def mcp_servers(config: Config, names: str, source: str, path: Path) -> list[Ser
 def tool_names(names: str | None) -> set[str]:
     """--yes-tools: exact `server__tool` names, never patterns."""
     chosen = {name.strip() for name in (names or "").split(",") if name.strip()}
+    if not chosen:
+        return chosen
+    from chatcli.tools.spec import SEPARATOR
+
     for name in chosen:
         if SEPARATOR not in name or re.search(r"[*?\[\]]", name):
             raise UsageError(
@@ -454,7 +462,9 @@ def settings() -> list[str]:
 def _allowed_types() -> dict[str, tuple[type, ...]]:
     """Each setting's types, from its annotation (evaluating Config's annotations once, not once per setting)."""
     allowed = {}
-    for name, hint in get_type_hints(Config).items():
+    from chatcli.tools.spec import ServerSpec  # the [mcp] table's annotation names it
+
+    for name, hint in get_type_hints(Config, localns={"ServerSpec": ServerSpec}).items():
         options = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
         allowed[name] = tuple(option for option in options if option is not type(None))
     return allowed
