@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any
 
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
@@ -458,16 +457,19 @@ def settings() -> list[str]:
     return [f.name for f in fields(Config) if not f.metadata.get("table")]
 
 
+_SETTING_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
 @cache
 def _allowed_types() -> dict[str, tuple[type, ...]]:
-    """Each setting's types, from its annotation (evaluating Config's annotations once, not once per setting)."""
-    allowed = {}
-    from chatcli.tools.spec import ServerSpec  # the [mcp] table's annotation names it
-
-    for name, hint in get_type_hints(Config, localns={"ServerSpec": ServerSpec}).items():
-        options = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
-        allowed[name] = tuple(option for option in options if option is not type(None))
-    return allowed
+    """Each setting's types, read from its annotation's text (`float | None`: float), which Config keeps to these four."""
+    return {
+        f.name: tuple(
+            _SETTING_TYPES[part.strip()] for part in str(f.type).split("|") if part.strip() != "None"
+        )
+        for f in fields(Config)
+        if not f.metadata.get("table")
+    }
 
 
 def _has_type(value: Any, allowed: tuple[type, ...]) -> bool:
@@ -479,7 +481,7 @@ def _has_type(value: Any, allowed: tuple[type, ...]) -> bool:
 
 
 def _as_field_type(name: str, value: Any) -> Any:
-    if float in _allowed_types()[name] and isinstance(value, int) and not isinstance(value, bool):
+    if float in _allowed_types().get(name, ()) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
 
