@@ -14,6 +14,7 @@ from chatcli.core.errors import UsageError
 from chatcli.storage.folders import folder_files
 from tests.conftest import run_chatcli
 from tests.openai_server import OpenAIServer
+from tests.probe import exit_probe
 from tests.test_images import IMAGES
 
 
@@ -109,13 +110,7 @@ def test_a_folder_over_max_input_bytes_or_without_text_is_refused_before_any_req
     assert server.requests == []
 
 
-PROBE = """
-import atexit, sys
-atexit.register(lambda: sys.stderr.write("PATHSPEC=%s\\n" % ("pathspec" in sys.modules)))
-sys.argv = ["chatcli", *sys.argv[1:]]
-from chatcli.cli.app import main
-main()
-"""
+PROBE = exit_probe('"PATHSPEC=%s" % ("pathspec" in sys.modules)')
 
 
 @pytest.mark.e2e

@@ -10,6 +10,7 @@ import pytest
 
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from tests.openai_server import OpenAIServer
+from tests.probe import exit_probe
 
 pytestmark = pytest.mark.e2e  # what a fresh interpreter loads
 
@@ -18,19 +19,11 @@ HEAVY = ("openai", "prompt_toolkit", "httpx2", "httpcore2", "mcp")
 # `ask`'s, and platformdirs (asked for the user directories only when a command uses them).
 DEFERRED = (*(command.module for command in LAZY_COMMANDS.values()), "chatcli.cli.ask", "platformdirs")
 
-# Runs the CLI's main() under the given argv; at exit (after typer's SystemExit) reports the heavy packages
-# loaded, and which of DEFERRED.
-PROBE = f"""
-import atexit, json, sys
-def report():
-    loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r}))
-    sys.stderr.write("HEAVY=" + json.dumps(loaded) + "\\n")
-    sys.stderr.write("DEFERRED=" + json.dumps(sorted(set(sys.modules) & set({DEFERRED!r}))) + "\\n")
-atexit.register(report)
-sys.argv = ["chatcli", *sys.argv[1:]]
-from chatcli.cli.app import main
-main()
-"""
+# Runs the CLI's main() under the given argv; as it exits, reports the heavy packages loaded, and which of DEFERRED.
+PROBE = exit_probe(
+    f'"HEAVY=" + json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r})))'
+    f' + "\\nDEFERRED=" + json.dumps(sorted(set(sys.modules) & set({DEFERRED!r})))'
+)
 
 
 def heavy_modules_loaded(

@@ -14,6 +14,7 @@ from tests.conftest import CHATCLI, run_chatcli
 from tests.inprocess import invoke
 from tests.leaks import one_line_error
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.probe import exit_probe
 
 ANSWER = ["# Title\n\n", "Some **bold** and `code`.\n\n", "```python\nprint('hi')\n```\n"]
 SGR = re.compile(rb"\x1b\[([0-9;]*)m")
@@ -87,9 +88,9 @@ def test_ask_with_a_terminal_on_stdin_and_no_prompt_errors_instead_of_waiting() 
 
 @pytest.mark.e2e
 def test_bare_chatcli_with_piped_stdin_answers_once_without_prompt_toolkit() -> None:
-    probe = "import sys, runpy; sys.argv = ['chatcli', '-b', 'echo']; import atexit; " + (
-        "atexit.register(lambda: sys.stderr.write('loaded:%s\\n' % ('prompt_toolkit' in sys.modules))); "
-        "runpy.run_module('chatcli', run_name='__main__')"
+    probe = exit_probe(
+        "'loaded:%s' % ('prompt_toolkit' in sys.modules)",
+        run="import runpy\nsys.argv = ['chatcli', '-b', 'echo']\nrunpy.run_module('chatcli', run_name='__main__')",
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], input=b"hi", capture_output=True, timeout=30, check=False

@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import TEST_KEY, write_config
+from tests.conftest import TEST_KEY, run_chatcli, write_config
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
@@ -337,3 +337,14 @@ def test_repl_load_id_continues_that_library_conversation() -> None:
     chat(child)
     [after] = listed()
     assert (after["id"], after["turns"]) == (conversation_id, 2)
+
+
+@pytest.mark.e2e
+def test_a_finished_ask_leaves_the_library_whole_without_a_write_ahead_log(library_path: Path) -> None:
+    """chatcli leaves without the interpreter's teardown (os._exit), so it closes the library itself: SQLite folds
+    the write-ahead log back into the file, and a backup that copies library.db alone holds every turn."""
+    done = run_chatcli("ask", "-b", "echo", "keep me")
+    assert done.returncode == 0 and done.stdout == b"Echo: keep me\n"
+    assert library_path.is_file() and not library_path.with_name(library_path.name + "-wal").exists()
+    with sqlite3.connect(f"file:{library_path}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT count(*) FROM messages").fetchone() == (2,)

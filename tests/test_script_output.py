@@ -12,6 +12,7 @@ import pytest
 
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
+from tests.probe import exit_probe
 
 pytestmark = pytest.mark.e2e
 
@@ -138,13 +139,7 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
 
 
 # Runs the CLI's main() under the given argv and reports at exit whether jsonschema was imported.
-PROBE = """
-import atexit, sys
-atexit.register(lambda: sys.stderr.write("JSONSCHEMA=%s\\n" % ("jsonschema" in sys.modules)))
-sys.argv = ["chatcli", *sys.argv[1:]]
-from chatcli.cli.app import main
-main()
-"""
+PROBE = exit_probe('"JSONSCHEMA=%s" % ("jsonschema" in sys.modules)')
 
 
 @pytest.mark.parametrize(("args", "loaded"), [(("-x",), False), (("--schema", '{"type": "string"}'), True)])

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import CHATCLI
 from tests.openai_server import OpenAIServer, sse_reply, tool_calls_reply
+from tests.probe import exit_probe
 from tests.test_tools_e2e import configure, events_of, tool_messages
 
 pytestmark = pytest.mark.e2e
@@ -225,13 +226,7 @@ def test_ask_on_a_terminal_asks_too(server: OpenAIServer, isolated_home: Path) -
     assert tool_messages(server.bodies[1])[0]["content"] == "3"
 
 
-PROBE = """
-import atexit, sys
-atexit.register(lambda: sys.stderr.write("MCP LOADED=" + str("mcp" in sys.modules) + "\\n"))
-sys.argv = ["chatcli", *sys.argv[1:]]
-from chatcli.cli.app import main
-main()
-"""
+PROBE = exit_probe('"MCP LOADED=" + str("mcp" in sys.modules)')
 
 
 def test_the_repl_imports_no_mcp_before_a_tool_turn(isolated_home: Path) -> None:

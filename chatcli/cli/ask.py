@@ -141,6 +141,7 @@ def _ask(
     finally:
         if tools is not None:
             tools.close()
+        recorder.close()  # the library's last connection: SQLite folds its write-ahead log into the file
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
@@ -161,6 +162,7 @@ def _ask(
         report(env, describe_usage(result.info, session.model, time.monotonic() - started, config))
         if (totals := describe_totals(recorder, config)) is not None:
             report(env, totals)
+        recorder.close()
     return ExitStatus.OK
 
 

@@ -144,7 +144,7 @@ class Repl:
         """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
 
         `on_ready` runs once the prompt is built: background work (the backend) starts while the user types.
-        The tools' servers are stopped on the way out."""
+        The tools' servers are stopped and the library is closed on the way out."""
         if on_ready is not None:
             on_ready()
         try:
@@ -152,6 +152,7 @@ class Repl:
         finally:
             if self._tools is not None:
                 self._tools.close()
+            self._recorder.close()
 
     def _run(self) -> int:
         self.signals.install()
