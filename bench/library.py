@@ -139,7 +139,7 @@ class _TimedRecorder:
 # importing the library module (after what `ask` imports anyway), then the recorder's call (opening the library,
 # WAL recovery included, and recording the turn). The process exits the way `ask` does.
 _FIRST_TURN = """
-import atexit, sys, time
+import os, sys, time
 import chatcli.cli.app, chatcli.storage.conversation_file, chatcli.core.session
 started = time.perf_counter()
 import chatcli.storage.library, chatcli.storage.recorder
@@ -152,7 +152,15 @@ def timed(self, session, result):
     spent.append(time.perf_counter() - started)
 
 chatcli.storage.recorder.Recorder.turn_committed = timed
-atexit.register(lambda: print(sum(spent), file=sys.stderr))
+_os_exit = os._exit
+
+
+def report_then_exit(code):  # chatcli leaves by os._exit, where no atexit handler runs
+    print(sum(spent), file=sys.stderr, flush=True)
+    _os_exit(code)
+
+
+os._exit = report_then_exit
 sys.argv = ["chatcli", "ask", "-b", "echo", "a question in a new process"]
 chatcli.cli.app.main()
 """
