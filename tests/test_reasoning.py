@@ -23,6 +23,7 @@ from chatcli.storage.conversation_file import ConversationFile
 from chatcli.storage.library import MIGRATIONS, Library
 from tests.conftest import CHATCLI, run_chatcli
 from tests.openai_server import OpenAIServer, Reply, chunk, sse_event, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 THOUGHT_ANSWER = "<think>\nplan: add 2 and 2</think>\n\nIt is 4."
 
@@ -247,28 +248,19 @@ def test_a_terminal_shows_a_summary_line_or_with_r_the_reasoning_itself(
 def test_the_chat_spinner_says_thinking_then_one_summary_line_and_the_answer(server: OpenAIServer) -> None:
     thinking = [sse_event(chunk(reasoning_content="hmm")), 0.5, sse_event(chunk(reasoning_content=" ok"))]
     server.enqueue(Reply(body=[*thinking, *sse_reply("Fine. <think>literal</think>").body]))
-    child = pexpect.spawn(
-        CHATCLI,
-        ["--base-url", server.url, "--plain"],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(24, 100),
-        encoding="utf-8",
-        timeout=20,
-    )
+    child = spawn_chatcli("--base-url", server.url, "--plain", dimensions=(24, 100), timeout=20)
     child.logfile_read = io.StringIO()
 
-    def expect(text: str) -> None:
-        while child.expect_exact([text, "\x1b[6n"]) == 1:
-            child.send("\x1b[12;1R")
-
-    expect("Ctrl-D exits")
-    expect("Alt-Enter newline")
-    child.send("think first\r")
-    expect("thinking…")
-    expect("thought for ")
-    expect(" s, 2 tokens")
-    expect("Fine. <think>literal</think>")  # a tag that does not open the answer is text
-    expect("Alt-Enter newline")
-    child.send("\x04")
-    child.expect(pexpect.EOF)
+    expect(child, "Ctrl-D exits")
+    expect(child, TOOLBAR)
+    say(
+        child,
+        "think first",
+        "thinking…",
+        "thought for ",
+        " s, 2 tokens",
+        "Fine. <think>literal</think>",  # a tag that does not open the answer is text
+    )
+    child.sendcontrol("d")
+    assert exit_code(child) == 0
     assert "hmm" not in child.logfile_read.getvalue()

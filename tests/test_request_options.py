@@ -3,19 +3,16 @@ that rejects one, and /set in the chat (on a real pty)."""
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from chatcli.cli.options import PAIR, join_pairs, pairs
 from chatcli.core.errors import UsageError
 from chatcli.core.request_options import parse_option_value
-from tests.conftest import CHATCLI
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 
 def config_file(home: Path, text: str) -> None:
@@ -165,36 +162,19 @@ def test_a_server_that_rejects_an_option_gets_one_line_naming_it(server: OpenAIS
 @pytest.mark.e2e
 def test_set_in_the_chat_changes_the_options_of_the_next_turns(server: OpenAIServer) -> None:
     server.default = sse_reply("ok")
-    child = pexpect.spawn(
-        CHATCLI,
-        ["--base-url", server.url, "-O", "seed", "1"],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(24, 100),
-        encoding="utf-8",
-        timeout=20,
-    )
-    child.logfile_read = io.StringIO()
+    child = spawn_chatcli("--base-url", server.url, "-O", "seed", "1", dimensions=(24, 100), timeout=20)
 
-    def expect(text: str) -> None:
-        while child.expect_exact([text, "\x1b[6n"]) == 1:
-            child.send("\x1b[12;1R")
-
-    def say(line: str, *expected: str) -> None:
-        child.send(line + "\r")
-        for text in expected:
-            expect(text)
-        expect("Alt-Enter newline")
-
-    expect("Ctrl-D exits")
-    say("/set", "seed = 1")
-    say("/set top_p 0.25", "top_p = 0.25 from the next turn on")
-    say('/set stop ["END"]', 'stop = ["END"]')
-    say("/set model x", "option 'model' is set by chatcli itself")
-    say("first", "ok")
-    say("/set seed", "seed removed")
-    say("second", "ok")
-    child.send("\x04")
-    child.expect(pexpect.EOF)
+    expect(child, "Ctrl-D exits")
+    expect(child, TOOLBAR)
+    say(child, "/set", "seed = 1")
+    say(child, "/set top_p 0.25", "top_p = 0.25 from the next turn on")
+    say(child, '/set stop ["END"]', 'stop = ["END"]')
+    say(child, "/set model x", "option 'model' is set by chatcli itself")
+    say(child, "first", "ok")
+    say(child, "/set seed", "seed removed")
+    say(child, "second", "ok")
+    child.sendcontrol("d")
+    assert exit_code(child) == 0
     first, second = server.bodies
     assert (first["seed"], first["top_p"], first["stop"], first["model"]) == (1, 0.25, ["END"], "gpt-4o-mini")
     assert "seed" not in second and second["top_p"] == 0.25

@@ -3,19 +3,16 @@ as a chat command on a real pty."""
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 
-import pexpect
 import pytest
 
 from chatcli.cli.options import template_names
 from chatcli.core.errors import UsageError
 from chatcli.storage.templates import Template, TemplateStore, parse_template, substitute
-from tests.conftest import CHATCLI
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 REVIEW = """\
 description = "review code"
@@ -173,37 +170,20 @@ def test_a_template_is_a_chat_command_listed_completed_and_sent_with_its_options
 ) -> None:
     write_template(isolated_home, "review", REVIEW)
     server.default = sse_reply("looks fine")
-    child = pexpect.spawn(
-        CHATCLI,
-        ["--base-url", server.url, "-T", "review", "-P", "language", "Go"],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(24, 100),
-        encoding="utf-8",
-        timeout=20,
+    child = spawn_chatcli(
+        "--base-url", server.url, "-T", "review", "-P", "language", "Go", dimensions=(24, 100), timeout=20
     )
-    child.logfile_read = io.StringIO()
 
-    def expect(text: str) -> None:
-        while child.expect_exact([text, "\x1b[6n"]) == 1:
-            child.send("\x1b[12;1R")
-
-    expect("Ctrl-D exits")
-    expect("Alt-Enter newline")
-    child.send("/help\r")
-    expect("/review [TEXT]")
-    expect("template: review code")
-    expect("Alt-Enter newline")
+    expect(child, "Ctrl-D exits")
+    expect(child, TOOLBAR)
+    say(child, "/help", "/review [TEXT]", "template: review code")
     child.send("/rev")
-    expect("template: review code")  # the completion menu
+    expect(child, "template: review code")  # the completion menu
     child.send("\t")
-    child.send(" x = {input}\r")
-    expect("looks fine")
-    expect("Alt-Enter newline")
-    child.send("plain follow-up\r")
-    expect("looks fine")
-    expect("Alt-Enter newline")
-    child.send("\x04")
-    child.expect(pexpect.EOF)
+    say(child, " x = {input}", "looks fine")
+    say(child, "plain follow-up", "looks fine")
+    child.sendcontrol("d")
+    assert exit_code(child) == 0
     review, follow_up = server.bodies
     assert review["messages"] == [
         {"role": "system", "content": "You review Go code."},  # from -T, with -P
