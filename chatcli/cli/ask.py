@@ -23,7 +23,8 @@ from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
 if TYPE_CHECKING:
-    from chatcli.cli.settings import Config
+    from chatcli.cli.settings import Config, Resolved
+    from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
 
 # Between piped stdin and the prompt in `ask --editor`; the text above it is stdin's, below it the prompt.
@@ -119,6 +120,28 @@ def _ask(
     config = resolved.config
     text = _prompt(env, words, options, extras, input_limits(config, options), template)
     recorder = wiring.new_recorder(env, config)
+    try:
+        return _answer(env, resolved, options, extras, schema, text, recorder, signals)
+    finally:
+        recorder.close()  # the library's last connection: SQLite folds its write-ahead log into the file
+
+
+def _answer(
+    env: Environment,
+    resolved: Resolved,
+    options: ChatOptions,
+    extras: AskExtras,
+    schema: dict[str, Any] | None,
+    text: Content,
+    recorder: Recorder,
+    signals: _TerminationSignals,
+) -> int:
+    """The turn itself, and what `ask` prints after it."""
+    from chatcli.cli import wiring
+
+    assert env.stdout is not None  # _ask refused a closed stdout
+
+    config = resolved.config
     opened = wiring.open_conversation(resolved, options, recorder, None if env.stdin_isatty else env.stdin)
     session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, config))
     from chatcli.storage.conversation_file import Autosave
@@ -141,7 +164,6 @@ def _ask(
     finally:
         if tools is not None:
             tools.close()
-        recorder.close()  # the library's last connection: SQLite folds its write-ahead log into the file
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
@@ -162,7 +184,6 @@ def _ask(
         report(env, describe_usage(result.info, session.model, time.monotonic() - started, config))
         if (totals := describe_totals(recorder, config)) is not None:
             report(env, totals)
-        recorder.close()
     return ExitStatus.OK
 
 
