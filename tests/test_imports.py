@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
+import time
 
+import pexpect
 import pytest
 
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
-from tests.openai_server import OpenAIServer
-from tests.probe import exit_probe
+from tests.openai_server import OpenAIServer, sse_reply
+from tests.probe import RUN_MAIN, exit_probe
+from tests.terminal import TOOLBAR, expect, say
 
 pytestmark = pytest.mark.e2e  # what a fresh interpreter loads
 
@@ -88,3 +93,73 @@ def test_models_never_imports_openai(server: OpenAIServer) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"other-model\ntest-model\n"
     assert loaded == ["httpcore2"]
+
+
+# Runs main() with wiring.new_renderer watched: as chatcli exits, reports for each renderer made whether the
+# Markdown renderer's modules had been imported before it was asked for.
+WATCH_RENDERER = exit_probe(
+    '"PRELOADED=" + json.dumps(preloaded)',
+    run="""
+from chatcli.cli import wiring
+preloaded = []
+_new_renderer = wiring.new_renderer
+def _watched(env, config):
+    preloaded.append("chatcli.render.markdown_renderer" in sys.modules)
+    return _new_renderer(env, config)
+wiring.new_renderer = _watched
+"""
+    + RUN_MAIN,
+)
+
+
+TERMINAL = {
+    "env": {**os.environ, "TERM": "xterm-256color"},
+    "dimensions": (24, 80),
+    "encoding": "utf-8",
+    "timeout": 30,
+}
+
+
+def preloaded(child: pexpect.spawn) -> list[bool]:
+    """What WATCH_RENDERER reported on the terminal (after whatever the terminal was sent before it)."""
+    shown = expect(child, pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, shown
+    reports = re.findall(r"PRELOADED=(\[[a-z, ]*\])", shown)
+    assert len(reports) == 1, shown
+    return json.loads(reports[0])
+
+
+def test_on_a_terminal_ask_imports_its_markdown_renderer_while_the_model_is_slow_to_start(
+    server: OpenAIServer,
+) -> None:
+    server.enqueue(sse_reply("The *answer*", delay=1.0))
+    child = pexpect.spawn(
+        sys.executable, ["-c", WATCH_RENDERER, "ask", "--base-url", server.url, "hi"], **TERMINAL
+    )
+    assert preloaded(child) == [True]
+
+
+def test_piped_ask_imports_no_markdown_renderer_ahead(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("The *answer*", delay=1.0))
+    done = subprocess.run(
+        [sys.executable, "-c", WATCH_RENDERER, "ask", "--base-url", server.url, "hi"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"The *answer*\n"
+    assert json.loads(_reported("PRELOADED=", done)) == [False]
+
+
+def test_the_repl_imports_its_markdown_renderer_while_the_user_types(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("The *answer*"))
+    child = pexpect.spawn(
+        sys.executable, ["-c", WATCH_RENDERER, "--base-url", server.url, "--no-log"], **TERMINAL
+    )
+    expect(child, TOOLBAR)
+    time.sleep(1)  # the user types
+    say(child, "hi", "answer")
+    child.sendeof()
+    assert preloaded(child) == [True]

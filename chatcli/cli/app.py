@@ -300,7 +300,12 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         model_names=lambda: known_models(config, env.dirs),
         tools=tools,
     )
-    return repl.run(on_ready=backend.start)
+
+    def start_background_work() -> None:  # while the user types
+        backend.start()
+        wiring.preload_renderer(env, config)
+
+    return repl.run(on_ready=start_background_work)
 
 
 def main() -> None:

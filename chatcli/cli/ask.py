@@ -259,6 +259,7 @@ def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
     spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
     if extras.extract or extras.schema:
         return TurnDisplay(SilentRenderer, spinner_to, reasoning_to, config.reasoning)
+    wiring.preload_renderer(env, config)  # the turn starts next: imported while the request waits
     return TurnDisplay(lambda: wiring.new_renderer(env, config), spinner_to, reasoning_to, config.reasoning)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
@@ -224,9 +227,7 @@ def new_renderer(env: Environment, config: Config) -> Renderer:
     from chatcli.render.sanitize import StreamSanitizer
 
     on_terminal = env.stdout_isatty
-    plain_terminal = env.dumb_terminal or env.no_color
-    markdown = config.markdown if config.markdown is not None else on_terminal and not plain_terminal
-    if markdown:
+    if _renders_markdown(env, config):
         from rich.console import Console
 
         from chatcli.render.markdown_renderer import MarkdownRenderer
@@ -234,6 +235,33 @@ def new_renderer(env: Environment, config: Config) -> Renderer:
         console = Console(file=env.stdout, highlight=False, force_terminal=on_terminal, no_color=env.no_color)
         return MarkdownRenderer(console, code_theme=config.code_theme)
     return PlainRenderer(env.stdout_binary, StreamSanitizer() if on_terminal else None)
+
+
+# A wait shorter than this is over before a thread importing the renderer helps, and that thread would slow it:
+# each of the request's network steps that wakes up waits for the interpreter lock the imports hold.
+_PRELOAD_AFTER = 0.02  # seconds
+
+
+def preload_renderer(env: Environment, config: Config) -> None:
+    """Import the Markdown stack `new_renderer` will need (Rich, markdown-it, Pygments: about 45 ms) in a thread,
+    from _PRELOAD_AFTER on, while chatcli waits for the server or the user: the first text then shows without
+    that delay."""
+    if _renders_markdown(env, config) and "chatcli.render.markdown" not in sys.modules:
+        timer = threading.Timer(_PRELOAD_AFTER, _import_markdown_stack)
+        timer.name, timer.daemon = "chatcli-preload", True
+        timer.start()
+
+
+def _import_markdown_stack() -> None:
+    with contextlib.suppress(Exception):  # an import that fails here fails again where the renderer is made
+        import chatcli.render.markdown
+        import chatcli.render.markdown_renderer  # noqa: F401
+
+
+def _renders_markdown(env: Environment, config: Config) -> bool:
+    if config.markdown is not None:
+        return config.markdown
+    return env.stdout_isatty and not (env.dumb_terminal or env.no_color)
 
 
 def new_tool_runner(
