@@ -41,6 +41,7 @@ class Run:
     output: bytes  # what the child wrote to stdout (on a terminal: everything the terminal received)
     returncode: int
     ended: float  # time.monotonic() when the child was reaped
+    first_output: float | None  # time.monotonic() when its first output arrived (None: it wrote nothing)
 
 
 def bench_env(home: Path) -> dict[str, str]:
@@ -74,7 +75,7 @@ def temporary_home() -> Iterator[Path]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _reap(process: subprocess.Popen[bytes], started: float, output: bytes) -> Run:
+def _reap(process: subprocess.Popen[bytes], started: float, output: tuple[bytes, float | None]) -> Run:
     _, status, usage = os.wait4(process.pid, 0)
     ended = time.monotonic()
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -82,9 +83,10 @@ def _reap(process: subprocess.Popen[bytes], started: float, output: bytes) -> Ru
         cpu=usage.ru_utime + usage.ru_stime,
         wall=ended - started,
         rss_mib=usage.ru_maxrss / 1024,
-        output=output,
+        output=output[0],
         returncode=process.returncode,
         ended=ended,
+        first_output=output[1],
     )
 
 
@@ -126,8 +128,10 @@ def run_on_terminal(argv: Sequence[str], env: dict[str, str], timeout: float = 1
     return run
 
 
-def _drain(fd: int, process: subprocess.Popen[bytes], timeout: float) -> bytes:
+def _drain(fd: int, process: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, float | None]:
+    """Everything read from `fd` until its writers are gone, and when its first byte came."""
     chunks: list[bytes] = []
+    first: float | None = None
     deadline = time.monotonic() + timeout
     while True:
         ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
@@ -140,8 +144,10 @@ def _drain(fd: int, process: subprocess.Popen[bytes], timeout: float) -> bytes:
             break
         if not chunk:
             break
+        if first is None:
+            first = time.monotonic()
         chunks.append(chunk)
-    return b"".join(chunks)
+    return b"".join(chunks), first
 
 
 def _check(argv: Sequence[str], run: Run, errors: object) -> None:
@@ -173,8 +179,11 @@ class SSEServer:
             if parts[:1] == ["done"]:
                 self._done.put((float(parts[2]), float(parts[3])))
 
-    def url(self, tokens: int, rate: float = 0) -> str:
-        return f"http://127.0.0.1:{self.port}/t/{tokens}/r/{rate:g}/v1"
+    def url(self, tokens: int, rate: float = 0, first: float = 0) -> str:
+        """The base URL of an answer of `tokens` tokens at `rate` tokens/s (0: at once), its first token sent
+        `first` seconds after the response began (a model's time to first token)."""
+        delay = f"/f/{first:g}" if first else ""
+        return f"http://127.0.0.1:{self.port}/t/{tokens}/r/{rate:g}{delay}/v1"
 
     def next_stream(self, requested_after: float, timeout: float = 10) -> tuple[float, float]:
         """(request arrived, last byte) of the first stream whose request came after `requested_after`."""

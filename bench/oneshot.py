@@ -7,6 +7,8 @@ Subjects, each a child process; every round runs each once, interleaved, and the
   sdk      the 8-line openai SDK script (when openai is installed)
   llm      `llm -m bench hi` through an extra-openai-models.yaml (when llm is on PATH; skipped otherwise)
 Targets: chatcli ≤ 1.5 × the minimal client piped, ≤ 1.6 × on a terminal (where chatcli renders Markdown).
+Also shown: how long after the server's first token the first text reaches the terminal, when the model takes
+0.3 s to its first token (chatcli imports its Markdown renderer while it waits).
 Usage: python bench/oneshot.py [--quick] [--rounds N]
 """
 
@@ -40,6 +42,7 @@ from harness import (
 )
 
 TOKENS = 10
+FIRST_TOKEN_DELAY = 0.3  # seconds: the model's time to first token, for the first-text measurement
 LLM = shutil.which("llm")
 PIPE_LIMIT, TERMINAL_LIMIT = 1.5, 1.6
 
@@ -161,10 +164,13 @@ def measure(rounds: int) -> tuple[list[Target], str]:
                 env = {**bench_env(home), **(llm_env or {})}
                 chosen = subjects(ask_url, models.url, llm_env is not None)
                 runs = _measure(chosen, env, rounds)
+            lags = _first_text_lags(server, bench_env(home), rounds)
         finally:
             models.shutdown()
             models.server_close()
-    return _report(runs, rounds, llm_env is not None)
+    targets, text = _report(runs, rounds, llm_env is not None)
+    lag_target, lag_text = _report_lags(lags, rounds)
+    return [*targets, lag_target], text + "\n\n" + lag_text
 
 
 def _measure(
@@ -185,6 +191,45 @@ def _measure(
             for name, argv in chosen.items():
                 runs.setdefault((name, mode), []).append(runner(argv, env))
     return runs
+
+
+def _first_text_lags(
+    server: SSEServer, env: dict[str, str], rounds: int
+) -> dict[tuple[str, str], list[float]]:
+    """Seconds from the server sending the first token to the first byte on the client's stdout, for the
+    minimal client and chatcli, piped and on a terminal, against a model that takes FIRST_TOKEN_DELAY s."""
+    url = server.url(TOKENS, first=FIRST_TOKEN_DELAY)
+    chosen = {name: argv for name, argv in subjects(url, url, with_llm=False).items() if name.endswith("ask")}
+    runners = {"piped": run_piped, "terminal": run_on_terminal}
+    server.forget_reports()
+    lags: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for mode, runner in runners.items():
+            for name, argv in chosen.items():
+                run = runner(argv, env)
+                arrived, _ = server.next_stream(requested_after=run.ended - run.wall)
+                assert run.first_output is not None
+                lags.setdefault((name, mode), []).append(run.first_output - (arrived + FIRST_TOKEN_DELAY))
+    return lags
+
+
+def _report_lags(lags: dict[tuple[str, str], list[float]], rounds: int) -> tuple[Target, str]:
+    rows = [
+        (LABELS[name], *(f"{median(lags[(name, mode)]) * 1e3:.1f}" for mode in ("piped", "terminal")))
+        for name in ("minimal ask", "chatcli ask")
+    ]
+    terminal = median(lags[("chatcli ask", "terminal")]) * 1e3
+    text = (
+        f"First text after the server's first token, the model taking {FIRST_TOKEN_DELAY} s to it, median of "
+        f"{rounds} interleaved rounds:\n\n" + markdown_table(("client", "piped ms", "terminal ms"), rows)
+    )
+    target = Target(
+        f"terminal: first text after the server's first token (time to first token {FIRST_TOKEN_DELAY} s)",
+        f"{terminal:.1f} ms",
+        "informational",
+        None,
+    )
+    return target, text
 
 
 def _report(runs: dict[tuple[str, str], list[Run]], rounds: int, with_llm: bool) -> tuple[list[Target], str]:

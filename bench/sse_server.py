@@ -2,7 +2,8 @@
 
 The answer's size and pace are in the URL, so any client can be pointed at it with a base URL:
 `http://127.0.0.1:PORT/t/20000/r/2000/v1` streams 20 000 tokens at 2 000 tokens/s (`r/0`: as fast as
-possible). Every token is one `chat.completion.chunk` event in its own HTTP chunk, as real servers send them.
+possible); `/t/10/r/0/f/0.3/v1` sends the role chunk at once and the tokens 0.3 s later (a model's time to first
+token). Every token is one `chat.completion.chunk` event in its own HTTP chunk, as real servers send them.
 After each stream the server prints `done TOKENS REQUEST LAST_BYTE` on stdout: `time.monotonic()` when the request
 arrived and when the last byte was written (the clock is system-wide, so the benchmark can compare them with its own).
 
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from answers import markdown_answer
 
-_PATH = re.compile(r"^/t/(\d+)/r/(\d+(?:\.\d+)?)/v1/chat/completions$")
+_PATH = re.compile(r"^/t/(\d+)/r/(\d+(?:\.\d+)?)(?:/f/(\d+(?:\.\d+)?))?/v1/chat/completions$")
 _LOCK = threading.Lock()
 
 
@@ -68,9 +69,9 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         match = _PATH.match(self.path)
         if match is None:
-            self.send_error(404, "use /t/TOKENS/r/RATE/v1/chat/completions")
+            self.send_error(404, "use /t/TOKENS/r/RATE[/f/SECONDS]/v1/chat/completions")
             return
-        n_tokens, rate = int(match[1]), float(match[2])
+        n_tokens, rate, first = int(match[1]), float(match[2]), float(match[3] or 0)
         frames = stream_frames(n_tokens)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -80,6 +81,10 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
+            if first:
+                self.connection.sendall(frames[0])
+                time.sleep(first)
+                frames = frames[1:]
             if rate <= 0:
                 self.connection.sendall(b"".join(frames))
             else:
