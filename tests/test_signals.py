@@ -163,3 +163,38 @@ def test_output_piped_into_head_ends_quietly_and_closes_the_http_stream(server: 
     assert chatcli.returncode == 141
     assert stderr == b""
     assert server.wait_for_disconnect(WAIT)
+
+
+# chatcli's main() with SIGINT sent to it as the Typer app's module starts loading (`python -c` code).
+INTERRUPTED_WHILE_LOADING = """
+import os, signal, sys
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "chatcli.cli.app":
+            os.kill(os.getpid(), signal.SIGINT)
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["chatcli", "ask", "-b", "echo", "hi"]
+from chatcli.cli import main
+main()
+"""
+
+
+def test_ctrl_c_while_chatcli_loads_ends_it_quietly() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITH_SIGINT, sys.executable, "-c", INTERRUPTED_WHILE_LOADING],
+        capture_output=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (-signal.SIGINT, b"", b"")
+
+
+def test_a_sigint_ignored_by_the_parent_stays_ignored_while_chatcli_loads() -> None:
+    ignoring = WITH_SIGINT.replace("SIG_DFL", "SIG_IGN")  # as a shell starts a background job
+    done = subprocess.run(
+        [sys.executable, "-c", ignoring, sys.executable, "-c", INTERRUPTED_WHILE_LOADING],
+        capture_output=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, b"Echo: hi\n"), done.stderr
