@@ -1,4 +1,5 @@
-"""Start-up stays light: the quick commands never import openai or prompt_toolkit (checked in a subprocess)."""
+"""Start-up stays light: the quick commands never import openai or prompt_toolkit, and the Markdown renderer is
+imported while chatcli waits for the model or the user, never on a pipe (checked in a subprocess)."""
 
 from __future__ import annotations
 
