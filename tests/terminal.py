@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import pexpect
@@ -72,17 +73,19 @@ TOOLBAR = "Alt-Enter newline"  # the REPL draws it with every new prompt
 
 def spawn_chatcli(
     *args: str,
+    command: Sequence[str] = (CHATCLI,),
     env: dict[str, str] | None = None,
     dimensions: tuple[int, int] = (24, 80),
     encoding: str | None = "utf-8",
     timeout: float = 30,
 ) -> pexpect.spawn:
-    """`chatcli ARGS` on a new pseudo-terminal of `dimensions` (rows, columns), TERM=xterm-256color unless
-    `env` says otherwise; with `encoding` None the child reads and writes bytes."""
+    """`chatcli ARGS` (or `command` ARGS, such as a probe running chatcli's main) on a new pseudo-terminal of
+    `dimensions` (rows, columns), TERM=xterm-256color unless `env` says otherwise; with `encoding` None the
+    child reads and writes bytes."""
     require_e2e()
     return pexpect.spawn(
-        CHATCLI,
-        list(args),
+        command[0],
+        [*command[1:], *args],
         env={**os.environ, "TERM": "xterm-256color", **(env or {})},
         dimensions=dimensions,
         encoding=encoding,

@@ -4,7 +4,6 @@ imported while chatcli waits for the model or the user, never on a pipe (checked
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from tests.openai_server import OpenAIServer, sse_reply
 from tests.probe import RUN_MAIN, exit_probe
-from tests.terminal import TOOLBAR, expect, say
+from tests.terminal import TOOLBAR, expect, say, spawn_chatcli
 
 pytestmark = pytest.mark.e2e  # what a fresh interpreter loads
 
@@ -113,14 +112,6 @@ wiring.new_renderer = _watched
 )
 
 
-TERMINAL = {
-    "env": {**os.environ, "TERM": "xterm-256color"},
-    "dimensions": (24, 80),
-    "encoding": "utf-8",
-    "timeout": 30,
-}
-
-
 def preloaded(child: pexpect.spawn) -> list[bool]:
     """What WATCH_RENDERER reported on the terminal (after whatever the terminal was sent before it)."""
     shown = expect(child, pexpect.EOF)
@@ -135,8 +126,8 @@ def test_on_a_terminal_ask_imports_its_markdown_renderer_while_the_model_is_slow
     server: OpenAIServer,
 ) -> None:
     server.enqueue(sse_reply("The *answer*", delay=1.0))
-    child = pexpect.spawn(
-        sys.executable, ["-c", WATCH_RENDERER, "ask", "--base-url", server.url, "hi"], **TERMINAL
+    child = spawn_chatcli(
+        "ask", "--base-url", server.url, "hi", command=(sys.executable, "-c", WATCH_RENDERER)
     )
     assert preloaded(child) == [True]
 
@@ -156,8 +147,8 @@ def test_piped_ask_imports_no_markdown_renderer_ahead(server: OpenAIServer) -> N
 
 def test_the_repl_imports_its_markdown_renderer_while_the_user_types(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("The *answer*"))
-    child = pexpect.spawn(
-        sys.executable, ["-c", WATCH_RENDERER, "--base-url", server.url, "--no-log"], **TERMINAL
+    child = spawn_chatcli(
+        "--base-url", server.url, "--no-log", command=(sys.executable, "-c", WATCH_RENDERER)
     )
     expect(child, TOOLBAR)
     time.sleep(1)  # the user types
