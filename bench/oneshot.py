@@ -45,6 +45,10 @@ TOKENS = 10
 FIRST_TOKEN_DELAY = 0.3  # seconds: the model's time to first token, for the first-text measurement
 LLM = shutil.which("llm")
 PIPE_LIMIT, TERMINAL_LIMIT = 1.5, 1.6
+MODES: dict[str, Callable[[Sequence[str], dict[str, str]], Run]] = {
+    "piped": run_piped,
+    "terminal": run_on_terminal,
+}
 
 # The floor: what any Python CLI pays (Typer, one HTTP request with the standard library, printing).
 MINIMAL = """
@@ -176,10 +180,6 @@ def measure(rounds: int) -> tuple[list[Target], str]:
 def _measure(
     chosen: dict[str, list[str]], env: dict[str, str], rounds: int
 ) -> dict[tuple[str, str], list[Run]]:
-    runners: dict[str, Callable[[Sequence[str], dict[str, str]], Run]] = {
-        "piped": run_piped,
-        "terminal": run_on_terminal,
-    }
     answer = "".join(markdown_answer(TOKENS)).encode()
     for name, argv in chosen.items():  # warm the page cache and the .pyc files, and check each answers right
         expected = b"model-0" if name.endswith("models") else answer
@@ -187,7 +187,7 @@ def _measure(
             raise RuntimeError(f"{name} did not print {expected!r}")
     runs: dict[tuple[str, str], list[Run]] = {}
     for _ in range(rounds):
-        for mode, runner in runners.items():
+        for mode, runner in MODES.items():
             for name, argv in chosen.items():
                 runs.setdefault((name, mode), []).append(runner(argv, env))
     return runs
@@ -200,11 +200,10 @@ def _first_text_lags(
     minimal client and chatcli, piped and on a terminal, against a model that takes FIRST_TOKEN_DELAY s."""
     url = server.url(TOKENS, first=FIRST_TOKEN_DELAY)
     chosen = {name: argv for name, argv in subjects(url, url, with_llm=False).items() if name.endswith("ask")}
-    runners = {"piped": run_piped, "terminal": run_on_terminal}
     server.forget_reports()
     lags: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):
-        for mode, runner in runners.items():
+        for mode, runner in MODES.items():
             for name, argv in chosen.items():
                 run = runner(argv, env)
                 arrived, _ = server.next_stream(requested_after=run.ended - run.wall)
