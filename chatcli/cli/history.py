@@ -48,9 +48,10 @@ _MARKS = ("\ue000", "\ue001")
 
 
 def _open(env: Environment) -> Library:
+    from chatcli.render.message_text import shown_content
     from chatcli.storage.library import Library
 
-    return Library(env.dirs.library_file)
+    return Library(env.dirs.library_file, content_text=shown_content)
 
 
 def _json(env: Environment, data: Any) -> str:
@@ -145,7 +146,7 @@ def print_conversation(
     """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise;
     an image as a one-line placeholder, never its base64. With `reasoning`, an answer's reasoning comes
     first, under its own heading (dimmed on a terminal)."""
-    from chatcli.storage.images import shown_text
+    from chatcli.render.message_text import shown_text
 
     if not terminal:
         out.write(
