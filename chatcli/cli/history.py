@@ -160,7 +160,7 @@ def print_conversation(
         return
     from rich.console import Console
 
-    from chatcli.render.markdown import Flow, Lines, render_markdown
+    from chatcli.render.markdown import Lines, PieceContext, render_markdown
 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
@@ -171,7 +171,7 @@ def print_conversation(
             console.print()
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
         # As answers show while they stream; a huge block shows as wrapped text, at a cost linear in its size.
-        lines, _ = render_markdown(console, sanitize(shown_text(message)), Flow(), "monokai")
+        lines, _ = render_markdown(console, sanitize(shown_text(message)), PieceContext(), "monokai")
         console.print(Lines(lines), crop=False)
         console.print()
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatcli.render.blocks import BlockSplitter, ClosedPiece
-    from chatcli.render.markdown import Flow, Line
+    from chatcli.render.markdown import Line, PieceContext
 
 
 MIN_INTERVAL = 1 / 20  # seconds between redraws of the open block, at least…
@@ -39,7 +39,7 @@ class MarkdownRenderer:
         self, console: Console, code_theme: str = "monokai", *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         from chatcli.render.blocks import BlockSplitter
-        from chatcli.render.markdown import PLAIN_BLOCK_CHARS, Flow
+        from chatcli.render.markdown import PLAIN_BLOCK_CHARS, PieceContext
 
         self._console = console
         self._code_theme = code_theme
@@ -48,7 +48,7 @@ class MarkdownRenderer:
         self._parts: list[str] = []  # received since the last update
         self._parts_size = 0
         self._splitter = BlockSplitter(PLAIN_BLOCK_CHARS)  # holds the open block(s): not printed yet
-        self._flow = Flow()
+        self._context = PieceContext()
         self._fence_started = False  # some lines of the splitter's open fenced code block are printed already
         # Code of the open fence printed so far (None: too long to lex again).
         self._code_before: tuple[str, ...] | None = ()
@@ -82,7 +82,7 @@ class MarkdownRenderer:
                 self._catch_up.start()
             elif was_empty:
                 # Otherwise the thread already waits for the next update time: waking it for every token
-                # would cost a thread switch each, a large share of the renderer's CPU at fast streams.
+                # would cost a thread switch each (see README, Performance).
                 self._wake.notify()
 
     def refresh(self) -> None:
@@ -153,30 +153,37 @@ class MarkdownRenderer:
         """Render what has closed (everything when `final`) and take it out of the pending text.
 
         Works on copies and stores them at the end, so that Ctrl-C while rendering loses nothing."""
-        from chatcli.render.markdown import Flow, render_markdown
+        from chatcli.render.markdown import PieceContext, render_markdown
 
         splitter = self._splitter.copy()
-        flow, started, before = self._flow, self._fence_started, self._code_before
+        context, started, before = self._context, self._fence_started, self._code_before
         out: list[Line] = []
         for piece in splitter.closed_pieces(final):
             if started and piece.fence is not None:
-                out += self._rest_of_code(piece, flow, before)
-                flow = Flow(blank_before=True)
+                out += self._rest_of_code(piece, context, before)
+                context = PieceContext(blank_before=True)
             else:
-                lines, flow = render_markdown(
-                    self._console, piece.text, flow, self._code_theme, piece.list_goes_on
+                lines, context = render_markdown(
+                    self._console, piece.text, context, self._code_theme, piece.list_goes_on
                 )
                 out += lines
             if piece.fence is not None:
                 started, before = False, ()
         if splitter.fence is not None and not final:
-            lines, before = self._code_piece(splitter, before, flow)
+            lines, before = self._code_piece(splitter, before, context)
             out += lines
             started = started or bool(lines)
-        self._splitter, self._flow, self._fence_started, self._code_before = splitter, flow, started, before
+        self._splitter, self._context, self._fence_started, self._code_before = (
+            splitter,
+            context,
+            started,
+            before,
+        )
         return out
 
-    def _rest_of_code(self, piece: ClosedPiece, flow: Flow, before: tuple[str, ...] | None) -> list[Line]:
+    def _rest_of_code(
+        self, piece: ClosedPiece, context: PieceContext, before: tuple[str, ...] | None
+    ) -> list[Line]:
         """The last lines of a fenced code block whose first lines are printed already (`before`, when not too
         many to lex again)."""
         from chatcli.render.markdown import render_code
@@ -193,12 +200,12 @@ class MarkdownRenderer:
             self._code_theme,
             first=False,
             last=True,
-            flow=flow,
+            context=context,
             before=before or (),
         )
 
     def _code_piece(
-        self, splitter: BlockSplitter, before: tuple[str, ...] | None, flow: Flow
+        self, splitter: BlockSplitter, before: tuple[str, ...] | None, context: PieceContext
     ) -> tuple[list[Line], tuple[str, ...] | None]:
         """Print the first lines of an open fenced code block taller than the live area; keep its last ones
         (at least its last non-blank line, so that the piece printed last is never empty). `before`: the code
@@ -223,7 +230,7 @@ class MarkdownRenderer:
             self._code_theme,
             first=before == (),
             last=False,
-            flow=flow,
+            context=context,
             before=before or (),
         )
         splitter.drop_code_lines(count)
@@ -235,7 +242,7 @@ class MarkdownRenderer:
 
     def _live_lines(self) -> list[Line]:
         """The last lines of the open block, rendered from at most a few screens of its source."""
-        from chatcli.render.markdown import Flow, render_code, render_markdown
+        from chatcli.render.markdown import PieceContext, render_code, render_markdown
 
         console, theme, height = self._console, self._code_theme, self._live_height()
         pending, fence = self._splitter.pending, self._splitter.fence
@@ -252,14 +259,16 @@ class MarkdownRenderer:
                 theme,
                 first=False,
                 last=True,
-                flow=Flow(),
+                context=PieceContext(),
                 before=self._code_before or (),
             )
         elif len(pending) > limit:
             head = pending[: pending.index("\n") + 1] if fence is not None else ""
-            lines, _ = render_markdown(console, head + _tail(pending[len(head) :], limit), Flow(), theme)
+            lines, _ = render_markdown(
+                console, head + _tail(pending[len(head) :], limit), PieceContext(), theme
+            )
         else:
-            lines, _ = render_markdown(console, pending, self._flow, theme)
+            lines, _ = render_markdown(console, pending, self._context, theme)
         return lines[-height:]
 
 
