@@ -1,4 +1,5 @@
-"""Split streamed Markdown into closed blocks, which no later text can change, and the open rest."""
+"""Split streamed Markdown into closed blocks, which no later text can change, and the open rest: where a block
+begins, and what it is, by markdown-it; where an open fenced code block ends, by the rule markdown-it applies."""
 
 from __future__ import annotations
 
