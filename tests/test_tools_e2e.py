@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_chatcli
-from tests.openai_server import OpenAIServer, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
+from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
 from tests.test_imports import heavy_modules_loaded
 
 pytestmark = pytest.mark.e2e
@@ -242,6 +242,26 @@ def test_a_tool_conversation_is_kept_resumed_with_a_valid_history_and_shown_comp
     shown = run_chatcli("history", "show", _latest_id(isolated_home))
     text = shown.stdout.decode()
     assert 'calls notes__add {"a": 20, "b": 22}' in text and "## tool\n\nresult: 42" in text
+
+
+@pytest.mark.parametrize("tools", [(), ("--tools", "notes")])
+def test_reasoning_stays_apart_from_the_answer_with_tools_on_as_off(
+    server: OpenAIServer, isolated_home: Path, tmp_path: Path, tools: tuple[str, ...]
+) -> None:
+    configure(isolated_home)
+    separate = chunk(reasoning_content="Weighing it.")
+    server.enqueue(
+        Reply(
+            body=[sse_event(separate), *sse_reply("<think>Let me reason…</think>", "The sea is large.").body]
+        )
+    )
+    saved = tmp_path / "a.json"
+    done = ask(server, *tools, "-o", str(saved), "hi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"The sea is large.\n"
+    answer = json.loads(saved.read_text())["messages"][-1]
+    assert answer["content"] == "The sea is large."
+    assert answer["reasoning"] == "Weighing it.Let me reason…"
 
 
 def _latest_id(home: Path) -> str:

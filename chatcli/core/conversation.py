@@ -70,9 +70,6 @@ class Conversation:
         """The messages to send for a new user turn, without changing the conversation."""
         return [*self.messages, Message("user", content)]
 
-    def commit(self, user: Message, answer: Message) -> None:
-        self.messages += (user, answer)
-
     def commit_exchange(self, messages: Sequence[Message]) -> None:
         """Add a whole exchange at once: the user message, tool calls and their results, the answer."""
         self.messages += messages

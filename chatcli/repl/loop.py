@@ -19,8 +19,9 @@ from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
-from chatcli.core.session import Session
+from chatcli.core.session import Session, TurnOverrides
 from chatcli.core.stream import empty_answer_message
+from chatcli.core.turn import TurnResult
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
@@ -172,8 +173,9 @@ class Repl:
         if recorded is not None:
             self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {recorded})")
 
-    def ask(self, text: Content) -> None:
-        """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
+    def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
+        """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
+        line."""
         animated = self._terminal if self._animated else None
         reasoning_to = self._env.stderr if self._env.stderr_isatty else None
 
@@ -184,15 +186,15 @@ class Repl:
         fd = self._env.stdin_fd()
         try:
             with quiet_input(fd) if fd is not None else contextlib.nullcontext():
-                result = self.session.turn(text, new_display(), new_display)
+                result = self.session.turn(text, new_display(), new_display, overrides)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
-            return
+            return None
         except ChatError as error:
             self.screen.error(str(error))
-            return
+            return None
         if self._terminal_closed():
-            return  # nothing can be shown any more; the loop ends
+            return result  # nothing can be shown any more; the loop ends
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
         elif not result.text and result.cut_short is None:
@@ -204,6 +206,7 @@ class Repl:
         self.tally.add_turn(usage, cost)
         self._out.write("\n")
         self._out.flush()
+        return result
 
     def _greet(self) -> None:
         self.screen.notice(

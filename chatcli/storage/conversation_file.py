@@ -11,7 +11,8 @@ from typing import Any
 
 from chatcli.core.conversation import ROLES, Conversation, Message
 from chatcli.core.errors import BadFileError, HistoryError
-from chatcli.core.session import Session, TurnResult
+from chatcli.core.session import Session
+from chatcli.core.turn import TurnResult
 from chatcli.storage.files import (
     FileTooLarge,
     NotRegularFile,

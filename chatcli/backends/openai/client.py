@@ -96,10 +96,9 @@ class OpenAIBackend:
                     raise BackendError(self._unreachable(error, attempt + 1)) from None
             else:
                 try:
-                    yield from self._answer(response, request)
+                    return (yield from self._answer(response))
                 finally:
                     response.close()  # early too (Ctrl-C, a grace that ran out): the server stops generating
-                return
             wait, why = retry
             if self._network.deadline is not None and time.monotonic() + wait >= self._network.deadline:
                 raise BackendError(self._diagnosis.turn_too_long())
@@ -205,15 +204,15 @@ class OpenAIBackend:
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    def _answer(self, response: Response, request: ChatRequest) -> AnswerStream:
+    def _answer(self, response: Response) -> AnswerStream:
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
-            yield from self._whole_answer(self._read_whole(response), content_type, request)
-            return
-        watch = _Watch(request.info, wants_usage=self._settings.stream and self.asks_for_usage)
+            return (yield from self._whole_answer(self._read_whole(response), content_type))
+        info = StreamInfo()
+        watch = _StreamEnd(info, wants_usage=self._settings.stream and self.asks_for_usage)
         events = read_events(
             watch.lines(read_lines(self._inflated(response.raw, response.headers)), self._network),
-            request.info,
+            info,
             self._key,
             self._settings.notify,
         )
@@ -227,7 +226,7 @@ class OpenAIBackend:
                 yield piece
         except httpcore2.TimeoutException as error:
             if watch.finished:
-                return  # the answer is complete; the server just did not end the stream
+                return info  # the answer is complete; the server just did not end the stream
             if self._network.out_of_turn_time():
                 raise failure(self._diagnosis.turn_too_long(), watch.got_text) from None
             raise failure(self._diagnosis.lost(error, started), started) from None
@@ -236,23 +235,28 @@ class OpenAIBackend:
         except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
             raise failure("server sent malformed stream data", started) from None
         except BackendError as error:
-            if watch.ended and not watch.got_text and request.info.finish_reason is None:
+            if watch.ended and not watch.got_text and info.finish_reason is None:
                 raise BackendError(
                     "the server ended the stream without an answer; the prompt may exceed the model's context"
                 ) from error
             raise
+        return info
 
-    def _whole_answer(self, body: bytes, content_type: str, request: ChatRequest) -> Iterator[str]:
+    def _whole_answer(self, body: bytes, content_type: str) -> AnswerStream:
         """A server that ignored `stream` and sent the whole completion as JSON still gets its answer shown."""
-        content = read_completion(body.decode("utf-8", "replace"), request.info, self._settings.notify)
-        if content is None:
+        info = StreamInfo()
+        answer = read_completion(body.decode("utf-8", "replace"), info, self._settings.notify)
+        if answer is None:
             kind = content_type.split(";")[0] or "no content type"
             raise BackendError(
                 f"{self.base_url} answered with {kind} instead of an event stream; "
                 "is this an OpenAI-compatible endpoint?"
             )
+        content, calls = answer
         if content:
             yield content
+        yield from calls
+        return info
 
     def _read_whole(self, response: Response) -> bytes:
         return self._read(response.raw, response.headers, MAX_BODY_BYTES, cut=False)
@@ -299,9 +303,10 @@ class OpenAIBackend:
             raise BackendError(f"{self.base_url} sent a body whose compression is corrupt") from None
 
 
-class _Watch:
-    """Watches the event stream's lines go by: once a choice has finished (and its usage came, when asked
-    for) the server gets only FINISH_GRACE seconds more to end the stream; notes whether the stream ended."""
+class _StreamEnd:
+    """Watches for the end of the event stream as its lines go by: once a choice has finished (and its usage
+    came, when asked for) the server gets only FINISH_GRACE seconds more to end the stream; notes whether the
+    stream ended."""
 
     def __init__(self, info: StreamInfo, *, wants_usage: bool) -> None:
         self.info = info
