@@ -102,3 +102,48 @@ def test_every_third_party_package_chatcli_imports_is_declared() -> None:
         if (top := name.split(".")[0]) not in sys.stdlib_module_names and top != "chatcli"
     }
     assert used - declared == set()
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(tree: ast.Module, known: set[str]) -> set[str]:
+    """The chatcli modules a module imports anywhere (at its top, in a function, under TYPE_CHECKING);
+    `from chatcli.x import y` names module chatcli.x.y when there is one."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found |= {f"{node.module}.{alias.name}" for alias in node.names} | {node.module}
+    return {name for name in found if name in known}
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    graph = {module_name(path): tree for _, path, tree in modules()}
+    edges = {name: imported_modules(tree, set(graph)) - {name} for name, tree in graph.items()}
+    packages = {
+        name for _, path, _ in modules() if path.name == "__init__.py" for name in [module_name(path)]
+    }
+    cycles = []
+    for start in sorted(edges):
+        path = _path_back(start, edges, packages)
+        if path is not None and min(path) == start:  # each cycle once, from its smallest module
+            cycles.append(" → ".join(path))
+    assert cycles == []
+
+
+def _path_back(start: str, edges: dict[str, set[str]], packages: set[str]) -> list[str] | None:
+    """A shortest chain of imports from `start` back to itself (package __init__ files not followed)."""
+    seen, queue = {start}, [[start]]
+    while queue:
+        path = queue.pop(0)
+        for target in sorted(edges[path[-1]] - packages):
+            if target == start:
+                return [*path, start]
+            if target not in seen:
+                seen.add(target)
+                queue.append([*path, target])
+    return None
