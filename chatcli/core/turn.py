@@ -21,6 +21,7 @@ from chatcli.core.stream import (
     AnswerStream,
     Backend,
     ChatRequest,
+    Piece,
     Reasoning,
     StreamInfo,
     ToolCall,
@@ -206,26 +207,31 @@ class _RoundReader:
     def read(self, stream: AnswerStream) -> StreamInfo:
         """Every piece of `stream`; what it returns at its end."""
         splitter, text, feed = self._splitter, self.text, self._renderer.feed
+        room = self._max_bytes  # for the text: what reasoning and tool calls leave of the byte cap
         while True:
             try:
                 piece = next(stream)
             except StopIteration as end:
                 self._show(splitter.flush())
                 return end.value or StreamInfo()
-            if isinstance(piece, str):
-                if splitter.in_answer:  # the common case, kept cheap
-                    text.add(piece)
-                    feed(piece)
-                else:
-                    self._show(splitter.feed(piece))
-            elif isinstance(piece, ToolCallPiece):
-                self._add_call(piece)
+            if isinstance(piece, str) and splitter.in_answer:  # the common case, kept cheap
+                text.add(piece)
+                feed(piece)
             else:
-                self._show([piece])
-            if text.size + self.thoughts.size + self.calls.size > self._max_bytes:
+                self._take(piece)
+                room = self._max_bytes - self.thoughts.size - self.calls.size
+            if text.size > room:
                 raise PartialAnswer(
                     f"the answer passed max_answer_bytes ({self._max_bytes} bytes); chatcli stopped reading it"
                 )
+
+    def _take(self, piece: Piece) -> None:
+        if isinstance(piece, str):
+            self._show(self._splitter.feed(piece))
+        elif isinstance(piece, ToolCallPiece):
+            self._add_call(piece)
+        else:
+            self._show([piece])
 
     def _show(self, parts: list[str | Reasoning]) -> None:
         for part in parts:

@@ -265,7 +265,7 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        import email.utils  # about 10 ms, for the rare HTTP-date form
+        import email.utils  # slow to import, and only for the rare HTTP-date form
 
         try:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()

@@ -9,7 +9,7 @@ sending keep-alive comments forever makes no progress): the client renews it whe
 An optional turn deadline (`max_turn_seconds`) caps everything.
 
 Proxies and trusted certificates come from BackendSettings, never from the process environment; the TLS
-context (loading the certificate store costs about 20 ms) is built only for a connection that needs one.
+context (loading the certificate store is slow) is built only for a connection that needs one.
 """
 
 from __future__ import annotations
