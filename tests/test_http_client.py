@@ -442,6 +442,19 @@ def test_a_307_on_the_same_host_is_followed_with_the_body(server: OpenAIServer) 
     assert second.body == first.body and second.headers["authorization"] == f"Bearer {TEST_KEY}"
 
 
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/x", "http://[::1:18110/x", "ftp://127.0.0.1/x", "https://:443/x"]
+)
+def test_a_redirect_to_an_unusable_location_is_one_line(server: OpenAIServer, location: str) -> None:
+    server.enqueue(redirect_reply(307, location))
+    result = ask(server.url, "hi")
+    assert result.returncode == 1
+    assert one_line_error(result) == (
+        f"{server.url} redirects to {location!r} (307), which is not a usable http(s) address; check the base URL"
+    )
+    assert len(server.requests) == 1
+
+
 def test_a_redirect_to_another_host_is_not_followed_and_names_the_new_location(server: OpenAIServer) -> None:
     elsewhere = server.url.replace("127.0.0.1", "localhost")
     server.enqueue(redirect_reply(308, f"{elsewhere}/chat/completions?token=secret"))

@@ -33,7 +33,13 @@ from chatcli.backends.openai.diagnosis import (
 )
 from chatcli.backends.openai.events import failure, read_completion, read_events, read_lines
 from chatcli.backends.openai.request import EncodedBody, chat_body, encode_body, request_headers
-from chatcli.backends.openai.transport import DEFAULT_PORTS, TRANSPORT_ERRORS, Connections, PhasedNetwork
+from chatcli.backends.openai.transport import (
+    DEFAULT_PORTS,
+    TRANSPORT_ERRORS,
+    Connections,
+    NoProgress,
+    PhasedNetwork,
+)
 from chatcli.backends.redact import shown_url
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, StreamInfo
@@ -43,7 +49,9 @@ MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 char
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
 INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
 MAX_REDIRECTS = 5
-FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for the server to end the stream
+FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for its usage and the end of the stream
+MAX_HEAD_BYTES = 1024 * 1024  # read before a response's headers (interim 1xx responses included) end
+MAX_IDLE_LINES = 100_000  # event-stream lines in a row without an answer piece
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MIB = 1024 * 1024
 
@@ -152,23 +160,18 @@ class OpenAIBackend:
             headers["Content-Type"] = "application/json"
             headers["Content-Length"] = str(content.length)
         visited = [url]
+        self._network.limit_bytes(MAX_HEAD_BYTES)
         while True:
             target = urlsplit(url)
             headers["Host"] = target.netloc.rpartition("@")[2]
-            response = self._connections.send(
-                httpcore2.Request(
-                    method,
-                    target._replace(netloc=headers["Host"]).geturl(),
-                    headers=list(headers.items()),
-                    content=content,
-                    extensions={"timeout": self._timeouts},
-                )
+            response = self._request(
+                method, target._replace(netloc=headers["Host"]).geturl(), headers, content
             )
             status = response.status
             header = _headers(response)
             if status in _REDIRECTS and "location" in header:
                 response.close()
-                location = urljoin(url, header["location"])
+                location = self._location(url, header["location"], status)
                 self._check_redirect(method, status, url, location, visited)
                 if _origin(location)[1] != _origin(url)[1]:  # the key goes to the base URL's host only
                     headers.pop("Authorization", None)
@@ -180,7 +183,38 @@ class OpenAIBackend:
                 finally:
                     response.close()  # the rest of a long error body is never read
                 raise status_error(status, header, prefix)
+            self._network.limit_bytes(None)
             return Response(response, header)
+
+    def _request(
+        self, method: str, url: str, headers: Mapping[str, str], content: EncodedBody | None
+    ) -> httpcore2.Response:
+        request = httpcore2.Request(
+            method,
+            url,
+            headers=list(headers.items()),
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+        try:
+            return self._connections.send(request)
+        except NoProgress:
+            raise BackendError(
+                f"{self.base_url} sent more than {MAX_HEAD_BYTES // _MIB} MiB without a response "
+                "(endless interim responses); chatcli stopped reading"
+            ) from None
+
+    def _location(self, url: str, location: str, status: int) -> str:
+        """The absolute URL a redirect points to; BackendError for one chatcli cannot use."""
+        try:
+            target = urljoin(url, location)
+            parts = urlsplit(target)
+            usable = parts.scheme in DEFAULT_PORTS and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a bad IPv6 address or a port out of range
+            usable = False
+        if not usable:
+            raise BackendError(self._diagnosis.unusable_redirect(status, location))
+        return target
 
     def _check_redirect(self, method: str, status: int, source: str, target: str, visited: list[str]) -> None:
         mode = self._settings.follow_redirects
@@ -209,7 +243,7 @@ class OpenAIBackend:
         if not content_type.startswith("text/event-stream"):
             return (yield from self._whole_answer(self._read_whole(response), content_type))
         info = StreamInfo()
-        watch = _StreamEnd(info, wants_usage=self._settings.stream and self.asks_for_usage)
+        watch = _StreamEnd(info, self._diagnosis)
         events = read_events(
             watch.lines(read_lines(self._inflated(response.raw, response.headers)), self._network),
             info,
@@ -219,11 +253,11 @@ class OpenAIBackend:
         started = False
         try:
             for piece in events:
-                # Progress: a new budget for the next piece. The first piece ends the first-token wait.
-                self._network.allow(self._settings.timeout)
                 started = True
-                watch.got_text = watch.got_text or isinstance(piece, str)
+                watch.progress(isinstance(piece, str))
                 yield piece
+                # Progress: the wait for the next piece starts now (the first piece ends the first-token wait).
+                self._network.allow(self._settings.timeout)
         except httpcore2.TimeoutException as error:
             if watch.finished:
                 return info  # the answer is complete; the server just did not end the stream
@@ -304,27 +338,37 @@ class OpenAIBackend:
 
 
 class _StreamEnd:
-    """Watches for the end of the event stream as its lines go by: once a choice has finished (and its usage
-    came, when asked for) the server gets only FINISH_GRACE seconds more to end the stream; notes whether the
-    stream ended."""
+    """Watches for the end of the event stream as its lines go by: once a choice has finished, the server gets
+    only FINISH_GRACE seconds more to end the stream (and send the usage chunk chatcli asked for); notes
+    whether the stream ended. MAX_IDLE_LINES lines in a row without an answer piece end the turn: whatever
+    a server floods chatcli with (keep-alives, empty events), the work it causes is bounded."""
 
-    def __init__(self, info: StreamInfo, *, wants_usage: bool) -> None:
+    def __init__(self, info: StreamInfo, diagnosis: Diagnosis) -> None:
         self.info = info
-        self.wants_usage = wants_usage
         self.got_text = False
         self.ended = False
+        self._idle_lines = 0
         self._in_grace = False
+        self._diagnosis = diagnosis
 
     @property
     def finished(self) -> bool:
         return self.info.finish_reason is not None
 
+    def progress(self, text: bool) -> None:
+        """An answer piece arrived (`text`: a piece of its text)."""
+        self._idle_lines = 0
+        self.got_text = self.got_text or text
+
     def lines(self, lines: Iterator[bytes], network: PhasedNetwork) -> Iterator[bytes]:
         for line in lines:
+            self._idle_lines += 1
+            if self._idle_lines > MAX_IDLE_LINES:
+                raise failure(self._diagnosis.flooded(MAX_IDLE_LINES), self.got_text)
             yield line  # read_events decodes it before asking for the next
-            if not self._in_grace and self.finished and (self.info.usage is not None or not self.wants_usage):
+            if not self._in_grace and self.finished:
                 self._in_grace = True
-                network.allow(min(FINISH_GRACE, network.budget))
+                network.allow(min(FINISH_GRACE, network.remaining()))
         self.ended = True
 
 

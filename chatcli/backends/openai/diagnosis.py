@@ -176,6 +176,20 @@ class Diagnosis:
         reason = short_reason(str(error), self._key) or type(error).__name__
         return f"the answer ended early: the connection to {self.base_url} was lost ({reason})"
 
+    def flooded(self, lines: int) -> str:
+        count = f"{lines:,}".replace(",", " ")
+        return (
+            f"{self.base_url} sent {count} lines in a row without any answer (keep-alives or empty events); "
+            "chatcli stopped reading"
+        )
+
+    def unusable_redirect(self, status: int, location: str) -> str:
+        shown = short_reason(location.partition("?")[0], self._key)  # a query may hold a key
+        return (
+            f"{self.base_url} redirects to {shown!r} ({status}), which is not a usable http(s) address; "
+            "check the base URL"
+        )
+
     def redirected(self, status: int, location: str) -> str:
         return (
             f"{self.base_url} redirects to {shown_url(location)} ({status}), which chatcli does not follow "
