@@ -134,6 +134,18 @@ def test_without_tools_nothing_starts_and_no_tools_key_is_sent(
     assert not events.exists() and not state_log(isolated_home).exists()
 
 
+def test_tool_calls_in_an_answer_to_a_request_without_tools_end_the_turn_in_one_line(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    server.enqueue(tool_calls_reply(*[(f"c{n}", "notes__add", "{" + " " * 4000 + "}") for n in range(128)]))
+    done = ask(server, "hi")
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.decode().strip() == (
+        "chatcli: error: the server sent a tool call, but chatcli offered no tools"
+    )
+    assert server.wait_for_disconnect()  # chatcli stopped reading at the first piece
+
+
 def test_piped_ask_refuses_an_unapproved_call_in_one_line(server: OpenAIServer, isolated_home: Path) -> None:
     events = configure(isolated_home)
     server.enqueue(tool_calls_reply(("c1", "notes__add", '{"a": 1, "b": 1}')))
