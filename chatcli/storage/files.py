@@ -87,11 +87,21 @@ def make_private_dir(path: Path) -> None:
 
 
 def create_private_file(path: Path) -> None:
-    """Create an empty 0600 file unless it exists, so later appends by other code keep it private."""
+    """Create an empty 0600 file unless it exists (then make it 0600), so later appends by other code keep it
+    private. A symbolic link is refused (NotRegularFile), never followed: the mode of the file it points to is
+    not chatcli's to change."""
     make_private_dir(path.parent)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
-    os.chmod(path, PRIVATE_FILE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, PRIVATE_FILE)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotRegularFile("a symbolic link (never followed)") from None
+        raise
+    try:
+        check_regular(os.fstat(fd).st_mode)
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
