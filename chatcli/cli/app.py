@@ -55,7 +55,7 @@ class ChatGroup(HelpGroup):
             return TyperGroup(name=cmd_name, help=LAZY_COMMANDS[cmd_name].help)  # a stand-in to list
         return super().get_command(ctx, cmd_name)
 
-    def _load(self, cmd_name: str) -> None:
+    def add_lazy_command(self, cmd_name: str) -> None:
         lazy = LAZY_COMMANDS[cmd_name]
         group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
         group.name = cmd_name
@@ -66,7 +66,7 @@ class ChatGroup(HelpGroup):
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
-            self._load(args[0])
+            self.add_lazy_command(args[0])
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             return "ask", self.get_command(ctx, "ask"), args
         return super().resolve_command(ctx, args)
