@@ -22,6 +22,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from chatcli.cli.help_format import EXAMPLE_SEPARATOR, argument_name
 
+Parameter = TyperArgument | TyperOption
 ARGUMENTS = "Arguments"
 OPTIONS = "Options"
 COMMANDS = "Commands"
@@ -73,6 +74,7 @@ highlight_metavar = MetavarHighlighter()
 
 
 def print_help(command: TyperCommand | TyperGroup, ctx: Any) -> None:
+    """The page, printed on stdout as Typer prints its own."""
     console = Console(theme=THEME, highlighter=highlight)
     console.print(Padding(highlight(command.get_usage(ctx)), 1), style="bold")
     if command.help:
@@ -106,10 +108,10 @@ def help_text(text: str) -> Group:
     return Group(*parts)
 
 
-def parameter_panels(command: TyperCommand | TyperGroup, ctx: Any) -> dict[str, list[Any]]:
+def parameter_panels(command: TyperCommand | TyperGroup, ctx: Any) -> dict[str, list[Parameter]]:
     """The visible parameters by panel: the arguments' panels first, each default panel before the others."""
-    arguments: dict[str, list[Any]] = {ARGUMENTS: []}
-    options: dict[str, list[Any]] = {OPTIONS: []}
+    arguments: dict[str, list[Parameter]] = {ARGUMENTS: []}
+    options: dict[str, list[Parameter]] = {OPTIONS: []}
     for parameter in command.get_params(ctx):
         if isinstance(parameter, TyperArgument) and not parameter.hidden:
             arguments.setdefault(parameter.rich_help_panel or ARGUMENTS, []).append(parameter)
@@ -118,7 +120,7 @@ def parameter_panels(command: TyperCommand | TyperGroup, ctx: Any) -> dict[str, 
     return {title: parameters for title, parameters in {**arguments, **options}.items() if parameters}
 
 
-def parameter_table(parameters: list[Any], ctx: Any) -> Table:
+def parameter_table(parameters: list[Parameter], ctx: Any) -> Table:
     """A row per parameter: its names (an argument's is its metavar), the option's metavar, its help; a
     first column marks the required ones with `*` when there are any."""
     table = Table(show_header=False, expand=True, box=None, pad_edge=False, padding=(0, 1), highlight=True)
@@ -132,7 +134,7 @@ def parameter_table(parameters: list[Any], ctx: Any) -> Table:
     return table
 
 
-def parameter_names(parameter: TyperArgument | TyperOption) -> list[Text]:
+def parameter_names(parameter: Parameter) -> list[Text]:
     """Four columns: long names, short names (an argument's metavar), then the second names of a two-way flag
     (`--plain` of `--markdown/--plain`), long and short."""
     short_name = argument_name(parameter) if isinstance(parameter, TyperArgument) else None
@@ -145,14 +147,14 @@ def parameter_names(parameter: TyperArgument | TyperOption) -> list[Text]:
     ]
 
 
-def value_name(parameter: TyperArgument | TyperOption) -> str:
+def value_name(parameter: Parameter) -> str:
     """What an option takes: its metavar (else its name in capitals); nothing for a flag or an argument."""
     if isinstance(parameter, TyperArgument) or parameter.is_flag:
         return ""
     return parameter.metavar or (parameter.name or "").upper()
 
 
-def parameter_help(parameter: TyperArgument | TyperOption, ctx: Any) -> Columns:
+def parameter_help(parameter: Parameter, ctx: Any) -> Columns:
     """The help text (its paragraphs one line each), then `[default: …]` and `[required]` as they apply."""
     parts: list[RenderableType] = []
     if parameter.help:
@@ -166,7 +168,7 @@ def parameter_help(parameter: TyperArgument | TyperOption, ctx: Any) -> Columns:
     return Columns(parts)
 
 
-def default_text(parameter: TyperArgument | TyperOption, ctx: Any) -> str:
+def default_text(parameter: Parameter, ctx: Any) -> str:
     """The default `--help` shows: `show_default`'s text when it is one; else the default value when it is
     shown, except a flag's off (False), which needs no mention; else nothing."""
     if isinstance(parameter.show_default, str):
