@@ -18,7 +18,8 @@ from chatcli import __version__
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
-from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
+from chatcli.cli.help_format import HelpCommand, HelpGroup
+from chatcli.cli.help_names import EXAMPLE_SEPARATOR
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import (
     INPUT_PANEL,

@@ -14,13 +14,7 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-EXAMPLE_SEPARATOR = "  # "  # an epilog line "COMMAND  # what it does" is an example
-
-
-def argument_name(argument: TyperArgument) -> str:
-    """An argument as help shows it: its metavar (else its name in capitals), `...` when it takes several."""
-    name = argument.metavar or (argument.name or "").upper()
-    return name if argument.nargs == 1 or name.endswith("...") else name + "..."
+from chatcli.cli.help_names import argument_name
 
 
 def usage_pieces(command: TyperCommand | TyperGroup, ctx: Any) -> list[str]:

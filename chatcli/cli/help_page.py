@@ -20,7 +20,7 @@ from rich.text import Text
 from rich.theme import Theme
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from chatcli.cli.help_format import EXAMPLE_SEPARATOR, argument_name
+from chatcli.cli.help_names import EXAMPLE_SEPARATOR, argument_name
 
 Parameter = TyperArgument | TyperOption
 ARGUMENTS = "Arguments"
