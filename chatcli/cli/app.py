@@ -18,7 +18,8 @@ from chatcli import __version__
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
-from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
+from chatcli.cli.help_format import HelpCommand, HelpGroup
+from chatcli.cli.help_names import EXAMPLE_SEPARATOR
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import (
     INPUT_PANEL,
@@ -55,7 +56,7 @@ class ChatGroup(HelpGroup):
             return TyperGroup(name=cmd_name, help=LAZY_COMMANDS[cmd_name].help)  # a stand-in to list
         return super().get_command(ctx, cmd_name)
 
-    def _load(self, cmd_name: str) -> None:
+    def add_lazy_command(self, cmd_name: str) -> None:
         lazy = LAZY_COMMANDS[cmd_name]
         group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
         group.name = cmd_name
@@ -66,7 +67,7 @@ class ChatGroup(HelpGroup):
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
-            self._load(args[0])
+            self.add_lazy_command(args[0])
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             return "ask", self.get_command(ctx, "ask"), args
         return super().resolve_command(ctx, args)

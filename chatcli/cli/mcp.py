@@ -9,6 +9,7 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
+from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.core.environment import Environment
 from chatcli.render.sanitize import sanitize
@@ -17,10 +18,11 @@ mcp_app = typer.Typer(
     help=LAZY_COMMANDS["mcp"].help,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=HelpGroup,
 )
 
 
-@mcp_app.command("list")
+@mcp_app.command("list", cls=HelpCommand)
 def list_command(context: typer.Context) -> None:
     """Start each configured server and list its tools: name, description and arguments.
 

@@ -13,6 +13,7 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with, report
+from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import PAIR, ChatOptions
 from chatcli.core.environment import Environment
@@ -24,6 +25,7 @@ templates_app = typer.Typer(
     help=LAZY_COMMANDS["templates"].help,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=HelpGroup,
 )
 
 NameArgument = Annotated[str, typer.Argument(help="The template's name.")]
@@ -67,7 +69,7 @@ def with_template(options: ChatOptions, template: Template, system: str | None) 
     )
 
 
-@templates_app.command("list")
+@templates_app.command("list", cls=HelpCommand)
 def list_command(context: typer.Context) -> None:
     """List the templates: name, then what it does."""
     env = environment(context)
@@ -88,7 +90,7 @@ def list_command(context: typer.Context) -> None:
     exit_with(env, action)
 
 
-@templates_app.command("show")
+@templates_app.command("show", cls=HelpCommand)
 def show_command(context: typer.Context, name: NameArgument) -> None:
     """Print a template's TOML as written."""
     env = environment(context)
@@ -123,7 +125,7 @@ def _as_toml(template: Template) -> str:
     return "\n".join(lines) + "\n"
 
 
-@templates_app.command("edit")
+@templates_app.command("edit", cls=HelpCommand)
 def edit_command(context: typer.Context, name: NameArgument) -> None:
     """Open templates/NAME.toml in $VISUAL or $EDITOR (created from an example when new), then check it."""
     env = environment(context)
@@ -156,7 +158,7 @@ def edit_command(context: typer.Context, name: NameArgument) -> None:
     exit_with(env, action)
 
 
-@templates_app.command("path")
+@templates_app.command("path", cls=HelpCommand)
 def path_command(context: typer.Context) -> None:
     """Print the templates directory (it may not exist yet)."""
     env = environment(context)
