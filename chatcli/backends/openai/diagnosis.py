@@ -87,14 +87,8 @@ class Diagnosis:
                 f"not found at {where} (404) for model {model!r}: {reason}; "
                 "check the model name (chatcli models lists them), and does the base URL end in /v1?"
             )
-        if status == 429 and quota_exhausted(error):
-            return f"quota exhausted at {where} (429: {reason}); check the account's plan and billing"
         if status == 429:
-            after = retry_after(error.headers)
-            advice = "wait a little and try again"
-            if after is not None and after >= 1:
-                advice = f"the server asks to wait {duration(after)}"
-            return f"rate limited by {where} (429{tries}: {reason}); {advice}"
+            return self._rate_limited(error, reason, tries)
         if rejects_images(status, reason):
             return (
                 f"model {model!r} at {where} does not accept images ({status}: {reason}); "
@@ -157,6 +151,15 @@ class Diagnosis:
             f"no answer from {self.base_url} within {self._settings.first_token_timeout:g} s; "
             "a slow model may need a larger first_token_timeout in the config"
         )
+
+    def _rate_limited(self, error: StatusError, reason: str, tries: str) -> str:
+        if quota_exhausted(error):
+            return f"quota exhausted at {self.base_url} (429: {reason}); check the account's plan and billing"
+        after = retry_after(error.headers)
+        advice = "wait a little and try again"
+        if after is not None and after >= 1:
+            advice = f"the server asks to wait {duration(after)}"
+        return f"rate limited by {self.base_url} (429{tries}: {reason}); {advice}"
 
     def turn_too_long(self) -> str:
         return (

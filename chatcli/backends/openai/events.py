@@ -78,28 +78,12 @@ def read_events(
     usage and model go to `info`. Text the server sends is redacted of `key` in error messages; `warn` gets
     one-line notices."""
     got_text = False
-    calls = ToolCallPieces()
     try:
-        for line in _without_bom(lines):
-            if not line.startswith(b"data:"):
-                continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                return
-            chunk = _decode(data)
-            if "error" in chunk:
-                reason = error_text(chunk["error"])
-                raise failure(f"server reported an error mid-stream: {short_reason(reason, key)}", got_text)
-            _read_report(chunk, info, warn)
-            choices = chunk.get("choices")
-            if choices is None:
-                continue
-            if type(choices) is not list:
-                raise Malformed
-            for choice in choices:
-                for piece in _choice_pieces(choice, info, calls):
-                    got_text = got_text or type(piece) is str
-                    yield piece
+        for piece in _event_pieces(lines, info, key, warn):
+            got_text = got_text or type(piece) is str
+            yield piece
+    except _ServerError as error:
+        raise failure(f"server reported an error mid-stream: {error}", got_text) from None
     except LineTooLong:
         raise failure(
             f"server sent a line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; stopped reading", got_text
@@ -108,6 +92,33 @@ def read_events(
         raise failure(MALFORMED, got_text) from None
     if info.finish_reason is None:
         raise failure("the answer ended early: the server closed the stream before it finished", got_text)
+
+
+class _ServerError(Exception):
+    """An `error` event: the server's own one-line reason."""
+
+
+def _event_pieces(
+    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None]
+) -> Iterator[Piece]:
+    calls = ToolCallPieces()
+    for line in _without_bom(lines):
+        if not line.startswith(b"data:"):
+            continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return
+        chunk = _decode(data)
+        if "error" in chunk:
+            raise _ServerError(short_reason(error_text(chunk["error"]), key))
+        _read_report(chunk, info, warn)
+        choices = chunk.get("choices")
+        if choices is None:
+            continue
+        if type(choices) is not list:
+            raise Malformed
+        for choice in choices:
+            yield from _choice_pieces(choice, info, calls)
 
 
 def _without_bom(lines: Iterator[bytes]) -> Iterator[bytes]:
