@@ -8,6 +8,8 @@ import os
 import stat
 from pathlib import Path
 
+from chatcli.core.errors import ChatError, UsageError
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 _READ_SIZE = 1 << 20
@@ -68,6 +70,32 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_user_file(
+    path: Path,
+    limit: int,
+    what: str,
+    *,
+    fix: str = "",
+    too_large: str = "",
+    error: type[ChatError] = UsageError,
+) -> bytes:
+    """The bytes of the file the user named (read_regular_file), or `error` saying why in one line, with `what`
+    naming the file: `{what} is a directory, not a regular file; {fix}`, `{what} is larger than {limit} bytes;
+    {too_large}`, `{what} cannot be read ({reason}); {fix}` (the parts after `;` only when given)."""
+    try:
+        return read_regular_file(path, limit)
+    except NotRegularFile as problem:
+        message = f"{what} {problem}"
+        remedy = fix
+    except FileTooLarge:
+        message = f"{what} is larger than {limit} bytes"
+        remedy = too_large
+    except OSError as problem:
+        message = f"{what} cannot be read ({problem.strerror or type(problem).__name__})"
+        remedy = fix
+    raise error(f"{message}; {remedy}" if remedy else message) from None
 
 
 def make_private_dir(path: Path) -> None:
