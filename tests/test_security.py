@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from chatcli.backends.redact import MAX_REASON_CHARS, redact, short_reason
+from chatcli.backends.redact import MAX_REASON_CHARS, redact_server_text, short_reason
 from chatcli.cli.app import app
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import with_exit_status
@@ -95,7 +95,7 @@ def test_a_successful_turn_writes_the_key_to_no_file(server: OpenAIServer, tmp_p
     ],
 )
 def test_redact_removes_the_key_bearer_tokens_and_key_shaped_strings(text: str, expected: str) -> None:
-    assert redact(text, CUSTOM_KEY) == expected
+    assert redact_server_text(text, CUSTOM_KEY) == expected
 
 
 def test_short_reason_strips_html_collapses_space_and_truncates() -> None:
