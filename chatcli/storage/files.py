@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from chatcli.core.errors import ChatError, UsageError
@@ -145,12 +146,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         temp_name = _write_anonymous(dir_fd, path.name, data) or _write_named(dir_fd, path.name, data)
-        try:
+        with _removed_on_failure(temp_name, dir_fd):
             os.replace(temp_name, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name, dir_fd=dir_fd)
-            raise
         try:
             os.fsync(dir_fd)
         except OSError as error:  # some file systems cannot fsync a directory; the rename has happened
@@ -199,14 +196,22 @@ def _write_named(dir_fd: int, name: str, data: bytes) -> str:
             continue
         break
     try:
-        _fill(fd, data)
+        with _removed_on_failure(temp_name, dir_fd):
+            _fill(fd, data)
+    finally:
+        os.close(fd)
+    return temp_name
+
+
+@contextlib.contextmanager
+def _removed_on_failure(temp_name: str, dir_fd: int) -> Iterator[None]:
+    """The temp file is removed when what is done with it fails, Ctrl-C included: no debris beside the file."""
+    try:
+        yield
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name, dir_fd=dir_fd)
         raise
-    finally:
-        os.close(fd)
-    return temp_name
 
 
 def _fill(fd: int, data: bytes) -> None:
