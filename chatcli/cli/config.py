@@ -12,8 +12,8 @@ import typer
 from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import with_exit_status
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import ChatOptions, profile_names
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
@@ -21,12 +21,7 @@ from chatcli.render.sanitize import sanitize
 if TYPE_CHECKING:
     from chatcli.cli.settings import Resolved
 
-config_app = typer.Typer(
-    help=LAZY_COMMANDS["config"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+config_app = sub_command_app("config")
 _SECRETS = ("api_key", "api_key_cmd")  # shown as set or not set, never their value
 
 

@@ -12,8 +12,8 @@ import typer
 from chatcli.cli.completion import conversation_ids
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import report, with_exit_status
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
 from chatcli.core.errors import HistoryError
@@ -25,12 +25,7 @@ if TYPE_CHECKING:
     from chatcli.storage.library import Library
     from chatcli.storage.library_rows import Summary
 
-history_app = typer.Typer(
-    help=LAZY_COMMANDS["history"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+history_app = sub_command_app("history")
 
 IdArgument = Annotated[
     str,

@@ -9,16 +9,11 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import with_exit_status
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.render.sanitize import sanitize
 
-mcp_app = typer.Typer(
-    help=LAZY_COMMANDS["mcp"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+mcp_app = sub_command_app("mcp")
 
 
 @mcp_app.command("list", cls=HelpCommand)

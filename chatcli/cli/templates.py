@@ -13,20 +13,15 @@ import typer
 
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import report, with_exit_status
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import PAIR, ChatOptions
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.render.sanitize import sanitize
 from chatcli.storage.templates import Template, TemplateStore
 
-templates_app = typer.Typer(
-    help=LAZY_COMMANDS["templates"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+templates_app = sub_command_app("templates")
 
 NameArgument = Annotated[str, typer.Argument(help="The template's name.")]
 SKELETON = """\
