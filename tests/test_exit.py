@@ -66,6 +66,17 @@ def test_an_answer_that_cannot_be_written_is_one_line_and_exit_1() -> None:
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("buffered", ["", "1"])
+def test_the_version_that_cannot_be_written_is_one_line_buffered_or_not(
+    buffered: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buffered, the write fails in the flush at exit; unbuffered (PYTHONUNBUFFERED), before any command runs."""
+    monkeypatch.setenv("PYTHONUNBUFFERED", buffered)
+    result = run_into_full_disk("--version")
+    assert (result.returncode, result.stderr) == (1, FULL_DISK)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_listing_that_cannot_be_written_is_one_line_and_exit_1(server: OpenAIServer) -> None:
     assert run_chatcli("ask", "-b", "echo", "hi").returncode == 0  # one conversation in the library to list
     for args in (("history", "list"), ("models", "--base-url", server.url), ("config", "path")):

@@ -16,8 +16,8 @@ from typer.core import TyperGroup
 
 from chatcli import __version__
 from chatcli.cli.context import environment
-from chatcli.cli.environment import process_environment
-from chatcli.cli.exit_status import ExitStatus, report, silence_stdout, with_exit_status
+from chatcli.cli.environment import OutputError, process_environment
+from chatcli.cli.exit_status import ExitStatus, failure_status, report, silence_stdout, with_exit_status
 from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.help_names import EXAMPLE_SEPARATOR
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
@@ -317,6 +317,8 @@ def main() -> None:
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         _exit(_flush_stdout(env, code))
+    except OutputError as error:  # --version or --help, written before any command runs
+        _exit(failure_status(env, error))
 
 
 def _exit(code: int) -> NoReturn:
@@ -364,6 +366,11 @@ def _flush_stdout(env: Environment, code: int) -> int:
     except BrokenPipeError:
         silence_stdout(env)
         return code or ExitStatus.BROKEN_PIPE
-    except (OSError, ValueError):  # stdout closed or unwritable: nothing more can reach it
+    except OutputError as error:  # what was still buffered: the command's status stands, if it had failed
+        if code:
+            silence_stdout(env)
+            return code
+        return failure_status(env, error)
+    except (OSError, ValueError):  # stdout closed: nothing more can reach it
         pass
     return code
