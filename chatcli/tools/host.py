@@ -27,7 +27,8 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 
-from chatcli.tools.spec import ServerSpec, redact
+from chatcli.core.redact import redact
+from chatcli.tools.spec import ServerSpec
 
 START_TIMEOUT = 30.0  # seconds for a server to start and list its tools
 CLOSE_TIMEOUT = 5.0  # seconds to let servers shut down at exit
