@@ -8,12 +8,10 @@ HTTP exchange depends on), `models`, the REPL and the memory checks as processes
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +35,7 @@ from tests.openai_server import (
     sse_reply,
     text_reply,
 )
+from tests.rss import measure_chatcli
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 pytestmark = pytest.mark.e2e
@@ -56,17 +55,13 @@ def ask(server_url: str, *args: str, env: dict[str, str] | None = None) -> subpr
 
 
 def peak_rss_mib(*args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    """Run the installed chatcli (with the test key) and return its own peak resident memory and its result."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            [CHATCLI, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={**os.environ, **KEY_ENV}
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        result = subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read())
-    return usage.ru_maxrss / 1024, result
+    """Run the installed chatcli (with the test key); its own peak resident memory and its result. It runs
+    under a small parent (tests/rss.py): a child started by this worker would count the worker's memory."""
+    measured = measure_chatcli(*args, env=KEY_ENV, keep_stdout=True)
+    result = subprocess.CompletedProcess(
+        [CHATCLI, *args], measured.returncode, measured.stdout, measured.stderr
+    )
+    return measured.peak_mib, result
 
 
 # -- what is sent ------------------------------------------------------------------------------------------
@@ -440,6 +435,19 @@ def test_a_307_on_the_same_host_is_followed_with_the_body(server: OpenAIServer) 
     first, second = server.requests
     assert (first.path, second.path) == ("/v1/chat/completions", "/v2/chat/completions")
     assert second.body == first.body and second.headers["authorization"] == f"Bearer {TEST_KEY}"
+
+
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/x", "http://[::1:18110/x", "ftp://127.0.0.1/x", "https://:443/x"]
+)
+def test_a_redirect_to_an_unusable_location_is_one_line(server: OpenAIServer, location: str) -> None:
+    server.enqueue(redirect_reply(307, location))
+    result = ask(server.url, "hi")
+    assert result.returncode == 1
+    assert one_line_error(result) == (
+        f"{server.url} redirects to {location!r} (307), which is not a usable http(s) address; check the base URL"
+    )
+    assert len(server.requests) == 1
 
 
 def test_a_redirect_to_another_host_is_not_followed_and_names_the_new_location(server: OpenAIServer) -> None:

@@ -11,9 +11,9 @@ import typer
 
 from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
+from chatcli.cli.exit_status import with_exit_status
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import ChatOptions, profile_names
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
@@ -21,28 +21,21 @@ from chatcli.render.sanitize import sanitize
 if TYPE_CHECKING:
     from chatcli.cli.settings import Resolved
 
-config_app = typer.Typer(
-    help=LAZY_COMMANDS["config"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+config_app = sub_command_app("config")
 _SECRETS = ("api_key", "api_key_cmd")  # shown as set or not set, never their value
 
 
 @config_app.command("path", cls=HelpCommand)
-def path_command(context: typer.Context) -> None:
+@with_exit_status
+def path_command(context: typer.Context) -> int:
     """Print the config file's path (it may not exist yet)."""
     env = environment(context)
-
-    def action() -> int:
-        echo(env, str(env.dirs.config_file))
-        return 0
-
-    exit_with(env, action)
+    echo(env, str(env.dirs.config_file))
+    return 0
 
 
 @config_app.command("show", cls=HelpCommand)
+@with_exit_status
 def show_command(
     context: typer.Context,
     profile: Annotated[
@@ -70,26 +63,22 @@ def show_command(
         list[str] | None,
         typer.Option("-O", "--option", help="As if given -O KEY VALUE.", metavar="KEY VALUE"),
     ] = None,
-) -> None:
+) -> int:
     """Print every setting's effective value and where it came from: flag, environment, profile, file or default.
 
     Keys are never printed, only whether one is set."""
     env = environment(context)
+    flags = {
+        "profile": profile,
+        "model": model,
+        "backend": backend,
+        "base_url": base_url,
+        "options": ChatOptions(option=option).request_options(),
+    }
+    from chatcli.cli.settings import resolve_config
 
-    def action() -> int:
-        flags = {
-            "profile": profile,
-            "model": model,
-            "backend": backend,
-            "base_url": base_url,
-            "options": ChatOptions(option=option).request_options(),
-        }
-        from chatcli.cli.settings import resolve_config
-
-        echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
-        return 0
-
-    exit_with(env, action)
+    echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
+    return 0
 
 
 STARTER_CONFIG = """\
@@ -127,17 +116,14 @@ STARTER_CONFIG = """\
 
 
 @config_app.command("init", cls=HelpCommand)
-def init_command(context: typer.Context) -> None:
+@with_exit_status
+def init_command(context: typer.Context) -> int:
     """Write a commented starter config file (private to you); an existing one is never overwritten."""
     env = environment(context)
-
-    def action() -> int:
-        path = env.dirs.config_file
-        write_starter_config(path)
-        echo(env, f"wrote {path}; edit it with: chatcli config edit")
-        return 0
-
-    exit_with(env, action)
+    path = env.dirs.config_file
+    write_starter_config(path)
+    echo(env, f"wrote {path}; edit it with: chatcli config edit")
+    return 0
 
 
 def write_starter_config(path: Path) -> None:
@@ -152,34 +138,29 @@ def write_starter_config(path: Path) -> None:
 
 
 @config_app.command("edit", cls=HelpCommand)
-def edit_command(context: typer.Context) -> None:
+@with_exit_status
+def edit_command(context: typer.Context) -> int:
     """Open the config file in $VISUAL or $EDITOR (a starter file first if there is none), then check it."""
     env = environment(context)
+    import shlex
+    import subprocess
 
-    def action() -> int:
-        import shlex
-        import subprocess
+    editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
+    if not editor or not editor.strip():
+        raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
+    path = env.dirs.config_file
+    if not path.exists():
+        write_starter_config(path)
+    try:
+        done = subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR") from None
+    if done.returncode != 0:
+        raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
+    from chatcli.cli.settings import read_config_file
 
-        editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
-        if not editor or not editor.strip():
-            raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
-        path = env.dirs.config_file
-        if not path.exists():
-            write_starter_config(path)
-        try:
-            done = subprocess.run([*shlex.split(editor), str(path)], check=False)
-        except (OSError, ValueError) as error:
-            raise UsageError(
-                f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR"
-            ) from None
-        if done.returncode != 0:
-            raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
-        from chatcli.cli.settings import read_config_file
-
-        read_config_file(path)  # a mistake is reported now, naming the file and the key
-        return 0
-
-    exit_with(env, action)
+    read_config_file(path)  # a mistake is reported now, naming the file and the key
+    return 0
 
 
 def describe(resolved: Resolved) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from chatcli.backends import BackendName
 from chatcli.core.errors import BackendError, UsageError
 from chatcli.core.request_options import reserved_option_problem, unsendable_option
-from chatcli.core.session import DEFAULT_MAX_ANSWER_BYTES
+from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
 
 if TYPE_CHECKING:  # loaded when a config file has [mcp] tables or --yes-tools names tools
     from chatcli.tools.spec import ServerSpec

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from chatcli.core.conversation import OWN_PART_KEY, Content, Message
-from chatcli.core.tools import compact_text
 
 
 def human_size(size: int) -> str:
@@ -55,3 +54,25 @@ def shown_text(message: Message) -> str:
     if message.role == "user":
         return shown_content(message.content)
     return compact_text(message)
+
+
+def compact_text(message: Message, width: int = 100) -> str:
+    """A message as a history shows it: tool calls one line each under the text, tool results shortened."""
+    if message.role == "tool":
+        return f"result: {_shorten(message.text, width)}"
+    calls = message.extra.get("tool_calls") if message.role == "assistant" else None
+    if not isinstance(calls, list):
+        return message.text
+    lines = [message.text] if message.text else []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            arguments = _shorten(str(function.get("arguments") or ""), width)
+            lines.append(f"calls {function.get('name')} {arguments}")
+    return "\n\n".join(lines)
+
+
+def _shorten(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    size = len(text.encode())
+    return line if len(line) <= width else f"{line[: width - 1]}… ({size} bytes)"
