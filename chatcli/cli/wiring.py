@@ -14,7 +14,7 @@ from chatcli.backends import BackendName
 from chatcli.cli.exit_status import report
 from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.cli.settings import AUTO, Config, Resolved, SourceKind, exposed_key_file, resolve_config
-from chatcli.core.conversation import Conversation
+from chatcli.core.conversation import Content, Conversation
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
 from chatcli.core.stream import Backend, BackendSettings
@@ -121,7 +121,15 @@ def new_recorder(env: Environment, config: Config) -> Recorder:
         records=config.log,
         backend=backend,
         host=host,
+        content_text=_shown_content,
     )
+
+
+def _shown_content(content: Content) -> str:
+    """render.message_text.shown_content, imported only when a title is made of parts (an image)."""
+    from chatcli.render.message_text import shown_content
+
+    return shown_content(content)
 
 
 def backend_settings(env: Environment, config: Config, api_key: str | None) -> BackendSettings:
