@@ -17,6 +17,14 @@ def human_size(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+def attachment_label(name: str, size: int, *, files: int = 1, image: bool = False) -> str:
+    """How the chat lists an attachment: `notes.md (3 KB)`, `photo.png (image)`, `src (12 files, 40 KB)`."""
+    if image:
+        return f"{name} (image)"
+    count = f"{files} files, " if files != 1 else ""
+    return f"{name} ({count}{human_size(size)})"
+
+
 def describe_part(part: dict[str, Any]) -> str:
     """A content part that is not text, in one line: `[image: photo.png, 812 KB, image/png]`."""
     if part.get("type") != "image_url":

@@ -15,7 +15,6 @@ from chatcli.storage.files import NotRegularFile, check_regular, read_user_file
 from chatcli.storage.images import (
     HEAD_BYTES,
     KINDS,
-    human_size,
     image_type,
     read_image,
 )
@@ -31,19 +30,10 @@ class Attachment:
 
     name: str
     size: int
-    block: str | None = (
-        None  # a text file under its name (format_attachment); a folder's files, one after another
-    )
+    # A text file under its name (format_attachment); a folder's files, one after another.
+    block: str | None = None
     image: dict[str, Any] | None = None  # an `image_url` content part
     files: int = 1
-
-    @property
-    def label(self) -> str:
-        """How the chat lists it: `notes.md (3 KB)`, `photo.png (image)`, `src (12 files, 40 KB)`."""
-        if self.image is not None:
-            return f"{self.name} (image)"
-        count = f"{self.files} files, " if self.files != 1 else ""
-        return f"{self.name} ({count}{human_size(self.size)})"
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:

@@ -86,11 +86,3 @@ def _encode(file: BinaryIO, max_bytes: int, prefix: str) -> str | None:
             return None
         encoded += binascii.b2a_base64(chunk, newline=False)
     return encoded.decode("ascii")
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{round(size / 1024)} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
