@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -60,9 +62,22 @@ FULL_DISK = b"chatcli: error: cannot write the output: No space left on device\n
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
-def test_an_answer_that_cannot_be_written_is_one_line_and_exit_1() -> None:
-    result = run_into_full_disk("ask", "-b", "echo", "hi")
-    assert (result.returncode, result.stderr) == (1, FULL_DISK)
+@pytest.mark.parametrize("shape", [(), ("--json",), ("-x",)])
+def test_an_answer_that_cannot_be_written_is_one_line_exit_1_and_still_saved_and_recorded(
+    tmp_path: Path, shape: tuple[str, ...]
+) -> None:
+    saved = tmp_path / "chat.json"
+    question = "word " * 20_000 + "```sh\nls\n```"  # far more than a pipe's buffer
+    result = run_into_full_disk("ask", "-b", "echo", *shape, "-o", str(saved), question)
+    what = "output" if shape else "answer"  # --json and -x write it after the turn
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"chatcli: error: cannot write the {what}: ".encode() + b"No space left on device\n",
+    )
+    answer = json.loads(saved.read_text())["messages"][-1]
+    assert answer == {"role": "assistant", "content": "Echo: " + question}
+    listed = run_chatcli("history", "list", "--json")
+    assert [row["turns"] for row in json.loads(listed.stdout)] == [1]
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")

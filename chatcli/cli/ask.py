@@ -138,6 +138,10 @@ def _answer(
     finally:
         if tools is not None:
             tools.close()
+    if unwritten := next(
+        (d.output_error for d in displays if isinstance(d, TurnDisplay) and d.output_error), None
+    ):
+        raise ChatError(f"cannot write the answer: {unwritten.strerror or unwritten}")
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
