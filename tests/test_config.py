@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from chatcli.cli.settings import (
-    Config,
-    Price,
-    resolve_api_key,
-    resolve_config,
-    run_key_command,
-    settings,
-)
+from chatcli.cli.key_command import resolve_api_key, run_key_command
+from chatcli.cli.settings import Config, Price, settings
+from chatcli.cli.settings_resolution import resolve_config
 from chatcli.core.errors import BackendError, UsageError
 from tests.conftest import TEST_KEY, write_config
 from tests.inprocess import invoke
@@ -99,21 +94,10 @@ def test_every_plain_config_field_is_a_setting_checked_by_its_type(tmp_path: Pat
     """Fields added to Config become settings without touching the file layer."""
     samples = {str: '"text"', float: "1.5", int: "3", bool: "true"}
     lines = []
-    for name in settings():
-        if name in (
-            "api_key",
-            "api_key_cmd",
-            "backend",
-            "base_url",
-            "reasoning",
-            "code_theme",
-            "follow_redirects",
-            "proxy",
-        ):
+    for name, declared in settings().items():
+        if declared.choices or declared.excludes or name in ("base_url", "proxy", "code_theme"):
             continue  # checked for meaning, not only type: covered by other tests
-        annotation = str(Config.__dataclass_fields__[name].type)
-        kind = next(k for k in (bool, int, float, str) if k.__name__ in annotation)
-        lines.append(f"{name} = {samples[kind]}")
+        lines.append(f"{name} = {samples[declared.kind]}")
     config = resolve_config({}, {}, write(tmp_path, "\n".join(lines) + "\n")).config
     assert config.system == "text"
     assert config.timeout == 1.5

@@ -272,7 +272,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     config = resolved.config
     recorder = wiring.new_recorder(env, config)
     opened = wiring.open_conversation(resolved, options, recorder)
-    backend = wiring.new_background_backend(env, config)
+    backend = wiring.new_background_backend(env, resolved)
     session = wiring.new_session(resolved, opened.conversation, backend)
     session.observers.append(recorder)
     from chatcli.tools.control import ToolControl

@@ -23,7 +23,8 @@ from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
 if TYPE_CHECKING:
-    from chatcli.cli.settings import Config, Resolved
+    from chatcli.cli.settings import Config
+    from chatcli.cli.settings_resolution import Resolved
     from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
 
@@ -143,7 +144,7 @@ def _answer(
 
     config = resolved.config
     opened = wiring.open_conversation(resolved, options, recorder, None if env.stdin_isatty else env.stdin)
-    session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, config))
+    session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, resolved))
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]

@@ -337,7 +337,7 @@ def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
     env = environment(context)
 
     def action() -> int:
-        from chatcli.cli.settings import resolve_config
+        from chatcli.cli.settings_resolution import resolve_config
         from chatcli.cli.usage import usage_stats
 
         config = resolve_config({}, env.environ, env.dirs.config_file).config

@@ -135,7 +135,7 @@ def pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
 
 def template_names(prefix: str = "") -> list[str]:
     """The templates starting with `prefix`, for shell completion after -T; none when the config is unusable."""
-    from chatcli.cli.settings import read_config_file
+    from chatcli.cli.config_file import read_config_file
     from chatcli.storage.paths import platform_dirs
     from chatcli.storage.templates import TemplateStore
 
@@ -161,9 +161,9 @@ def expand_user(path: Any) -> Any:
 
 def profile_names(prefix: str = "") -> list[str]:
     """Shell completion after -p (the settings module loads only when Tab is pressed)."""
-    from chatcli.cli import settings
+    from chatcli.cli.settings_resolution import profile_names as defined_profiles
 
-    return settings.profile_names(prefix)
+    return defined_profiles(prefix)
 
 
 def _option(*names: str, help: str, panel: str, metavar: str | None = None, **extra: Any) -> Any:

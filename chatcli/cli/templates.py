@@ -48,7 +48,7 @@ def template_store(env: Environment, tables: Mapping[str, Any] | None = None) ->
     """The user's templates; `tables` are the config file's [templates] (read here when not given)."""
     config_file = env.dirs.config_file
     if tables is None:
-        from chatcli.cli.settings import read_config_file
+        from chatcli.cli.config_file import read_config_file
 
         tables = read_config_file(config_file)[0].get("templates", {})
     return TemplateStore(env.dirs.config / "templates", tables, config_file)
