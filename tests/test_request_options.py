@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.cli.options import PAIR, join_pairs, pairs
+from chatcli.cli.options import declared_parameters, take_key_values
 from chatcli.core.errors import UsageError
 from chatcli.core.request_options import parse_option_value
 from tests.inprocess import invoke
@@ -39,20 +39,35 @@ def test_a_value_is_json_when_it_parses_else_text(text: str, value: object) -> N
     assert parse_option_value(text) == value
 
 
-def test_pair_options_take_two_words_up_to_a_double_dash() -> None:
-    assert join_pairs(["-O", "a", "1", "--option", "b", "x y", "--", "-O", "c", "2"]) == [
-        "-O",
-        f"a{PAIR}1",
-        "--option",
-        f"b{PAIR}x y",
-        "--",
-        "-O",
-        "c",
-        "2",
-    ]
-    assert pairs([f"a{PAIR}1"], "-O") == [("a", "1")]
-    with pytest.raises(UsageError, match="-O takes a KEY and a VALUE"):
-        pairs(["alone"], "-O")
+def test_key_value_options_become_dicts_up_to_a_double_dash() -> None:
+    params = list(declared_parameters().values())
+    args = ["-O", "a", "1", "--option", "b", "x y", "-P", "lang", "7", "--", "-O", "c", "2"]
+    rest, found = take_key_values(args, params, stop_at_argument=False)
+    assert rest == ["--", "-O", "c", "2"]
+    assert found == {"request_options": {"a": 1, "b": "x y"}, "template_params": {"lang": "7"}}
+
+
+def test_a_group_takes_key_values_only_before_its_sub_command() -> None:
+    params = list(declared_parameters().values())
+    args = ["-s", "-O", "-O", "a", "1", "ask", "-O", "b", "2"]
+    rest, found = take_key_values(args, params, stop_at_argument=True)
+    assert rest == ["-s", "-O", "ask", "-O", "b", "2"]  # -s took "-O" as its value
+    assert found == {"request_options": {"a": 1}}
+
+
+def test_a_key_value_option_needs_a_key_and_a_value() -> None:
+    empty_key = invoke("ask", "-b", "echo", "-O", " ", "1", "hi")
+    assert empty_key.returncode == 2 and b"-O takes a KEY and a VALUE" in empty_key.stderr
+    no_value = invoke("ask", "-b", "echo", "hi", "-O", "seed")
+    assert no_value.returncode == 2 and b"--option takes a KEY and a VALUE" in no_value.stderr
+
+
+def test_the_last_of_repeated_key_value_options_wins(server: OpenAIServer) -> None:
+    result = invoke(
+        "-O", "seed", "1", "ask", "--base-url", server.url, "-O", "seed", "2", "-O", "seed", "3", "hi"
+    )
+    assert result.returncode == 0, result.stderr
+    assert server.bodies[0]["seed"] == 3
 
 
 @pytest.mark.e2e

@@ -18,21 +18,20 @@ from chatcli import __version__
 from chatcli.cli.context import environment
 from chatcli.cli.environment import process_environment
 from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
-from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpCommand, HelpGroup
+from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpGroup
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import (
     INPUT_PANEL,
     OUTPUT_PANEL,
+    ChatCommand,
     ChatOptions,
+    ServerCommand,
+    TakesSharedOptions,
     expand_user,
-    join_pairs,
-    with_chat_options,
-    with_server_options,
+    given_options,
 )
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
-
-_EARLIER_OPTIONS = "chatcli.options"  # ctx.meta key: the shared options given before the sub-command
 
 
 def _examples(*examples: tuple[str, str]) -> str:
@@ -40,11 +39,14 @@ def _examples(*examples: tuple[str, str]) -> str:
     return "\n".join(f"{command}{EXAMPLE_SEPARATOR}{meaning}" for command, meaning in examples)
 
 
-class ChatGroup(HelpGroup):
-    """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`.
+class ChatGroup(TakesSharedOptions, HelpGroup):
+    """The chat, with the shared options. A first word that names no sub-command starts the prompt:
+    `chatcli "what is 2+2"` is `chatcli ask …`.
 
     The LAZY_COMMANDS are imported and built when one runs or completion looks inside it; listings (--help)
     show their one-line help."""
+
+    stop_at_argument = True
 
     def list_commands(self, ctx: Any) -> list[str]:
         listed = super().list_commands(ctx)
@@ -60,9 +62,6 @@ class ChatGroup(HelpGroup):
         group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
         group.name = cmd_name
         self.add_command(group, cmd_name)
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, join_pairs(args))
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
@@ -103,10 +102,8 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback(invoke_without_command=True)
-@with_chat_options
 def chat(
     context: typer.Context,
-    options: ChatOptions,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
@@ -114,11 +111,11 @@ def chat(
 ) -> None:
     """Chat interactively; with piped stdin, answer once like `ask`."""
     env = environment(context)
+    options = given_options(context)
     if context.invoked_subcommand is not None:
-        given = options.given()
+        given = options.given_flags()
         if given and context.invoked_subcommand in ("history", "config", "templates", "mcp"):
             exit_with(env, _refuse(f"{given[0]} does not apply to `{context.invoked_subcommand}`"))
-        context.meta[_EARLIER_OPTIONS] = options
         return
     if env.stdin_isatty:
         exit_with(env, lambda: _run_repl(env, options))
@@ -135,7 +132,7 @@ def _refuse(message: str) -> Any:
 
 
 @app.command(
-    cls=HelpCommand,
+    cls=ChatCommand,
     epilog=_examples(
         ('chatcli ask "hi"', "one answer, streamed"),
         ('cat notes.md | chatcli ask -u "summarise"', "stdin; token counts after"),
@@ -145,10 +142,8 @@ def _refuse(message: str) -> Any:
         ('chatcli ask -c "and then?"', "continue the last chat"),
     ),
 )
-@with_chat_options
 def ask(
     context: typer.Context,
-    options: ChatOptions,
     prompt: Annotated[
         list[str] | None,
         typer.Argument(
@@ -225,17 +220,15 @@ def ask(
     from chatcli.cli.ask import AskExtras, run_ask
 
     env = environment(context)
-    merged = options.over(context.meta.get(_EARLIER_OPTIONS))
+    options = given_options(context)
     shape = "last" if extract_last else "first" if extract else None
     extras = AskExtras(file or [], usage, as_json, shape, schema, editor)
-    exit_with(env, lambda: run_ask(env, prompt or [], merged, extras))
+    exit_with(env, lambda: run_ask(env, prompt or [], options, extras))
 
 
-@app.command(cls=HelpCommand)
-@with_server_options
+@app.command(cls=ServerCommand)
 def models(
     context: typer.Context,
-    options: ChatOptions,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list of {id, owned_by} objects.")
     ] = False,
@@ -246,8 +239,8 @@ def models(
     from chatcli.cli.models import run_models
 
     env = environment(context)
-    merged = options.over(context.meta.get(_EARLIER_OPTIONS))
-    exit_with(env, lambda: run_models(env, merged, as_json))
+    options = given_options(context)
+    exit_with(env, lambda: run_models(env, options, as_json))
 
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
@@ -263,9 +256,9 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     params = {}
     if options.template is not None:
         template = store.load(options.template)
-        params[template.name] = options.template_params()
+        params[template.name] = dict(options.template_params)
         options = with_template(options, template, template.system_prompt(params[template.name]))
-    elif options.param:
+    elif options.template_params:
         raise UsageError("-P gives a template's parameters; use it with -T NAME")
     use_templates(store.load_all(lambda message: report(env, f"warning: {message}")), params)
     resolved = wiring.resolve_settings(env, options)

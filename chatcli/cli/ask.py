@@ -13,7 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from chatcli.cli.exit_status import ExitStatus, report
-from chatcli.cli.options import PAIR, STDIO, ChatOptions
+from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
@@ -109,14 +109,14 @@ def _ask(
     if template is not None:
         from chatcli.cli.templates import with_template
 
-        options = with_template(options, template, template.system_prompt(options.template_params()))
+        options = with_template(options, template, template.system_prompt(options.template_params))
     schema = None
     if extras.schema is not None:
         from chatcli.cli.script_output import load_schema, response_format
 
         schema, name = load_schema(extras.schema)
-        wanted = json.dumps(response_format(schema, name))
-        options = replace(options, option=[*(options.option or []), "response_format" + PAIR + wanted])
+        wanted = {"response_format": response_format(schema, name)}  # over -O's: --schema asks for it
+        options = replace(options, request_options={**options.request_options, **wanted})
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
     text = _prompt(env, words, options, extras, input_limits(config, options), template)
@@ -194,7 +194,7 @@ def _template(env: Environment, options: ChatOptions) -> Template | None:
         from chatcli.cli.templates import template_store
 
         return template_store(env).load(options.template)
-    if options.param:
+    if options.template_params:
         raise UsageError("-P gives a template's parameters; use it with -T NAME")
     return None
 
@@ -235,7 +235,7 @@ def _prompt(
     filled = _with_files(extras.files, limits, words, stdin_text, marker) if given else ""
     if not isinstance(filled, str):
         raise UsageError("a template's {input} takes text; attach images without -T")
-    return template.fill(filled, options.template_params())
+    return template.fill(filled, options.template_params)
 
 
 def _with_files(

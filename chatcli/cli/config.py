@@ -4,17 +4,17 @@ a commented starter file, and editing it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 
-from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with
 from chatcli.cli.help_format import HelpCommand, HelpGroup
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
-from chatcli.cli.options import ChatOptions, profile_names
+from chatcli.cli.options import TakesSharedOptions, given_options
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
 
@@ -42,50 +42,36 @@ def path_command(context: typer.Context) -> None:
     exit_with(env, action)
 
 
-@config_app.command("show", cls=HelpCommand)
-def show_command(
-    context: typer.Context,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            "-p",
-            "--profile",
-            help="Show this profile's settings.",
-            autocompletion=profile_names,
-            metavar="NAME",
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("-m", "--model", help="As if given -m.", metavar="NAME", autocompletion=model_names),
-    ] = None,
-    backend: Annotated[
-        str | None,
-        typer.Option("-b", "--backend", help="As if given -b.", metavar="NAME", autocompletion=backend_names),
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="As if given --base-url.", metavar="URL")
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("-O", "--option", help="As if given -O KEY VALUE.", metavar="KEY VALUE"),
-    ] = None,
-) -> None:
+class ShowCommand(TakesSharedOptions, HelpCommand):
+    """`config show` takes the options that change which settings apply, to show their effect."""
+
+    shared: ClassVar[tuple[str, ...]] = ("profile", "model", "backend", "base_url", "request_options")
+    helps: ClassVar[Mapping[str, str]] = {
+        "profile": "Show this profile's settings.",
+        "model": "As if given -m.",
+        "backend": "As if given -b.",
+        "base_url": "As if given --base-url.",
+        "request_options": "As if given -O KEY VALUE.",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            param.rich_help_panel = None  # its few options: no panels
+
+
+@config_app.command("show", cls=ShowCommand)
+def show_command(context: typer.Context) -> None:
     """Print every setting's effective value and where it came from: flag, environment, profile, file or default.
 
     Keys are never printed, only whether one is set."""
     env = environment(context)
+    options = given_options(context)
 
     def action() -> int:
-        flags = {
-            "profile": profile,
-            "model": model,
-            "backend": backend,
-            "base_url": base_url,
-            "options": ChatOptions(option=option).request_options(),
-        }
         from chatcli.cli.settings_resolution import resolve_config
 
+        flags = options.settings_flags()
         echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
         return 0
 

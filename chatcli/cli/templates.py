@@ -14,7 +14,7 @@ import typer
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import exit_with, report
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
-from chatcli.cli.options import PAIR, ChatOptions
+from chatcli.cli.options import ChatOptions
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.render.sanitize import sanitize
@@ -57,13 +57,12 @@ def template_store(env: Environment, tables: Mapping[str, Any] | None = None) ->
 def with_template(options: ChatOptions, template: Template, system: str | None) -> ChatOptions:
     """The options, with the template's profile, model, system prompt and request options filling in what the
     command line leaves unset (the command line wins)."""
-    template_options = [key + PAIR + json.dumps(value) for key, value in template.options.items()]
     return replace(
         options,
         profile=options.profile or template.profile,
         model=options.model or template.model,
         system=options.system if options.system is not None else system,
-        option=[*template_options, *(options.option or [])] or None,
+        request_options={**template.options, **options.request_options},
     )
 
 
