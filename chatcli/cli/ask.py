@@ -209,23 +209,10 @@ def _prompt(
 ) -> Content:
     """The prompt from files, stdin and words (written in the editor with --editor), through the template
     (-T) when there is one."""
-    from chatcli.storage.inputs import read_stdin
-
-    stdin_text = None
-    if STDIN_MARKER in words and not env.stdin_isatty:  # on a terminal a lone - is just a word ("5 - 3")
-        if options.no_stdin:
-            raise UsageError(
-                "a lone - in the prompt reads stdin, which --no-stdin turns off; drop one of them"
-            )
-        if env.stdin is None:
-            raise UsageError("a lone - in the prompt reads stdin, but stdin is closed")
-        stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
-    elif env.stdin is not None and not options.no_stdin:
-        if env.stdin_isatty:
-            if not words and not extras.files and not extras.editor and template is None:
-                raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
-        elif options.load != STDIO:  # `-l -`: stdin holds the conversation, the words are the prompt
-            stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
+    stdin_text = _stdin_text(env, words, options, limits)
+    if stdin_text is None and env.stdin is not None and env.stdin_isatty and not options.no_stdin:
+        if not words and not extras.files and not extras.editor and template is None:
+            raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
     if extras.editor:
         words, stdin_text = compose_in_editor(env, words, stdin_text)
     marker = not env.stdin_isatty
@@ -236,6 +223,24 @@ def _prompt(
     if not isinstance(filled, str):
         raise UsageError("a template's {input} takes text; attach images without -T")
     return template.fill(filled, options.template_params)
+
+
+def _stdin_text(env: Environment, words: list[str], options: ChatOptions, limits: Limits) -> str | None:
+    """What piped stdin holds for the prompt: read for a lone - in the words, or else unless --no-stdin or
+    `-l -` (stdin holds the conversation) says not to; None when it is not read."""
+    from chatcli.storage.inputs import read_stdin
+
+    if STDIN_MARKER in words and not env.stdin_isatty:  # on a terminal a lone - is just a word ("5 - 3")
+        if options.no_stdin:
+            raise UsageError(
+                "a lone - in the prompt reads stdin, which --no-stdin turns off; drop one of them"
+            )
+        if env.stdin is None:
+            raise UsageError("a lone - in the prompt reads stdin, but stdin is closed")
+        return read_stdin(env.stdin, limits.max_input_bytes)
+    if env.stdin is None or env.stdin_isatty or options.no_stdin or options.load == STDIO:
+        return None
+    return read_stdin(env.stdin, limits.max_input_bytes)
 
 
 def _with_files(

@@ -399,9 +399,8 @@ def take_key_values(
     return rest + args[index:], found
 
 
-_GIVEN = (
-    "chatcli.options:"  # ctx.meta key prefix (meta is shared by the nested contexts): each command's options
-)
+# Each command's options are kept in ctx.meta (shared by the nested contexts) under this prefix and its path.
+_GIVEN = "chatcli.options:"
 
 
 class TakesSharedOptions:
