@@ -341,7 +341,7 @@ KEY_VALUE_PARSERS: dict[str, Callable[[str], Any]] = {
     "request_options": _parse_request_option,
     "template_params": str,
 }
-_LISTED_AFTER = {"request_options": "timeout", "template_params": "template"}  # their places in --help
+_LISTED_AFTER = {"request_options": "timeout", "template_params": "template"}  # where --help lists them
 
 
 @functools.cache
@@ -358,7 +358,7 @@ def declared_parameters() -> dict[str, Any]:
     for param in commands["declared"].params:
         ordered[param.name] = param
         ordered |= {name: key_values[name] for name, after in _LISTED_AFTER.items() if after == param.name}
-    return ordered
+    return ordered | key_values  # any not placed: last
 
 
 def long_flag(name: str) -> str:
