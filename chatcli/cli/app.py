@@ -1,6 +1,7 @@
 """The Typer app: the chat (top-level callback), its sub-commands, a bare prompt as `ask`, and `main`."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the commands' annotations, as objects, without evaluating
+# their text again for every command it builds.
 
 import contextlib
 import importlib

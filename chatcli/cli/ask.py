@@ -210,9 +210,9 @@ def _prompt(
     """The prompt from files, stdin and words (written in the editor with --editor), through the template
     (-T) when there is one."""
     stdin_text = _stdin_text(env, words, options, limits)
-    if stdin_text is None and env.stdin is not None and env.stdin_isatty and not options.no_stdin:
-        if not words and not extras.files and not extras.editor and template is None:
-            raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
+    nothing_given = not words and not extras.files and not extras.editor and template is None
+    if nothing_given and env.stdin is not None and env.stdin_isatty and not options.no_stdin:
+        raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
     if extras.editor:
         words, stdin_text = compose_in_editor(env, words, stdin_text)
     marker = not env.stdin_isatty

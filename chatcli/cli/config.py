@@ -3,6 +3,7 @@ a commented starter file, and editing it."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,10 +55,10 @@ class ShowCommand(TakesSharedOptions, HelpCommand):
         "request_options": "As if given -O KEY VALUE.",
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            param.rich_help_panel = None  # its few options: no panels
+    def _with_help(self, param: Any) -> Any:
+        changed = copy.copy(super()._with_help(param))  # the shared declaration stays as it is
+        changed.rich_help_panel = None  # its few options: no panels
+        return changed
 
 
 @config_app.command("show", cls=ShowCommand)

@@ -349,13 +349,12 @@ def declared_parameters() -> dict[str, Any]:
     """Every shared option as Typer makes it from its declaration, by the ChatOptions field it fills, in --help's
     order. `typer.main.get_command` is Typer's public way to turn declarations into command-line parameters;
     commands then list these among their own (`TakesSharedOptions`)."""
-    declarations = typer.Typer()
-    declarations.command("declared")(DeclaredOptions)
-    declarations.command("key-values")(_key_value_declarations)
-    commands = typer.main.get_command(declarations).commands  # type: ignore[attr-defined]
-    key_values = {param.name: param for param in commands["key-values"].params}
+    declared, key_value_declarations = typer.Typer(add_completion=False), typer.Typer(add_completion=False)
+    declared.command()(DeclaredOptions)
+    key_value_declarations.command()(_key_value_declarations)
+    key_values = {param.name: param for param in typer.main.get_command(key_value_declarations).params}
     ordered = {}
-    for param in commands["declared"].params:
+    for param in typer.main.get_command(declared).params:
         ordered[param.name] = param
         ordered |= {name: key_values[name] for name, after in _LISTED_AFTER.items() if after == param.name}
     return ordered | key_values  # any not placed: last
@@ -416,10 +415,14 @@ class TakesSharedOptions:
         super().__init__(*args, **kwargs)
         declared = declared_parameters()
         names = self.shared or tuple(declared)
-        own = [copy.copy(declared[name]) for name in names]
-        for param in own:
-            param.help = self.helps.get(param.name, param.help)
-        self.params[:0] = own  # first: their help panels lead
+        self.params[:0] = [self._with_help(declared[name]) for name in names]  # first: their help panels lead
+
+    def _with_help(self, param: Any) -> Any:
+        if param.name not in self.helps:
+            return param
+        changed = copy.copy(param)
+        changed.help = self.helps[param.name]
+        return changed
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         rest, found = take_key_values(args, self.get_params(ctx), self.stop_at_argument)  # type: ignore[attr-defined]

@@ -256,10 +256,12 @@ def new_tool_runner(
 ) -> McpToolRunner | None:
     """The runner for the MCP servers `names` (default: --tools or the `tools` setting) chooses; None when no
     tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them."""
+    config = resolved.config
+    if names is None and not config.tools and not options.yes_tools:
+        return None  # the common case: nothing of the tools is loaded
     from chatcli.cli.key_command import run_key_command
     from chatcli.tools.spec import chosen_servers, exact_tool_names
 
-    config = resolved.config
     pre_approved = exact_tool_names(options.yes_tools)
     if names is None:
         names = config.tools
