@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from chatcli.cli.options import declared_parameters, take_key_values
-from chatcli.core.errors import UsageError
 from chatcli.core.request_options import parse_option_value
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply

@@ -425,7 +425,12 @@ class TakesSharedOptions:
         return changed
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        rest, found = take_key_values(args, self.get_params(ctx), self.stop_at_argument)  # type: ignore[attr-defined]
+        try:
+            rest, found = take_key_values(args, self.get_params(ctx), self.stop_at_argument)  # type: ignore[attr-defined]
+        except typer.BadParameter:
+            if not ctx.resilient_parsing:  # completing a command line: it may be unfinished
+                raise
+            rest, found = args, {}
         remaining: list[str] = super().parse_args(ctx, rest)  # type: ignore[misc]
         for name in KEY_VALUE_PARSERS:
             if name in ctx.params:

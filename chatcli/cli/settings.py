@@ -23,9 +23,8 @@ DEFAULT_CODE_THEME = "monokai"
 REASONING_MODES = ("show", "hide", "summary")
 REDIRECT_CHOICES = ("same-host", "always", "never")
 
-Check = Callable[
-    [str, Any], str | None
-]  # a setting's name and value -> what is wrong with the value, or None
+# A setting's name and value -> what is wrong with the value, or None.
+Check = Callable[[str, Any], str | None]
 Value = TypeVar("Value")
 
 
@@ -44,7 +43,7 @@ class Setting:
     unset: str = "not set"  # what an unset (None) value means, for `config show`
     example: Any = None  # a value `config init` suggests for a setting unset by default
     backend: bool = False  # passed to BackendSettings under the same name
-    excludes: str | None = None  # a setting that may not be set beside it in the same place
+    excludes: str | None = None  # another way to give the same value: the stronger layer's wins
 
 
 def setting(default: Value, description: str, kind: type | None = None, **declared: Any) -> Value:

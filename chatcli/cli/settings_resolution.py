@@ -131,7 +131,7 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
     for key, source in layers.option_sources.items():
         if (problem := reserved_option_problem(key)) is not None:
             raise UsageError(f"{problem}; remove it from {source.where(path)}")
-    _choose_key_source(layers, path)
+    _choose_between_exclusive(layers, path)
     aliases = data.get("aliases", {})
     alias = layers.values["model"] if layers.values.get("model") in aliases else None
     if alias is not None:
@@ -165,16 +165,21 @@ def _chosen_profile(flags: Mapping[str, Any], environ: Mapping[str, str]) -> tup
     return None, None
 
 
-def _choose_key_source(layers: _Layers, path: Path) -> None:
-    """`api_key` and `api_key_cmd` both give the key: the one from the stronger layer wins."""
-    key_source, command_source = layers.sources.get("api_key"), layers.sources.get("api_key_cmd")
-    if key_source is None or command_source is None:
-        return
-    key_rank, command_rank = _RANK[key_source.kind], _RANK[command_source.kind]
-    if key_rank == command_rank:
-        raise UsageError(f"{key_source.where(path)} sets both api_key and api_key_cmd; keep one of them")
-    loser = "api_key" if command_rank > key_rank else "api_key_cmd"
-    del layers.values[loser], layers.sources[loser]
+def _choose_between_exclusive(layers: _Layers, path: Path) -> None:
+    """Two settings that give the same value (`api_key` and `api_key_cmd`, declared with `excludes`): the one
+    from the stronger layer wins; both in the same place is a mistake."""
+    for name, declared in settings().items():
+        if declared.excludes is None:
+            continue
+        source, other_source = layers.sources.get(name), layers.sources.get(declared.excludes)
+        if source is None or other_source is None:
+            continue
+        if _RANK[source.kind] == _RANK[other_source.kind]:
+            raise UsageError(
+                f"{source.where(path)} sets both {name} and {declared.excludes}; keep one of them"
+            )
+        loser = name if _RANK[other_source.kind] > _RANK[source.kind] else declared.excludes
+        del layers.values[loser], layers.sources[loser]
 
 
 def _from_text(name: str, text: str, variable: str) -> Any:
