@@ -218,12 +218,12 @@ def ask(
     ] = None,
 ) -> None:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
-    from chatcli.cli.ask import AskExtras, run_ask
+    from chatcli.cli.ask import AskOnlyOptions, run_ask
 
     env = environment(context)
     options = given_options(context)
-    shape = "last" if extract_last else "first" if extract else None
-    extras = AskExtras(file or [], usage, as_json, shape, schema, editor)
+    block = "last" if extract_last else "first" if extract else None
+    extras = AskOnlyOptions(file or [], usage, as_json, block, schema, editor)
     exit_with(env, lambda: run_ask(env, prompt or [], options, extras))
 
 

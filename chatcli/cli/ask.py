@@ -33,7 +33,7 @@ EDITOR_MARKER = "# ---- chatcli: piped text above this line, your prompt below i
 
 
 @dataclass(frozen=True, slots=True)
-class AskExtras:
+class AskOnlyOptions:
     """`ask`-only options: attached files, the usage line, JSON output, a code block or schema-checked JSON,
     composing in the editor."""
 
@@ -92,13 +92,19 @@ class _TerminationSignals:
             raise KeyboardInterrupt
 
 
-def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: AskExtras = AskExtras()) -> int:
+def run_ask(
+    env: Environment, words: list[str], options: ChatOptions, extras: AskOnlyOptions = AskOnlyOptions()
+) -> int:
     with _TerminationSignals() as signals:
         return _ask(env, words, options, extras, signals)
 
 
 def _ask(
-    env: Environment, words: list[str], options: ChatOptions, extras: AskExtras, signals: _TerminationSignals
+    env: Environment,
+    words: list[str],
+    options: ChatOptions,
+    extras: AskOnlyOptions,
+    signals: _TerminationSignals,
 ) -> int:
     from chatcli.cli import wiring
 
@@ -131,7 +137,7 @@ def _answer(
     env: Environment,
     resolved: Resolved,
     options: ChatOptions,
-    extras: AskExtras,
+    extras: AskOnlyOptions,
     schema: dict[str, Any] | None,
     text: Content,
     recorder: Recorder,
@@ -173,7 +179,7 @@ def _answer(
         return ExitStatus.FAILURE
     if result.cut_short is not None:
         report(env, f"warning: {result.cut_short}")
-    _print_shaped(env, result.text, extras, schema)
+    _print_block_or_checked_json(env, result.text, extras, schema)
     if extras.as_json:
         from chatcli.cli.json_output import answer_json
 
@@ -203,7 +209,7 @@ def _prompt(
     env: Environment,
     words: list[str],
     options: ChatOptions,
-    extras: AskExtras,
+    extras: AskOnlyOptions,
     limits: Limits,
     template: Template | None,
 ) -> Content:
@@ -254,7 +260,7 @@ def _with_files(
     return prompt_with_files(files, limits, words, stdin, stdin_marker=marker)
 
 
-def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
+def _renderer(env: Environment, config: Config, extras: AskOnlyOptions) -> Renderer:
     """The answer streamed as it comes, or (--json, -x, --schema) nothing until it is complete."""
     from chatcli.cli import wiring
     from chatcli.render.plain import SilentRenderer
@@ -269,7 +275,9 @@ def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
     return TurnDisplay(lambda: wiring.new_renderer(env, config), spinner_to, reasoning_to, config.reasoning)
 
 
-def _print_shaped(env: Environment, answer: str, extras: AskExtras, schema: dict[str, Any] | None) -> None:
+def _print_block_or_checked_json(
+    env: Environment, answer: str, extras: AskOnlyOptions, schema: dict[str, Any] | None
+) -> None:
     """-x: the code block alone; --schema: the answer's JSON once it validates (ChatError otherwise)."""
     from chatcli.render.sanitize import sanitize
 

@@ -42,7 +42,7 @@ def resolve_settings(env: Environment, options: ChatOptions) -> Resolved:
 
 
 @dataclass(slots=True)
-class Opened:
+class StartingConversation:
     """The starting conversation, the file it was loaded from and the file to save it to."""
 
     conversation: Conversation
@@ -65,7 +65,7 @@ def conversation_defaults(resolved: Resolved) -> ConversationDefaults:
 
 def open_conversation(
     resolved: Resolved, options: ChatOptions, recorder: Recorder, stdin: BinaryIO | None = None
-) -> Opened:
+) -> StartingConversation:
     """The starting conversation (loaded, resumed from the library or new), the file it came from and the
     file --save names. Its model and system prompt follow `conversation_defaults` (the rule /load follows too).
 
@@ -94,7 +94,7 @@ def open_conversation(
         save_file = loaded_file if same_file else ConversationFile(options.save)
         assert save_file is not None
         save_file.check_writable()
-    return Opened(conversation, loaded_file, save_file)
+    return StartingConversation(conversation, loaded_file, save_file)
 
 
 def read_conversation_from_stdin(stdin: BinaryIO | None) -> Conversation:
