@@ -13,6 +13,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -55,18 +56,32 @@ def ask(server_url: str, *args: str, env: dict[str, str] | None = None) -> subpr
     return invoke("ask", "--base-url", server_url, *args, env={**KEY_ENV, **(env or {})})
 
 
+# A small parent runs chatcli and reports its children's peak RSS: measured from this process (a pytest worker
+# of 150 MiB and more), the child's peak would start at ours, which Linux carries over into it at fork and exec.
+_PARENT = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{done.returncode} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+"""
+
+
 def peak_rss_mib(*args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     """Run the installed chatcli (with the test key) and return its own peak resident memory and its result."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            [CHATCLI, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={**os.environ, **KEY_ENV}
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        result = subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read())
-    return usage.ru_maxrss / 1024, result
+    with tempfile.TemporaryDirectory() as directory:
+        out, err, report = (Path(directory) / name for name in ("out", "err", "report"))
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            subprocess.run(
+                [sys.executable, "-c", _PARENT, str(report), CHATCLI, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                env={**os.environ, **KEY_ENV},
+                check=True,
+            )
+        returncode, peak_kib = (int(part) for part in report.read_text().split())
+        result = subprocess.CompletedProcess([CHATCLI, *args], returncode, out.read_bytes(), err.read_bytes())
+    return peak_kib / 1024, result
 
 
 # -- what is sent ------------------------------------------------------------------------------------------
