@@ -56,9 +56,11 @@ def test_a_group_takes_key_values_only_before_its_sub_command() -> None:
 
 def test_a_key_value_option_needs_a_key_and_a_value() -> None:
     empty_key = invoke("ask", "-b", "echo", "-O", " ", "1", "hi")
-    assert empty_key.returncode == 2 and b"-O takes a KEY and a VALUE" in empty_key.stderr
-    no_value = invoke("ask", "-b", "echo", "hi", "-O", "seed")
-    assert no_value.returncode == 2 and b"--option takes a KEY and a VALUE" in no_value.stderr
+    assert (empty_key.returncode, empty_key.stdout) == (2, b"")
+    assert empty_key.stderr == b"chatcli: error: -O takes a KEY and a VALUE: -O top_p 0.9\n"
+    no_value = invoke("-b", "echo", "hi", "-P", "language")
+    assert (no_value.returncode, no_value.stdout) == (2, b"")
+    assert no_value.stderr == b"chatcli: error: --param takes a KEY and a VALUE: --param top_p 0.9\n"
 
 
 def test_the_last_of_repeated_key_value_options_wins(server: OpenAIServer) -> None:

@@ -388,7 +388,7 @@ def take_key_values(
         if param is not None and param.name in KEY_VALUE_PARSERS and index + 2 < len(args):
             key, value = args[index + 1].strip(), args[index + 2]
             if not key:
-                raise typer.BadParameter(f"{arg} takes a KEY and a VALUE: {arg} top_p 0.9")
+                raise UsageError(f"{arg} takes a KEY and a VALUE: {arg} top_p 0.9")
             found.setdefault(param.name, {})[key] = KEY_VALUE_PARSERS[param.name](value)
             index += 3
             continue
@@ -400,6 +400,7 @@ def take_key_values(
 
 # Each command's options are kept in ctx.meta (shared by the nested contexts) under this prefix and its path.
 _GIVEN = "chatcli.options:"
+_PROBLEM = "chatcli.options.problem"  # a KEY VALUE option given wrong
 
 
 class TakesSharedOptions:
@@ -427,20 +428,27 @@ class TakesSharedOptions:
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         try:
             rest, found = take_key_values(args, self.get_params(ctx), self.stop_at_argument)  # type: ignore[attr-defined]
-        except typer.BadParameter:
-            if not ctx.resilient_parsing:  # completing a command line: it may be unfinished
-                raise
+        except UsageError as error:
+            ctx.meta[_PROBLEM] = error  # said in one line when the command runs (a completion never runs it)
             rest, found = args, {}
         remaining: list[str] = super().parse_args(ctx, rest)  # type: ignore[misc]
         for name in KEY_VALUE_PARSERS:
+            if ctx.params.get(name):  # a KEY without a VALUE
+                flag = long_flag(name)
+                ctx.meta.setdefault(_PROBLEM, UsageError(f"{flag} takes a KEY and a VALUE: {flag} top_p 0.9"))
             if name in ctx.params:
-                if ctx.params[name] and not ctx.resilient_parsing:
-                    flag = long_flag(name)
-                    raise typer.BadParameter(f"{flag} takes a KEY and a VALUE: {flag} top_p 0.9")
                 ctx.params[name] = found.get(name, {})
         return remaining
 
     def invoke(self, ctx: Any) -> Any:
+        if (problem := ctx.meta.get(_PROBLEM)) is not None:
+            from chatcli.cli.context import environment
+            from chatcli.cli.exit_status import exit_with
+
+            def refuse() -> int:
+                raise problem
+
+            exit_with(environment(ctx), refuse)
         names = self.shared or tuple(declared_parameters())
         ctx.meta[_GIVEN + ctx.command_path] = ChatOptions(**{name: ctx.params.pop(name) for name in names})
         return super().invoke(ctx)  # type: ignore[misc]
