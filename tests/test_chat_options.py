@@ -1,8 +1,14 @@
-"""The shared options given after a sub-command win over those given before it, `--plain` included."""
+"""The shared options work before and after a sub-command; those given after it win over those given before
+it, `--plain` included."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from chatcli.cli.options import ChatOptions
+from tests.inprocess import invoke
 
 
 def test_plain_after_the_sub_command_is_not_lost_to_an_unset_earlier_value() -> None:
@@ -25,3 +31,22 @@ def test_request_options_and_template_params_given_after_replace_those_given_bef
 def test_given_flags_are_named_by_their_long_flag() -> None:
     given = ChatOptions(continue_=True, markdown=False, request_options={"seed": 1}).given_flags()
     assert given == ["--continue", "--markdown", "--option"]
+
+
+@pytest.mark.parametrize(
+    ("args", "model"),
+    [
+        (("-m", "first", "ask", "-b", "echo"), "first"),
+        (("ask", "-m", "second", "-b", "echo"), "second"),
+        (("-m", "first", "-b", "echo", "ask", "-m", "second"), "second"),
+        (("-m", "first", "-b", "openai", "ask", "-m", "second", "-b", "echo"), "second"),
+    ],
+)
+def test_shared_options_work_before_and_after_the_sub_command_and_the_later_wins(
+    args: tuple[str, ...], model: str
+) -> None:
+    result = (
+        invoke(*args, "-b", "echo", "--json", "hi") if "-b" not in args else invoke(*args, "--json", "hi")
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"] == model
