@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatcli.core.stream import AnswerStream, ChatRequest, Usage
+from chatcli.core.stream import AnswerStream, ChatRequest, StreamInfo, Usage
 
 Reply = str | BaseException | list[str | BaseException]
 
@@ -25,5 +25,16 @@ class ScriptedBackend:
             if isinstance(piece, BaseException):
                 raise piece
             yield piece
-        request.info.finish_reason = "stop"
-        request.info.usage = self.usage
+        return StreamInfo("stop", self.usage)
+
+
+def read_whole(stream: AnswerStream) -> tuple[str, StreamInfo]:
+    """A backend's whole stream: the text it sent and the StreamInfo it returned at the end."""
+    text: list[str] = []
+    while True:
+        try:
+            piece = next(stream)
+        except StopIteration as end:
+            return "".join(text), end.value
+        if isinstance(piece, str):
+            text.append(piece)

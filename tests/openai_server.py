@@ -11,6 +11,7 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,7 +27,8 @@ GATE_TIMEOUT = 60.0
 class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/event-stream"})
-    body: list[Any] = field(default_factory=list)
+    body: list[Any] | Iterator[Any] = field(default_factory=list)  # an iterator: a body made as it is sent
+    interim: Iterable[bytes] = ()  # raw bytes sent before the status line: interim (1xx) responses
 
 
 @dataclass
@@ -209,30 +211,38 @@ class OpenAIServer:
                 if reply.status == 0:  # hang_up_reply()
                     return
                 try:
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    for piece in reply.body:
-                        if piece is DROP:
-                            return
-                        if isinstance(piece, float | int):
-                            time.sleep(piece)
-                            continue
-                        if isinstance(piece, threading.Event):
-                            piece.wait(GATE_TIMEOUT)
-                            continue
-                        if callable(piece):
-                            piece = piece(request)
-                        self.wfile.write(piece)
-                        self.wfile.flush()
+                    send_head(self, reply)
+                    send_body(self, reply, request)
                 except (BrokenPipeError, ConnectionResetError):
                     with server._lock:
                         server.client_disconnects += 1
                     server.disconnected.set()
 
         return Handler
+
+
+def send_head(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    for interim in reply.interim:
+        handler.wfile.write(interim)
+    handler.send_response(reply.status)
+    for name, value in reply.headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+
+
+def send_body(handler: BaseHTTPRequestHandler, reply: Reply, request: RecordedRequest) -> None:
+    for piece in reply.body:
+        if piece is DROP:
+            return
+        if isinstance(piece, float | int):
+            time.sleep(piece)
+            continue
+        if isinstance(piece, threading.Event):
+            piece.wait(GATE_TIMEOUT)
+            continue
+        handler.wfile.write(piece(request) if callable(piece) else piece)
+        handler.wfile.flush()
 
 
 def tool_calls_reply(*calls: tuple[str, str, str], text: str = "", piece_chars: int = 4) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import stat
@@ -18,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from chatcli.core.conversation import Conversation, Message
-from chatcli.core.errors import BadFileError, HistoryError
+from chatcli.core.errors import BadFileError, HistoryError, UsageError
 from chatcli.storage.conversation_file import ConversationFile
-from chatcli.storage.files import create_private_file, write_atomic
+from chatcli.storage.files import create_private_file, read_user_file, write_atomic
 from tests.conftest import CHATCLI, TEST_KEY
 from tests.inprocess import invoke
 from tests.leaks import assert_clean, one_line_error
@@ -175,7 +176,12 @@ def test_every_role_content_parts_and_unknown_fields_survive_a_round_trip(tmp_pa
             "role": "user",
             "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}],
         },
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function"}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            "unknown": {"kept": True},
+        },
         {"role": "tool", "content": "42", "tool_call_id": "c1"},
         {"role": "assistant", "content": "half", "status": "interrupted"},
     ]
@@ -186,6 +192,67 @@ def test_every_role_content_parts_and_unknown_fields_survive_a_round_trip(tmp_pa
     assert conversation.messages[2].text == "look"
     chat.save(conversation)
     assert json.loads(path.read_text()) == {"version": 1, "model": "m", "title": "kept", "messages": messages}
+
+
+CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+INVALID_MESSAGES = {
+    "tool call arguments not text": (
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{**CALL, "function": {"name": "f", "arguments": 1}}],
+        },
+        "tool_calls must be a list of",
+    ),
+    "tool call without an id": (
+        {"role": "assistant", "content": None, "tool_calls": [{"function": CALL["function"]}]},
+        "tool_calls must be a list of",
+    ),
+    "tool_calls not a list": (
+        {"role": "assistant", "content": None, "tool_calls": "x"},
+        "tool_calls must be",
+    ),
+    "tool_calls on a user message": (
+        {"role": "user", "content": "hi", "tool_calls": [CALL]},
+        "user messages have no tool_calls",
+    ),
+    "tool message with a list id": (
+        {"role": "tool", "content": "1", "tool_call_id": ["c1"]},
+        "tool messages need a tool_call_id string",
+    ),
+    "tool message without an id": (
+        {"role": "tool", "content": "1"},
+        "tool messages need a tool_call_id string",
+    ),
+    "assistant image": (
+        {"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+        "assistant messages take text content parts only",
+    ),
+    "name not text": ({"role": "user", "content": "hi", "name": 3}, "name must be a string"),
+}
+
+
+@pytest.mark.parametrize("message, problem", INVALID_MESSAGES.values(), ids=INVALID_MESSAGES.keys())
+def test_a_message_of_the_wrong_shape_is_refused_in_one_line(
+    tmp_path: Path, message: dict[str, object], problem: str
+) -> None:
+    for data in ([message], {"version": 1, "messages": [message]}):
+        path = tmp_path / "chat.json"
+        path.write_text(json.dumps(data))
+        with pytest.raises(BadFileError, match="message 1: " + re.escape(problem)):
+            ConversationFile(path).load()
+
+
+def test_only_the_api_fields_of_a_message_are_ever_sent() -> None:
+    own = {"chatcli": {"secret": "local"}, "status_note": "x", "name": "ann"}
+    assert Message("user", "hi", extra=own).to_api() == {"name": "ann", "role": "user", "content": "hi"}
+    assert Message("tool", "1", extra={"tool_call_id": "c1", "chatcli": 1}).to_api() == {
+        "tool_call_id": "c1",
+        "role": "tool",
+        "content": "1",
+    }
+    asking = Message("assistant", None, extra={"tool_calls": [CALL], "tool_call_id": "stray"})
+    assert asking.to_api() == {"tool_calls": [CALL], "role": "assistant", "content": None}
 
 
 # -- another writer -----------------------------------------------------------------------------------------
@@ -322,3 +389,28 @@ def test_sigkill_in_the_middle_of_a_large_save_leaves_the_old_file_and_no_temp_f
     assert saver.returncode == -signal.SIGKILL
     assert path.read_bytes() == old
     assert os.listdir(directory) == ["chat.json"]
+
+
+# -- a file the user names --------------------------------------------------------------------------------
+
+
+def test_a_user_file_that_cannot_be_read_is_one_line_naming_it_and_what_to_do(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 11)
+    cases = {
+        tmp_path: "notes is a directory, not a regular file; check the path",
+        big: "notes is larger than 10 bytes; raise the limit",
+        tmp_path / "missing": "notes cannot be read (No such file or directory); check the path",
+    }
+    for path, message in cases.items():
+        with pytest.raises(UsageError) as refused:
+            read_user_file(path, 10, "notes", fix="check the path", too_large="raise the limit")
+        assert str(refused.value) == message
+    big.write_bytes(b"x" * 10)
+    assert read_user_file(big, 10, "notes") == b"x" * 10
+
+
+def test_a_user_file_error_is_the_callers_class_and_the_remedy_only_when_given(tmp_path: Path) -> None:
+    with pytest.raises(BadFileError) as refused:
+        read_user_file(tmp_path, 10, f"{tmp_path}:", error=BadFileError)
+    assert str(refused.value) == f"{tmp_path}: is a directory, not a regular file"

@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
+import typer.main
+from typer.core import TyperGroup
 
+from chatcli.cli.app import ChatGroup, app
+from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from tests.inprocess import invoke
 
-COMMANDS = [
-    [],
-    ["ask"],
-    ["models"],
-    ["history"],
-    ["history", "list"],
-    ["history", "show"],
-    ["history", "search"],
-    ["history", "export"],
-    ["history", "import"],
-    ["history", "rm"],
-    ["history", "path"],
-    ["config"],
-    ["config", "path"],
-    ["config", "show"],
-    ["config", "init"],
-    ["config", "edit"],
-]
+
+def command_words(group: TyperGroup, words: list[str]) -> Iterator[list[str]]:
+    yield words
+    for name, command in group.commands.items():
+        if isinstance(command, TyperGroup):
+            yield from command_words(command, [*words, name])
+        else:
+            yield [*words, name]
+
+
+def every_command() -> list[list[str]]:
+    """The words of every command and sub-command, those of the groups loaded only when they run too."""
+    top = typer.main.get_group(app)
+    assert isinstance(top, ChatGroup)
+    for name in LAZY_COMMANDS:
+        top.add_lazy_command(name)
+    return list(command_words(top, []))
+
+
 PYTHON_TYPES = re.compile(r"<(bool|int|float|str|text|path|list)|list\[|range\]|\[x[<>]=|\{[A-Z_]+\}", re.I)
 
 
@@ -35,8 +41,15 @@ def help_text(*command: str) -> str:
     return result.stdout.decode()
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_the_walk_reaches_every_group_and_its_sub_commands() -> None:
+    walked = {" ".join(words) for words in every_command()}
+    expected = {"", "ask", "models", "history", "history stats", "config init", "templates", "templates show"}
+    assert expected | {"mcp", "mcp list"} <= walked
+
+
+@pytest.mark.parametrize("command", every_command(), ids=" ".join)
 def test_help_shows_metavars_and_never_python_types(command: list[str]) -> None:
+    """The same help everywhere: no `<bool>`, `<str>`, `<int>`, `<path>`, `[x>=1]` or `{name}` of Typer's."""
     text = help_text(*command)
     assert PYTHON_TYPES.search(text) is None, text
 

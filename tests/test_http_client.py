@@ -8,13 +8,10 @@ HTTP exchange depends on), `models`, the REPL and the memory checks as processes
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import ssl
 import subprocess
-import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +35,7 @@ from tests.openai_server import (
     sse_reply,
     text_reply,
 )
+from tests.rss import measure_chatcli
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 pytestmark = pytest.mark.e2e
@@ -56,32 +54,14 @@ def ask(server_url: str, *args: str, env: dict[str, str] | None = None) -> subpr
     return invoke("ask", "--base-url", server_url, *args, env={**KEY_ENV, **(env or {})})
 
 
-# A small parent runs chatcli and reports its children's peak RSS: measured from this process (a pytest worker
-# of 150 MiB and more), the child's peak would start at ours, which Linux carries over into it at fork and exec.
-_PARENT = """
-import resource, subprocess, sys
-done = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL)
-with open(sys.argv[1], "w") as report:
-    report.write(f"{done.returncode} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
-"""
-
-
 def peak_rss_mib(*args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    """Run the installed chatcli (with the test key) and return its own peak resident memory and its result."""
-    with tempfile.TemporaryDirectory() as directory:
-        out, err, report = (Path(directory) / name for name in ("out", "err", "report"))
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            subprocess.run(
-                [sys.executable, "-c", _PARENT, str(report), CHATCLI, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                env={**os.environ, **KEY_ENV},
-                check=True,
-            )
-        returncode, peak_kib = (int(part) for part in report.read_text().split())
-        result = subprocess.CompletedProcess([CHATCLI, *args], returncode, out.read_bytes(), err.read_bytes())
-    return peak_kib / 1024, result
+    """Run the installed chatcli (with the test key); its own peak resident memory and its result. It runs
+    under a small parent (tests/rss.py): a child started by this worker would count the worker's memory."""
+    measured = measure_chatcli(*args, env=KEY_ENV, keep_stdout=True)
+    result = subprocess.CompletedProcess(
+        [CHATCLI, *args], measured.returncode, measured.stdout, measured.stderr
+    )
+    return measured.peak_mib, result
 
 
 # -- what is sent ------------------------------------------------------------------------------------------
@@ -455,6 +435,19 @@ def test_a_307_on_the_same_host_is_followed_with_the_body(server: OpenAIServer) 
     first, second = server.requests
     assert (first.path, second.path) == ("/v1/chat/completions", "/v2/chat/completions")
     assert second.body == first.body and second.headers["authorization"] == f"Bearer {TEST_KEY}"
+
+
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/x", "http://[::1:18110/x", "ftp://127.0.0.1/x", "https://:443/x"]
+)
+def test_a_redirect_to_an_unusable_location_is_one_line(server: OpenAIServer, location: str) -> None:
+    server.enqueue(redirect_reply(307, location))
+    result = ask(server.url, "hi")
+    assert result.returncode == 1
+    assert one_line_error(result) == (
+        f"{server.url} redirects to {location!r} (307), which is not a usable http(s) address; check the base URL"
+    )
+    assert len(server.requests) == 1
 
 
 def test_a_redirect_to_another_host_is_not_followed_and_names_the_new_location(server: OpenAIServer) -> None:

@@ -349,3 +349,32 @@ def test_conversation_ids_are_four_to_twelve_hex_digits() -> None:
         and not is_conversation_id("notes.json")
         and not is_conversation_id("a" * 13)
     )
+
+
+def test_a_library_that_is_a_symbolic_link_is_refused_and_its_target_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "someone-elses.txt"
+    target.write_text("not a library\n")
+    target.chmod(0o644)
+    link = tmp_path / "library.db"
+    link.symlink_to(target)
+    with pytest.raises(
+        HistoryError, match=r"library\.db is a symbolic link \(never followed\), not a regular file"
+    ):
+        Library(link)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644 and target.read_text() == "not a library\n"
+
+
+def test_the_input_history_file_refuses_a_symbolic_link_too(tmp_path: Path) -> None:
+    from chatcli.repl.prompt import open_input_history
+
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    target.chmod(0o644)
+    (tmp_path / "history").symlink_to(target)
+    warnings: list[str] = []
+    open_input_history(tmp_path / "history", warnings.append)
+    assert warnings == [
+        f"input history kept in memory only: cannot create {tmp_path / 'history'} "
+        "(is a symbolic link (never followed), not a regular file)"
+    ]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644

@@ -14,6 +14,7 @@ import pytest
 from chatcli.core.conversation import Message
 from chatcli.core.stream import BackendSettings, ChatRequest
 from tests.conftest import CHATCLI, TEST_KEY, run_chatcli, write_config
+from tests.fakes import read_whole
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
@@ -174,10 +175,11 @@ def test_rejection_is_remembered_for_the_rest_of_the_session(server: OpenAIServe
     backend = OpenAIBackend(BackendSettings(base_url=server.url, timeout=15))
     server.enqueue(json_reply(400, REJECTION), sse_reply("one"), sse_reply("two", usage=USAGE))
     for expected in ("one", "two"):
-        request = ChatRequest([Message("user", "hi")], "m")
-        assert "".join(str(piece) for piece in backend.stream(request)) == expected
+        stream = backend.stream(ChatRequest([Message("user", "hi")], "m"))
+        text, info = read_whole(stream)
+        assert text == expected
     assert ["stream_options" in body for body in server.bodies] == [True, False, False]
-    assert request.info.usage is not None and request.info.usage.completion_tokens == 5
+    assert info.usage is not None and info.usage.completion_tokens == 5
 
 
 def test_no_stream_asks_for_the_whole_answer_and_still_gets_usage(

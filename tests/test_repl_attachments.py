@@ -21,14 +21,15 @@ from tests.test_images import IMAGES
 from tests.test_repl_commands import ScriptedBackend, make_runner, run
 
 
-def sender(runner: CommandRunner) -> tuple[Draft, Callable[[Content], None]]:
+def sender(runner: CommandRunner) -> tuple[Draft, Callable[[Content], bool]]:
     session = runner.session
 
-    def ask(content: Content) -> None:
+    def ask(content: Content) -> bool:
         try:
-            session.turn(content, PlainRenderer(io.BytesIO()))
+            return session.turn(content, PlainRenderer(io.BytesIO())).committed
         except BackendError as error:
             runner.screen.warn(str(error))
+            return False
 
     return runner.inputs._draft, ask
 

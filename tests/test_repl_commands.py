@@ -21,10 +21,11 @@ from prompt_toolkit.output import DummyOutput
 
 from chatcli.backends.background import BackgroundBackend
 from chatcli.backends.echo import EchoBackend
-from chatcli.core.conversation import Conversation, Message, Status
+from chatcli.core.conversation import Content, Conversation, Message, Status
 from chatcli.core.errors import BackendError, UsageError
-from chatcli.core.session import Session
-from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest
+from chatcli.core.session import Session, TurnOverrides
+from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, StreamInfo
+from chatcli.core.turn import TurnResult
 from chatcli.render.plain import PlainRenderer
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.repl.commands import Command, CommandRunner, code_blocks, parse_line
@@ -126,7 +127,7 @@ class Chat(NamedTuple):
 
     runner: CommandRunner
     screen: RecordingScreen
-    ask: Callable[[str], None]
+    ask: Callable[[str], TurnResult | None]
 
 
 def make_chat(
@@ -137,11 +138,12 @@ def make_chat(
     recorder = Recorder(Path("/nonexistent/library.db"), screen.warn, records=False)
     session = Session(backend, Conversation(model="m1"), "m1", observers=[autosave])
 
-    def ask(text: str) -> None:
+    def ask(text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         try:
-            session.turn(text, PlainRenderer(io.BytesIO()))
+            return session.turn(text, PlainRenderer(io.BytesIO()), overrides=overrides)
         except BackendError as error:
             screen.warn(str(error))
+            return None
 
     return Chat(CommandRunner(session, screen, ask, autosave, recorder, model_aliases=aliases), screen, ask)
 
@@ -330,7 +332,7 @@ def test_history_shows_the_conversation_with_interrupted_answers() -> None:
     run(runner, "/history")
     assert screen.notices == ["the conversation is empty"]
     conversation = runner.session.conversation
-    conversation.commit(Message("user", "q"), Message("assistant", "part", Status.INTERRUPTED))
+    conversation.commit_exchange([Message("user", "q"), Message("assistant", "part", Status.INTERRUPTED)])
     run(runner, "/history")
     assert screen.shown == [conversation.messages]
 
@@ -502,7 +504,7 @@ def test_a_turn_says_why_the_server_cut_its_answer_short(reason: str, warning: s
     class CutShort(ScriptedBackend):
         def stream(self, request: ChatRequest) -> AnswerStream:
             yield "Once upon a"
-            request.info.finish_reason = reason
+            return StreamInfo(reason)
 
     session = Session(CutShort(), Conversation(), "m1")
     assert session.turn("story", PlainRenderer(io.BytesIO())).cut_short == warning

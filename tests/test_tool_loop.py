@@ -1,4 +1,4 @@
-"""The core tool loop (chatcli.core.tools): rounds of calls, their results in the conversation, the limits,
+"""The core tool loop (chatcli.core.turn): rounds of calls, their results in the conversation, the limits,
 Ctrl-C and failures, with a scripted backend and a scripted ToolRunner."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import pytest
 
 from chatcli.core.conversation import Conversation, Message, Status
 from chatcli.core.errors import BackendError, ChatError
-from chatcli.core.session import Session, TurnResult
-from chatcli.core.stream import AnswerStream, ChatRequest, ToolCall, Usage
-from chatcli.core.tools import CANCELLED, NOT_RUN_AFTER_CANCEL, compact_text
+from chatcli.core.session import Session
+from chatcli.core.stream import AnswerStream, ChatRequest, StreamInfo, ToolCall, ToolCallPiece, Usage
+from chatcli.core.turn import CANCELLED, NOT_RUN_AFTER_CANCEL, TurnResult
+from chatcli.storage.images import compact_text
 
 Round = tuple[str, list[ToolCall]] | Exception
 
@@ -34,9 +35,9 @@ class ScriptedBackend:
         text, calls = round_
         if text:
             yield text
-        request.info.tool_calls = list(calls)
-        request.info.finish_reason = "tool_calls" if calls else "stop"
-        request.info.usage = Usage(10, 1)
+        for index, call in enumerate(calls):
+            yield ToolCallPiece(index, call.id, call.name, call.arguments)
+        return StreamInfo("tool_calls" if calls else "stop", Usage(10, 1))
 
 
 @dataclass
@@ -191,7 +192,7 @@ def test_no_tools_key_is_sent_when_the_runner_offers_none() -> None:
 
     session, backend, _ = session_with([("plain", [])], Empty(lambda c: ""))
     assert session.turn("q", Renderer()).text == "plain"
-    assert backend.requests[0].tools == []
+    assert not backend.requests[0].tools
 
 
 def test_history_shows_calls_and_results_compactly() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_chatcli
-from tests.openai_server import OpenAIServer, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
+from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
 from tests.test_imports import heavy_modules_loaded
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +134,18 @@ def test_without_tools_nothing_starts_and_no_tools_key_is_sent(
     assert not events.exists() and not state_log(isolated_home).exists()
 
 
+def test_tool_calls_in_an_answer_to_a_request_without_tools_end_the_turn_in_one_line(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    server.enqueue(tool_calls_reply(*[(f"c{n}", "notes__add", "{" + " " * 4000 + "}") for n in range(128)]))
+    done = ask(server, "hi")
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.decode().strip() == (
+        "chatcli: error: the server sent a tool call, but chatcli offered no tools"
+    )
+    assert server.wait_for_disconnect()  # chatcli stopped reading at the first piece
+
+
 def test_piped_ask_refuses_an_unapproved_call_in_one_line(server: OpenAIServer, isolated_home: Path) -> None:
     events = configure(isolated_home)
     server.enqueue(tool_calls_reply(("c1", "notes__add", '{"a": 1, "b": 1}')))
@@ -242,6 +254,26 @@ def test_a_tool_conversation_is_kept_resumed_with_a_valid_history_and_shown_comp
     shown = run_chatcli("history", "show", _latest_id(isolated_home))
     text = shown.stdout.decode()
     assert 'calls notes__add {"a": 20, "b": 22}' in text and "## tool\n\nresult: 42" in text
+
+
+@pytest.mark.parametrize("tools", [(), ("--tools", "notes")])
+def test_reasoning_stays_apart_from_the_answer_with_tools_on_as_off(
+    server: OpenAIServer, isolated_home: Path, tmp_path: Path, tools: tuple[str, ...]
+) -> None:
+    configure(isolated_home)
+    separate = chunk(reasoning_content="Weighing it.")
+    server.enqueue(
+        Reply(
+            body=[sse_event(separate), *sse_reply("<think>Let me reason…</think>", "The sea is large.").body]
+        )
+    )
+    saved = tmp_path / "a.json"
+    done = ask(server, *tools, "-o", str(saved), "hi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"The sea is large.\n"
+    answer = json.loads(saved.read_text())["messages"][-1]
+    assert answer["content"] == "The sea is large."
+    assert answer["reasoning"] == "Weighing it.Let me reason…"
 
 
 def _latest_id(home: Path) -> str:

@@ -41,4 +41,4 @@ class BackgroundBackend:
         if self._error is not None or self._backend is None:
             reason = f"{type(self._error).__name__}: {self._error}" if self._error else "not created"
             raise BackendError(f"cannot start the {self.name} backend ({reason}); reinstall chatcli")
-        yield from self._backend.stream(request)
+        return (yield from self._backend.stream(request))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatcli.backends import BackendName
-from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest
+from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, StreamInfo
 
 CHUNK_CHARS = 4
 
@@ -19,5 +19,4 @@ class EchoBackend:
         answer = f"Echo: {last_user}"
         for start in range(0, len(answer), CHUNK_CHARS):
             yield answer[start : start + CHUNK_CHARS]
-        request.info.finish_reason = "stop"
-        request.info.model = request.model
+        return StreamInfo(finish_reason="stop", model=request.model)

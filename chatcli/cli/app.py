@@ -17,9 +17,10 @@ from typer.core import TyperGroup
 
 from chatcli import __version__
 from chatcli.cli.context import environment
-from chatcli.cli.environment import process_environment
-from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
-from chatcli.cli.help_format import EXAMPLE_SEPARATOR, HelpGroup
+from chatcli.cli.environment import OutputError, process_environment
+from chatcli.cli.exit_status import ExitStatus, failure_status, report, silence_stdout, with_exit_status
+from chatcli.cli.help_format import HelpGroup
+from chatcli.cli.help_names import EXAMPLE_SEPARATOR
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import (
     INPUT_PANEL,
@@ -58,7 +59,7 @@ class ChatGroup(TakesSharedOptions, HelpGroup):
             return TyperGroup(name=cmd_name, help=LAZY_COMMANDS[cmd_name].help)  # a stand-in to list
         return super().get_command(ctx, cmd_name)
 
-    def _load(self, cmd_name: str) -> None:
+    def add_lazy_command(self, cmd_name: str) -> None:
         lazy = LAZY_COMMANDS[cmd_name]
         group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
         group.name = cmd_name
@@ -66,7 +67,7 @@ class ChatGroup(TakesSharedOptions, HelpGroup):
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
-            self._load(args[0])
+            self.add_lazy_command(args[0])
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             return "ask", self.get_command(ctx, "ask"), args
         return super().resolve_command(ctx, args)
@@ -103,33 +104,27 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback(invoke_without_command=True)
+@with_exit_status
 def chat(
     context: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
     ] = False,
-) -> None:
+) -> int | None:
     """Chat interactively; with piped stdin, answer once like `ask`."""
     env = environment(context)
     options = given_options(context)
     if context.invoked_subcommand is not None:
         given = options.given_flags()
         if given and context.invoked_subcommand in ("history", "config", "templates", "mcp"):
-            exit_with(env, _refuse(f"{given[0]} does not apply to `{context.invoked_subcommand}`"))
-        return
+            raise UsageError(f"{given[0]} does not apply to `{context.invoked_subcommand}`")
+        return None  # the sub-command runs next
     if env.stdin_isatty:
-        exit_with(env, lambda: _run_repl(env, options))
+        return _run_repl(env, options)
     from chatcli.cli.ask import run_ask
 
-    exit_with(env, lambda: run_ask(env, [], options))
-
-
-def _refuse(message: str) -> Any:
-    def refuse() -> int:
-        raise UsageError(message)
-
-    return refuse
+    return run_ask(env, [], options)
 
 
 @app.command(
@@ -143,6 +138,7 @@ def _refuse(message: str) -> Any:
         ('chatcli ask -c "and then?"', "continue the last chat"),
     ),
 )
+@with_exit_status
 def ask(
     context: typer.Context,
     prompt: Annotated[
@@ -216,7 +212,7 @@ def ask(
             show_default=False,
         ),
     ] = None,
-) -> None:
+) -> int:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
     from chatcli.cli.ask import AskOnlyOptions, run_ask
 
@@ -224,24 +220,24 @@ def ask(
     options = given_options(context)
     block = "last" if extract_last else "first" if extract else None
     extras = AskOnlyOptions(file or [], usage, as_json, block, schema, editor)
-    exit_with(env, lambda: run_ask(env, prompt or [], options, extras))
+    return run_ask(env, prompt or [], options, extras)
 
 
 @app.command(cls=ServerCommand)
+@with_exit_status
 def models(
     context: typer.Context,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list of {id, owned_by} objects.")
     ] = False,
-) -> None:
+) -> int:
     """List the models the endpoint serves (GET /models), one id per line.
 
     The server options work before `models` too (`chatcli --base-url URL models`)."""
     from chatcli.cli.models import run_models
 
     env = environment(context)
-    options = given_options(context)
-    exit_with(env, lambda: run_models(env, options, as_json))
+    return run_models(env, given_options(context), as_json)
 
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
@@ -314,6 +310,8 @@ def main() -> None:
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         _exit(_flush_stdout(env, code))
+    except OutputError as error:  # --version or --help, written before any command runs
+        _exit(failure_status(env, error))
 
 
 def _exit(code: int) -> NoReturn:
@@ -361,6 +359,11 @@ def _flush_stdout(env: Environment, code: int) -> int:
     except BrokenPipeError:
         silence_stdout(env)
         return code or ExitStatus.BROKEN_PIPE
-    except (OSError, ValueError):  # stdout closed or unwritable: nothing more can reach it
+    except OutputError as error:  # what was still buffered: the command's status stands, if it had failed
+        if code:
+            silence_stdout(env)
+            return code
+        return failure_status(env, error)
+    except (OSError, ValueError):  # stdout closed: nothing more can reach it
         pass
     return code

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from chatcli.cli.exit_status import ExitStatus, report
@@ -17,6 +14,7 @@ from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
+from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import empty_answer_message
 from chatcli.render.turn_display import TurnDisplay
@@ -68,43 +66,15 @@ def input_limits(config: Config, options: ChatOptions) -> Limits:
     )
 
 
-class _TerminationSignals:
-    """While active, SIGTERM and SIGHUP unwind `ask` like Ctrl-C (the terminal restored, the partial answer
-    kept), except while `ignore()` is true (the turn already stopped for a closed terminal). The previous
-    handlers come back afterwards (the tests run `ask` in their own process)."""
-
-    def __init__(self) -> None:
-        self.ignore: Callable[[], bool] = lambda: False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _TerminationSignals:
-        self._previous = {
-            signum: signal.signal(signum, self._interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
-        }
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
-        if not self.ignore():
-            raise KeyboardInterrupt
-
-
 def run_ask(
     env: Environment, words: list[str], options: ChatOptions, extras: AskOnlyOptions = AskOnlyOptions()
 ) -> int:
-    with _TerminationSignals() as signals:
+    with ExitSignals() as signals:
         return _ask(env, words, options, extras, signals)
 
 
 def _ask(
-    env: Environment,
-    words: list[str],
-    options: ChatOptions,
-    extras: AskOnlyOptions,
-    signals: _TerminationSignals,
+    env: Environment, words: list[str], options: ChatOptions, extras: AskOnlyOptions, signals: ExitSignals
 ) -> int:
     from chatcli.cli import wiring
 
@@ -141,7 +111,7 @@ def _answer(
     schema: dict[str, Any] | None,
     text: Content,
     recorder: Recorder,
-    signals: _TerminationSignals,
+    signals: ExitSignals,
 ) -> int:
     """The turn itself, and what `ask` prints after it."""
     from chatcli.cli import wiring

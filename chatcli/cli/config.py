@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import typer
 
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
+from chatcli.cli.exit_status import with_exit_status
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import TakesSharedOptions, given_options
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
@@ -23,24 +23,16 @@ if TYPE_CHECKING:
     from chatcli.cli.settings import Setting
     from chatcli.cli.settings_resolution import Resolved, Source
 
-config_app = typer.Typer(
-    help=LAZY_COMMANDS["config"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+config_app = sub_command_app("config")
 
 
 @config_app.command("path", cls=HelpCommand)
-def path_command(context: typer.Context) -> None:
+@with_exit_status
+def path_command(context: typer.Context) -> int:
     """Print the config file's path (it may not exist yet)."""
     env = environment(context)
-
-    def action() -> int:
-        echo(env, str(env.dirs.config_file))
-        return 0
-
-    exit_with(env, action)
+    echo(env, str(env.dirs.config_file))
+    return 0
 
 
 class ShowCommand(TakesSharedOptions, HelpCommand):
@@ -55,28 +47,24 @@ class ShowCommand(TakesSharedOptions, HelpCommand):
         "request_options": "As if given -O KEY VALUE.",
     }
 
-    def _with_help(self, param: Any) -> Any:
-        changed = copy.copy(super()._with_help(param))  # the shared declaration stays as it is
+    def adapted_option(self, param: Any) -> Any:
+        changed = copy.copy(super().adapted_option(param))  # the shared declaration stays as it is
         changed.rich_help_panel = None  # its few options: no panels
         return changed
 
 
 @config_app.command("show", cls=ShowCommand)
-def show_command(context: typer.Context) -> None:
+@with_exit_status
+def show_command(context: typer.Context) -> int:
     """Print every setting's effective value and where it came from: flag, environment, profile, file or default.
 
     Keys are never printed, only whether one is set."""
+    from chatcli.cli.settings_resolution import resolve_config
+
     env = environment(context)
-    options = given_options(context)
-
-    def action() -> int:
-        from chatcli.cli.settings_resolution import resolve_config
-
-        flags = options.settings_flags()
-        echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
-        return 0
-
-    exit_with(env, action)
+    flags = given_options(context).settings_flags()
+    echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
+    return 0
 
 
 STARTER_HEADER = """\
@@ -143,17 +131,14 @@ def _starter_line(name: str, setting: Setting) -> str:
 
 
 @config_app.command("init", cls=HelpCommand)
-def init_command(context: typer.Context) -> None:
+@with_exit_status
+def init_command(context: typer.Context) -> int:
     """Write a commented starter config file (private to you); an existing one is never overwritten."""
     env = environment(context)
-
-    def action() -> int:
-        path = env.dirs.config_file
-        write_starter_config(path)
-        echo(env, f"wrote {path}; edit it with: chatcli config edit")
-        return 0
-
-    exit_with(env, action)
+    path = env.dirs.config_file
+    write_starter_config(path)
+    echo(env, f"wrote {path}; edit it with: chatcli config edit")
+    return 0
 
 
 def write_starter_config(path: Path) -> None:
@@ -168,34 +153,29 @@ def write_starter_config(path: Path) -> None:
 
 
 @config_app.command("edit", cls=HelpCommand)
-def edit_command(context: typer.Context) -> None:
+@with_exit_status
+def edit_command(context: typer.Context) -> int:
     """Open the config file in $VISUAL or $EDITOR (a starter file first if there is none), then check it."""
     env = environment(context)
+    import shlex
+    import subprocess
 
-    def action() -> int:
-        import shlex
-        import subprocess
+    editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
+    if not editor or not editor.strip():
+        raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
+    path = env.dirs.config_file
+    if not path.exists():
+        write_starter_config(path)
+    try:
+        done = subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR") from None
+    if done.returncode != 0:
+        raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
+    from chatcli.cli.config_file import read_config_file
 
-        editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
-        if not editor or not editor.strip():
-            raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
-        path = env.dirs.config_file
-        if not path.exists():
-            write_starter_config(path)
-        try:
-            done = subprocess.run([*shlex.split(editor), str(path)], check=False)
-        except (OSError, ValueError) as error:
-            raise UsageError(
-                f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR"
-            ) from None
-        if done.returncode != 0:
-            raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
-        from chatcli.cli.config_file import read_config_file
-
-        read_config_file(path)  # a mistake is reported now, naming the file and the key
-        return 0
-
-    exit_with(env, action)
+    read_config_file(path)  # a mistake is reported now, naming the file and the key
+    return 0
 
 
 def describe(resolved: Resolved) -> str:

@@ -416,9 +416,12 @@ class TakesSharedOptions:
         super().__init__(*args, **kwargs)
         declared = declared_parameters()
         names = self.shared or tuple(declared)
-        self.params[:0] = [self._with_help(declared[name]) for name in names]  # first: their help panels lead
+        self.params[:0] = [
+            self.adapted_option(declared[name]) for name in names
+        ]  # first: their help panels lead
 
-    def _with_help(self, param: Any) -> Any:
+    def adapted_option(self, param: Any) -> Any:
+        """The shared option as this command lists it: with the help `helps` gives it, if any."""
         if param.name not in self.helps:
             return param
         changed = copy.copy(param)
@@ -443,12 +446,9 @@ class TakesSharedOptions:
     def invoke(self, ctx: Any) -> Any:
         if (problem := ctx.meta.get(_PROBLEM)) is not None:
             from chatcli.cli.context import environment
-            from chatcli.cli.exit_status import exit_with
+            from chatcli.cli.exit_status import failure_status
 
-            def refuse() -> int:
-                raise problem
-
-            exit_with(environment(ctx), refuse)
+            raise typer.Exit(failure_status(environment(ctx), problem))
         names = self.shared or tuple(declared_parameters())
         ctx.meta[_GIVEN + ctx.command_path] = ChatOptions(**{name: ctx.params.pop(name) for name in names})
         return super().invoke(ctx)  # type: ignore[misc]

@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatcli.backends import BackendName
-from chatcli.core.session import DEFAULT_MAX_ANSWER_BYTES
+from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
 
 if TYPE_CHECKING:  # parsed by chatcli.tools.spec, loaded when a config file has [mcp] tables
     from chatcli.tools.spec import ServerSpec

@@ -19,6 +19,7 @@ class Status(StrEnum):
 
 Content = str | list[dict[str, Any]] | None
 OWN_PART_KEY = "chatcli"  # chatcli's own data in a content part (an image's file name): kept, never sent
+_API_FIELDS = {"assistant": ("name", "tool_calls"), "tool": ("tool_call_id",)}  # sent besides role, content
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +40,13 @@ class Message:
         return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
 
     def to_api(self) -> dict[str, Any]:
-        """The message as the chat-completions API takes it (no status mark, no OWN_PART_KEY in its parts)."""
+        """The message as the chat-completions API takes it: its known fields only (no status mark, nothing a
+        file added, no OWN_PART_KEY in its parts)."""
         content = self.content
         if isinstance(content, list) and any(OWN_PART_KEY in part for part in content):
             content = [{key: value for key, value in part.items() if key != OWN_PART_KEY} for part in content]
-        return {**self.extra, "role": self.role, "content": content}
+        sent = {key: self.extra[key] for key in _API_FIELDS.get(self.role, ("name",)) if key in self.extra}
+        return {**sent, "role": self.role, "content": content}
 
 
 @dataclass(slots=True)
@@ -69,9 +72,6 @@ class Conversation:
     def with_user(self, content: Content) -> list[Message]:
         """The messages to send for a new user turn, without changing the conversation."""
         return [*self.messages, Message("user", content)]
-
-    def commit(self, user: Message, answer: Message) -> None:
-        self.messages += (user, answer)
 
     def commit_exchange(self, messages: Sequence[Message]) -> None:
         """Add a whole exchange at once: the user message, tool calls and their results, the answer."""

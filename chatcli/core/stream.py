@@ -30,30 +30,44 @@ class ModelEntry:
     owned_by: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A function call the model asked for; a stream assembles it from pieces (`arguments` is JSON text)."""
+    """A function call the model asked for (`arguments` is JSON text); `extra` holds the fields of the call
+    chatcli does not know (such as Gemini's `extra_content`), sent back with it."""
 
     id: str = ""
     name: str = ""
     arguments: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         return {
+            **self.extra,
             "id": self.id,
             "type": "function",
             "function": {"name": self.name, "arguments": self.arguments},
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallPiece:
+    """A piece of the `index`-th tool call of an answer, as a stream sends it: its id and name usually in the
+    first piece, its JSON arguments in any number of pieces; the turn assembles the calls."""
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+    extra: Mapping[str, Any] | None = None
+
+
 @dataclass(slots=True)
 class StreamInfo:
-    """What a stream reports besides its text, filled in as it runs."""
+    """What a stream reports besides its pieces: the backend returns it when the stream ends."""
 
     finish_reason: str | None = None
     usage: Usage | None = None
     model: str | None = None
-    tool_calls: list[ToolCall] = field(default_factory=list)  # the calls the model asked for, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +76,19 @@ class ChatRequest:
     model: str
     temperature: float | None = None
     max_tokens: int | None = None
-    info: StreamInfo = field(default_factory=StreamInfo)
     options: Mapping[str, Any] = field(default_factory=dict)  # more request-body keys (-O, [options])
     tools: Sequence[Mapping[str, Any]] = ()  # OpenAI function-tool definitions offered to the model
 
 
-AnswerStream = Generator[str | Reasoning, None, None]
+Piece = str | Reasoning | ToolCallPiece
+AnswerStream = Generator[Piece, None, StreamInfo]
 
 
 class Backend(Protocol):
-    """Turns a message list into a stream of text deltas (and occasional `Reasoning` pieces).
+    """Turns a message list into a stream of pieces: text deltas, `Reasoning` and `ToolCallPiece`s; the
+    generator returns the stream's `StreamInfo` when the answer is complete.
 
-    The iterator is a generator: closing it closes the HTTP stream. Failures raise `BackendError`.
+    Closing the generator closes the HTTP stream. Failures raise `BackendError`.
     """
 
     name: str

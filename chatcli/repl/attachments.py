@@ -11,17 +11,14 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from chatcli.core.conversation import OWN_PART_KEY, Content
 from chatcli.core.errors import UsageError
+from chatcli.core.session import Session
+from chatcli.repl.screen import Screen
 from chatcli.storage.attachments import Attachment, compose, read_attachment, text_attachment
 from chatcli.storage.images import image_from_bytes
 from chatcli.storage.inputs import Limits, decode_text
-
-if TYPE_CHECKING:
-    from chatcli.core.session import Session
-    from chatcli.repl.commands import Screen
 
 CLIPBOARD_TIMEOUT = 10.0  # seconds a clipboard command may take
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -53,16 +50,17 @@ class Draft:
         return text
 
 
-def send(session: Session, draft: Draft, text: str, ask: Callable[[Content], None]) -> None:
-    """Send `text` with the draft's attachments; while editing, in place of the last exchange (as /retry: the
-    old exchange comes back when no answer does). Once an answer is in, the draft is emptied."""
+def send(session: Session, draft: Draft, text: str, ask: Callable[[Content], bool]) -> None:
+    """Send `text` with the draft's attachments through `ask` (True: the turn was committed); while editing,
+    in place of the last exchange (as /retry: the old exchange comes back when no answer does). Once an
+    answer is in, the draft is emptied."""
     conversation = session.conversation
     removed = conversation.pop_exchange() if draft.editing else []
-    before = len(conversation.messages)
+    committed = False
     try:
-        ask(draft.compose(text))
+        committed = ask(draft.compose(text))
     finally:
-        if len(conversation.messages) == before:
+        if not committed:
             conversation.messages += removed
         else:
             draft.attachments.clear()

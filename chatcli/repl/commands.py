@@ -7,15 +7,15 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from chatcli.core.conversation import Content, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.request_options import parse_option_value, reserved_option_problem
-from chatcli.core.session import Session
+from chatcli.core.session import Session, TurnOverrides
 from chatcli.render.code_blocks import code_blocks
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import Draft, InputCommands
+from chatcli.repl.screen import Ask, Screen
 from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
 from chatcli.storage.inputs import Limits
 from chatcli.storage.library import is_conversation_id
@@ -185,18 +185,6 @@ def preview(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-class Screen(Protocol):
-    """Where commands show things; the terminal in the REPL, a recorder in tests."""
-
-    def notice(self, text: str) -> None: ...
-
-    def warn(self, text: str) -> None: ...
-
-    def show_messages(self, messages: Sequence[Message]) -> None: ...
-
-    def copy_to_clipboard(self, text: str) -> bool: ...
-
-
 class CommandRunner:
     """Carries out slash commands on a session; decides where the conversation is saved (`autosave.file`)."""
 
@@ -204,7 +192,7 @@ class CommandRunner:
         self,
         session: Session,
         screen: Screen,
-        ask: Callable[[Content], None],
+        ask: Ask,
         autosave: Autosave,
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
@@ -255,14 +243,13 @@ class CommandRunner:
             return self._save(command.argument, overwrite=True)
         return self._actions[command.name](command.argument)
 
-    def send(self, text: Content) -> None:
-        """Ask `text` (a string, or text and image parts); when the turn leaves the conversation as it was
-        (it failed, or was stopped, before any text), remember the question for /retry."""
-        before = len(self.session.conversation.messages)
-        self._unanswered = text
-        self._ask(text)
-        if len(self.session.conversation.messages) != before:
-            self._unanswered = None
+    def send(self, text: Content) -> bool:
+        """Ask `text` (a string, or text and image parts); True when the turn was committed. When it leaves
+        the conversation as it was (it failed, or was stopped, before any text), remember it for /retry."""
+        result = self._ask(text, None)
+        committed = result is not None and result.committed
+        self._unanswered = None if committed else text
+        return committed
 
     def _save_now(self) -> None:
         self.autosave.save(self.session.conversation)
@@ -322,12 +309,12 @@ class CommandRunner:
         if not removed:
             self.screen.notice("nothing to retry yet")
             return True
-        before = len(conversation.messages)
         self.screen.notice(f"retrying: {preview(removed[0].text)}")
+        result = None
         try:
-            self._ask(removed[0].content)
+            result = self._ask(removed[0].content, None)
         finally:
-            if len(conversation.messages) == before:  # no new answer (an error, or stopped before any text)
+            if result is None or not result.committed:  # no new answer (an error, or stopped before any text)
                 conversation.messages += removed  # so the old one stays
         return True
 
@@ -453,17 +440,10 @@ class CommandRunner:
         except UsageError as error:
             self.screen.warn(str(error))
             return True
-        session = self.session
         if template.prompt is None and system is not None:
-            session.conversation.set_system(system)
-        kept_model, kept_options = session.model, session.options
-        if template.model:
-            session.model = self._model_aliases.get(template.model, template.model)
-        session.options = {**kept_options, **template.options}
-        try:
-            self._ask(prompt)
-        finally:
-            session.model, session.options = kept_model, kept_options
+            self.session.conversation.set_system(system)
+        model = self._model_aliases.get(template.model, template.model) if template.model else None
+        self._ask(prompt, TurnOverrides(model=model, options=template.options))
         return True
 
     def _tool_command(self, argument: str) -> bool:

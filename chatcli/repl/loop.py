@@ -7,7 +7,6 @@ import os
 import signal
 import traceback
 from collections.abc import Callable, Mapping
-from types import FrameType
 from typing import Any
 
 from prompt_toolkit.application import Application
@@ -18,9 +17,11 @@ from chatcli import __version__
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
+from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
-from chatcli.core.session import Session
+from chatcli.core.session import Session, TurnOverrides
 from chatcli.core.stream import empty_answer_message
+from chatcli.core.turn import TurnResult
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
@@ -35,41 +36,14 @@ from chatcli.storage.inputs import Limits
 from chatcli.storage.recorder import Recorder
 from chatcli.tools.control import ToolControl
 
-EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-
-class ExitSignals:
-    """SIGTERM and SIGHUP stop the REPL the way Ctrl-C stops an answer, so the loop can save before it exits.
-
-    At the prompt, prompt_toolkit's event loop is asked to end the prompt (raising from a signal handler
-    inside it would leave the terminal raw); anywhere else KeyboardInterrupt unwinds the turn or command.
-    """
-
-    def __init__(
-        self,
-        running_app: Callable[[], Application[Any] | None],
-        terminal_closed: Callable[[], bool] = lambda: False,
-    ) -> None:
-        self.received: int | None = None
-        self._running_app = running_app
-        self._terminal_closed = terminal_closed
-
-    def install(self) -> None:
-        for signum in EXIT_SIGNALS:
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:
-            return  # already on the way out
-        self.received = signum
-        if self._terminal_closed():  # the turn already stopped for it: the hang-up must not cut short saving
-            return
-        app = self._running_app()
-        loop = app.loop if app is not None else None
-        if app is not None and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(_end_prompt, app)
-            return
-        raise KeyboardInterrupt
+def end_prompt_soon(app: Application[Any]) -> bool:
+    """Ask a running prompt to end from its own event loop (an exit signal came); false when none runs."""
+    loop = app.loop if app.is_running else None
+    if loop is None or loop.is_closed():
+        return False
+    loop.call_soon_threadsafe(_end_prompt, app)
+    return True
 
 
 def _end_prompt(app: Application[Any]) -> None:
@@ -136,9 +110,7 @@ class Repl:
             self.state, self._toolbar, history, output=output, compose=self._compose, model_names=model_names
         )
         self._display: TurnDisplay | None = None  # the last turn's
-        self.signals = ExitSignals(
-            lambda: self.prompt.app if self.prompt.app.is_running else None, self._terminal_closed
-        )
+        self.signals = ExitSignals(self._terminal_closed, lambda: end_prompt_soon(self.prompt.app))
 
     def run(self, on_ready: Callable[[], None] | None = None) -> int:
         """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
@@ -147,15 +119,15 @@ class Repl:
         The tools' servers are stopped and the library is closed on the way out."""
         if on_ready is not None:
             on_ready()
-        try:
-            return self._run()
-        finally:
-            if self._tools is not None:
-                self._tools.close()
-            self._recorder.close()
+        with self.signals:
+            try:
+                return self._run()
+            finally:
+                if self._tools is not None:
+                    self._tools.close()
+                self._recorder.close()
 
     def _run(self) -> int:
-        self.signals.install()
         try:
             self._greet()
             self._loop()
@@ -172,8 +144,9 @@ class Repl:
         if recorded is not None:
             self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {recorded})")
 
-    def ask(self, text: Content) -> None:
-        """One turn on the terminal: spinner, reasoning, streamed answer, one line for an error."""
+    def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
+        """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
+        line."""
         animated = self._terminal if self._animated else None
         reasoning_to = self._env.stderr if self._env.stderr_isatty else None
 
@@ -184,15 +157,15 @@ class Repl:
         fd = self._env.stdin_fd()
         try:
             with quiet_input(fd) if fd is not None else contextlib.nullcontext():
-                result = self.session.turn(text, new_display(), new_display)
+                result = self.session.turn(text, new_display(), new_display, overrides)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
-            return
+            return None
         except ChatError as error:
             self.screen.error(str(error))
-            return
+            return None
         if self._terminal_closed():
-            return  # nothing can be shown any more; the loop ends
+            return result  # nothing can be shown any more; the loop ends
         if result.status is Status.INTERRUPTED:
             self.screen.notice("interrupted" + (" (the partial answer is kept)" if result.text else ""))
         elif not result.text and result.cut_short is None:
@@ -204,6 +177,7 @@ class Repl:
         self.tally.add_turn(usage, cost)
         self._out.write("\n")
         self._out.flush()
+        return result
 
     def _greet(self) -> None:
         self.screen.notice(

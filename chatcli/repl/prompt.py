@@ -23,7 +23,7 @@ from prompt_toolkit.styles import Style
 from chatcli.render.sanitize import sanitize
 from chatcli.repl.attachments import Draft
 from chatcli.repl.commands import command_names, summary_of
-from chatcli.storage.files import create_private_file
+from chatcli.storage.files import NotRegularFile, create_private_file
 
 PROMPT = "› "
 STYLE = Style.from_dict(
@@ -179,7 +179,8 @@ class PrivateFileHistory(FileHistory):
 def open_input_history(path: Path, warn: Callable[[str], None]) -> History:
     try:
         create_private_file(path)
-    except OSError as error:
-        warn(f"input history kept in memory only: cannot create {path} ({error.strerror})")
+    except (OSError, NotRegularFile) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        warn(f"input history kept in memory only: cannot create {path} ({reason})")
         return InMemoryHistory()
     return PrivateFileHistory(path, warn)

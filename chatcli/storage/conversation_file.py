@@ -11,12 +11,12 @@ from typing import Any
 
 from chatcli.core.conversation import ROLES, Conversation, Message
 from chatcli.core.errors import BadFileError, HistoryError
-from chatcli.core.session import Session, TurnResult
+from chatcli.core.session import Session
+from chatcli.core.turn import TurnResult
 from chatcli.storage.files import (
-    FileTooLarge,
     NotRegularFile,
     check_regular_or_absent,
-    read_regular_file,
+    read_user_file,
     write_atomic,
 )
 
@@ -66,19 +66,53 @@ def _parse_message(item: Any, index: int, source: str) -> Message:
     if role not in ROLES:
         raise BadFileError(f"{where} has role {role!r}; expected one of {', '.join(sorted(ROLES))}")
     content = item.get("content")
-    if isinstance(content, list):
-        if not all(isinstance(part, dict) and isinstance(part.get("type"), str) for part in content):
-            raise BadFileError(f'{where}: content parts must be objects with a "type"')
-    elif content is not None and not isinstance(content, str):
-        raise BadFileError(f"{where}: content must be a string or a list of parts")
-    status = item.get("status")
-    if status is not None and not isinstance(status, str):
-        raise BadFileError(f"{where}: status must be a string")
-    reasoning = item.get("reasoning")
-    if reasoning is not None and not isinstance(reasoning, str):
-        raise BadFileError(f"{where}: reasoning must be a string")
+    problem = _content_problem(role, content) or _tool_fields_problem(role, item)
+    for name in ("status", "reasoning", "name"):
+        if item.get(name) is not None and not isinstance(item[name], str):
+            problem = problem or f"{name} must be a string"
+    if problem is not None:
+        raise BadFileError(f"{where}: {problem}")
     extra = {key: value for key, value in item.items() if key not in _KNOWN_FIELDS}
-    return Message(role, content, status, extra, reasoning or None)
+    return Message(role, content, item.get("status"), extra, item.get("reasoning") or None)
+
+
+def _content_problem(role: str, content: Any) -> str | None:
+    if content is None or isinstance(content, str):
+        return None
+    if not isinstance(content, list):
+        return "content must be a string or a list of parts"
+    if not all(isinstance(part, dict) and isinstance(part.get("type"), str) for part in content):
+        return 'content parts must be objects with a "type"'
+    if role != "user" and any(part["type"] != "text" for part in content):
+        return f"{role} messages take text content parts only"
+    return None
+
+
+def _tool_fields_problem(role: str, item: dict[str, Any]) -> str | None:
+    """What is wrong with the message's tool calls (an assistant's) or the call it answers (a tool's)."""
+    calls, call_id = item.get("tool_calls"), item.get("tool_call_id")
+    if role == "tool" and not isinstance(call_id, str):
+        return "tool messages need a tool_call_id string"
+    if role != "tool" and call_id is not None:
+        return f"{role} messages have no tool_call_id"
+    if calls is None:
+        return None
+    if role != "assistant":
+        return f"{role} messages have no tool_calls"
+    if not isinstance(calls, list) or not all(_is_tool_call(call) for call in calls):
+        return 'tool_calls must be a list of {"id", "type": "function", "function": {"name", "arguments"}} objects'
+    return None
+
+
+def _is_tool_call(call: Any) -> bool:
+    function = call.get("function") if isinstance(call, dict) else None
+    return (
+        isinstance(function, dict)
+        and isinstance(call.get("id"), str)
+        and call.get("type", "function") == "function"
+        and isinstance(function.get("name"), str)
+        and isinstance(function.get("arguments"), str)
+    )
 
 
 def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
@@ -207,15 +241,15 @@ class ConversationFile:
     def _read(self) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
         try:
-            return read_regular_file(self.path, MAX_FILE_BYTES)
+            self.path.stat()
         except FileNotFoundError:
             return None
-        except NotRegularFile as error:
-            raise NotAFileError(f"{self.path}: {error}; give a conversation file") from None
-        except FileTooLarge:
-            raise BadFileError(f"{self.path}: file too large (the limit is {MAX_FILE_BYTES} bytes)") from None
-        except OSError as error:
-            raise BadFileError(f"{self.path}: cannot read ({error.strerror})") from None
+        except OSError:
+            pass  # reading it says what is wrong
+        what = f"{self.path}:"
+        return read_user_file(
+            self.path, MAX_FILE_BYTES, what, fix="give a conversation file", error=BadFileError
+        )
 
 
 class Autosave:

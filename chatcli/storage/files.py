@@ -6,7 +6,10 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+
+from chatcli.core.errors import ChatError, UsageError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -70,6 +73,32 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
+def read_user_file(
+    path: Path,
+    limit: int,
+    what: str,
+    *,
+    fix: str = "",
+    too_large: str = "",
+    error: type[ChatError] = UsageError,
+) -> bytes:
+    """The bytes of the file the user named (read_regular_file), or `error` saying why in one line, with `what`
+    naming the file: `{what} is a directory, not a regular file; {fix}`, `{what} is larger than {limit} bytes;
+    {too_large}`, `{what} cannot be read ({reason}); {fix}` (the parts after `;` only when given)."""
+    try:
+        return read_regular_file(path, limit)
+    except NotRegularFile as problem:
+        message = f"{what} {problem}"
+        remedy = fix
+    except FileTooLarge:
+        message = f"{what} is larger than {limit} bytes"
+        remedy = too_large
+    except OSError as problem:
+        message = f"{what} cannot be read ({problem.strerror or type(problem).__name__})"
+        remedy = fix
+    raise error(f"{message}; {remedy}" if remedy else message) from None
+
+
 def make_private_dir(path: Path) -> None:
     """Create `path` and any missing parents as 0700 (Path.mkdir would give the parents the umask's mode).
 
@@ -87,11 +116,21 @@ def make_private_dir(path: Path) -> None:
 
 
 def create_private_file(path: Path) -> None:
-    """Create an empty 0600 file unless it exists, so later appends by other code keep it private."""
+    """Create an empty 0600 file unless it exists (then make it 0600), so later appends by other code keep it
+    private. A symbolic link is refused (NotRegularFile), never followed: the mode of the file it points to is
+    not chatcli's to change."""
     make_private_dir(path.parent)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
-    os.chmod(path, PRIVATE_FILE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, PRIVATE_FILE)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotRegularFile("a symbolic link (never followed)") from None
+        raise
+    try:
+        check_regular(os.fstat(fd).st_mode)
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -107,12 +146,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         temp_name = _write_anonymous(dir_fd, path.name, data) or _write_named(dir_fd, path.name, data)
-        try:
+        with _removed_on_failure(temp_name, dir_fd):
             os.replace(temp_name, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name, dir_fd=dir_fd)
-            raise
         try:
             os.fsync(dir_fd)
         except OSError as error:  # some file systems cannot fsync a directory; the rename has happened
@@ -161,14 +196,22 @@ def _write_named(dir_fd: int, name: str, data: bytes) -> str:
             continue
         break
     try:
-        _fill(fd, data)
+        with _removed_on_failure(temp_name, dir_fd):
+            _fill(fd, data)
+    finally:
+        os.close(fd)
+    return temp_name
+
+
+@contextlib.contextmanager
+def _removed_on_failure(temp_name: str, dir_fd: int) -> Iterator[None]:
+    """The temp file is removed when what is done with it fails, Ctrl-C included: no debris beside the file."""
+    try:
+        yield
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name, dir_fd=dir_fd)
         raise
-    finally:
-        os.close(fd)
-    return temp_name
 
 
 def _fill(fd: int, data: bytes) -> None:

@@ -13,7 +13,6 @@ from typing import Any, BinaryIO
 
 from chatcli.core.conversation import OWN_PART_KEY, Content, Message
 from chatcli.core.errors import UsageError
-from chatcli.core.tools import compact_text
 
 DETAILS = ("low", "high", "auto")
 KINDS = "PNG, JPEG, GIF or WebP"
@@ -137,3 +136,25 @@ def shown_text(message: Message) -> str:
     if message.role == "user":
         return shown_content(message.content)
     return compact_text(message)
+
+
+def compact_text(message: Message, width: int = 100) -> str:
+    """A message as a history shows it: tool calls one line each under the text, tool results shortened."""
+    if message.role == "tool":
+        return f"result: {_shorten(message.text, width)}"
+    calls = message.extra.get("tool_calls") if message.role == "assistant" else None
+    if not isinstance(calls, list):
+        return message.text
+    lines = [message.text] if message.text else []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            arguments = _shorten(str(function.get("arguments") or ""), width)
+            lines.append(f"calls {function.get('name')} {arguments}")
+    return "\n\n".join(lines)
+
+
+def _shorten(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    size = len(text.encode())
+    return line if len(line) <= width else f"{line[: width - 1]}… ({size} bytes)"

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
-from chatcli.storage.files import create_private_file
+from chatcli.storage.files import NotRegularFile, create_private_file
 
 if TYPE_CHECKING:
     from chatcli.storage.library_rows import Hit, Summary, UsageRow
@@ -156,6 +156,8 @@ class Library:
             create_private_file(path)
         except OSError as error:
             raise HistoryError(f"{path}: cannot create the library ({error.strerror or error})") from None
+        except NotRegularFile as error:
+            raise HistoryError(f"{path} {error}; the library must be a file of its own") from None
         with self._errors():
             self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:

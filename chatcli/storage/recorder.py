@@ -7,7 +7,8 @@ from pathlib import Path
 
 from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import HistoryError
-from chatcli.core.session import Session, TurnResult
+from chatcli.core.session import Session
+from chatcli.core.turn import TurnResult
 from chatcli.storage.library import Library, TurnRecord, split_system
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from chatcli.core.errors import UsageError
 from chatcli.core.request_options import reserved_option_problem, unsendable_option
-from chatcli.storage.files import FileTooLarge, NotRegularFile, read_regular_file
+from chatcli.storage.files import read_user_file
 
 MAX_TEMPLATE_BYTES = 256 * 1024
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -144,14 +144,7 @@ class TemplateStore:
 def _read_toml(path: Path) -> Any:
     import tomllib
 
-    try:
-        raw = read_regular_file(path, MAX_TEMPLATE_BYTES)
-    except FileTooLarge:
-        raise UsageError(f"template {path} is larger than {MAX_TEMPLATE_BYTES} bytes") from None
-    except NotRegularFile as error:
-        raise UsageError(f"template {path} {error}") from None
-    except OSError as error:
-        raise UsageError(f"template {path} cannot be read ({error.strerror})") from None
+    raw = read_user_file(path, MAX_TEMPLATE_BYTES, f"template {path}")
     try:
         return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as error:

@@ -27,11 +27,15 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 
-from chatcli.tools.spec import ServerSpec, redact
+from chatcli.core.redact import redact
+from chatcli.tools.spec import ServerSpec
 
 START_TIMEOUT = 30.0  # seconds for a server to start and list its tools
 CLOSE_TIMEOUT = 5.0  # seconds to let servers shut down at exit
 CANCEL_GRACE = 2.0  # seconds to let a cancelled call send its cancellation notice
+# The SDK's own defaults for the streamable HTTP client it would make: a server may hold the event stream open
+# between messages, so reads wait longer than connecting. The SDK takes a client of ours to send the headers.
+MCP_HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 T = TypeVar("T")
 
 
@@ -201,10 +205,10 @@ class McpHost:
         if spec.command is not None:
             parameters = StdioServerParameters(command=spec.command, args=list(spec.args), env=dict(spec.env))
             return stdio_client(parameters, errlog=self._log)
-        from mcp.shared._httpx_utils import create_mcp_http_client
-
         assert spec.url is not None
-        return _http_transport(spec.url, create_mcp_http_client(headers=dict(spec.headers)))
+        return _http_transport(
+            spec.url, httpx2.AsyncClient(headers=dict(spec.headers), timeout=MCP_HTTP_TIMEOUT)
+        )
 
 
 @contextlib.asynccontextmanager

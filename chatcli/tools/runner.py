@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatcli.core.redact import redact
 from chatcli.core.stream import ToolCall
 from chatcli.tools.approval import DIM, Approver, PendingCall
-from chatcli.tools.spec import SEPARATOR, ServerSpec, ToolLimits, redact
+from chatcli.tools.spec import SEPARATOR, ServerSpec, ToolLimits
 
 if TYPE_CHECKING:
     from chatcli.tools.host import McpHost, ServerState

@@ -160,9 +160,3 @@ class ToolLimits:
     max_rounds: int = 8  # rounds of tool calls in one turn
     max_result_bytes: int = 64 * 1024  # of one result, sent back to the model
     timeout: float = 60.0  # seconds for one call
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "[redacted]")
-    return text

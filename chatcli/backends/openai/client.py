@@ -33,7 +33,13 @@ from chatcli.backends.openai.diagnosis import (
 )
 from chatcli.backends.openai.events import failure, read_completion, read_events, read_lines
 from chatcli.backends.openai.request import EncodedBody, chat_body, encode_body, request_headers
-from chatcli.backends.openai.transport import DEFAULT_PORTS, TRANSPORT_ERRORS, Connections, PhasedNetwork
+from chatcli.backends.openai.transport import (
+    DEFAULT_PORTS,
+    TRANSPORT_ERRORS,
+    Connections,
+    NoProgress,
+    PhasedNetwork,
+)
 from chatcli.backends.redact import shown_url
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, StreamInfo
@@ -43,7 +49,9 @@ MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 char
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
 INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
 MAX_REDIRECTS = 5
-FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for the server to end the stream
+FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for its usage and the end of the stream
+MAX_HEAD_BYTES = 1024 * 1024  # read before a response's headers (interim 1xx responses included) end
+MAX_IDLE_LINES = 100_000  # event-stream lines in a row without an answer piece
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MIB = 1024 * 1024
 
@@ -96,10 +104,9 @@ class OpenAIBackend:
                     raise BackendError(self._unreachable(error, attempt + 1)) from None
             else:
                 try:
-                    yield from self._answer(response, request)
+                    return (yield from self._answer(response))
                 finally:
                     response.close()  # early too (Ctrl-C, a grace that ran out): the server stops generating
-                return
             wait, why = retry
             if self._network.deadline is not None and time.monotonic() + wait >= self._network.deadline:
                 raise BackendError(self._diagnosis.turn_too_long())
@@ -153,23 +160,18 @@ class OpenAIBackend:
             headers["Content-Type"] = "application/json"
             headers["Content-Length"] = str(content.length)
         visited = [url]
+        self._network.limit_bytes(MAX_HEAD_BYTES)
         while True:
             target = urlsplit(url)
             headers["Host"] = target.netloc.rpartition("@")[2]
-            response = self._connections.send(
-                httpcore2.Request(
-                    method,
-                    target._replace(netloc=headers["Host"]).geturl(),
-                    headers=list(headers.items()),
-                    content=content,
-                    extensions={"timeout": self._timeouts},
-                )
+            response = self._request(
+                method, target._replace(netloc=headers["Host"]).geturl(), headers, content
             )
             status = response.status
             header = _headers(response)
             if status in _REDIRECTS and "location" in header:
                 response.close()
-                location = urljoin(url, header["location"])
+                location = self._location(url, header["location"], status)
                 self._check_redirect(method, status, url, location, visited)
                 if _origin(location)[1] != _origin(url)[1]:  # the key goes to the base URL's host only
                     headers.pop("Authorization", None)
@@ -181,7 +183,38 @@ class OpenAIBackend:
                 finally:
                     response.close()  # the rest of a long error body is never read
                 raise status_error(status, header, prefix)
+            self._network.limit_bytes(None)
             return Response(response, header)
+
+    def _request(
+        self, method: str, url: str, headers: Mapping[str, str], content: EncodedBody | None
+    ) -> httpcore2.Response:
+        request = httpcore2.Request(
+            method,
+            url,
+            headers=list(headers.items()),
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+        try:
+            return self._connections.send(request)
+        except NoProgress:
+            raise BackendError(
+                f"{self.base_url} sent more than {MAX_HEAD_BYTES // _MIB} MiB without a response "
+                "(endless interim responses); chatcli stopped reading"
+            ) from None
+
+    def _location(self, url: str, location: str, status: int) -> str:
+        """The absolute URL a redirect points to; BackendError for one chatcli cannot use."""
+        try:
+            target = urljoin(url, location)
+            parts = urlsplit(target)
+            usable = parts.scheme in DEFAULT_PORTS and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a bad IPv6 address or a port out of range
+            usable = False
+        if not usable:
+            raise BackendError(self._diagnosis.unusable_redirect(status, location))
+        return target
 
     def _check_redirect(self, method: str, status: int, source: str, target: str, visited: list[str]) -> None:
         mode = self._settings.follow_redirects
@@ -205,29 +238,29 @@ class OpenAIBackend:
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    def _answer(self, response: Response, request: ChatRequest) -> AnswerStream:
+    def _answer(self, response: Response) -> AnswerStream:
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
-            yield from self._whole_answer(self._read_whole(response), content_type, request)
-            return
-        watch = _Watch(request.info, wants_usage=self._settings.stream and self.asks_for_usage)
+            return (yield from self._whole_answer(self._read_whole(response), content_type))
+        info = StreamInfo()
+        watch = _StreamEnd(info, self._diagnosis)
         events = read_events(
             watch.lines(read_lines(self._inflated(response.raw, response.headers)), self._network),
-            request.info,
+            info,
             self._key,
             self._settings.notify,
         )
         started = False
         try:
             for piece in events:
-                # Progress: a new budget for the next piece. The first piece ends the first-token wait.
-                self._network.allow(self._settings.timeout)
                 started = True
-                watch.got_text = watch.got_text or isinstance(piece, str)
+                watch.progress(isinstance(piece, str))
                 yield piece
+                # Progress: the wait for the next piece starts now (the first piece ends the first-token wait).
+                self._network.allow(self._settings.timeout)
         except httpcore2.TimeoutException as error:
             if watch.finished:
-                return  # the answer is complete; the server just did not end the stream
+                return info  # the answer is complete; the server just did not end the stream
             if self._network.out_of_turn_time():
                 raise failure(self._diagnosis.turn_too_long(), watch.got_text) from None
             raise failure(self._diagnosis.lost(error, started), started) from None
@@ -236,23 +269,28 @@ class OpenAIBackend:
         except (AttributeError, TypeError, ValueError):  # JSON of the wrong shape
             raise failure("server sent malformed stream data", started) from None
         except BackendError as error:
-            if watch.ended and not watch.got_text and request.info.finish_reason is None:
+            if watch.ended and not watch.got_text and info.finish_reason is None:
                 raise BackendError(
                     "the server ended the stream without an answer; the prompt may exceed the model's context"
                 ) from error
             raise
+        return info
 
-    def _whole_answer(self, body: bytes, content_type: str, request: ChatRequest) -> Iterator[str]:
+    def _whole_answer(self, body: bytes, content_type: str) -> AnswerStream:
         """A server that ignored `stream` and sent the whole completion as JSON still gets its answer shown."""
-        content = read_completion(body.decode("utf-8", "replace"), request.info, self._settings.notify)
-        if content is None:
+        info = StreamInfo()
+        answer = read_completion(body.decode("utf-8", "replace"), info, self._settings.notify)
+        if answer is None:
             kind = content_type.split(";")[0] or "no content type"
             raise BackendError(
                 f"{self.base_url} answered with {kind} instead of an event stream; "
                 "is this an OpenAI-compatible endpoint?"
             )
+        content, calls = answer
         if content:
             yield content
+        yield from calls
+        return info
 
     def _read_whole(self, response: Response) -> bytes:
         return self._read(response.raw, response.headers, MAX_BODY_BYTES, cut=False)
@@ -299,27 +337,38 @@ class OpenAIBackend:
             raise BackendError(f"{self.base_url} sent a body whose compression is corrupt") from None
 
 
-class _Watch:
-    """Watches the event stream's lines go by: once a choice has finished (and its usage came, when asked
-    for) the server gets only FINISH_GRACE seconds more to end the stream; notes whether the stream ended."""
+class _StreamEnd:
+    """Watches for the end of the event stream as its lines go by: once a choice has finished, the server gets
+    only FINISH_GRACE seconds more to end the stream (and send the usage chunk chatcli asked for); notes
+    whether the stream ended. MAX_IDLE_LINES lines in a row without an answer piece end the turn: whatever
+    a server floods chatcli with (keep-alives, empty events), the work it causes is bounded."""
 
-    def __init__(self, info: StreamInfo, *, wants_usage: bool) -> None:
+    def __init__(self, info: StreamInfo, diagnosis: Diagnosis) -> None:
         self.info = info
-        self.wants_usage = wants_usage
         self.got_text = False
         self.ended = False
+        self._idle_lines = 0
         self._in_grace = False
+        self._diagnosis = diagnosis
 
     @property
     def finished(self) -> bool:
         return self.info.finish_reason is not None
 
+    def progress(self, text: bool) -> None:
+        """An answer piece arrived (`text`: a piece of its text)."""
+        self._idle_lines = 0
+        self.got_text = self.got_text or text
+
     def lines(self, lines: Iterator[bytes], network: PhasedNetwork) -> Iterator[bytes]:
         for line in lines:
+            self._idle_lines += 1
+            if self._idle_lines > MAX_IDLE_LINES:
+                raise failure(self._diagnosis.flooded(MAX_IDLE_LINES), self.got_text)
             yield line  # read_events decodes it before asking for the next
-            if not self._in_grace and self.finished and (self.info.usage is not None or not self.wants_usage):
+            if not self._in_grace and self.finished:
                 self._in_grace = True
-                network.allow(min(FINISH_GRACE, network.budget))
+                network.allow(min(FINISH_GRACE, network.remaining()))
         self.ended = True
 
 

@@ -87,14 +87,8 @@ class Diagnosis:
                 f"not found at {where} (404) for model {model!r}: {reason}; "
                 "check the model name (chatcli models lists them), and does the base URL end in /v1?"
             )
-        if status == 429 and quota_exhausted(error):
-            return f"quota exhausted at {where} (429: {reason}); check the account's plan and billing"
         if status == 429:
-            after = retry_after(error.headers)
-            advice = "wait a little and try again"
-            if after is not None and after >= 1:
-                advice = f"the server asks to wait {duration(after)}"
-            return f"rate limited by {where} (429{tries}: {reason}); {advice}"
+            return self._rate_limited(error, reason, tries)
         if rejects_images(status, reason):
             return (
                 f"model {model!r} at {where} does not accept images ({status}: {reason}); "
@@ -158,6 +152,15 @@ class Diagnosis:
             "a slow model may need a larger first_token_timeout in the config"
         )
 
+    def _rate_limited(self, error: StatusError, reason: str, tries: str) -> str:
+        if quota_exhausted(error):
+            return f"quota exhausted at {self.base_url} (429: {reason}); check the account's plan and billing"
+        after = retry_after(error.headers)
+        advice = "wait a little and try again"
+        if after is not None and after >= 1:
+            advice = f"the server asks to wait {duration(after)}"
+        return f"rate limited by {self.base_url} (429{tries}: {reason}); {advice}"
+
     def turn_too_long(self) -> str:
         return (
             f"the turn took longer than max_turn_seconds ({self._settings.max_turn_seconds:g} s); "
@@ -175,6 +178,20 @@ class Diagnosis:
             )
         reason = short_reason(str(error), self._key) or type(error).__name__
         return f"the answer ended early: the connection to {self.base_url} was lost ({reason})"
+
+    def flooded(self, lines: int) -> str:
+        count = f"{lines:,}".replace(",", " ")
+        return (
+            f"{self.base_url} sent {count} lines in a row without any answer (keep-alives or empty events); "
+            "chatcli stopped reading"
+        )
+
+    def unusable_redirect(self, status: int, location: str) -> str:
+        shown = short_reason(location.partition("?")[0], self._key)  # a query may hold a key
+        return (
+            f"{self.base_url} redirects to {shown!r} ({status}), which is not a usable http(s) address; "
+            "check the base URL"
+        )
 
     def redirected(self, status: int, location: str) -> str:
         return (
@@ -265,7 +282,7 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        import email.utils  # about 10 ms, for the rare HTTP-date form
+        import email.utils  # slow to import, and only for the rare HTTP-date form
 
         try:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()

@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatcli.backends.openai.tool_calls import add_tool_call_pieces, whole_tool_calls
+from chatcli.backends.openai.tool_calls import ToolCallPieces, whole_tool_calls
 from chatcli.backends.redact import short_reason
 from chatcli.core.errors import BackendError, PartialAnswer
-from chatcli.core.stream import Reasoning, StreamInfo, ToolCall, Usage
+from chatcli.core.stream import Piece, Reasoning, StreamInfo, ToolCallPiece, Usage
 
 JSON = (
     json.JSONDecoder()
@@ -73,32 +73,17 @@ def read_lines(chunks: Iterator[bytes], max_line: int = MAX_LINE_BYTES) -> Itera
 
 def read_events(
     lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = _ignore
-) -> Iterator[str | Reasoning]:
-    """The answer's text and reasoning pieces from the event stream's lines; what else it reports goes to
-    `info`. Text the server sends is redacted of `key` in error messages; `warn` gets one-line notices."""
+) -> Iterator[Piece]:
+    """The answer's pieces (text, reasoning, tool calls) from the event stream's lines; its finish reason,
+    usage and model go to `info`. Text the server sends is redacted of `key` in error messages; `warn` gets
+    one-line notices."""
     got_text = False
-    call_indices: dict[int, ToolCall] = {}
     try:
-        for line in _without_bom(lines):
-            if not line.startswith(b"data:"):
-                continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                return
-            chunk = _decode(data)
-            if "error" in chunk:
-                reason = error_text(chunk["error"])
-                raise failure(f"server reported an error mid-stream: {short_reason(reason, key)}", got_text)
-            _read_report(chunk, info, warn)
-            choices = chunk.get("choices")
-            if choices is None:
-                continue
-            if type(choices) is not list:
-                raise Malformed
-            for choice in choices:
-                for piece in _choice_pieces(choice, info, call_indices):
-                    got_text = got_text or type(piece) is str
-                    yield piece
+        for piece in _event_pieces(lines, info, key, warn):
+            got_text = got_text or type(piece) is str
+            yield piece
+    except _ServerError as error:
+        raise failure(f"server reported an error mid-stream: {error}", got_text) from None
     except LineTooLong:
         raise failure(
             f"server sent a line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; stopped reading", got_text
@@ -107,6 +92,33 @@ def read_events(
         raise failure(MALFORMED, got_text) from None
     if info.finish_reason is None:
         raise failure("the answer ended early: the server closed the stream before it finished", got_text)
+
+
+class _ServerError(Exception):
+    """An `error` event: the server's own one-line reason."""
+
+
+def _event_pieces(
+    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None]
+) -> Iterator[Piece]:
+    calls = ToolCallPieces()
+    for line in _without_bom(lines):
+        if not line.startswith(b"data:"):
+            continue  # blank separators, `: keep-alive` comments, `event:` and `id:` fields
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return
+        chunk = _decode(data)
+        if "error" in chunk:
+            raise _ServerError(short_reason(error_text(chunk["error"]), key))
+        _read_report(chunk, info, warn)
+        choices = chunk.get("choices")
+        if choices is None:
+            continue
+        if type(choices) is not list:
+            raise Malformed
+        for choice in choices:
+            yield from _choice_pieces(choice, info, calls)
 
 
 def _without_bom(lines: Iterator[bytes]) -> Iterator[bytes]:
@@ -139,9 +151,7 @@ def _read_report(chunk: dict[str, Any], info: StreamInfo, warn: Callable[[str], 
         info.model = checked_text(model)
 
 
-def _choice_pieces(
-    choice: Any, info: StreamInfo, call_indices: dict[int, ToolCall]
-) -> Iterator[str | Reasoning]:
+def _choice_pieces(choice: Any, info: StreamInfo, calls: ToolCallPieces) -> Iterator[Piece]:
     if type(choice) is not dict:
         raise Malformed
     delta = choice.get("delta") or {}
@@ -151,10 +161,11 @@ def _choice_pieces(
         yield Reasoning(checked_text(reasoning))
     if content := delta.get("content"):
         yield checked_text(content)
-    try:
-        add_tool_call_pieces(info.tool_calls, delta.get("tool_calls"), call_indices)
-    except (TypeError, ValueError):
-        raise Malformed from None
+    if (deltas := delta.get("tool_calls")) is not None:
+        try:
+            yield from calls.read(deltas)
+        except (TypeError, ValueError):
+            raise Malformed from None
     if finish := choice.get("finish_reason"):
         info.finish_reason = checked_text(finish)
 
@@ -171,8 +182,10 @@ def checked_text(value: Any) -> str:
     return value
 
 
-def read_completion(body: str, info: StreamInfo, warn: Callable[[str], None] = _ignore) -> str | None:
-    """The answer of a whole (non-streamed) completion, its finish reason and usage into `info`.
+def read_completion(
+    body: str, info: StreamInfo, warn: Callable[[str], None] = _ignore
+) -> tuple[str, list[ToolCallPiece]] | None:
+    """The text and tool calls of a whole (non-streamed) completion; its finish reason and usage into `info`.
 
     None when `body` is not a chat completion at all; BackendError when it is one with malformed fields."""
     try:
@@ -188,7 +201,7 @@ def read_completion(body: str, info: StreamInfo, warn: Callable[[str], None] = _
         content = choice["message"].get("content")
         text = "" if content is None else checked_text(content)
         try:
-            info.tool_calls = whole_tool_calls(choice["message"])
+            calls = whole_tool_calls(choice["message"])
         except (TypeError, ValueError):
             raise Malformed from None
         finish = choice.get("finish_reason")
@@ -196,7 +209,7 @@ def read_completion(body: str, info: StreamInfo, warn: Callable[[str], None] = _
         _read_report(data, info, warn)
     except Malformed:
         raise BackendError(MALFORMED.replace("stream ", "")) from None
-    return text
+    return text, calls
 
 
 def failure(message: str, got_text: bool) -> BackendError:

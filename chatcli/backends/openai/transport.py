@@ -3,13 +3,15 @@ proxies, and TLS.
 
 Reads are timed in the network stream because an answer needs several read timeouts where HTTP libraries
 fix one per response: a long wait for the first token (local models may think for minutes), a short one
-between chunks (a stalled stream is noticed quickly), a short grace after the last chunk. A budget is spent
-only while chatcli waits for the server (not while it renders), and bytes alone do not renew it (a server
-sending keep-alive comments forever makes no progress): the client renews it when an answer piece arrives.
-An optional turn deadline (`max_turn_seconds`) caps everything.
+between chunks (a stalled stream is noticed quickly), a short grace after the last chunk. A budget is wall-clock
+time from the moment chatcli starts waiting for the next piece of the answer, and bytes alone do not renew it:
+a server sending keep-alive comments or empty events, slowly or as fast as it can, makes no progress; the
+client renews it when an answer piece arrives. Until a response's headers arrive, what may be read is also
+bounded in bytes, so endless interim (1xx) responses cannot keep chatcli busy. An optional turn deadline
+(`max_turn_seconds`) caps everything.
 
 Proxies and trusted certificates come from BackendSettings, never from the process environment; the TLS
-context (loading the certificate store costs about 20 ms) is built only for a connection that needs one.
+context (loading the certificate store is slow) is built only for a connection that needs one.
 """
 
 from __future__ import annotations
@@ -29,23 +31,32 @@ from chatcli.core.stream import BackendSettings
 # Requests go one at a time per backend (one answer streams at a time), so one budget suffices.
 
 
+class NoProgress(httpcore2.ReadError):
+    """The server sent more bytes than the limit allows without the response chatcli waits for."""
+
+
 class PhasedNetwork(httpcore2.NetworkBackend):
-    """Every read of every connection made through it waits at most what is left of `budget` seconds
-    (spent only inside reads) and never past `deadline` (a time.monotonic() value, or None)."""
+    """Every read of every connection made through it waits at most until the budget given by `allow` runs
+    out (wall-clock) and never past `deadline` (a time.monotonic() value, or None); with `limit_bytes`, reads
+    raise NoProgress once they have read that many bytes."""
 
     def __init__(self, budget: float) -> None:
-        self.budget = budget
         self.deadline: float | None = None
+        self._until = time.monotonic() + budget
+        self._bytes_left: int | None = None
         self._inner = httpcore2.SyncBackend()
 
     def allow(self, seconds: float) -> None:
-        """From now on, reads may wait `seconds` in all before one raises ReadTimeout."""
-        self.budget = seconds
+        """From now on, reads may go on for `seconds` in all before one raises ReadTimeout."""
+        self._until = time.monotonic() + seconds
+
+    def limit_bytes(self, limit: int | None) -> None:
+        """From now on, reads may read `limit` bytes in all (None: no limit) before one raises NoProgress."""
+        self._bytes_left = limit
 
     def remaining(self) -> float:
-        if self.deadline is None:
-            return self.budget
-        return min(self.budget, self.deadline - time.monotonic())
+        end = self._until if self.deadline is None else min(self._until, self.deadline)
+        return end - time.monotonic()
 
     def out_of_turn_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -73,11 +84,12 @@ class PhasedNetwork(httpcore2.NetworkBackend):
         limit = self.remaining()
         if limit <= 0:
             raise httpcore2.ReadTimeout("the read time budget is spent")
-        started = time.monotonic()
-        try:
-            return stream.read(max_bytes, limit)
-        finally:
-            self.budget -= time.monotonic() - started
+        data = stream.read(max_bytes, limit)
+        if self._bytes_left is not None:
+            self._bytes_left -= len(data)
+            if self._bytes_left < 0:
+                raise NoProgress("the server sent too much without a response")
+        return data
 
     def capped(self, timeout: float | None) -> float | None:
         if self.deadline is None:
