@@ -43,9 +43,10 @@ _MARKS = ("\ue000", "\ue001")
 
 
 def _open(env: Environment) -> Library:
+    from chatcli.render.message_text import shown_content
     from chatcli.storage.library import Library
 
-    return Library(env.dirs.library_file)
+    return Library(env.dirs.library_file, content_text=shown_content)
 
 
 def _json(env: Environment, data: Any) -> str:
@@ -134,7 +135,7 @@ def print_conversation(
     """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise;
     an image as a one-line placeholder, never its base64. With `reasoning`, an answer's reasoning comes
     first, under its own heading (dimmed on a terminal)."""
-    from chatcli.storage.images import shown_text
+    from chatcli.render.message_text import shown_text
 
     if not terminal:
         out.write(
@@ -148,7 +149,7 @@ def print_conversation(
         return
     from rich.console import Console
 
-    from chatcli.render.markdown import Flow, Lines, render_markdown
+    from chatcli.render.markdown import Lines, PieceContext, render_markdown
 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
@@ -159,7 +160,7 @@ def print_conversation(
             console.print()
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
         # As answers show while they stream; a huge block shows as wrapped text, at a cost linear in its size.
-        lines, _ = render_markdown(console, sanitize(shown_text(message)), Flow(), "monokai")
+        lines, _ = render_markdown(console, sanitize(shown_text(message)), PieceContext(), "monokai")
         console.print(Lines(lines), crop=False)
         console.print()
 

@@ -15,7 +15,7 @@ from chatcli.cli.exit_status import report
 from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.cli.settings import AUTO, DEFAULT_BASE_URL, Config
 from chatcli.cli.settings_resolution import Resolved, SourceKind, resolve_config
-from chatcli.core.conversation import Conversation
+from chatcli.core.conversation import Content, Conversation
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
 from chatcli.core.stream import Backend, BackendSettings
@@ -122,7 +122,15 @@ def new_recorder(env: Environment, config: Config) -> Recorder:
         records=config.log,
         backend=backend,
         host=host,
+        content_text=_shown_content,
     )
+
+
+def _shown_content(content: Content) -> str:
+    """render.message_text.shown_content, imported only when a title is made of parts (an image)."""
+    from chatcli.render.message_text import shown_content
+
+    return shown_content(content)
 
 
 def backend_settings(env: Environment, resolved: Resolved, api_key: str | None) -> BackendSettings:

@@ -11,10 +11,10 @@ from typing import TextIO
 from chatcli.core.conversation import Message
 from chatcli.core.renderer import Renderer
 from chatcli.core.terminal_mode import terminal_mode
+from chatcli.render.message_text import shown_text
 from chatcli.render.sanitize import sanitize
 from chatcli.render.wording import plural
 from chatcli.repl.prompt import PROMPT
-from chatcli.storage.images import shown_text
 
 _DIM, _BOLD, _RED, _YELLOW, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
