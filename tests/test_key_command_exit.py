@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from chatcli.cli.settings import KEY_OUTPUT_LIMIT, run_key_command
+from chatcli.cli.key_command import KEY_OUTPUT_LIMIT, run_key_command
 from chatcli.core.errors import BackendError
 
 # Prints the key, then leaves a child that holds stdout open for a minute, and exits at once.

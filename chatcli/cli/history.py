@@ -310,7 +310,7 @@ def stats_command(context: typer.Context, as_json: JsonFlag = False) -> int:
     """Turns, tokens and cost (for models with a \\[prices] entry) per model and per day, from the library."""
 
     env = environment(context)
-    from chatcli.cli.settings import resolve_config
+    from chatcli.cli.settings_resolution import resolve_config
     from chatcli.cli.usage import usage_stats
 
     config = resolve_config({}, env.environ, env.dirs.config_file).config

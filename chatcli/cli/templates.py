@@ -15,7 +15,7 @@ from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import report, with_exit_status
 from chatcli.cli.help_format import HelpCommand
 from chatcli.cli.lazy_commands import sub_command_app
-from chatcli.cli.options import PAIR, ChatOptions
+from chatcli.cli.options import ChatOptions
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.render.sanitize import sanitize
@@ -45,7 +45,7 @@ def template_store(env: Environment, tables: Mapping[str, Any] | None = None) ->
     """The user's templates; `tables` are the config file's [templates] (read here when not given)."""
     config_file = env.dirs.config_file
     if tables is None:
-        from chatcli.cli.settings import read_config_file
+        from chatcli.cli.config_file import read_config_file
 
         tables = read_config_file(config_file)[0].get("templates", {})
     return TemplateStore(env.dirs.config / "templates", tables, config_file)
@@ -54,13 +54,12 @@ def template_store(env: Environment, tables: Mapping[str, Any] | None = None) ->
 def with_template(options: ChatOptions, template: Template, system: str | None) -> ChatOptions:
     """The options, with the template's profile, model, system prompt and request options filling in what the
     command line leaves unset (the command line wins)."""
-    template_options = [key + PAIR + json.dumps(value) for key, value in template.options.items()]
     return replace(
         options,
         profile=options.profile or template.profile,
         model=options.model or template.model,
         system=options.system if options.system is not None else system,
-        option=[*template_options, *(options.option or [])] or None,
+        request_options={**template.options, **options.request_options},
     )
 
 
