@@ -87,7 +87,7 @@ def test_a_private_file_stays_0600_when_prompt_toolkit_appends_to_it(umask: int,
 
 
 def test_saved_files_via_the_command_are_private_under_umask_000(tmp_path: Path) -> None:
-    target = tmp_path / "chat.json"  # into an existing directory: chatcli creates none for -o (issue 14)
+    target = tmp_path / "chat.json"  # into an existing directory: chatcli creates none for -o
     previous = os.umask(0)
     try:
         assert invoke("ask", "-b", "echo", "-o", str(target), "hi").returncode == 0

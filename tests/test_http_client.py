@@ -1,5 +1,5 @@
-"""The HTTP client chatcli owns since it no longer sends through the openai SDK (issue 13), and what a hostile
-server can do to it (issue 18): headers, proxies, TLS, redirects, error bodies in every server's shape,
+"""The HTTP client chatcli owns since it no longer sends through the openai SDK, and what a hostile
+server can do to it: headers, proxies, TLS, redirects, error bodies in every server's shape,
 compressed and oversized bodies, keep-alives, the grace after a finished answer, the turn deadline, bad keys.
 Each case runs chatcli against the local test server: `ask` cases in this process (`invoke`: the whole command,
 from option parsing to the exit status, over real sockets; starting an interpreter for each would add nothing the

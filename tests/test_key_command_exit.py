@@ -1,4 +1,4 @@
-"""`api_key_cmd` whose background child keeps stdout open (issue 18): the key is taken when the command exits."""
+"""`api_key_cmd` whose background child keeps stdout open: the key is taken when the command exits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Linear for one huge block too (issue 18): a block longer than PLAIN_BLOCK_CHARS shows as its source, wrapped,
+"""Linear for one huge block too: a block longer than PLAIN_BLOCK_CHARS shows as its source, wrapped,
 whether it streams or is rendered whole; everything around it renders as Markdown, as before."""
 
 from __future__ import annotations

@@ -316,7 +316,7 @@ def main() -> None:
 
 def _exit(code: int) -> NoReturn:
     """End the process. The interpreter's own exit frees every module's objects (pydantic's, Rich's, the HTTP
-    stack's): 30 to 60 ms here, after the answer is complete. With the output flushed, files closed and no other
+    stack's), which the user would wait for after the answer is complete. With the output flushed, files closed and no other
     thread running, nothing is left for it to do, so chatcli leaves at once. Another thread still running, or
     MCP tools (whose host stops its servers at exit too), get the normal exit."""
     others = [thread for thread in threading.enumerate() if thread is not threading.main_thread()]

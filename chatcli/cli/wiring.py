@@ -238,7 +238,7 @@ _PRELOAD_AFTER = 0.02  # seconds
 
 
 def preload_renderer(env: Environment, config: Config) -> None:
-    """Import the Markdown stack `new_renderer` will need (Rich, markdown-it, Pygments: about 45 ms) in a thread,
+    """Import the Markdown stack `new_renderer` will need (Rich, markdown-it, Pygments: slow to import) in a thread,
     from _PRELOAD_AFTER on, while chatcli waits for the server or the user: the first text then shows without
     that delay."""
     if _renders_markdown(env, config) and "chatcli.render.markdown" not in sys.modules:

@@ -21,7 +21,7 @@ from chatcli.storage.files import NotRegularFile, create_private_file
 if TYPE_CHECKING:
     from chatcli.storage.library_rows import Hit, Summary, UsageRow
 
-BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (turns take milliseconds to record)
+BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (recording a turn is quick)
 LATEST = "latest"  # the resume reference for the most recently updated conversation (never a hex id)
 ID_BYTES = 6  # ids are 12 random hex digits; any unique prefix names a conversation
 TITLE_CHARS = 200
