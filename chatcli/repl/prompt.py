@@ -55,21 +55,21 @@ class SlashCompleter(Completer):
             return
         command, space, rest = text.partition(" ")
         if not space:
-            yield from self._commands(command)
+            yield from self.complete_command(command)
         elif command in ("/save", "/load", "/save!"):
             yield from self._paths.get_completions(Document(rest.lstrip()), complete_event)
         elif command == "/file":
             yield from self._paths.get_completions(Document(rest.rpartition(" ")[2]), complete_event)
         elif command == "/model":
-            yield from self._models_starting(rest.lstrip())
+            yield from self.complete_model(rest.lstrip())
 
     @staticmethod
-    def _commands(typed: str) -> Iterable[Completion]:
+    def complete_command(typed: str) -> Iterable[Completion]:
         for name in command_names():
             if name.startswith(typed[1:].lower()):
                 yield Completion("/" + name, -len(typed), display_meta=summary_of(name))
 
-    def _models_starting(self, typed: str) -> Iterable[Completion]:
+    def complete_model(self, typed: str) -> Iterable[Completion]:
         if self._model_names is None:
             return
         if self._models is None:
