@@ -17,6 +17,8 @@ from tests.inprocess import invoke
 from tests.leaks import one_line_error
 from tests.openai_server import OpenAIServer, Reply, chunk, sse_event, sse_reply
 
+pytestmark = pytest.mark.e2e  # each case waits out a real timeout while a server floods a CPU
+
 FLOOD_SECONDS = 20.0  # the longest a flood lasts: far past every timeout below
 
 FILLERS = {
