@@ -399,6 +399,29 @@ def test_ctrl_r_finds_an_earlier_line_and_enter_then_sends_it(prompt: Prompt) ->
     assert prompt.answer("draft\x12hel\x03 kept\r") == "draft kept"  # Ctrl-C ends the search only
 
 
+@pytest.mark.parametrize(
+    ("keys", "line"),
+    [
+        ("/mod\t\r", "/model"),
+        ("/model ll\t\r", "/model llama-3"),
+        ("/c\t\r", "/c"),  # two commands start so: the menu opens, nothing is chosen
+        ("hello\tworld\r", "helloworld"),
+    ],
+)
+def test_tab_completes_when_it_comes_in_one_burst_with_the_text(keys: str, line: str) -> None:
+    with create_pipe_input() as pipe:
+        session = build_prompt_session(
+            PromptState(),
+            list,
+            InMemoryHistory(),
+            input=pipe,
+            output=DummyOutput(),
+            model_names=lambda: ["gpt-4o", "llama-3"],
+        )
+        pipe.send_text(keys)  # one write: prompt_toolkit reads it as one burst of keys
+        assert session.prompt() == line
+
+
 def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp_path: Path) -> None:
     completer = SlashCompleter()
 

@@ -28,7 +28,7 @@ from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
 from chatcli.repl.commands import Command, CommandRunner, parse_line
 from chatcli.repl.editor import edit_text, open_terminal
-from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_history
+from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import CostOf, TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
 from chatcli.storage.conversation_file import Autosave, ConversationFile
@@ -193,13 +193,12 @@ class Repl:
 
     def _loop(self) -> None:
         while self.signals.received is None and not self._terminal_closed():
-            self.state.exit_armed = False
             try:
-                line = self.prompt.prompt(default=self.state.draft.take_prefill())
-            except KeyboardInterrupt:
-                continue
+                line = self._read_line()
             except EOFError:
                 return
+            if line is None:
+                continue
             if self.signals.received is not None:
                 return
             if line.strip():
@@ -216,6 +215,17 @@ class Repl:
                     f"unexpected {type(error).__name__}; that failed, the session goes on "
                     "(CHATCLI_DEBUG=1 shows a traceback)"
                 )
+
+    def _read_line(self) -> str | None:
+        """The next line typed, or None when Ctrl-C cleared it; EOFError when the chat ends (Ctrl-D)."""
+        self.state.exit_armed = False
+        try:
+            return self.prompt.prompt(default=self.state.draft.take_prefill())
+        except KeyboardInterrupt:
+            return None
+        except EditCancelled:
+            self.screen.notice("edit cancelled")
+            return None
 
     def _handle(self, line: str) -> bool:
         try:
