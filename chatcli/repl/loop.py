@@ -26,7 +26,7 @@ from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
-from chatcli.repl.commands import Command, CommandRunner, parse_line
+from chatcli.repl.commands import Command, CommandRunner, KnownModels, parse_line
 from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import CostOf, TokenTally
@@ -93,6 +93,7 @@ class Repl:
         known = [loaded_file] if loaded_file is not None else []
         self.state = PromptState()
         inputs = InputCommands(session, self.screen, self.state.draft, limits or Limits(), env.environ)
+        known_models = KnownModels(model_names) if model_names is not None else None
         self.commands = CommandRunner(
             session,
             self.screen,
@@ -103,11 +104,13 @@ class Repl:
             known_files=known,
             inputs=inputs,
             tools=tools,
+            model_names=known_models,
+            width=lambda: self.prompt.output.get_size().columns,
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
         self.prompt = build_prompt_session(
-            self.state, self._toolbar, history, output=output, compose=self._compose, model_names=model_names
+            self.state, self._toolbar, history, output=output, compose=self._compose, model_names=known_models
         )
         self._display: TurnDisplay | None = None  # the last turn's
         self.signals = ExitSignals(self._terminal_closed, lambda: end_prompt_soon(self.prompt.app))
