@@ -157,9 +157,8 @@ class Repl:
             self._display = TurnDisplay(self._new_renderer, animated, reasoning_to, self._reasoning)
             return self._display
 
-        fd = self._env.stdin_fd()
         try:
-            with quiet_input(fd) if fd is not None else contextlib.nullcontext():
+            with self._quiet_input():
                 result = self.session.turn(text, new_display(), new_display, overrides)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
@@ -239,10 +238,16 @@ class Repl:
         if isinstance(parsed, Command):
             if parsed.name in ("clear", "load"):
                 self.tally.new_conversation()
-            return self.commands.run(parsed)
+            with self._quiet_input():  # keys typed while a command works (/tools off) wait for the prompt
+                return self.commands.run(parsed)
         if parsed is not None:
             send(self.session, self.state.draft, parsed, self.commands.send)
         return True
+
+    def _quiet_input(self) -> contextlib.AbstractContextManager[None]:
+        """Keys typed meanwhile are not echoed but wait for the next prompt (a turn, a command at work)."""
+        fd = self._env.stdin_fd()
+        return quiet_input(fd) if fd is not None else contextlib.nullcontext()
 
     def _compose(self, text: str) -> str | None:
         """Ctrl-X Ctrl-E: the input line edited in the user's editor, or None (one line says why)."""
