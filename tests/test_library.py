@@ -16,6 +16,7 @@ from chatcli.core.session import Session
 from chatcli.core.stream import Usage
 from chatcli.render.message_text import shown_content
 from chatcli.render.plain import PlainRenderer
+from chatcli.storage.attachments import Attachment, compose, text_attachment
 from chatcli.storage.library import (
     LATEST,
     MIGRATIONS,
@@ -314,6 +315,21 @@ def test_url_host_keeps_host_and_port_only() -> None:
 def test_title_is_the_first_user_message_on_one_line() -> None:
     messages = [Message("system", "s"), Message("user", "  two\n\nlines  "), Message("user", "later")]
     assert title_of(messages) == "two lines"
+
+
+def test_a_title_is_the_typed_prompt_and_attached_files_only_by_name() -> None:
+    notes = compose([text_attachment("notes.md", "remember the milk\n" * 50)], "summarise this")
+    assert title_of([Message("user", notes)]) == "summarise this"
+    alone = compose([text_attachment("notes.md", "x"), text_attachment("todo.md", "y")], "")
+    assert title_of([Message("user", alone)]) == "[file: notes.md] [file: todo.md]"
+    with_image = compose(
+        [
+            text_attachment("notes.md", "x"),
+            Attachment("p.png", 3, image={"type": "image_url", "image_url": {"url": "u"}}),
+        ],
+        "look",
+    )
+    assert title_of([Message("user", with_image)], shown_content) == "look [image: u]"
 
 
 def test_a_title_of_parts_reads_as_content_text_says_else_as_its_text_parts() -> None:

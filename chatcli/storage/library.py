@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from chatcli.core.conversation import Content, Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
+from chatcli.storage.attachments import split_attached
 from chatcli.storage.files import NotRegularFile, create_private_file
 
 if TYPE_CHECKING:
@@ -116,15 +117,17 @@ ContentText = Callable[[Content], str]
 
 
 def title_of(messages: Sequence[Message], content_text: ContentText | None = None) -> str:
-    """The first user message, whitespace collapsed, cut to TITLE_CHARS. Content of parts reads as
-    `content_text` makes it (chatcli passes render.message_text.shown_content: an image as its placeholder),
-    else as its text parts."""
+    """The first user message as typed, whitespace collapsed, cut to TITLE_CHARS: attached files by name
+    only (the typed text alone when there is some). Content of parts reads as `content_text` makes it
+    (chatcli passes render.message_text.shown_content: an image as its placeholder), else as its text parts."""
     for message in messages:
         if message.role == "user":
             text = message.content
             if not isinstance(text, str):
                 text = content_text(text) if content_text is not None else message.text
-            return " ".join(text.split())[:TITLE_CHARS]
+            files, typed = split_attached(text)
+            typed = typed or " ".join(f"[file: {file.name}]" for file in files)
+            return " ".join(typed.split())[:TITLE_CHARS]
     return ""
 
 
