@@ -84,3 +84,21 @@ def test_model_warns_when_the_server_does_not_list_the_name(server: OpenAIServer
     expect(child, TOOLBAR)
     child.send("\x04")
     assert exit_code(child) == 0
+
+
+def test_model_says_the_name_was_not_checked_when_the_server_cannot_list_its_models() -> None:
+    child = spawn("--base-url", "http://127.0.0.1:9/v1")  # nothing listens there
+    child.send("/model some-model\r")
+    expect(child, "model set to some-model")
+    expect(child, "some-model is not checked: the server's model list is not available")
+    expect(child, TOOLBAR)
+    child.send("\x04")
+    assert exit_code(child) == 0
+
+
+def test_model_checks_nothing_on_the_echo_backend() -> None:
+    child = spawn("-b", "echo")
+    say(child, "/model any-name", "model set to any-name")
+    child.send("\x04")
+    assert exit_code(child) == 0
+    assert "not checked" not in child.logfile_read.getvalue()

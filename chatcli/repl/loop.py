@@ -104,7 +104,8 @@ class Repl:
             known_files=known,
             inputs=inputs,
             tools=tools,
-            model_names=known_models,
+            # The echo backend answers to any name: nothing to check a name against.
+            model_names=known_models if backend_name != "echo" else None,
             width=lambda: self.prompt.output.get_size().columns,
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
