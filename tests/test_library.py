@@ -241,6 +241,22 @@ def test_search_matches_every_word_newest_first_with_stemming_and_marks(library:
     assert [h.conversation_id for h in library.search("gard*", 10)] == [new]
 
 
+def test_a_hit_in_a_message_with_attached_files_shows_the_typed_prompt(library: Library) -> None:
+    question = compose([text_attachment("notes.md", "the quick brown fox " * 30)], "what does the Fox say?")
+    cid = library.add_conversation(Conversation([Message("user", question), Message("assistant", "a fox")]))
+    heading = library.add_conversation(
+        Conversation([Message("user", "### plain heading\n\nno fox attached")])
+    )
+    by_role = {(h.conversation_id, h.role): h.snippet for h in library.search("fox", 10, ("[", "]"))}
+    assert by_role[(cid, "user")] == "[file: notes.md] what does the [Fox] say?"
+    assert by_role[(cid, "assistant")] == "a [fox]"  # FTS5's own snippet
+    assert "[fox] attached" in by_role[(heading, "user")]  # no file in it: FTS5's snippet too
+    [in_the_file] = library.search("brown", 10, ("[", "]"))
+    assert (
+        in_the_file.snippet == "[file: notes.md] what does the Fox say?"
+    )  # found, the file's text not shown
+
+
 def test_search_treats_punctuation_as_text_not_query_syntax(library: Library) -> None:
     cid = library.add_conversation(
         Conversation([Message("user", 'use foo-bar with "quotes" AND NOT (this)')])
