@@ -93,7 +93,7 @@ class OpenAIBackend:
                 if self.asks_for_usage and rejected is None and rejects_stream_options(error):
                     self.asks_for_usage = False
                     continue
-                retry = retry_plan(error, attempt)
+                retry = retry_plan(error, attempt) if rejected is None else None
                 if retry is None:
                     raise BackendError(
                         self._diagnosis.describe(error, request.model, attempt + 1, request.options)

@@ -99,15 +99,15 @@ class Diagnosis:
                 f"the conversation is too long for model {model!r} ({reason}); "
                 "start a new conversation or use a model with a longer context"
             )
-        if status in (501, 505):
-            return f"{where} does not support this request ({status}: {reason}); is it an OpenAI-compatible server?"
-        if status >= 500:
-            return f"server error at {where} ({status}{tries}: {reason}); try again later"
         if (option := rejected_option(error, options)) is not None:
             return (
                 f"{where} does not accept the request option {option!r} ({status}: {reason}); "
                 "remove it (-O, [options], /set, or --schema for response_format)"
             )
+        if status in (501, 505):
+            return f"{where} does not support this request ({status}: {reason}); is it an OpenAI-compatible server?"
+        if status >= 500:
+            return f"server error at {where} ({status}{tries}: {reason}); try again later"
         return f"{where} answered {status}: {reason}"
 
     def unreachable(self, error: Exception, attempts: int = 1) -> str:
@@ -221,8 +221,10 @@ _IMAGE_HINTS = (
 
 
 def rejected_option(error: StatusError, options: Collection[str]) -> str | None:
-    """The extra request option a 400/422 names (its `param`, or the option's name in its message), if any."""
-    if error.status not in (400, 422):
+    """The extra request option an error names (its `param`, or the option's name in its message), if any: a
+    400 or 422, or a server error (llama-cpp-python answers an unsupported `response_format` with a 500), which
+    retrying would only repeat."""
+    if error.status not in (400, 422) and error.status < 500:
         return None
     param = error.field("param")
     text = status_text(error)
