@@ -64,10 +64,11 @@ def status_error(status: int, headers: Mapping[str, str], prefix: bytes) -> Stat
 class Diagnosis:
     """Turns errors into one-line messages naming the server (never its credentials) and never the key."""
 
-    def __init__(self, settings: BackendSettings, base_url: str) -> None:
+    def __init__(self, settings: BackendSettings, base_url: str, proxy: str | None = None) -> None:
         self.base_url = shown_url(base_url)
         self._settings = settings
         self._key = settings.api_key
+        self._proxy = shown_url(proxy) if proxy else None  # the proxy requests to base_url go through
 
     def describe(
         self, error: StatusError, model: str, attempts: int = 1, options: Collection[str] = ()
@@ -113,6 +114,12 @@ class Diagnosis:
     def unreachable(self, error: Exception, attempts: int = 1) -> str:
         """What a transport error before any response means."""
         where = self.base_url
+        if self._proxy is not None and isinstance(error, httpcore2.ConnectError | httpcore2.ConnectTimeout):
+            cause = connection_cause(error, urlsplit(self._proxy).hostname)
+            return (
+                f"cannot connect to the proxy {self._proxy} ({cause}) on the way to {where}; "
+                "check the proxy setting or HTTPS_PROXY / HTTP_PROXY"
+            )
         if isinstance(error, httpcore2.ConnectTimeout | httpcore2.PoolTimeout):
             return (
                 f"cannot connect to {where} (no answer within {self._settings.connect_timeout:g} s); "
