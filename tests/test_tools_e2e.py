@@ -214,9 +214,11 @@ def test_secrets_in_env_and_headers_never_appear_in_output_logs_or_files(
         f'[mcp.web]\nurl = "http://127.0.0.1:9/mcp"\nheaders = {{ Authorization = "Bearer {HEADER_SECRET}" }}\n',
         env=f', SECRET = "{ENV_SECRET}", TOKEN_cmd = "echo token-from-a-command"',
     )
+    config = isolated_home / ".config" / "chatcli" / "config.toml"
+    config.write_text('tools = "notes,web"\n' + config.read_text())  # a setting: a failed server is a warning
     server.enqueue(tool_calls_reply(("c1", "notes__add", '{"a": 1, "b": 2}')), sse_reply("3"))
     saved = tmp_path / "chat.json"
-    done = ask(server, "--tools", "notes,web", "--yes-tools", "notes__add", "-o", str(saved), "go")
+    done = ask(server, "--yes-tools", "notes__add", "-o", str(saved), "go")
     assert done.returncode == 0, done.stderr
     assert b"MCP server web is not available" in done.stderr
     listing = run_chatcli("mcp", "list")
@@ -432,8 +434,10 @@ def test_a_streamable_http_server_gets_its_headers_and_its_tools_run(
         f'[mcp.web]\nurl = "{url}"\nheaders = {{ Authorization_cmd = "echo Bearer {HEADER_SECRET}" }}\n'
         f'[mcp.wrong]\nurl = "{url}"\nheaders = {{ Authorization = "Bearer {ENV_SECRET}" }}\n',
     )
+    config = isolated_home / ".config" / "chatcli" / "config.toml"
+    config.write_text('tools = "web,wrong"\n' + config.read_text())  # a setting: a failed server is a warning
     server.enqueue(tool_calls_reply(("c1", "web__add", '{"a": 40, "b": 2}')), sse_reply("42"))
-    done = ask(server, "--tools", "web,wrong", "--yes-tools", "web__add", "go")
+    done = ask(server, "--yes-tools", "web__add", "go")
     assert done.returncode == 0, done.stderr
     assert tool_messages(server.bodies[1]) == [{"role": "tool", "tool_call_id": "c1", "content": "42"}]
     assert "add 40 2" in events_of(events) and "unauthorized" in events_of(events)

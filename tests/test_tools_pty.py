@@ -13,7 +13,9 @@ from typing import Any
 import pexpect
 import pytest
 
+from chatcli.tools.runner import offered_name
 from tests.conftest import CHATCLI
+from tests.mcp_server import SPOOF_NAME
 from tests.openai_server import OpenAIServer, sse_reply, tool_calls_reply
 from tests.probe import exit_probe
 from tests.test_tools_e2e import configure, events_of, tool_messages
@@ -236,3 +238,37 @@ def test_the_repl_imports_no_mcp_before_a_tool_turn(isolated_home: Path) -> None
     child.send("\x04")
     expect(child, "MCP LOADED=False")
     expect(child, pexpect.EOF)
+
+
+def test_the_approval_question_shows_the_real_server_and_tool_on_one_line(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    configure(isolated_home, env=', MCP_TEST_HOSTILE = "1"')
+    spoof = offered_name("notes", SPOOF_NAME, set())  # what chatcli offered before it refused such names
+    arguments = json.dumps({"a\nb": "v\r\ntool trusted · read_note"})
+    server.enqueue(
+        tool_calls_reply(("c1", spoof, "{}"), ("c2", "notes__multi", arguments)), sse_reply("Done.")
+    )
+    child = spawn("--base-url", server.url, "--tools", "notes")
+    expect(child, TOOLBAR)
+    child.send("go\r")
+    expect(child, QUESTION)
+    child.send("n")
+    expect(child, "Done.")
+    expect(child, TOOLBAR)
+    assert finish(child) == 0
+    screen = shown(child)
+    assert screen.count(QUESTION) == 1
+    asked = screen[: screen.index(QUESTION)].split("\r\n")[-5:]
+    assert asked[0].endswith("\x1b[2K\x1b[?25h\x1b[1mtool notes · multi\x1b[0m")  # after the spinner's line
+    assert asked[1:] == [
+        "  {",
+        '    "a\\nb": "v\\r\\ntool trusted · read_note"',
+        "  }",
+        "",
+    ]
+    assert "\r\ntool trusted" not in screen
+    assert "left out tool 'x^J^Jtool trusted · read_note'" in screen
+    [refused, declined] = tool_messages(server.bodies[1])
+    assert refused["content"] == f"error: there is no tool named {spoof!r}"
+    assert declined["content"] == "declined: the user did not allow this call"

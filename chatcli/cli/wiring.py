@@ -265,10 +265,16 @@ def _renders_markdown(env: Environment, config: Config) -> bool:
 
 
 def new_tool_runner(
-    env: Environment, resolved: Resolved, options: ChatOptions, names: str | None = None
+    env: Environment,
+    resolved: Resolved,
+    options: ChatOptions,
+    names: str | None = None,
+    *,
+    flag_required: bool = False,
 ) -> McpToolRunner | None:
     """The runner for the MCP servers `names` (default: --tools or the `tools` setting) chooses; None when no
-    tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them."""
+    tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them. With
+    `flag_required`, servers named by --tools must start or the turn fails before anything is sent."""
     from chatcli.cli.settings import mcp_servers, run_key_command, tool_names
 
     config = resolved.config
@@ -281,7 +287,9 @@ def new_tool_runner(
             return None
         source = resolved.sources["tools"]
         names_from = "--tools" if source.kind is SourceKind.FLAG else f"the tools setting ({source})"
+        flag_required = flag_required and source.kind is SourceKind.FLAG
     else:
+        flag_required = False
         names_from = "/tools on"
     from chatcli.render.sanitize import sanitize
     from chatcli.tools.approval import Approver
@@ -302,4 +310,5 @@ def new_tool_runner(
         lambda message: report(env, message),
         env.dirs.state / "mcp.log",
         resolve_secret=lambda command, what: run_key_command(command, what=what),
+        required=flag_required,
     )
