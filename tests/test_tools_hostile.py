@@ -129,7 +129,7 @@ def test_a_server_flooding_its_stderr_fills_a_bounded_log_with_markers_and_an_ol
     assert log.with_name("mcp.log.1").read_bytes().startswith(b"old\n")
 
 
-def _gone(pid: int) -> bool:
+def gone(pid: int) -> bool:
     """Whether `pid` has ended (a zombie waiting for init to reap it counts as ended), within a bounded wait."""
     for _ in range(100):
         try:
@@ -142,15 +142,15 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def _ended(pid: int) -> bool:
+def ended(pid: int) -> bool:
     """Whether `pid` has ended; if not, it is ended now, so no test leaves it behind."""
-    if _gone(pid):
+    if gone(pid):
         return True
     os.kill(pid, signal.SIGKILL)
     return False
 
 
-def _child_of(events: Path) -> int:
+def child_of(events: Path) -> int:
     [line] = [line for line in events_of(events, waiting_for=None) if line.startswith("child ")]
     return int(line.split()[1])
 
@@ -163,7 +163,7 @@ def test_a_servers_children_end_with_chatcli_and_with_the_server(
     server.enqueue(tool_calls_reply(("c1", f"notes__{tool}", '{"a": 1, "b": 2}')), sse_reply("done"))
     done = ask(server, "--tools", "notes", "--yes-tools", f"notes__{tool}", "go")
     assert done.returncode == 0, done.stderr
-    assert _ended(_child_of(events))
+    assert ended(child_of(events))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
@@ -185,7 +185,7 @@ def test_a_servers_children_end_when_chatcli_is_stopped_by_a_signal(
     finally:
         process.kill()
     assert process.returncode == 130, stderr
-    assert _ended(_child_of(events))
+    assert ended(child_of(events))
 
 
 def test_ask_ends_in_one_line_before_sending_when_a_server_named_by_tools_cannot_start(

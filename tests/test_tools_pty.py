@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.mcp_server import SPOOF_NAME
 from tests.openai_server import OpenAIServer, sse_reply, tool_calls_reply
 from tests.probe import exit_probe
 from tests.test_tools_e2e import configure, events_of, tool_messages
+from tests.test_tools_hostile import child_of, ended
 
 pytestmark = pytest.mark.e2e
 
@@ -272,3 +274,20 @@ def test_the_approval_question_shows_the_real_server_and_tool_on_one_line(
     [refused, declined] = tool_messages(server.bodies[1])
     assert refused["content"] == f"error: there is no tool named {spoof!r}"
     assert declined["content"] == "declined: the user did not allow this call"
+
+
+@pytest.mark.parametrize("ending", ["ctrl-d", "sigterm", "sighup"])
+def test_a_servers_children_end_with_the_repl(server: OpenAIServer, isolated_home: Path, ending: str) -> None:
+    events = configure(isolated_home, env=', MCP_TEST_CHILD = "1"')
+    child = spawn("--base-url", server.url, "--tools", "notes")
+    expect(child, TOOLBAR)
+    child.send("/tools list\r")
+    expect(child, "notes: notes__add")
+    expect(child, TOOLBAR)
+    if ending == "ctrl-d":
+        child.send("\x04")
+    else:
+        child.kill(signal.SIGTERM if ending == "sigterm" else signal.SIGHUP)
+    expect(child, pexpect.EOF)
+    child.close()
+    assert ended(child_of(events))
