@@ -3,7 +3,8 @@ standard library alone (JSON-RPC lines: initialize, tools/list, tools/call, canc
 importing the mcp SDK costs 0.7 s of CPU and the suite starts this server dozens of times; the answers are
 the ones the SDK's own server gives (recorded from it). `python tests/mcp_server.py --http PORT` is the SDK's
 server over streamable HTTP on 127.0.0.1:PORT/mcp, answering 401 unless the Authorization header is
-EXPECT_AUTH, so chatcli meets the SDK's server too.
+EXPECT_AUTH, so chatcli meets the SDK's server too (MCP_TEST_JSON_RESPONSE=1: answering in JSON bodies rather than
+event streams).
 
 Tools: add, read_note, hang (never answers; records that it was cancelled), crash (the process exits),
 escape (escape sequences and, with size, a result of that many bytes). NOTES_DIR holds the notes;
@@ -246,6 +247,12 @@ def _sdk_server() -> Any:
     for function in (add, read_note, crash, escape):
         server.tool()(function)
 
+    @server.tool(description="Floods.")
+    def flood(blocks: int = 0) -> list[Any]:
+        from mcp.types import TextContent
+
+        return [TextContent(type="text", text="") for _ in range(blocks)]
+
     @server.tool(description=HANG_DOC)
     async def hang() -> str:
         _log("hang started")
@@ -276,7 +283,10 @@ def _checking_authorization(app: Any) -> Any:
 def _serve_http(port: int) -> None:
     import uvicorn
 
-    app = _checking_authorization(_sdk_server().streamable_http_app(host="127.0.0.1"))
+    json_response = bool(os.environ.get("MCP_TEST_JSON_RESPONSE"))  # one JSON body per answer, not events
+    app = _checking_authorization(
+        _sdk_server().streamable_http_app(host="127.0.0.1", json_response=json_response)
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 

@@ -14,6 +14,9 @@ from typing import Any
 # inside chatcli's memory promise.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_JSON_CONTAINERS = 100_000
+# Over HTTP the SDK builds a whole answer before chatcli can count its content blocks (a couple of KiB each once
+# built), so a response's objects and arrays are bounded more tightly.
+MAX_HTTP_JSON_CONTAINERS = 20_000
 MAX_CONTENT_BLOCKS = 1000  # in one tool result, checked before the SDK builds them
 MAX_TOOLS = 128  # per server; the first ones are kept
 MAX_TOOL_PAGES = 32  # of a paginated tools/list

@@ -42,9 +42,6 @@ from chatcli.tools.stdio import stdio_transport
 START_TIMEOUT = 30.0  # seconds for a server to start and list its tools
 CLOSE_TIMEOUT = 5.0  # seconds to let servers shut down at exit
 CANCEL_GRACE = 2.0  # seconds to let a cancelled call send its cancellation notice
-# The SDK's own defaults for the streamable HTTP client it would make: a server may hold the event stream open
-# between messages, so reads wait longer than connecting. The SDK takes a client of ours to send the headers.
-MCP_HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 T = TypeVar("T")
 
 
@@ -220,17 +217,9 @@ class McpHost:
         if spec.command is not None:
             return stdio_transport(spec, self._log, self.servers[spec.name].refusals)
         assert spec.url is not None
-        return _http_transport(
-            spec.url, httpx2.AsyncClient(headers=dict(spec.headers), timeout=MCP_HTTP_TIMEOUT)
-        )
+        from chatcli.tools.http import http_transport
 
-
-@contextlib.asynccontextmanager
-async def _http_transport(url: str, client: Any) -> Any:
-    from mcp.client.streamable_http import streamable_http_client
-
-    async with client, streamable_http_client(url, http_client=client) as streams:
-        yield streams[0], streams[1]
+        return http_transport(spec.url, dict(spec.headers), self.servers[spec.name].refusals)
 
 
 async def _list_tools(session: ClientSession, refusals: Refusals) -> list[ToolInfo]:
