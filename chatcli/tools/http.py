@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx2
 
@@ -39,22 +39,26 @@ class _BoundedBody(httpx2.AsyncByteStream):
             size += len(chunk)
             containers += chunk.count(b"{") + chunk.count(b"[")
             if size > MAX_MESSAGE_BYTES:
-                self._refuse(
-                    f"sent a response of more than {MAX_MESSAGE_BYTES} bytes, the most chatcli reads"
+                raise _refused(
+                    self._refusals,
+                    f"sent a response of more than {MAX_MESSAGE_BYTES} bytes, the most chatcli reads",
                 )
             if containers > MAX_HTTP_JSON_CONTAINERS:
-                self._refuse(
+                raise _refused(
+                    self._refusals,
                     f"sent a response of more than {MAX_HTTP_JSON_CONTAINERS} JSON objects and arrays, the most "
-                    "chatcli reads"
+                    "chatcli reads",
                 )
             yield chunk
 
-    def _refuse(self, why: str) -> NoReturn:
-        self._refusals.failure = why
-        raise ResponseTooLarge(why)
-
     async def aclose(self) -> None:
         await self._body.aclose()
+
+
+def _refused(refusals: Refusals, why: str) -> ResponseTooLarge:
+    """The error that stops reading; `why` kept for the host's one line if the SDK reports a closed connection."""
+    refusals.failure = why
+    return ResponseTooLarge(why)
 
 
 def _bounding(refusals: Refusals) -> Callable[[httpx2.Response], Awaitable[None]]:
