@@ -45,7 +45,7 @@ def main() -> None:
         walls["no config file"].append(run_piped(argv[:4], bench_env(bare), b"hi\n").wall)
         walls["README example config"].append(run_piped(argv, bench_env(configured), b"hi\n").wall)
 
-    from chatcli.cli.settings import resolve_config
+    from chatcli.cli.settings_resolution import resolve_config
 
     calls = 2000
     per_call = (

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
-from chatcli.render.markdown import Flow, render_markdown
+from chatcli.render.markdown import PieceContext, render_markdown
 from chatcli.render.markdown_renderer import MarkdownRenderer
 from chatcli.render.plain import PlainRenderer
 from chatcli.render.sanitize import StreamSanitizer
@@ -147,7 +147,7 @@ def huge_blocks(quick: bool) -> list[tuple[str, float]]:
 
     def rendered(text: str) -> float:
         console = terminal()
-        return best_of(3, lambda: render_markdown(console, text, Flow(), "monokai"))
+        return best_of(3, lambda: render_markdown(console, text, PieceContext(), "monokai"))
 
     families: list[tuple[str, list[int], Callable[[int], float]]] = [
         (

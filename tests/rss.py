@@ -7,13 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 
 from tests.conftest import CHATCLI
 
 _PARENT = """
-import json, resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+import json, os, resource, subprocess, sys
+out = open(os.environ["RSS_STDOUT"], "wb") if os.environ.get("RSS_STDOUT") else subprocess.DEVNULL
+done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=out)
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
 print(json.dumps({"returncode": done.returncode, "peak_kib": peak}))
 """
@@ -24,16 +26,22 @@ class Measured:
     returncode: int
     peak_mib: float
     stderr: bytes
+    stdout: bytes = b""  # kept only when asked for
 
 
-def measure_chatcli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Measured:
-    """Run `chatcli ARGS` (stdin empty, stdout discarded); its exit status, peak RSS and stderr."""
-    done = subprocess.run(
-        [sys.executable, "-c", _PARENT, CHATCLI, *args],
-        capture_output=True,
-        check=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
+def measure_chatcli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, keep_stdout: bool = False
+) -> Measured:
+    """Run `chatcli ARGS` (stdin empty, stdout discarded unless `keep_stdout`); its exit status, peak RSS,
+    stderr and stdout."""
+    with tempfile.NamedTemporaryFile() as out:
+        done = subprocess.run(
+            [sys.executable, "-c", _PARENT, CHATCLI, *args],
+            capture_output=True,
+            check=True,
+            env={**os.environ, **(env or {}), "RSS_STDOUT": out.name if keep_stdout else ""},
+            timeout=timeout,
+        )
+        stdout = out.read()
     report = json.loads(done.stdout)
-    return Measured(report["returncode"], report["peak_kib"] / 1024, done.stderr)
+    return Measured(report["returncode"], report["peak_kib"] / 1024, done.stderr, stdout)

@@ -1,4 +1,4 @@
-"""`chatcli ask` says that it waits (issue 13): a spinner on a terminal's stderr until the first token, erased
+"""`chatcli ask` says that it waits: a spinner on a terminal's stderr until the first token, erased
 before the answer; never on a pipe or a dumb terminal."""
 
 from __future__ import annotations

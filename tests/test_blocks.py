@@ -1,10 +1,13 @@
-"""Splitting streamed Markdown into closed blocks and the open rest."""
+"""Splitting streamed Markdown into closed blocks and the open rest; the fenced code blocks the splitter finds
+are markdown-it's."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from chatcli.render.blocks import Fence, Split, split_blocks
+from chatcli.render.blocks import BlockSplitter, Fence, Split, block_tokens, split_blocks
 
 BACKTICKS = Fence("```", 0, "text")
 
@@ -118,3 +121,105 @@ def test_code_lines_lose_the_indentation_of_their_fence_only() -> None:
 def test_a_tab_in_the_indentation_of_a_code_line_counts_to_the_next_tab_stop() -> None:
     fence = Fence("```", 2, "text")
     assert [fence.code(line) for line in ["\tx", " \ty", "  \tz"]] == ["  x", "  y", "\tz"]
+
+
+# Lines that open, close or only look like fences (CommonMark: ``` or ~~~, 3 or more, up to 3 spaces of
+# indentation, a closing fence of the same character at least as long, no backtick in a backtick fence's info
+# string), in list items and quotes, among lines of other blocks.
+FENCE_LINES = [
+    "```",
+    "```py",
+    "````",
+    "`````",
+    "~~~",
+    "~~~~",
+    "~~~ js extra",
+    " ```",
+    "  ~~~",
+    "   ```",
+    "    ```",
+    "\t```",
+    "``` a`b",
+    "~~~ a`b",
+    "```  ",
+    "``",
+    "- ```",
+    "  ```",
+    "1. ~~~",
+    "   ~~~",
+    "> ```",
+    "> ~~~~",
+    ">",
+]
+OTHER_LINES = [
+    "code {n}",
+    "  indented {n}",
+    "    four spaces {n}",
+    "\ttab {n}",
+    "text {n}",
+    "- item {n}",
+    "> quote {n}",
+    "# Head {n}",
+    "<div>",
+    "| a | b |",
+    "",
+    "",
+]
+
+
+def fence_document(rng: random.Random) -> str:
+    """A document of fences, fence-like lines and other blocks mixed at random."""
+    lines = [
+        rng.choice(FENCE_LINES if rng.random() < 0.4 else OTHER_LINES).format(n=n)
+        for n in range(rng.randint(2, 30))
+    ]
+    return "\n".join(lines) + rng.choice(["", "\n"])
+
+
+def line_count(text: str) -> int:
+    return text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+
+
+def fence_spans(text: str, first_line: int = 0) -> list[tuple[int, int]]:
+    """markdown-it's fenced code blocks in `text`, at any depth: first and past-last line of each."""
+    return [
+        (first_line + token.map[0], first_line + token.map[1])
+        for token in block_tokens(text)
+        if token.type == "fence" and token.map is not None
+    ]
+
+
+def splitter_fence_spans(text: str, seed: int) -> list[tuple[int, int]]:
+    """The fenced code blocks as the renderer's splitter finds them, `text` streamed in random pieces: the
+    top-level ones it cuts off itself, and those inside the pieces it cuts off as markdown-it parses them."""
+    rng = random.Random(seed)
+    splitter = BlockSplitter(huge_block=1 << 16)
+    pieces, at = [], 0
+    while at < len(text):
+        step = rng.randint(1, 12)
+        splitter.add(text[at : at + step])
+        at += step
+        pieces += splitter.closed_pieces(final=False)
+    pieces += splitter.closed_pieces(final=True)
+    assert "".join(piece.text for piece in pieces) == text
+    spans, line = [], 0
+    for piece in pieces:
+        if piece.fence is not None:
+            spans.append((line, line + line_count(piece.text)))
+        else:
+            spans += fence_spans(piece.text, line)
+        line += line_count(piece.text)
+    return spans
+
+
+def test_the_splitter_finds_the_fenced_code_blocks_markdown_it_finds() -> None:
+    for seed in range(300):
+        text = fence_document(random.Random(seed))
+        assert splitter_fence_spans(text, seed) == fence_spans(text), text
+
+
+@pytest.mark.e2e
+def test_the_splitter_finds_markdown_its_fenced_code_blocks_in_many_more_documents() -> None:
+    for seed in range(300, 3_000):
+        text = fence_document(random.Random(seed))
+        assert splitter_fence_spans(text, seed) == fence_spans(text), text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.cli.settings import resolve_config
+from chatcli.cli.settings_resolution import resolve_config
 from chatcli.core.errors import UsageError
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -10,14 +11,10 @@ from typing import Any
 
 import pytest
 
-from chatcli.cli.settings import (
-    Config,
-    Price,
-    resolve_api_key,
-    resolve_config,
-    run_key_command,
-    settings,
-)
+from chatcli.cli.key_command import resolve_api_key, run_key_command
+from chatcli.cli.options import declared_parameters
+from chatcli.cli.settings import Config, Price, settings
+from chatcli.cli.settings_resolution import resolve_config
 from chatcli.core.errors import BackendError, UsageError
 from tests.conftest import TEST_KEY, write_config
 from tests.inprocess import invoke
@@ -99,21 +96,10 @@ def test_every_plain_config_field_is_a_setting_checked_by_its_type(tmp_path: Pat
     """Fields added to Config become settings without touching the file layer."""
     samples = {str: '"text"', float: "1.5", int: "3", bool: "true"}
     lines = []
-    for name in settings():
-        if name in (
-            "api_key",
-            "api_key_cmd",
-            "backend",
-            "base_url",
-            "reasoning",
-            "code_theme",
-            "follow_redirects",
-            "proxy",
-        ):
+    for name, declared in settings().items():
+        if declared.choices or declared.excludes or name in ("base_url", "proxy", "code_theme"):
             continue  # checked for meaning, not only type: covered by other tests
-        annotation = str(Config.__dataclass_fields__[name].type)
-        kind = next(k for k in (bool, int, float, str) if k.__name__ in annotation)
-        lines.append(f"{name} = {samples[kind]}")
+        lines.append(f"{name} = {samples[declared.kind]}")
     config = resolve_config({}, {}, write(tmp_path, "\n".join(lines) + "\n")).config
     assert config.system == "text"
     assert config.timeout == 1.5
@@ -295,3 +281,47 @@ def test_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b'\xef\xbb\xbfmodel = "bom-model"\n')
     assert resolve_config({}, {}, path).config.model == "bom-model"
+
+
+def test_init_writes_every_setting_and_table_and_uncommented_it_loads(isolated_home: Path) -> None:
+    assert invoke("config", "init").returncode == 0
+    path = isolated_home / ".config" / "chatcli" / "config.toml"
+    text = path.read_text()
+    assert [name for name in settings() if f"# {name} = " not in text] == []
+    for table in (
+        "[aliases]",
+        "[prices]",
+        "[options]",
+        "[templates.review]",
+        "[mcp.notes]",
+        "[profiles.ollama]",
+    ):
+        assert f"# {table}" in text
+    commented_toml = re.compile(r'^# (?=\[|"?[\w-]+"? = )')
+    path.write_text("\n".join(commented_toml.sub("", line) for line in text.splitlines()) + "\n")
+    resolved = resolve_config({"profile": "ollama"}, {}, path)
+    config = resolved.config
+    defaults = {name for name, source in resolved.sources.items() if str(source) == "default"}
+    assert defaults == {"api_key_cmd"}  # the profile's api_key wins over the file's key command
+    assert resolve_config({}, {}, path).config.api_key_cmd == "pass show openai"
+    assert (config.api_key, config.base_url, config.model) == ("", "http://localhost:11434/v1", "llama3.2")
+    assert config.price("gpt-4o-mini") == Price(0.15, 0.6)
+    assert (config.options, config.aliases["fast"]) == ({"top_p": 0.9}, "gpt-4o-mini")
+    assert config.mcp["notes"].command == "notes-server" and "review" in config.templates
+    shown = invoke("config", "show", "-p", "ollama")
+    assert shown.returncode == 0, shown.stderr
+
+
+def test_config_show_gives_the_defaults_readme_gives_for_unset_settings(isolated_home: Path) -> None:
+    rows = invoke("config", "show").stdout.decode().splitlines()
+    assert any(row.split() == ["base_url", "https://api.openai.com/v1", "default"] for row in rows)
+    assert any(row.split()[:3] == ["temperature", "the", "server's"] for row in rows)
+
+
+def test_every_settings_flag_is_a_shared_option() -> None:
+    flags = {
+        flag for param in declared_parameters().values() for flag in (*param.opts, *param.secondary_opts)
+    }
+    for name, declared in settings().items():
+        if declared.flag is not None:
+            assert set(declared.flag.split("/")) <= flags, name

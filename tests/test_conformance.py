@@ -1,4 +1,4 @@
-"""The openai SDK as the oracle (issue 13): chatcli no longer sends through it, so the tests check that every
+"""The openai SDK as the oracle: chatcli no longer sends through it, so the tests check that every
 request body chatcli sends is one the SDK's own request types accept, and that chatcli's event-stream reader
 and the SDK's `Stream` read the same text, finish reason and usage from the test server's streams."""
 

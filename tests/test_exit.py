@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHATCLI
+from tests.conftest import CHATCLI, run_chatcli
+from tests.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.e2e  # closed streams and pipe buffers need a real process
 
@@ -46,3 +50,50 @@ def test_ask_with_stderr_closed_still_answers() -> None:
     result = run_with_closed(2, "ask", "hi")  # the echo notice has nowhere to go; the answer still does
     assert result.returncode == 0
     assert result.stdout == b"Echo: hi\n"
+
+
+def run_into_full_disk(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed command with stdout on /dev/full, where every write fails with ENOSPC."""
+    with open("/dev/full", "wb") as full:
+        return subprocess.run([CHATCLI, *args], stdout=full, stderr=subprocess.PIPE, timeout=30, check=False)
+
+
+FULL_DISK = b"chatcli: error: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("shape", [(), ("--json",), ("-x",)])
+def test_an_answer_that_cannot_be_written_is_one_line_exit_1_and_still_saved_and_recorded(
+    tmp_path: Path, shape: tuple[str, ...]
+) -> None:
+    saved = tmp_path / "chat.json"
+    question = "word " * 20_000 + "```sh\nls\n```"  # far more than a pipe's buffer
+    result = run_into_full_disk("ask", "-b", "echo", *shape, "-o", str(saved), question)
+    what = "output" if shape else "answer"  # --json and -x write it after the turn
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"chatcli: error: cannot write the {what}: ".encode() + b"No space left on device\n",
+    )
+    answer = json.loads(saved.read_text())["messages"][-1]
+    assert answer == {"role": "assistant", "content": "Echo: " + question}
+    listed = run_chatcli("history", "list", "--json")
+    assert [row["turns"] for row in json.loads(listed.stdout)] == [1]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("buffered", ["", "1"])
+def test_the_version_that_cannot_be_written_is_one_line_buffered_or_not(
+    buffered: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buffered, the write fails in the flush at exit; unbuffered (PYTHONUNBUFFERED), before any command runs."""
+    monkeypatch.setenv("PYTHONUNBUFFERED", buffered)
+    result = run_into_full_disk("--version")
+    assert (result.returncode, result.stderr) == (1, FULL_DISK)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_listing_that_cannot_be_written_is_one_line_and_exit_1(server: OpenAIServer) -> None:
+    assert run_chatcli("ask", "-b", "echo", "hi").returncode == 0  # one conversation in the library to list
+    for args in (("history", "list"), ("models", "--base-url", server.url), ("config", "path")):
+        result = run_into_full_disk(*args)
+        assert (result.returncode, result.stderr) == (1, FULL_DISK), args

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from chatcli.core.conversation import Conversation, Message
-from chatcli.core.errors import BadFileError, HistoryError
+from chatcli.core.errors import BadFileError, HistoryError, UsageError
 from chatcli.storage.conversation_file import ConversationFile
-from chatcli.storage.files import create_private_file, write_atomic
+from chatcli.storage.files import create_private_file, read_user_file, write_atomic
 from tests.conftest import CHATCLI, TEST_KEY
 from tests.inprocess import invoke
 from tests.leaks import assert_clean, one_line_error
@@ -87,7 +87,7 @@ def test_a_private_file_stays_0600_when_prompt_toolkit_appends_to_it(umask: int,
 
 
 def test_saved_files_via_the_command_are_private_under_umask_000(tmp_path: Path) -> None:
-    target = tmp_path / "chat.json"  # into an existing directory: chatcli creates none for -o (issue 14)
+    target = tmp_path / "chat.json"  # into an existing directory: chatcli creates none for -o
     previous = os.umask(0)
     try:
         assert invoke("ask", "-b", "echo", "-o", str(target), "hi").returncode == 0
@@ -389,3 +389,28 @@ def test_sigkill_in_the_middle_of_a_large_save_leaves_the_old_file_and_no_temp_f
     assert saver.returncode == -signal.SIGKILL
     assert path.read_bytes() == old
     assert os.listdir(directory) == ["chat.json"]
+
+
+# -- a file the user names --------------------------------------------------------------------------------
+
+
+def test_a_user_file_that_cannot_be_read_is_one_line_naming_it_and_what_to_do(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 11)
+    cases = {
+        tmp_path: "notes is a directory, not a regular file; check the path",
+        big: "notes is larger than 10 bytes; raise the limit",
+        tmp_path / "missing": "notes cannot be read (No such file or directory); check the path",
+    }
+    for path, message in cases.items():
+        with pytest.raises(UsageError) as refused:
+            read_user_file(path, 10, "notes", fix="check the path", too_large="raise the limit")
+        assert str(refused.value) == message
+    big.write_bytes(b"x" * 10)
+    assert read_user_file(big, 10, "notes") == b"x" * 10
+
+
+def test_a_user_file_error_is_the_callers_class_and_the_remedy_only_when_given(tmp_path: Path) -> None:
+    with pytest.raises(BadFileError) as refused:
+        read_user_file(tmp_path, 10, f"{tmp_path}:", error=BadFileError)
+    assert str(refused.value) == f"{tmp_path}: is a directory, not a regular file"

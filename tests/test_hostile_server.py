@@ -1,4 +1,4 @@
-"""A hostile server (issue 18): malformed fields, endless lines and answers, a byte-order mark. Each ends in
+"""A hostile server: malformed fields, endless lines and answers, a byte-order mark. Each ends in
 one clear line with the partial answer kept and recorded, never a crash, never unbounded memory."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The HTTP client chatcli owns since it no longer sends through the openai SDK (issue 13), and what a hostile
-server can do to it (issue 18): headers, proxies, TLS, redirects, error bodies in every server's shape,
+"""The HTTP client chatcli owns since it no longer sends through the openai SDK, and what a hostile
+server can do to it: headers, proxies, TLS, redirects, error bodies in every server's shape,
 compressed and oversized bodies, keep-alives, the grace after a finished answer, the turn deadline, bad keys.
 Each case runs chatcli against the local test server: `ask` cases in this process (`invoke`: the whole command,
 from option parsing to the exit status, over real sockets; starting an interpreter for each would add nothing the
@@ -8,12 +8,10 @@ HTTP exchange depends on), `models`, the REPL and the memory checks as processes
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +35,7 @@ from tests.openai_server import (
     sse_reply,
     text_reply,
 )
+from tests.rss import measure_chatcli
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 pytestmark = pytest.mark.e2e
@@ -56,17 +55,13 @@ def ask(server_url: str, *args: str, env: dict[str, str] | None = None) -> subpr
 
 
 def peak_rss_mib(*args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    """Run the installed chatcli (with the test key) and return its own peak resident memory and its result."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            [CHATCLI, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={**os.environ, **KEY_ENV}
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        result = subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read())
-    return usage.ru_maxrss / 1024, result
+    """Run the installed chatcli (with the test key); its own peak resident memory and its result. It runs
+    under a small parent (tests/rss.py): a child started by this worker would count the worker's memory."""
+    measured = measure_chatcli(*args, env=KEY_ENV, keep_stdout=True)
+    result = subprocess.CompletedProcess(
+        [CHATCLI, *args], measured.returncode, measured.stdout, measured.stderr
+    )
+    return measured.peak_mib, result
 
 
 # -- what is sent ------------------------------------------------------------------------------------------

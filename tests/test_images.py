@@ -17,7 +17,8 @@ from chatcli.backends.openai.diagnosis import rejects_images
 from chatcli.backends.openai.request import chat_body, encode_body
 from chatcli.core.conversation import Message
 from chatcli.core.stream import ChatRequest
-from chatcli.storage.images import describe_part, image_part, image_type, shown_content
+from chatcli.render.message_text import describe_part, shown_content
+from chatcli.storage.images import image_part, image_type
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply
 

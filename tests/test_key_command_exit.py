@@ -1,4 +1,4 @@
-"""`api_key_cmd` whose background child keeps stdout open (issue 18): the key is taken when the command exits."""
+"""`api_key_cmd` whose background child keeps stdout open: the key is taken when the command exits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from chatcli.cli.settings import KEY_OUTPUT_LIMIT, run_key_command
+from chatcli.cli.key_command import KEY_OUTPUT_LIMIT, run_key_command
 from chatcli.core.errors import BackendError
 
 # Prints the key, then leaves a child that holds stdout open for a minute, and exits at once.

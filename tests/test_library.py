@@ -14,6 +14,7 @@ from chatcli.core.conversation import Conversation, Message, Status
 from chatcli.core.errors import HistoryError, PartialAnswer, UsageError
 from chatcli.core.session import Session
 from chatcli.core.stream import Usage
+from chatcli.render.message_text import shown_content
 from chatcli.render.plain import PlainRenderer
 from chatcli.storage.library import (
     LATEST,
@@ -35,7 +36,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def library(db_path: Path) -> Iterator[Library]:
-    with Library(db_path) as opened:
+    with Library(db_path, content_text=shown_content) as opened:  # as chatcli opens it
         yield opened
 
 
@@ -313,6 +314,14 @@ def test_url_host_keeps_host_and_port_only() -> None:
 def test_title_is_the_first_user_message_on_one_line() -> None:
     messages = [Message("system", "s"), Message("user", "  two\n\nlines  "), Message("user", "later")]
     assert title_of(messages) == "two lines"
+
+
+def test_a_title_of_parts_reads_as_content_text_says_else_as_its_text_parts() -> None:
+    messages = [
+        Message("user", [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}])
+    ]
+    assert title_of(messages, shown_content) == "look [image: x]"
+    assert title_of(messages) == "look"
 
 
 def test_resuming_into_a_recording_session_continues_that_library_conversation(db_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Piped stdin that never closes (issue 18): `--no-stdin` leaves it alone, a lone `-` says where it goes."""
+"""Piped stdin that never closes: `--no-stdin` leaves it alone, a lone `-` says where it goes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Only regular files (issue 18): every file option refuses a device, a pipe or a directory with one line and
+"""Only regular files: every file option refuses a device, a pipe or a directory with one line and
 exit 2 before any request, and never reads past its limit whatever the file's size says."""
 
 from __future__ import annotations

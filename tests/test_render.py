@@ -104,20 +104,27 @@ DOCUMENTS = {
 }
 
 
+def check_streamed_equals_whole(text: str, seed: int) -> None:
+    """`text` cut as `seed` says and redrawn after every piece; a redraw costs more the taller the open block,
+    so documents taller than the screen are redrawn after every third piece, and long ones after every
+    seventh."""
+    expected = whole(text)
+    refresh_every = 7 if len(text) >= 1_500 else 1 if len(expected) <= HEIGHT else 3
+    assert streamed(text, seed, refresh_every) == expected
+
+
 @pytest.mark.parametrize("name", DOCUMENTS)
 def test_streamed_answer_shows_what_the_whole_answer_shows(name: str) -> None:
-    """Each document is cut two ways and redrawn after every piece; a redraw costs more the taller the open
-    block, so documents taller than the screen are redrawn after every third piece, and long ones are cut
-    one way and redrawn after every seventh."""
-    text = DOCUMENTS[name]
-    expected = whole(text)
-    if len(text) >= 1_500:
-        assert streamed(text, 0, refresh_every=7) == expected
-        return
-    for seed in range(2):
-        assert streamed(text, seed, refresh_every=1 if len(expected) <= HEIGHT else 3) == expected
+    check_streamed_equals_whole(DOCUMENTS[name], 0)
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", [name for name, text in DOCUMENTS.items() if len(text) < 1_500])
+def test_streamed_answer_cut_another_way_shows_what_the_whole_answer_shows(name: str) -> None:
+    check_streamed_equals_whole(DOCUMENTS[name], 1)
+
+
+@pytest.mark.e2e
 def test_streamed_answer_equals_whole_answer_with_rare_updates() -> None:
     text = "".join(DOCUMENTS.values())
     assert streamed(text, seed=3, refresh_every=17) == whole(text)
@@ -134,6 +141,7 @@ def test_streamed_answer_equals_whole_answer_with_rare_updates() -> None:
         ),
     ],
 )
+@pytest.mark.e2e
 def test_worst_cases_stream_to_the_same_text(text: str, refresh_every: int) -> None:
     assert streamed(text, seed=1, refresh_every=refresh_every, longest=8) == whole(text)
 
@@ -276,12 +284,22 @@ FRAGMENTS = [
 ]
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_random_documents_stream_to_the_same_text(seed: int) -> None:
+def check_random_document(seed: int) -> None:
     rng = random.Random(seed)
     text = "\n".join(rng.choice(FRAGMENTS).format(n=n) for n in range(rng.randint(3, 40)))
     text += "\n" if seed % 3 else ""
     assert streamed(text, seed, refresh_every=rng.choice([1, 2, 5])) == whole(text), text
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_documents_stream_to_the_same_text(seed: int) -> None:
+    check_random_document(seed)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("seed", range(8, 60))
+def test_many_more_random_documents_stream_to_the_same_text(seed: int) -> None:
+    check_random_document(seed)
 
 
 def test_a_code_block_printed_in_pieces_keeps_the_colours_of_the_whole_block() -> None:

@@ -1,4 +1,4 @@
-"""Linear for one huge block too (issue 18): a block longer than PLAIN_BLOCK_CHARS shows as its source, wrapped,
+"""Linear for one huge block too: a block longer than PLAIN_BLOCK_CHARS shows as its source, wrapped,
 whether it streams or is rendered whole; everything around it renders as Markdown, as before."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rich.console import Console
 from chatcli.cli.history import print_conversation
 from chatcli.core.conversation import Conversation, Message
 from chatcli.render import markdown
-from chatcli.render.markdown import Flow, Lines, render_markdown
+from chatcli.render.markdown import Lines, PieceContext, render_markdown
 from tests.test_render import WIDTH, Terminal, new_console, output, pieces, stream, whole
 
 # The bound is 64 KiB; these tests lower it to 8 KiB, so that a terminal emulator has 140 lines to show for a
@@ -30,7 +30,7 @@ def lower_bound(monkeypatch: pytest.MonkeyPatch) -> None:
 def whole_bounded(text: str) -> list[str]:
     """The answer rendered at once through render_markdown (which bounds huge blocks), as a terminal shows it."""
     console = new_console()
-    lines, _ = render_markdown(console, text, Flow(), "monokai")
+    lines, _ = render_markdown(console, text, PieceContext(), "monokai")
     console.print(Lines(lines), crop=False)
     return Terminal.lines_of(output(console))
 
@@ -42,12 +42,12 @@ def streamed_fast(text: str) -> list[str]:
 
 
 def test_a_huge_paragraph_shows_its_source_cut_to_the_width() -> None:
-    lines, flow = render_markdown(new_console(), BIG_PARAGRAPH, Flow(), "monokai")
+    lines, context = render_markdown(new_console(), BIG_PARAGRAPH, PieceContext(), "monokai")
     texts = ["".join(segment.text for segment in line) for line in lines]
     assert all(len(text) <= WIDTH for text in texts)
     assert "".join(texts).replace(" ", "") == BIG_PARAGRAPH.replace(" ", "")  # cut, nothing lost
     assert "*em0*" in texts[0]  # the source, markup and all
-    assert flow == Flow(blank_before=True)
+    assert context == PieceContext(blank_before=True)
 
 
 def test_blocks_around_a_huge_one_render_as_markdown_and_the_stream_equals_the_whole() -> None:
@@ -78,7 +78,7 @@ def test_a_table_of_three_hundred_columns_streams_to_the_whole_render() -> None:
 
 def test_wide_characters_in_a_huge_block_are_cut_by_cells() -> None:
     text = "漢字" * (BOUND // 3)
-    lines, _ = render_markdown(new_console(), text, Flow(), "monokai")
+    lines, _ = render_markdown(new_console(), text, PieceContext(), "monokai")
     assert {len("".join(segment.text for segment in line)) for line in lines[:-1]} == {WIDTH // 2}
 
 

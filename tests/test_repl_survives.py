@@ -1,4 +1,4 @@
-"""The interactive session outlives whatever a turn or command runs into (issue 18): malformed stream data,
+"""The interactive session outlives whatever a turn or command runs into: malformed stream data,
 or an error chatcli did not expect. The turn fails with one line; the conversation and the session go on."""
 
 from __future__ import annotations

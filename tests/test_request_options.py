@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.cli.options import PAIR, join_pairs, pairs
-from chatcli.core.errors import UsageError
+from chatcli.cli.options import declared_parameters, take_key_values
 from chatcli.core.request_options import parse_option_value
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, json_reply, sse_reply
@@ -39,20 +38,37 @@ def test_a_value_is_json_when_it_parses_else_text(text: str, value: object) -> N
     assert parse_option_value(text) == value
 
 
-def test_pair_options_take_two_words_up_to_a_double_dash() -> None:
-    assert join_pairs(["-O", "a", "1", "--option", "b", "x y", "--", "-O", "c", "2"]) == [
-        "-O",
-        f"a{PAIR}1",
-        "--option",
-        f"b{PAIR}x y",
-        "--",
-        "-O",
-        "c",
-        "2",
-    ]
-    assert pairs([f"a{PAIR}1"], "-O") == [("a", "1")]
-    with pytest.raises(UsageError, match="-O takes a KEY and a VALUE"):
-        pairs(["alone"], "-O")
+def test_key_value_options_become_dicts_up_to_a_double_dash() -> None:
+    params = list(declared_parameters().values())
+    args = ["-O", "a", "1", "--option", "b", "x y", "-P", "lang", "7", "--", "-O", "c", "2"]
+    rest, found = take_key_values(args, params, stop_at_argument=False)
+    assert rest == ["--", "-O", "c", "2"]
+    assert found == {"request_options": {"a": 1, "b": "x y"}, "template_params": {"lang": "7"}}
+
+
+def test_a_group_takes_key_values_only_before_its_sub_command() -> None:
+    params = list(declared_parameters().values())
+    args = ["-s", "-O", "-O", "a", "1", "ask", "-O", "b", "2"]
+    rest, found = take_key_values(args, params, stop_at_argument=True)
+    assert rest == ["-s", "-O", "ask", "-O", "b", "2"]  # -s took "-O" as its value
+    assert found == {"request_options": {"a": 1}}
+
+
+def test_a_key_value_option_needs_a_key_and_a_value() -> None:
+    empty_key = invoke("ask", "-b", "echo", "-O", " ", "1", "hi")
+    assert (empty_key.returncode, empty_key.stdout) == (2, b"")
+    assert empty_key.stderr == b"chatcli: error: -O takes a KEY and a VALUE: -O top_p 0.9\n"
+    no_value = invoke("-b", "echo", "hi", "-P", "language")
+    assert (no_value.returncode, no_value.stdout) == (2, b"")
+    assert no_value.stderr == b"chatcli: error: --param takes a KEY and a VALUE: --param top_p 0.9\n"
+
+
+def test_the_last_of_repeated_key_value_options_wins(server: OpenAIServer) -> None:
+    result = invoke(
+        "-O", "seed", "1", "ask", "--base-url", server.url, "-O", "seed", "2", "-O", "seed", "3", "hi"
+    )
+    assert result.returncode == 0, result.stderr
+    assert server.bodies[0]["seed"] == 3
 
 
 @pytest.mark.e2e

@@ -34,6 +34,19 @@ def test_extract_prints_one_code_block_without_fences(server: OpenAIServer, flag
     assert (result.returncode, result.stdout, result.stderr) == (0, block, b"")
 
 
+def test_extract_takes_a_code_block_in_a_list_item_or_quote_as_the_screen_shows_it(
+    server: OpenAIServer,
+) -> None:
+    server.enqueue(
+        sse_reply("Steps:\n\n1. Build:\n   ```sh\n   make\n   ```\n2. Then:\n\n> ~~~\n> ./run\n> ~~~\n")
+    )
+    result = invoke("ask", "--base-url", server.url, "-x", "how?")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"make\n", b"")
+    server.enqueue(sse_reply("> ~~~\n> ./run\n> ~~~\n"))
+    result = invoke("ask", "--base-url", server.url, "--extract-last", "how?")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"./run\n", b"")
+
+
 def test_extract_without_a_code_block_exits_1_with_one_line(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("No code here."))
     result = invoke("ask", "--base-url", server.url, "-x", "how?")

@@ -3,17 +3,20 @@ file we write, never in a traceback; server text is redacted, stripped of HTML a
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
-from chatcli.backends.redact import MAX_REASON_CHARS, redact, short_reason
+from chatcli.backends.redact import MAX_REASON_CHARS, redact_server_text, short_reason
 from chatcli.cli.app import app
 from chatcli.cli.environment import process_environment
-from chatcli.cli.exit_status import exit_with
+from chatcli.cli.exit_status import with_exit_status
 from tests.conftest import TEST_KEY, write_config
 from tests.inprocess import invoke
 from tests.leaks import assert_clean, assert_clean_output, one_line_error
@@ -92,7 +95,7 @@ def test_a_successful_turn_writes_the_key_to_no_file(server: OpenAIServer, tmp_p
     ],
 )
 def test_redact_removes_the_key_bearer_tokens_and_key_shaped_strings(text: str, expected: str) -> None:
-    assert redact(text, CUSTOM_KEY) == expected
+    assert redact_server_text(text, CUSTOM_KEY) == expected
 
 
 def test_short_reason_strips_html_collapses_space_and_truncates() -> None:
@@ -110,18 +113,21 @@ def test_pretty_exceptions_with_locals_are_off() -> None:
     assert app.pretty_exceptions_enable is False
 
 
-def test_an_unexpected_exception_is_one_line_without_its_message_or_traceback(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    def broken() -> int:
+def test_an_unexpected_exception_is_one_line_without_its_message_or_traceback() -> None:
+    broken_app = typer.Typer(pretty_exceptions_enable=False)
+
+    @broken_app.command()
+    @with_exit_status
+    def broken(context: typer.Context) -> int:
         secret = TEST_KEY  # a local a pretty traceback would print
         raise RuntimeError(f"failed with {secret}")
 
-    with pytest.raises(typer.Exit) as exited:
-        exit_with(process_environment(), broken)
-    assert exited.value.exit_code == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    env = replace(process_environment(), stdout=stdout, stderr=stderr)
+    result = CliRunner().invoke(broken_app, [], obj=env)
+    assert result.exit_code == 1
+    assert stdout.getvalue() == ""
     assert (
-        captured.err == "chatcli: error: unexpected RuntimeError; run with CHATCLI_DEBUG=1 for a traceback\n"
+        stderr.getvalue()
+        == "chatcli: error: unexpected RuntimeError; run with CHATCLI_DEBUG=1 for a traceback\n"
     )

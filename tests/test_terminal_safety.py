@@ -1,4 +1,4 @@
-"""Terminal safety everywhere (issue 18): JSON on a terminal is escaped, invisible marks are shown (or dropped
+"""Terminal safety everywhere: JSON on a terminal is escaped, invisible marks are shown (or dropped
 from titles), and `config show` keeps credentials of base URLs to itself."""
 
 from __future__ import annotations

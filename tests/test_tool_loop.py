@@ -14,7 +14,7 @@ from chatcli.core.errors import BackendError, ChatError
 from chatcli.core.session import Session
 from chatcli.core.stream import AnswerStream, ChatRequest, StreamInfo, ToolCall, ToolCallPiece, Usage
 from chatcli.core.turn import CANCELLED, NOT_RUN_AFTER_CANCEL, TurnResult
-from chatcli.storage.images import compact_text
+from chatcli.render.message_text import compact_text
 
 Round = tuple[str, list[ToolCall]] | Exception
 

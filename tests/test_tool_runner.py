@@ -7,10 +7,11 @@ import pytest
 from mcp.types import CallToolResult, ImageContent, TextContent
 
 from chatcli.cli.mcp import schema_summary
+from chatcli.core.redact import redact
 from chatcli.render.sanitize import sanitize
 from chatcli.tools.approval import Approver, PendingCall, ToolRefused, shown_arguments
 from chatcli.tools.runner import cap, offered_name, result_text
-from chatcli.tools.spec import ServerSpec, redact
+from chatcli.tools.spec import ServerSpec
 
 
 def test_offered_names_are_server__tool_in_the_allowed_characters_and_unique() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from chatcli.core.redact import REDACTED, redact
+
 _BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
 _TAG = re.compile(r"<[^>]*>")
@@ -12,12 +14,11 @@ _SPACE = re.compile(r"\s+")
 MAX_REASON_CHARS = 200
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Remove the exact secret, any `Bearer …` token and anything shaped like an OpenAI key."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    text = _BEARER.sub("Bearer [redacted]", text)
-    return _KEY_LIKE.sub("[redacted]", text)
+def redact_server_text(text: str, secret: str | None) -> str:
+    """Remove the exact secret, any `Bearer …` token and anything shaped like an OpenAI key (a server may echo
+    a key chatcli never held: a proxy's, or one from the user's shell)."""
+    text = _BEARER.sub(f"Bearer {REDACTED}", redact(text, [secret]))
+    return _KEY_LIKE.sub(REDACTED, text)
 
 
 def short_reason(text: str, secret: str | None) -> str:
@@ -26,7 +27,7 @@ def short_reason(text: str, secret: str | None) -> str:
         import html  # only for an error page: not on the path of every answer
 
         text = html.unescape(_TAG.sub(" ", text))
-    text = _SPACE.sub(" ", redact(text, secret)).strip()
+    text = _SPACE.sub(" ", redact_server_text(text, secret)).strip()
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 1] + "…"
     return text

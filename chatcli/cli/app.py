@@ -1,6 +1,7 @@
 """The Typer app: the chat (top-level callback), its sub-commands, a bare prompt as `ask`, and `main`."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the commands' annotations, as objects, without evaluating
+# their text again for every command it builds.
 
 import contextlib
 import importlib
@@ -16,24 +17,23 @@ from typer.core import TyperGroup
 
 from chatcli import __version__
 from chatcli.cli.context import environment
-from chatcli.cli.environment import process_environment
-from chatcli.cli.exit_status import ExitStatus, exit_with, report, silence_stdout
-from chatcli.cli.help_format import HelpCommand, HelpGroup
+from chatcli.cli.environment import OutputError, process_environment
+from chatcli.cli.exit_status import ExitStatus, failure_status, report, silence_stdout, with_exit_status
+from chatcli.cli.help_format import HelpGroup
 from chatcli.cli.help_names import EXAMPLE_SEPARATOR
 from chatcli.cli.lazy_commands import LAZY_COMMANDS
 from chatcli.cli.options import (
     INPUT_PANEL,
     OUTPUT_PANEL,
+    ChatCommand,
     ChatOptions,
+    ServerCommand,
+    TakesSharedOptions,
     expand_user,
-    join_pairs,
-    with_chat_options,
-    with_server_options,
+    given_options,
 )
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
-
-_EARLIER_OPTIONS = "chatcli.options"  # ctx.meta key: the shared options given before the sub-command
 
 
 def _examples(*examples: tuple[str, str]) -> str:
@@ -41,11 +41,14 @@ def _examples(*examples: tuple[str, str]) -> str:
     return "\n".join(f"{command}{EXAMPLE_SEPARATOR}{meaning}" for command, meaning in examples)
 
 
-class ChatGroup(HelpGroup):
-    """A first word that names no sub-command starts the prompt: `chatcli "what is 2+2"` is `chatcli ask …`.
+class ChatGroup(TakesSharedOptions, HelpGroup):
+    """The chat, with the shared options. A first word that names no sub-command starts the prompt:
+    `chatcli "what is 2+2"` is `chatcli ask …`.
 
     The LAZY_COMMANDS are imported and built when one runs or completion looks inside it; listings (--help)
     show their one-line help."""
+
+    stop_at_argument = True
 
     def list_commands(self, ctx: Any) -> list[str]:
         listed = super().list_commands(ctx)
@@ -61,9 +64,6 @@ class ChatGroup(HelpGroup):
         group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
         group.name = cmd_name
         self.add_command(group, cmd_name)
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, join_pairs(args))
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
@@ -104,39 +104,31 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback(invoke_without_command=True)
-@with_chat_options
+@with_exit_status
 def chat(
     context: typer.Context,
-    options: ChatOptions,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
     ] = False,
-) -> None:
+) -> int | None:
     """Chat interactively; with piped stdin, answer once like `ask`."""
     env = environment(context)
+    options = given_options(context)
     if context.invoked_subcommand is not None:
-        given = options.given()
+        given = options.given_flags()
         if given and context.invoked_subcommand in ("history", "config", "templates", "mcp"):
-            exit_with(env, _refuse(f"{given[0]} does not apply to `{context.invoked_subcommand}`"))
-        context.meta[_EARLIER_OPTIONS] = options
-        return
+            raise UsageError(f"{given[0]} does not apply to `{context.invoked_subcommand}`")
+        return None  # the sub-command runs next
     if env.stdin_isatty:
-        exit_with(env, lambda: _run_repl(env, options))
+        return _run_repl(env, options)
     from chatcli.cli.ask import run_ask
 
-    exit_with(env, lambda: run_ask(env, [], options))
-
-
-def _refuse(message: str) -> Any:
-    def refuse() -> int:
-        raise UsageError(message)
-
-    return refuse
+    return run_ask(env, [], options)
 
 
 @app.command(
-    cls=HelpCommand,
+    cls=ChatCommand,
     epilog=_examples(
         ('chatcli ask "hi"', "one answer, streamed"),
         ('cat notes.md | chatcli ask -u "summarise"', "stdin; token counts after"),
@@ -146,10 +138,9 @@ def _refuse(message: str) -> Any:
         ('chatcli ask -c "and then?"', "continue the last chat"),
     ),
 )
-@with_chat_options
+@with_exit_status
 def ask(
     context: typer.Context,
-    options: ChatOptions,
     prompt: Annotated[
         list[str] | None,
         typer.Argument(
@@ -221,34 +212,32 @@ def ask(
             show_default=False,
         ),
     ] = None,
-) -> None:
+) -> int:
     """Send one prompt and stream the answer. Piped stdin comes first, then a blank line, then PROMPT."""
-    from chatcli.cli.ask import AskExtras, run_ask
+    from chatcli.cli.ask import AskOnlyOptions, run_ask
 
     env = environment(context)
-    merged = options.over(context.meta.get(_EARLIER_OPTIONS))
-    shape = "last" if extract_last else "first" if extract else None
-    extras = AskExtras(file or [], usage, as_json, shape, schema, editor)
-    exit_with(env, lambda: run_ask(env, prompt or [], merged, extras))
+    options = given_options(context)
+    block = "last" if extract_last else "first" if extract else None
+    extras = AskOnlyOptions(file or [], usage, as_json, block, schema, editor)
+    return run_ask(env, prompt or [], options, extras)
 
 
-@app.command(cls=HelpCommand)
-@with_server_options
+@app.command(cls=ServerCommand)
+@with_exit_status
 def models(
     context: typer.Context,
-    options: ChatOptions,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list of {id, owned_by} objects.")
     ] = False,
-) -> None:
+) -> int:
     """List the models the endpoint serves (GET /models), one id per line.
 
     The server options work before `models` too (`chatcli --base-url URL models`)."""
     from chatcli.cli.models import run_models
 
     env = environment(context)
-    merged = options.over(context.meta.get(_EARLIER_OPTIONS))
-    exit_with(env, lambda: run_models(env, merged, as_json))
+    return run_models(env, given_options(context), as_json)
 
 
 def _run_repl(env: Environment, options: ChatOptions) -> int:
@@ -264,16 +253,16 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     params = {}
     if options.template is not None:
         template = store.load(options.template)
-        params[template.name] = options.template_params()
+        params[template.name] = dict(options.template_params)
         options = with_template(options, template, template.system_prompt(params[template.name]))
-    elif options.param:
+    elif options.template_params:
         raise UsageError("-P gives a template's parameters; use it with -T NAME")
     use_templates(store.load_all(lambda message: report(env, f"warning: {message}")), params)
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
     recorder = wiring.new_recorder(env, config)
     opened = wiring.open_conversation(resolved, options, recorder)
-    backend = wiring.new_background_backend(env, config)
+    backend = wiring.new_background_backend(env, resolved)
     session = wiring.new_session(resolved, opened.conversation, backend)
     session.observers.append(recorder)
     from chatcli.tools.control import ToolControl
@@ -321,11 +310,13 @@ def main() -> None:
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         _exit(_flush_stdout(env, code))
+    except OutputError as error:  # --version or --help, written before any command runs
+        _exit(failure_status(env, error))
 
 
 def _exit(code: int) -> NoReturn:
     """End the process. The interpreter's own exit frees every module's objects (pydantic's, Rich's, the HTTP
-    stack's): 30 to 60 ms here, after the answer is complete. With the output flushed, files closed and no other
+    stack's), which the user would wait for after the answer is complete. With the output flushed, files closed and no other
     thread running, nothing is left for it to do, so chatcli leaves at once. Another thread still running, or
     MCP tools (whose host stops its servers at exit too), get the normal exit."""
     others = [thread for thread in threading.enumerate() if thread is not threading.main_thread()]
@@ -368,6 +359,11 @@ def _flush_stdout(env: Environment, code: int) -> int:
     except BrokenPipeError:
         silence_stdout(env)
         return code or ExitStatus.BROKEN_PIPE
-    except (OSError, ValueError):  # stdout closed or unwritable: nothing more can reach it
+    except OutputError as error:  # what was still buffered: the command's status stands, if it had failed
+        if code:
+            silence_stdout(env)
+            return code
+        return failure_status(env, error)
+    except (OSError, ValueError):  # stdout closed: nothing more can reach it
         pass
     return code

@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from chatcli.cli.exit_status import ExitStatus, report
-from chatcli.cli.options import PAIR, STDIO, ChatOptions
+from chatcli.cli.options import STDIO, ChatOptions
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
+from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import empty_answer_message
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
 if TYPE_CHECKING:
-    from chatcli.cli.settings import Config, Resolved
+    from chatcli.cli.settings import Config
+    from chatcli.cli.settings_resolution import Resolved
     from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
 
@@ -32,7 +31,7 @@ EDITOR_MARKER = "# ---- chatcli: piped text above this line, your prompt below i
 
 
 @dataclass(frozen=True, slots=True)
-class AskExtras:
+class AskOnlyOptions:
     """`ask`-only options: attached files, the usage line, JSON output, a code block or schema-checked JSON,
     composing in the editor."""
 
@@ -67,37 +66,15 @@ def input_limits(config: Config, options: ChatOptions) -> Limits:
     )
 
 
-class _TerminationSignals:
-    """While active, SIGTERM and SIGHUP unwind `ask` like Ctrl-C (the terminal restored, the partial answer
-    kept), except while `ignore()` is true (the turn already stopped for a closed terminal). The previous
-    handlers come back afterwards (the tests run `ask` in their own process)."""
-
-    def __init__(self) -> None:
-        self.ignore: Callable[[], bool] = lambda: False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _TerminationSignals:
-        self._previous = {
-            signum: signal.signal(signum, self._interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
-        }
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
-        if not self.ignore():
-            raise KeyboardInterrupt
-
-
-def run_ask(env: Environment, words: list[str], options: ChatOptions, extras: AskExtras = AskExtras()) -> int:
-    with _TerminationSignals() as signals:
+def run_ask(
+    env: Environment, words: list[str], options: ChatOptions, extras: AskOnlyOptions = AskOnlyOptions()
+) -> int:
+    with ExitSignals() as signals:
         return _ask(env, words, options, extras, signals)
 
 
 def _ask(
-    env: Environment, words: list[str], options: ChatOptions, extras: AskExtras, signals: _TerminationSignals
+    env: Environment, words: list[str], options: ChatOptions, extras: AskOnlyOptions, signals: ExitSignals
 ) -> int:
     from chatcli.cli import wiring
 
@@ -108,14 +85,14 @@ def _ask(
     if template is not None:
         from chatcli.cli.templates import with_template
 
-        options = with_template(options, template, template.system_prompt(options.template_params()))
+        options = with_template(options, template, template.system_prompt(options.template_params))
     schema = None
     if extras.schema is not None:
         from chatcli.cli.script_output import load_schema, response_format
 
         schema, name = load_schema(extras.schema)
-        wanted = json.dumps(response_format(schema, name))
-        options = replace(options, option=[*(options.option or []), "response_format" + PAIR + wanted])
+        wanted = {"response_format": response_format(schema, name)}  # over -O's: --schema asks for it
+        options = replace(options, request_options={**options.request_options, **wanted})
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
     text = _prompt(env, words, options, extras, input_limits(config, options), template)
@@ -130,11 +107,11 @@ def _answer(
     env: Environment,
     resolved: Resolved,
     options: ChatOptions,
-    extras: AskExtras,
+    extras: AskOnlyOptions,
     schema: dict[str, Any] | None,
     text: Content,
     recorder: Recorder,
-    signals: _TerminationSignals,
+    signals: ExitSignals,
 ) -> int:
     """The turn itself, and what `ask` prints after it."""
     from chatcli.cli import wiring
@@ -143,7 +120,7 @@ def _answer(
 
     config = resolved.config
     opened = wiring.open_conversation(resolved, options, recorder, None if env.stdin_isatty else env.stdin)
-    session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, config))
+    session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, resolved))
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]
@@ -164,6 +141,10 @@ def _answer(
     finally:
         if tools is not None:
             tools.close()
+    if unwritten := next(
+        (d.output_error for d in displays if isinstance(d, TurnDisplay) and d.output_error), None
+    ):
+        raise ChatError(f"cannot write the answer: {unwritten.strerror or unwritten}")
     if result.status is Status.INTERRUPTED:
         report(env, "interrupted")
         return ExitStatus.INTERRUPTED
@@ -172,7 +153,7 @@ def _answer(
         return ExitStatus.FAILURE
     if result.cut_short is not None:
         report(env, f"warning: {result.cut_short}")
-    _print_shaped(env, result.text, extras, schema)
+    _print_block_or_checked_json(env, result.text, extras, schema)
     if extras.as_json:
         from chatcli.cli.json_output import answer_json
 
@@ -193,7 +174,7 @@ def _template(env: Environment, options: ChatOptions) -> Template | None:
         from chatcli.cli.templates import template_store
 
         return template_store(env).load(options.template)
-    if options.param:
+    if options.template_params:
         raise UsageError("-P gives a template's parameters; use it with -T NAME")
     return None
 
@@ -202,29 +183,16 @@ def _prompt(
     env: Environment,
     words: list[str],
     options: ChatOptions,
-    extras: AskExtras,
+    extras: AskOnlyOptions,
     limits: Limits,
     template: Template | None,
 ) -> Content:
     """The prompt from files, stdin and words (written in the editor with --editor), through the template
     (-T) when there is one."""
-    from chatcli.storage.inputs import read_stdin
-
-    stdin_text = None
-    if STDIN_MARKER in words and not env.stdin_isatty:  # on a terminal a lone - is just a word ("5 - 3")
-        if options.no_stdin:
-            raise UsageError(
-                "a lone - in the prompt reads stdin, which --no-stdin turns off; drop one of them"
-            )
-        if env.stdin is None:
-            raise UsageError("a lone - in the prompt reads stdin, but stdin is closed")
-        stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
-    elif env.stdin is not None and not options.no_stdin:
-        if env.stdin_isatty:
-            if not words and not extras.files and not extras.editor and template is None:
-                raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
-        elif options.load != STDIO:  # `-l -`: stdin holds the conversation, the words are the prompt
-            stdin_text = read_stdin(env.stdin, limits.max_input_bytes)
+    stdin_text = _stdin_text(env, words, options, limits)
+    nothing_given = not words and not extras.files and not extras.editor and template is None
+    if nothing_given and env.stdin is not None and env.stdin_isatty and not options.no_stdin:
+        raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
     if extras.editor:
         words, stdin_text = compose_in_editor(env, words, stdin_text)
     marker = not env.stdin_isatty
@@ -234,7 +202,25 @@ def _prompt(
     filled = _with_files(extras.files, limits, words, stdin_text, marker) if given else ""
     if not isinstance(filled, str):
         raise UsageError("a template's {input} takes text; attach images without -T")
-    return template.fill(filled, options.template_params())
+    return template.fill(filled, options.template_params)
+
+
+def _stdin_text(env: Environment, words: list[str], options: ChatOptions, limits: Limits) -> str | None:
+    """What piped stdin holds for the prompt: read for a lone - in the words, or else unless --no-stdin or
+    `-l -` (stdin holds the conversation) says not to; None when it is not read."""
+    from chatcli.storage.inputs import read_stdin
+
+    if STDIN_MARKER in words and not env.stdin_isatty:  # on a terminal a lone - is just a word ("5 - 3")
+        if options.no_stdin:
+            raise UsageError(
+                "a lone - in the prompt reads stdin, which --no-stdin turns off; drop one of them"
+            )
+        if env.stdin is None:
+            raise UsageError("a lone - in the prompt reads stdin, but stdin is closed")
+        return read_stdin(env.stdin, limits.max_input_bytes)
+    if env.stdin is None or env.stdin_isatty or options.no_stdin or options.load == STDIO:
+        return None
+    return read_stdin(env.stdin, limits.max_input_bytes)
 
 
 def _with_files(
@@ -248,7 +234,7 @@ def _with_files(
     return prompt_with_files(files, limits, words, stdin, stdin_marker=marker)
 
 
-def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
+def _renderer(env: Environment, config: Config, extras: AskOnlyOptions) -> Renderer:
     """The answer streamed as it comes, or (--json, -x, --schema) nothing until it is complete."""
     from chatcli.cli import wiring
     from chatcli.render.plain import SilentRenderer
@@ -263,7 +249,9 @@ def _renderer(env: Environment, config: Config, extras: AskExtras) -> Renderer:
     return TurnDisplay(lambda: wiring.new_renderer(env, config), spinner_to, reasoning_to, config.reasoning)
 
 
-def _print_shaped(env: Environment, answer: str, extras: AskExtras, schema: dict[str, Any] | None) -> None:
+def _print_block_or_checked_json(
+    env: Environment, answer: str, extras: AskOnlyOptions, schema: dict[str, Any] | None
+) -> None:
     """-x: the code block alone; --schema: the answer's JSON once it validates (ChatError otherwise)."""
     from chatcli.render.sanitize import sanitize
 

@@ -43,7 +43,7 @@ def model_names(ctx: typer.Context, incomplete: str = "") -> list[str]:
         "backend": params.get("backend"),
     }
     try:
-        from chatcli.cli.settings import resolve_config
+        from chatcli.cli.settings_resolution import resolve_config
 
         config = resolve_config(flags, env.environ, env.dirs.config_file).config
     except ChatError:

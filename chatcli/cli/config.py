@@ -3,141 +3,142 @@ a commented starter file, and editing it."""
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 
-from chatcli.cli.completion import backend_names, model_names
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
-from chatcli.cli.options import ChatOptions, profile_names
+from chatcli.cli.exit_status import with_exit_status
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
+from chatcli.cli.options import TakesSharedOptions, given_options
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.render.sanitize import sanitize
 
 if TYPE_CHECKING:
-    from chatcli.cli.settings import Resolved
+    from chatcli.cli.settings import Setting
+    from chatcli.cli.settings_resolution import Resolved, Source
 
-config_app = typer.Typer(
-    help=LAZY_COMMANDS["config"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
-_SECRETS = ("api_key", "api_key_cmd")  # shown as set or not set, never their value
+config_app = sub_command_app("config")
 
 
 @config_app.command("path", cls=HelpCommand)
-def path_command(context: typer.Context) -> None:
+@with_exit_status
+def path_command(context: typer.Context) -> int:
     """Print the config file's path (it may not exist yet)."""
     env = environment(context)
-
-    def action() -> int:
-        echo(env, str(env.dirs.config_file))
-        return 0
-
-    exit_with(env, action)
+    echo(env, str(env.dirs.config_file))
+    return 0
 
 
-@config_app.command("show", cls=HelpCommand)
-def show_command(
-    context: typer.Context,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            "-p",
-            "--profile",
-            help="Show this profile's settings.",
-            autocompletion=profile_names,
-            metavar="NAME",
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("-m", "--model", help="As if given -m.", metavar="NAME", autocompletion=model_names),
-    ] = None,
-    backend: Annotated[
-        str | None,
-        typer.Option("-b", "--backend", help="As if given -b.", metavar="NAME", autocompletion=backend_names),
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="As if given --base-url.", metavar="URL")
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("-O", "--option", help="As if given -O KEY VALUE.", metavar="KEY VALUE"),
-    ] = None,
-) -> None:
+class ShowCommand(TakesSharedOptions, HelpCommand):
+    """`config show` takes the options that change which settings apply, to show their effect."""
+
+    shared: ClassVar[tuple[str, ...]] = ("profile", "model", "backend", "base_url", "request_options")
+    helps: ClassVar[Mapping[str, str]] = {
+        "profile": "Show this profile's settings.",
+        "model": "As if given -m.",
+        "backend": "As if given -b.",
+        "base_url": "As if given --base-url.",
+        "request_options": "As if given -O KEY VALUE.",
+    }
+
+    def adapted_option(self, param: Any) -> Any:
+        changed = copy.copy(super().adapted_option(param))  # the shared declaration stays as it is
+        changed.rich_help_panel = None  # its few options: no panels
+        return changed
+
+
+@config_app.command("show", cls=ShowCommand)
+@with_exit_status
+def show_command(context: typer.Context) -> int:
     """Print every setting's effective value and where it came from: flag, environment, profile, file or default.
 
     Keys are never printed, only whether one is set."""
+    from chatcli.cli.settings_resolution import resolve_config
+
     env = environment(context)
-
-    def action() -> int:
-        flags = {
-            "profile": profile,
-            "model": model,
-            "backend": backend,
-            "base_url": base_url,
-            "options": ChatOptions(option=option).request_options(),
-        }
-        from chatcli.cli.settings import resolve_config
-
-        echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
-        return 0
-
-    exit_with(env, action)
+    flags = given_options(context).settings_flags()
+    echo(env, describe(resolve_config(flags, env.environ, env.dirs.config_file)), end="")
+    return 0
 
 
-STARTER_CONFIG = """\
+STARTER_HEADER = """\
 # chatcli's config file (TOML). Every line is commented out: the defaults apply until you uncomment one.
 # Strongest first: command-line flags > environment > profile > this file > defaults.
-# `chatcli config show` prints each setting's value and where it came from.
-
-# model = "gpt-4o-mini"              # or an alias from [aliases]; flag -m, env CHATCLI_MODEL
-# backend = "auto"                   # auto, openai or echo
-# base_url = "https://api.openai.com/v1"
-# api_key_cmd = "pass show openai"   # the first line it prints is the key (or set OPENAI_API_KEY)
-# system = "Answer briefly."
-# temperature = 0.3                  # 0 to 2
-# max_tokens = 1024
-# timeout = 60                       # longest silence between two chunks of an answer, seconds
-# connect_timeout = 10
-# first_token_timeout = 300          # local models may think for minutes
-# markdown = true                    # unset: Markdown only on a terminal
-# code_theme = "monokai"             # a Pygments style: pygmentize -L styles
-# stream = true
-# log = true                         # record conversations in the library
-
-# [aliases]
+# Each setting shows its default (or, when it has none, an example); `chatcli config show` prints each
+# setting's value and where it came from.
+"""
+STARTER_TABLES = """\
+# [aliases]                          # -m fast, -m smart
 # fast = "gpt-4o-mini"
 # smart = "gpt-4o"
 
 # [prices]                           # US dollars per million tokens, for ask -u and the chat's toolbar
 # "gpt-4o-mini" = { input = 0.15, output = 0.60 }
 
-# [profiles.ollama]                  # chatcli -p ollama
+# [options]                          # request-body keys sent with every request (-O KEY VALUE adds one)
+# top_p = 0.9
+
+# [templates.review]                 # chatcli ask -T review, or /review in a chat
+# description = "review code"
+# system = "You review {language} code."
+# prompt = "Review this:\\n\\n{input}"
+# defaults = { language = "Python" }
+
+# [mcp.notes]                        # an MCP server whose tools --tools notes offers
+# command = "notes-server"           # a stdio server (or url = "https://…" for a streamable HTTP one)
+# args = ["--dir", "notes"]
+# env = { NOTES_TOKEN_cmd = "pass show notes" }
+# auto_approve = ["search"]          # tools that run without asking
+"""
+PROFILE_EXAMPLE = """\
+# [profiles.ollama]                  # chatcli -p ollama: any setting, over the ones above
 # base_url = "http://localhost:11434/v1"
 # model = "llama3.2"
-# api_key = ""                       # no key for this server
 """
 
 
+def starter_config() -> str:
+    """The file `config init` writes: every setting commented out, with its default (or an example) and what it
+    means, then an example of each table. Uncommented as a whole, it loads."""
+    from chatcli.cli.settings import settings
+
+    declared = settings()
+    top = [_starter_line(name, setting) for name, setting in declared.items() if setting.excludes is None]
+    in_profile = [_starter_line(name, setting) for name, setting in declared.items() if setting.excludes]
+    return "\n".join(
+        [STARTER_HEADER, *top, "", STARTER_TABLES, PROFILE_EXAMPLE + "\n".join(in_profile) + "\n"]
+    )
+
+
+def _starter_line(name: str, setting: Setting) -> str:
+    from chatcli.cli.settings import default_of
+
+    default = default_of(name)
+    value = setting.example if default is None else default
+    notes = [setting.description]
+    notes += [f"flag {setting.flag}"] if setting.flag else []
+    notes += [f"env {setting.environment}"] if setting.environment else []
+    notes += [f"unset: {setting.unset}"] if default is None else []
+    if setting.excludes:
+        notes.append(f"or {setting.excludes}, not both in one place")
+    return f"{f'# {name} = {_quote(value)}':<36} # {'; '.join(notes)}"
+
+
 @config_app.command("init", cls=HelpCommand)
-def init_command(context: typer.Context) -> None:
+@with_exit_status
+def init_command(context: typer.Context) -> int:
     """Write a commented starter config file (private to you); an existing one is never overwritten."""
     env = environment(context)
-
-    def action() -> int:
-        path = env.dirs.config_file
-        write_starter_config(path)
-        echo(env, f"wrote {path}; edit it with: chatcli config edit")
-        return 0
-
-    exit_with(env, action)
+    path = env.dirs.config_file
+    write_starter_config(path)
+    echo(env, f"wrote {path}; edit it with: chatcli config edit")
+    return 0
 
 
 def write_starter_config(path: Path) -> None:
@@ -146,40 +147,35 @@ def write_starter_config(path: Path) -> None:
     if path.exists():
         raise HistoryError(f"{path} exists; not overwritten (chatcli config edit opens it)")
     try:
-        write_atomic(path, STARTER_CONFIG.encode())
+        write_atomic(path, starter_config().encode())
     except OSError as error:
         raise HistoryError(f"cannot write {path} ({error.strerror})") from None
 
 
 @config_app.command("edit", cls=HelpCommand)
-def edit_command(context: typer.Context) -> None:
+@with_exit_status
+def edit_command(context: typer.Context) -> int:
     """Open the config file in $VISUAL or $EDITOR (a starter file first if there is none), then check it."""
     env = environment(context)
+    import shlex
+    import subprocess
 
-    def action() -> int:
-        import shlex
-        import subprocess
+    editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
+    if not editor or not editor.strip():
+        raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
+    path = env.dirs.config_file
+    if not path.exists():
+        write_starter_config(path)
+    try:
+        done = subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR") from None
+    if done.returncode != 0:
+        raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
+    from chatcli.cli.config_file import read_config_file
 
-        editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
-        if not editor or not editor.strip():
-            raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
-        path = env.dirs.config_file
-        if not path.exists():
-            write_starter_config(path)
-        try:
-            done = subprocess.run([*shlex.split(editor), str(path)], check=False)
-        except (OSError, ValueError) as error:
-            raise UsageError(
-                f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR"
-            ) from None
-        if done.returncode != 0:
-            raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
-        from chatcli.cli.settings import read_config_file
-
-        read_config_file(path)  # a mistake is reported now, naming the file and the key
-        return 0
-
-    exit_with(env, action)
+    read_config_file(path)  # a mistake is reported now, naming the file and the key
+    return 0
 
 
 def describe(resolved: Resolved) -> str:
@@ -188,20 +184,7 @@ def describe(resolved: Resolved) -> str:
     lines = [f"config file: {resolved.path}{found}"]
     if resolved.profile is not None:
         lines.append(f"profile: {_quote(resolved.profile)} (from {resolved.profile_source})")
-    rows = []
-    for name, source in resolved.sources.items():
-        value = getattr(resolved.config, name)
-        origin = str(source)
-        if name == "model" and resolved.alias is not None:
-            origin += f", alias {_quote(resolved.alias)}"
-        if name in _SECRETS:
-            rows.append((name, "set" if value else "not set", origin))
-        elif name in ("base_url", "proxy") and value:
-            from chatcli.backends.redact import shown_url
-
-            rows.append((name, _quote(shown_url(value)), origin))  # no user:password@ or query (keys)
-        else:
-            rows.append((name, "not set" if value is None else _quote(value), origin))
+    rows = [_row(resolved, name, source) for name, source in resolved.sources.items()]
     width = max(len(name) for name, _, _ in rows) + 2
     value_width = min(max(len(value) for _, value, _ in rows), 40) + 2
     lines += [f"{name:<{width}}{value:<{value_width}}{origin}".rstrip() for name, value, origin in rows]
@@ -214,6 +197,26 @@ def describe(resolved: Resolved) -> str:
             f"price {_quote(model_name)}: ${price.input:g} input, ${price.output:g} output per 1M tokens"
         )
     return "\n".join(lines) + "\n"
+
+
+def _row(resolved: Resolved, name: str, source: Source) -> tuple[str, str, str]:
+    """One setting: its name, its value as TOML would write it (a secret only as set or not, a URL without
+    user:password@ or query, which may hold keys) and where it came from."""
+    from chatcli.cli.settings import http_url, settings
+
+    declared, value = settings()[name], getattr(resolved.config, name)
+    origin = str(source)
+    if name == "model" and resolved.alias is not None:
+        origin += f", alias {_quote(resolved.alias)}"
+    if declared.secret:
+        return name, "set" if value else "not set", origin
+    if value is None:
+        return name, declared.unset, origin
+    if declared.check is http_url and value:
+        from chatcli.backends.redact import shown_url
+
+        value = shown_url(value)
+    return name, _quote(value), origin
 
 
 def _json(value: Any) -> str:

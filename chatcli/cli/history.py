@@ -11,9 +11,9 @@ import typer
 
 from chatcli.cli.completion import conversation_ids
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with, report
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
+from chatcli.cli.exit_status import report, with_exit_status
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
 from chatcli.core.errors import HistoryError
@@ -25,12 +25,7 @@ if TYPE_CHECKING:
     from chatcli.storage.library import Library
     from chatcli.storage.library_rows import Summary
 
-history_app = typer.Typer(
-    help=LAZY_COMMANDS["history"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+history_app = sub_command_app("history")
 
 IdArgument = Annotated[
     str,
@@ -48,9 +43,10 @@ _MARKS = ("\ue000", "\ue001")
 
 
 def _open(env: Environment) -> Library:
+    from chatcli.render.message_text import shown_content
     from chatcli.storage.library import Library
 
-    return Library(env.dirs.library_file)
+    return Library(env.dirs.library_file, content_text=shown_content)
 
 
 def _json(env: Environment, data: Any) -> str:
@@ -64,6 +60,7 @@ def _local_time(timestamp: str) -> str:
 
 
 @history_app.command("list", cls=HelpCommand)
+@with_exit_status
 def list_command(
     context: typer.Context,
     limit: LimitOption = 20,
@@ -71,38 +68,35 @@ def list_command(
         str | None, typer.Option("-m", "--model", help="Only conversations with this model.", metavar="NAME")
     ] = None,
     as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """List conversations, most recently active first: id, date, model, turns, title."""
 
     env = environment(context)
-
-    def action() -> int:
-        with _open(env) as library:
-            summaries = library.summaries(limit, model)
-        if as_json:
-            echo(env, _json(env, [summary.to_json() for summary in summaries]))
-            return 0
-        terminal = env.stdout_isatty
-        width = env.terminal_size().columns if terminal else 0
-        if terminal:
-            echo(
-                env,
-                f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title"
-                if summaries
-                else "no conversations",
-            )
-        for summary in summaries:
-            line = (
-                f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
-                f"{summary.turns:>5}  {sanitize_title(summary.title)}"
-            )
-            echo(env, line[:width] if width else line)
+    with _open(env) as library:
+        summaries = library.summaries(limit, model)
+    if as_json:
+        echo(env, _json(env, [summary.to_json() for summary in summaries]))
         return 0
-
-    exit_with(env, action)
+    terminal = env.stdout_isatty
+    width = env.terminal_size().columns if terminal else 0
+    if terminal:
+        echo(
+            env,
+            f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title"
+            if summaries
+            else "no conversations",
+        )
+    for summary in summaries:
+        line = (
+            f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
+            f"{summary.turns:>5}  {sanitize_title(summary.title)}"
+        )
+        echo(env, line[:width] if width else line)
+    return 0
 
 
 @history_app.command("show", cls=HelpCommand)
+@with_exit_status
 def show_command(
     context: typer.Context,
     conversation_id: IdArgument,
@@ -112,31 +106,27 @@ def show_command(
     reasoning: Annotated[
         bool, typer.Option("--reasoning", help="Show the model's reasoning before each answer.")
     ] = False,
-) -> None:
+) -> int:
     """Show one conversation: rendered on a terminal, raw Markdown when piped."""
 
     env = environment(context)
+    from chatcli.storage.conversation_file import conversation_to_json
 
-    def action() -> int:
-        from chatcli.storage.conversation_file import conversation_to_json
-
-        with _open(env) as library:
-            summary = library.summary(library.resolve(conversation_id))
-            conversation = library.load(summary.id)
-        terminal = env.stdout_isatty
-        if as_json:
-            echo(env, _json(env, conversation_to_json(conversation)))
-            return 0
-        if terminal:
-            echo(
-                env,
-                f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
-                f"{plural(summary.turns, 'turn')}\n",
-            )
-        print_conversation(conversation, env.stdout, terminal, reasoning)  # type: ignore[arg-type]
+    with _open(env) as library:
+        summary = library.summary(library.resolve(conversation_id))
+        conversation = library.load(summary.id)
+    terminal = env.stdout_isatty
+    if as_json:
+        echo(env, _json(env, conversation_to_json(conversation)))
         return 0
-
-    exit_with(env, action)
+    if terminal:
+        echo(
+            env,
+            f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
+            f"{plural(summary.turns, 'turn')}\n",
+        )
+    print_conversation(conversation, env.stdout, terminal, reasoning)  # type: ignore[arg-type]
+    return 0
 
 
 def print_conversation(
@@ -145,7 +135,7 @@ def print_conversation(
     """Each message under its role: Markdown rendered and sanitised on a terminal, the exact text otherwise;
     an image as a one-line placeholder, never its base64. With `reasoning`, an answer's reasoning comes
     first, under its own heading (dimmed on a terminal)."""
-    from chatcli.storage.images import shown_text
+    from chatcli.render.message_text import shown_text
 
     if not terminal:
         out.write(
@@ -159,7 +149,7 @@ def print_conversation(
         return
     from rich.console import Console
 
-    from chatcli.render.markdown import Flow, Lines, render_markdown
+    from chatcli.render.markdown import Lines, PieceContext, render_markdown
 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
@@ -170,7 +160,7 @@ def print_conversation(
             console.print()
         console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
         # As answers show while they stream; a huge block shows as wrapped text, at a cost linear in its size.
-        lines, _ = render_markdown(console, sanitize(shown_text(message)), Flow(), "monokai")
+        lines, _ = render_markdown(console, sanitize(shown_text(message)), PieceContext(), "monokai")
         console.print(Lines(lines), crop=False)
         console.print()
 
@@ -180,6 +170,7 @@ def _heading(role: str, status: str | None) -> str:
 
 
 @history_app.command("search", cls=HelpCommand)
+@with_exit_status
 def search_command(
     context: typer.Context,
     query: Annotated[
@@ -188,45 +179,40 @@ def search_command(
     ],
     limit: LimitOption = 20,
     as_json: JsonFlag = False,
-) -> None:
+) -> int:
     """Full-text search over every message, newest first; matches highlighted on a terminal."""
 
     env = environment(context)
-
-    def action() -> int:
-        terminal = env.stdout_isatty and not as_json
-        with _open(env) as library:
-            hits = library.search(" ".join(query), limit, _MARKS if terminal else ("", ""))
-        if as_json:
-            rows = [
-                {
-                    "id": hit.conversation_id,
-                    "date": hit.created_at,
-                    "role": hit.role,
-                    "title": hit.title,
-                    "snippet": hit.snippet,
-                }
-                for hit in hits
-            ]
-            echo(env, _json(env, rows))
-            return 0
-        if (
-            not hits
-        ):  # said on stderr, like grep's silence, and exit 1 for scripts (`if chatcli history search`)
-            report(env, f"no message matches: {' '.join(query)}")
-            return 0 if env.stdout_isatty else 1
-        highlight, reset = ("\x1b[1;33m" if not env.no_color else "\x1b[1m"), "\x1b[0m"
-        for hit in hits:
-            snippet = sanitize(" ".join(hit.snippet.split()))
-            if terminal:
-                snippet = snippet.replace(_MARKS[0], highlight).replace(_MARKS[1], reset)
-            echo(env, f"{hit.conversation_id}  {_local_time(hit.created_at)}  {hit.role}: {snippet}")
+    terminal = env.stdout_isatty and not as_json
+    with _open(env) as library:
+        hits = library.search(" ".join(query), limit, _MARKS if terminal else ("", ""))
+    if as_json:
+        rows = [
+            {
+                "id": hit.conversation_id,
+                "date": hit.created_at,
+                "role": hit.role,
+                "title": hit.title,
+                "snippet": hit.snippet,
+            }
+            for hit in hits
+        ]
+        echo(env, _json(env, rows))
         return 0
-
-    exit_with(env, action)
+    if not hits:  # said on stderr, like grep's silence, and exit 1 for scripts (`if chatcli history search`)
+        report(env, f"no message matches: {' '.join(query)}")
+        return 0 if env.stdout_isatty else 1
+    highlight, reset = ("\x1b[1;33m" if not env.no_color else "\x1b[1m"), "\x1b[0m"
+    for hit in hits:
+        snippet = sanitize(" ".join(hit.snippet.split()))
+        if terminal:
+            snippet = snippet.replace(_MARKS[0], highlight).replace(_MARKS[1], reset)
+        echo(env, f"{hit.conversation_id}  {_local_time(hit.created_at)}  {hit.role}: {snippet}")
+    return 0
 
 
 @history_app.command("export", cls=HelpCommand)
+@with_exit_status
 def export_command(
     context: typer.Context,
     conversation_id: IdArgument,
@@ -237,31 +223,26 @@ def export_command(
         ),
     ],
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
-) -> None:
+) -> int:
     """Write one conversation to a JSON conversation file, the format --save writes and --load reads."""
 
     env = environment(context)
+    from chatcli.storage.conversation_file import ConversationFile, NotOurFileError, conversation_to_json
 
-    def action() -> int:
-        from chatcli.storage.conversation_file import ConversationFile, NotOurFileError, conversation_to_json
-
-        with _open(env) as library:
-            conversation = library.load(library.resolve(conversation_id))
-        if file == STDIO:
-            echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
-            return 0
-        try:
-            ConversationFile(file).save(conversation, overwrite=force)
-        except NotOurFileError:
-            raise HistoryError(
-                f"{file} exists; add --force to overwrite it, or export to a new file"
-            ) from None
+    with _open(env) as library:
+        conversation = library.load(library.resolve(conversation_id))
+    if file == STDIO:
+        echo(env, json.dumps(conversation_to_json(conversation), ensure_ascii=False, indent=2))
         return 0
-
-    exit_with(env, action)
+    try:
+        ConversationFile(file).save(conversation, overwrite=force)
+    except NotOurFileError:
+        raise HistoryError(f"{file} exists; add --force to overwrite it, or export to a new file") from None
+    return 0
 
 
 @history_app.command("import", cls=HelpCommand)
+@with_exit_status
 def import_command(
     context: typer.Context,
     file: Annotated[
@@ -272,27 +253,24 @@ def import_command(
             callback=expand_user,
         ),
     ],
-) -> None:
+) -> int:
     """Add a conversation file to the library as a new conversation and print its id."""
 
     env = environment(context)
+    from chatcli.cli.wiring import read_conversation_from_stdin
+    from chatcli.storage.conversation_file import ConversationFile
 
-    def action() -> int:
-        from chatcli.cli.wiring import read_conversation_from_stdin
-        from chatcli.storage.conversation_file import ConversationFile
-
-        if file == STDIO:
-            conversation = read_conversation_from_stdin(None if env.stdin_isatty else env.stdin)
-        else:
-            conversation = ConversationFile(file).load()
-        with _open(env) as library:
-            echo(env, library.add_conversation(conversation))
-        return 0
-
-    exit_with(env, action)
+    if file == STDIO:
+        conversation = read_conversation_from_stdin(None if env.stdin_isatty else env.stdin)
+    else:
+        conversation = ConversationFile(file).load()
+    with _open(env) as library:
+        echo(env, library.add_conversation(conversation))
+    return 0
 
 
 @history_app.command("rm", cls=HelpCommand)
+@with_exit_status
 def rm_command(
     context: typer.Context,
     conversation_ids: Annotated[
@@ -302,68 +280,61 @@ def rm_command(
         ),
     ],
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Delete without asking.")] = False,
-) -> None:
+) -> int:
     """Delete conversations from the library (asks first on a terminal)."""
 
     env = environment(context)
+    from chatcli.core.errors import UsageError
 
-    def action() -> int:
-        from chatcli.core.errors import UsageError
-
-        with _open(env) as library:
-            summaries = [library.summary(library.resolve(reference)) for reference in conversation_ids]
-            if not yes:
-                if not env.stdin_isatty:
-                    raise UsageError("refusing to delete without confirmation; add --yes")
-                for summary in summaries:
-                    echo(env, _one_line(summary))
-                if not typer.confirm(
-                    f"Delete {plural(len(summaries), 'conversation')}?", default=False, err=True
-                ):
-                    env.stderr.write("nothing deleted\n")
-                    return 1
+    with _open(env) as library:
+        summaries = [library.summary(library.resolve(reference)) for reference in conversation_ids]
+        if not yes:
+            if not env.stdin_isatty:
+                raise UsageError("refusing to delete without confirmation; add --yes")
             for summary in summaries:
-                library.delete(summary.id)
-                echo(env, f"deleted {_one_line(summary)}")
-        return 0
-
-    exit_with(env, action)
+                echo(env, _one_line(summary))
+            if not typer.confirm(
+                f"Delete {plural(len(summaries), 'conversation')}?", default=False, err=True
+            ):
+                env.stderr.write("nothing deleted\n")
+                return 1
+        for summary in summaries:
+            library.delete(summary.id)
+            echo(env, f"deleted {_one_line(summary)}")
+    return 0
 
 
 @history_app.command("stats", cls=HelpCommand)
-def stats_command(context: typer.Context, as_json: JsonFlag = False) -> None:
+@with_exit_status
+def stats_command(context: typer.Context, as_json: JsonFlag = False) -> int:
     """Turns, tokens and cost (for models with a \\[prices] entry) per model and per day, from the library."""
 
     env = environment(context)
+    from chatcli.cli.settings_resolution import resolve_config
+    from chatcli.cli.usage import usage_stats
 
-    def action() -> int:
-        from chatcli.cli.settings import resolve_config
-        from chatcli.cli.usage import usage_stats
-
-        config = resolve_config({}, env.environ, env.dirs.config_file).config
-        with _open(env) as library:
-            rows = library.usage()
-        stats = usage_stats(rows, config)
-        if as_json:
-            echo(env, json.dumps(stats, ensure_ascii=False, indent=2))
-            return 0
-        if not rows:
-            echo(env, "no turns recorded yet")
-            return 0
-        for title, key in (("model", "models"), ("day", "days")):
-            echo(env, f"{title:<24}  {'turns':>6}  {'prompt':>10}  {'completion':>10}  {'cost':>10}")
-            for entry in [*stats[key], {**stats["total"], title: "total"}]:
-                dollars = "-" if entry["cost"] is None else f"${entry['cost']:.4f}"
-                echo(
-                    env,
-                    f"{sanitize(str(entry[title] or '-')):<24}  {entry['turns']:>6}  {entry['prompt_tokens']:>10}  "
-                    f"{entry['completion_tokens']:>10}  {dollars:>10}",
-                )
-            if key == "models":
-                echo(env)
+    config = resolve_config({}, env.environ, env.dirs.config_file).config
+    with _open(env) as library:
+        rows = library.usage()
+    stats = usage_stats(rows, config)
+    if as_json:
+        echo(env, json.dumps(stats, ensure_ascii=False, indent=2))
         return 0
-
-    exit_with(env, action)
+    if not rows:
+        echo(env, "no turns recorded yet")
+        return 0
+    for title, key in (("model", "models"), ("day", "days")):
+        echo(env, f"{title:<24}  {'turns':>6}  {'prompt':>10}  {'completion':>10}  {'cost':>10}")
+        for entry in [*stats[key], {**stats["total"], title: "total"}]:
+            dollars = "-" if entry["cost"] is None else f"${entry['cost']:.4f}"
+            echo(
+                env,
+                f"{sanitize(str(entry[title] or '-')):<24}  {entry['turns']:>6}  {entry['prompt_tokens']:>10}  "
+                f"{entry['completion_tokens']:>10}  {dollars:>10}",
+            )
+        if key == "models":
+            echo(env)
+    return 0
 
 
 def _one_line(summary: Summary) -> str:
@@ -371,13 +342,10 @@ def _one_line(summary: Summary) -> str:
 
 
 @history_app.command("path", cls=HelpCommand)
-def path_command(context: typer.Context) -> None:
+@with_exit_status
+def path_command(context: typer.Context) -> int:
     """Print the library database's path."""
 
     env = environment(context)
-
-    def action() -> int:
-        echo(env, str(env.dirs.library_file))
-        return 0
-
-    exit_with(env, action)
+    echo(env, str(env.dirs.library_file))
+    return 0

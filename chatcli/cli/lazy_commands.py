@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import typer
+
+from chatcli.cli.help_format import HelpGroup
+
 
 class LazyCommand(NamedTuple):
     module: str
@@ -34,3 +38,11 @@ LAZY_COMMANDS = {
         "The MCP servers of the config file (\\[mcp.NAME] tables), whose tools --tools offers to the model.",
     ),
 }
+
+
+def sub_command_app(name: str) -> typer.Typer:
+    """The Typer app of the sub-command `name`, with its help from LAZY_COMMANDS in chatcli's format; given no
+    arguments it shows that help, and never a pretty traceback (they can print local variables, keys among them)."""
+    return typer.Typer(
+        help=LAZY_COMMANDS[name].help, no_args_is_help=True, pretty_exceptions_enable=False, cls=HelpGroup
+    )

@@ -8,30 +8,21 @@ from typing import Any
 import typer
 
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
-from chatcli.core.environment import Environment
+from chatcli.cli.exit_status import with_exit_status
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.render.sanitize import sanitize
 
-mcp_app = typer.Typer(
-    help=LAZY_COMMANDS["mcp"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+mcp_app = sub_command_app("mcp")
 
 
 @mcp_app.command("list", cls=HelpCommand)
-def list_command(context: typer.Context) -> None:
+@with_exit_status
+def list_command(context: typer.Context) -> int:
     """Start each configured server and list its tools: name, description and arguments.
 
     A server that fails to start gets one line saying why; its stderr is in the log file named there."""
     env = environment(context)
-    exit_with(env, lambda: _list(env))
-
-
-def _list(env: Environment) -> int:
     from chatcli.cli import wiring
     from chatcli.cli.options import ChatOptions
 

@@ -31,14 +31,15 @@ def format_models(entries: Sequence[ModelEntry], as_json: bool) -> str:
 
 def run_models(env: Environment, options: ChatOptions, as_json: bool) -> int:
     from chatcli.backends.openai.client import OpenAIBackend
-    from chatcli.cli.settings import resolve_api_key
+    from chatcli.cli.key_command import resolve_api_key
 
-    config = wiring.resolve_settings(env, options).config
+    resolved = wiring.resolve_settings(env, options)
+    config = resolved.config
     if config.resolved_backend() is not BackendName.OPENAI:
         raise UsageError(
             "the echo backend has no model list; set --base-url or OPENAI_API_KEY, or pick a profile"
         )
-    settings = wiring.backend_settings(env, config, resolve_api_key(config))
+    settings = wiring.backend_settings(env, resolved, resolve_api_key(config))
     assert env.stdout is not None
     env.stdout.write(format_models(OpenAIBackend(settings).list_models(), as_json))
     env.stdout.flush()

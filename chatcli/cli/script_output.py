@@ -31,16 +31,9 @@ def load_schema(value: str) -> tuple[dict[str, Any], str]:
     else:
         path = Path(value)
         where = f"schema file {value!r}"
-        from chatcli.storage.files import FileTooLarge, NotRegularFile, read_regular_file
+        from chatcli.storage.files import read_user_file
 
-        try:
-            raw = read_regular_file(path, MAX_SCHEMA_BYTES)
-        except FileTooLarge:
-            raise UsageError(f"{where} is larger than {MAX_SCHEMA_BYTES} bytes") from None
-        except NotRegularFile as error:
-            raise UsageError(f"{where} {error}; give a file or JSON text") from None
-        except OSError as error:
-            raise UsageError(f"{where} cannot be read ({error.strerror}); give a file or JSON text") from None
+        raw = read_user_file(path, MAX_SCHEMA_BYTES, where, fix="give a file or JSON text")
         text = raw.decode("utf-8", "replace")
         name = _NAME.sub("_", path.stem)[:64] or name
     try:

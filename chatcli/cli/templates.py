@@ -12,21 +12,16 @@ from typing import Annotated, Any
 import typer
 
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import exit_with, report
-from chatcli.cli.help_format import HelpCommand, HelpGroup
-from chatcli.cli.lazy_commands import LAZY_COMMANDS
-from chatcli.cli.options import PAIR, ChatOptions
+from chatcli.cli.exit_status import report, with_exit_status
+from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.lazy_commands import sub_command_app
+from chatcli.cli.options import ChatOptions
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.render.sanitize import sanitize
 from chatcli.storage.templates import Template, TemplateStore
 
-templates_app = typer.Typer(
-    help=LAZY_COMMANDS["templates"].help,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=HelpGroup,
-)
+templates_app = sub_command_app("templates")
 
 NameArgument = Annotated[str, typer.Argument(help="The template's name.")]
 SKELETON = """\
@@ -50,7 +45,7 @@ def template_store(env: Environment, tables: Mapping[str, Any] | None = None) ->
     """The user's templates; `tables` are the config file's [templates] (read here when not given)."""
     config_file = env.dirs.config_file
     if tables is None:
-        from chatcli.cli.settings import read_config_file
+        from chatcli.cli.config_file import read_config_file
 
         tables = read_config_file(config_file)[0].get("templates", {})
     return TemplateStore(env.dirs.config / "templates", tables, config_file)
@@ -59,54 +54,44 @@ def template_store(env: Environment, tables: Mapping[str, Any] | None = None) ->
 def with_template(options: ChatOptions, template: Template, system: str | None) -> ChatOptions:
     """The options, with the template's profile, model, system prompt and request options filling in what the
     command line leaves unset (the command line wins)."""
-    template_options = [key + PAIR + json.dumps(value) for key, value in template.options.items()]
     return replace(
         options,
         profile=options.profile or template.profile,
         model=options.model or template.model,
         system=options.system if options.system is not None else system,
-        option=[*template_options, *(options.option or [])] or None,
+        request_options={**template.options, **options.request_options},
     )
 
 
 @templates_app.command("list", cls=HelpCommand)
-def list_command(context: typer.Context) -> None:
+@with_exit_status
+def list_command(context: typer.Context) -> int:
     """List the templates: name, then what it does."""
     env = environment(context)
-
-    def action() -> int:
-        store = template_store(env)
-        names = store.names()
-        if not names and env.stdout_isatty:
-            echo(env, f"no templates yet; create one: chatcli templates edit NAME (in {store.directory})")
-        for name in names:
-            try:
-                summary = store.load(name).summary
-            except UsageError as error:
-                summary = f"(broken: {error})"
-            echo(env, f"{sanitize(name):<16}  {sanitize(summary)}")
-        return 0
-
-    exit_with(env, action)
+    store = template_store(env)
+    names = store.names()
+    if not names and env.stdout_isatty:
+        echo(env, f"no templates yet; create one: chatcli templates edit NAME (in {store.directory})")
+    for name in names:
+        try:
+            summary = store.load(name).summary
+        except UsageError as error:
+            summary = f"(broken: {error})"
+        echo(env, f"{sanitize(name):<16}  {sanitize(summary)}")
+    return 0
 
 
 @templates_app.command("show", cls=HelpCommand)
-def show_command(context: typer.Context, name: NameArgument) -> None:
+@with_exit_status
+def show_command(context: typer.Context, name: NameArgument) -> int:
     """Print a template's TOML as written."""
     env = environment(context)
-
-    def action() -> int:
-        store = template_store(env)
-        template = store.load(name)
-        path = store.path(name)
-        if path.is_file():
-            text = path.read_text("utf-8-sig")
-        else:
-            text = f"# {template.source}\n" + _as_toml(template)
-        echo(env, sanitize(text) if env.stdout_isatty else text, end="" if text.endswith("\n") else "\n")
-        return 0
-
-    exit_with(env, action)
+    store = template_store(env)
+    template = store.load(name)
+    path = store.path(name)
+    text = path.read_text("utf-8-sig") if path.is_file() else f"# {template.source}\n" + _as_toml(template)
+    echo(env, sanitize(text) if env.stdout_isatty else text, end="" if text.endswith("\n") else "\n")
+    return 0
 
 
 def _as_toml(template: Template) -> str:
@@ -126,45 +111,39 @@ def _as_toml(template: Template) -> str:
 
 
 @templates_app.command("edit", cls=HelpCommand)
-def edit_command(context: typer.Context, name: NameArgument) -> None:
+@with_exit_status
+def edit_command(context: typer.Context, name: NameArgument) -> int:
     """Open templates/NAME.toml in $VISUAL or $EDITOR (created from an example when new), then check it."""
     env = environment(context)
+    from chatcli.storage.files import make_private_dir, write_atomic
+    from chatcli.storage.templates import NAME
 
-    def action() -> int:
-        from chatcli.storage.files import make_private_dir, write_atomic
-        from chatcli.storage.templates import NAME
-
-        if not NAME.fullmatch(name):
-            raise UsageError(f"{name!r} is not a template name; names are lowercase letters, digits, - and _")
-        store = template_store(env)
-        path = store.path(name)
-        if not path.exists():
-            make_private_dir(path.parent)
-            write_atomic(path, SKELETON.format(name=name).encode())
-        editor = env.environ.get("VISUAL") or env.environ.get("EDITOR") or "vi"
-        try:
-            done = subprocess.run([*shlex.split(editor), str(path)], check=False)
-        except (OSError, ValueError) as error:
-            raise ChatError(f"cannot start the editor {editor!r} ({error}); set VISUAL or EDITOR") from None
-        if done.returncode != 0:
-            raise ChatError(f"the editor exited with status {done.returncode}; {path} is as it left it")
-        try:
-            store.load(name)
-        except UsageError as error:
-            report(env, f"warning: {error}")
-            return 1
-        return 0
-
-    exit_with(env, action)
+    if not NAME.fullmatch(name):
+        raise UsageError(f"{name!r} is not a template name; names are lowercase letters, digits, - and _")
+    store = template_store(env)
+    path = store.path(name)
+    if not path.exists():
+        make_private_dir(path.parent)
+        write_atomic(path, SKELETON.format(name=name).encode())
+    editor = env.environ.get("VISUAL") or env.environ.get("EDITOR") or "vi"
+    try:
+        done = subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except (OSError, ValueError) as error:
+        raise ChatError(f"cannot start the editor {editor!r} ({error}); set VISUAL or EDITOR") from None
+    if done.returncode != 0:
+        raise ChatError(f"the editor exited with status {done.returncode}; {path} is as it left it")
+    try:
+        store.load(name)
+    except UsageError as error:
+        report(env, f"warning: {error}")
+        return 1
+    return 0
 
 
 @templates_app.command("path", cls=HelpCommand)
-def path_command(context: typer.Context) -> None:
+@with_exit_status
+def path_command(context: typer.Context) -> int:
     """Print the templates directory (it may not exist yet)."""
     env = environment(context)
-
-    def action() -> int:
-        echo(env, str(env.dirs.config / "templates"))
-        return 0
-
-    exit_with(env, action)
+    echo(env, str(env.dirs.config / "templates"))
+    return 0

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, BinaryIO
 from chatcli.backends import BackendName
 from chatcli.cli.exit_status import report
 from chatcli.cli.options import STDIO, ChatOptions
-from chatcli.cli.settings import AUTO, Config, Resolved, SourceKind, exposed_key_file, resolve_config
-from chatcli.core.conversation import Conversation
+from chatcli.cli.settings import AUTO, DEFAULT_BASE_URL, Config
+from chatcli.cli.settings_resolution import Resolved, SourceKind, resolve_config
+from chatcli.core.conversation import Content, Conversation
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
 from chatcli.core.stream import Backend, BackendSettings
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 def resolve_settings(env: Environment, options: ChatOptions) -> Resolved:
     """The run's settings; warns when the API key sits in a config file that other users can read."""
     resolved = resolve_config(options.settings_flags(), env.environ, env.dirs.config_file)
-    if (exposed := exposed_key_file(resolved)) is not None:
+    if (exposed := resolved.exposed_key_file()) is not None:
         report(
             env,
             f"warning: {exposed} holds your API key and other users can read it; run: chmod 600 {exposed}",
@@ -41,7 +42,7 @@ def resolve_settings(env: Environment, options: ChatOptions) -> Resolved:
 
 
 @dataclass(slots=True)
-class Opened:
+class StartingConversation:
     """The starting conversation, the file it was loaded from and the file to save it to."""
 
     conversation: Conversation
@@ -64,7 +65,7 @@ def conversation_defaults(resolved: Resolved) -> ConversationDefaults:
 
 def open_conversation(
     resolved: Resolved, options: ChatOptions, recorder: Recorder, stdin: BinaryIO | None = None
-) -> Opened:
+) -> StartingConversation:
     """The starting conversation (loaded, resumed from the library or new), the file it came from and the
     file --save names. Its model and system prompt follow `conversation_defaults` (the rule /load follows too).
 
@@ -93,7 +94,7 @@ def open_conversation(
         save_file = loaded_file if same_file else ConversationFile(options.save)
         assert save_file is not None
         save_file.check_writable()
-    return Opened(conversation, loaded_file, save_file)
+    return StartingConversation(conversation, loaded_file, save_file)
 
 
 def read_conversation_from_stdin(stdin: BinaryIO | None) -> Conversation:
@@ -114,43 +115,36 @@ def new_recorder(env: Environment, config: Config) -> Recorder:
     from chatcli.storage.recorder import Recorder
 
     backend = config.resolved_backend()
-    host = url_host(config.base_url or "https://api.openai.com/v1") if backend is BackendName.OPENAI else None
+    host = url_host(config.base_url or DEFAULT_BASE_URL) if backend is BackendName.OPENAI else None
     return Recorder(
         env.dirs.library_file,
         lambda message: report(env, message),
         records=config.log,
         backend=backend,
         host=host,
+        content_text=_shown_content,
     )
 
 
-def backend_settings(env: Environment, config: Config, api_key: str | None) -> BackendSettings:
-    environ = env.environ
+def _shown_content(content: Content) -> str:
+    """render.message_text.shown_content, imported only when a title is made of parts (an image)."""
+    from chatcli.render.message_text import shown_content
+
+    return shown_content(content)
+
+
+def backend_settings(env: Environment, resolved: Resolved, api_key: str | None) -> BackendSettings:
+    """The settings declared `backend=True` as they are, plus what the environment and the key add."""
+    environ, config = env.environ, resolved.config
     return BackendSettings(
-        base_url=config.base_url,
+        **config.backend_values(),
         api_key=api_key,
-        timeout=config.timeout,
-        connect_timeout=config.connect_timeout,
-        first_token_timeout=config.first_token_timeout,
-        stream=config.stream,
+        api_key_origin=resolved.api_key_origin(),
         notify=lambda message: report(env, message),
-        api_key_origin=_key_origin(config, environ),
         organization=environ.get("OPENAI_ORG_ID") or None,
         project=environ.get("OPENAI_PROJECT_ID") or None,
-        proxy=config.proxy,
         proxy_environment=_proxy_environment(environ),
         ca_bundle=_ca_bundle(config, environ),
-        follow_redirects=config.follow_redirects,
-        max_turn_seconds=config.max_turn_seconds,
-    )
-
-
-def _key_origin(config: Config, environ: Mapping[str, str]) -> str:
-    """Where the key came from, for a message about a key that cannot be sent."""
-    if config.api_key is None:
-        return "api_key_cmd"
-    return (
-        "OPENAI_API_KEY" if environ.get("OPENAI_API_KEY") == config.api_key else "the config file's api_key"
     )
 
 
@@ -170,19 +164,19 @@ def _ca_bundle(config: Config, environ: Mapping[str, str]) -> str | None:
     return os.path.expanduser(path) if path else None
 
 
-def new_backend(env: Environment, config: Config) -> Backend:
+def new_backend(env: Environment, resolved: Resolved) -> Backend:
     from chatcli.backends import create_backend
 
-    return create_backend(_backend_name(env, config), _settings_with_key(env, config))
+    return create_backend(_backend_name(env, resolved.config), _settings_with_key(env, resolved))
 
 
-def new_background_backend(env: Environment, config: Config) -> BackgroundBackend:
+def new_background_backend(env: Environment, resolved: Resolved) -> BackgroundBackend:
     """The backend, built in a thread once started, so the REPL's first prompt does not wait for its imports."""
     from chatcli.backends import create_backend
     from chatcli.backends.background import BackgroundBackend
 
-    name = _backend_name(env, config)
-    settings = _settings_with_key(env, config)
+    name = _backend_name(env, resolved.config)
+    settings = _settings_with_key(env, resolved)
     return BackgroundBackend(name, lambda: create_backend(name, settings))
 
 
@@ -196,11 +190,12 @@ def _backend_name(env: Environment, config: Config) -> BackendName:
     return name
 
 
-def _settings_with_key(env: Environment, config: Config) -> BackendSettings:
-    from chatcli.cli.settings import resolve_api_key
+def _settings_with_key(env: Environment, resolved: Resolved) -> BackendSettings:
+    from chatcli.cli.key_command import resolve_api_key
 
+    config = resolved.config
     api_key = resolve_api_key(config) if config.resolved_backend() is BackendName.OPENAI else None
-    return backend_settings(env, config, api_key)
+    return backend_settings(env, resolved, api_key)
 
 
 def new_session(resolved: Resolved, conversation: Conversation, backend: Backend) -> Session:
@@ -243,7 +238,7 @@ _PRELOAD_AFTER = 0.02  # seconds
 
 
 def preload_renderer(env: Environment, config: Config) -> None:
-    """Import the Markdown stack `new_renderer` will need (Rich, markdown-it, Pygments: about 45 ms) in a thread,
+    """Import the Markdown stack `new_renderer` will need (Rich, markdown-it, Pygments: slow to import) in a thread,
     from _PRELOAD_AFTER on, while chatcli waits for the server or the user: the first text then shows without
     that delay."""
     if _renders_markdown(env, config) and "chatcli.render.markdown" not in sys.modules:
@@ -275,10 +270,13 @@ def new_tool_runner(
     """The runner for the MCP servers `names` (default: --tools or the `tools` setting) chooses; None when no
     tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them. With
     `flag_required`, servers named by --tools must start or the turn fails before anything is sent."""
-    from chatcli.cli.settings import mcp_servers, run_key_command, tool_names
-
     config = resolved.config
-    pre_approved = tool_names(options.yes_tools)
+    if names is None and not config.tools and not options.yes_tools:
+        return None  # the common case: nothing of the tools is loaded
+    from chatcli.cli.key_command import run_key_command
+    from chatcli.tools.spec import chosen_servers, exact_tool_names
+
+    pre_approved = exact_tool_names(options.yes_tools)
     if names is None:
         names = config.tools
         if not names:
@@ -296,7 +294,7 @@ def new_tool_runner(
     from chatcli.tools.runner import McpToolRunner
     from chatcli.tools.spec import ToolLimits
 
-    specs = mcp_servers(config, names, names_from, resolved.path)
+    specs = chosen_servers(config.mcp, names, names_from, str(resolved.path))
     out = env.stdout if env.stdout_isatty else env.stderr if env.stderr_isatty else None
     fd = env.stdin_fd() if env.stdin_isatty else None
     approver = Approver(

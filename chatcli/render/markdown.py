@@ -18,7 +18,7 @@ from chatcli.render.blocks import gc_paused, new_parser, top_level_blocks
 
 Line = list[Segment]
 
-_FLOW_TOKEN = "chatcli_blank_before"
+_BLANK_BEFORE_TOKEN = "chatcli_blank_before"
 # A block whose Markdown source is longer than this (one huge paragraph, a table of thousands of columns) is
 # shown as its source, wrapped: Rich's cost for one block grows faster than its length. Code blocks and
 # lists are not concerned (they cost linear time, and the streaming renderer prints them in pieces).
@@ -27,7 +27,7 @@ _NEVER_PLAIN = frozenset({"fence", "code_block", "bullet_list_open", "ordered_li
 
 
 @dataclass(frozen=True, slots=True)
-class Flow:
+class PieceContext:
     """What a piece of the answer inherits from the pieces shown before it."""
 
     blank_before: bool = False  # Rich puts a blank line before the next block (after anything but a rule)
@@ -87,10 +87,10 @@ class ChatMarkdown(Markdown):
         "bullet_list_open": _StableList,
         "ordered_list_open": _StableList,
         "table_open": _WrappingTable,
-        _FLOW_TOKEN: _BlankBefore,
+        _BLANK_BEFORE_TOKEN: _BlankBefore,
     }
 
-    def __init__(self, markup: str, code_theme: str, flow: Flow = Flow()) -> None:
+    def __init__(self, markup: str, code_theme: str, context: PieceContext = PieceContext()) -> None:
         # The attributes Markdown.__init__ sets, without the new parser it would build for every piece.
         self.markup = markup
         self.parsed = _parser().parse(markup)
@@ -100,9 +100,9 @@ class ChatMarkdown(Markdown):
         self.hyperlinks = False
         self.inline_code_lexer = None
         self.inline_code_theme = code_theme
-        self.list_start = flow.list_number
-        if flow.blank_before:
-            self.parsed.insert(0, Token(_FLOW_TOKEN, "", 0))
+        self.list_start = context.list_number
+        if context.blank_before:
+            self.parsed.insert(0, Token(_BLANK_BEFORE_TOKEN, "", 0))
 
 
 def _trimmed(line: Line) -> Line:
@@ -127,15 +127,15 @@ def _visible(line: Line) -> bool:
 
 
 def render_markdown(
-    console: Console, source: str, flow: Flow, code_theme: str, list_goes_on: bool = False
-) -> tuple[list[Line], Flow]:
-    """The lines `source` shows after what `flow` describes, and the flow for the piece after it.
+    console: Console, source: str, context: PieceContext, code_theme: str, list_goes_on: bool = False
+) -> tuple[list[Line], PieceContext]:
+    """The lines `source` shows after what `context` describes, and the context for the piece after it.
     `list_goes_on`: the last block of `source` is a list that the next piece continues.
 
     Blocks longer than PLAIN_BLOCK_CHARS show as their source, wrapped (`plain_block`), so the cost stays
     linear in the length of `source`; a piece holding such a block shows what the whole answer shows."""
     if len(source) <= PLAIN_BLOCK_CHARS:
-        return _render_rich(console, source, flow, code_theme, list_goes_on)
+        return _render_rich(console, source, context, code_theme, list_goes_on)
     lines = source.split("\n")
     spans = [
         (start, stop)
@@ -143,29 +143,29 @@ def render_markdown(
         if kind not in _NEVER_PLAIN and sum(len(line) + 1 for line in lines[start:stop]) > PLAIN_BLOCK_CHARS
     ]
     if not spans:
-        return _render_rich(console, source, flow, code_theme, list_goes_on)
+        return _render_rich(console, source, context, code_theme, list_goes_on)
     out: list[Line] = []
     at = 0
     for start, stop in spans:
         if start > at:
-            rendered, flow = _render_rich(console, "\n".join(lines[at:start]) + "\n", flow, code_theme)
+            rendered, context = _render_rich(console, "\n".join(lines[at:start]) + "\n", context, code_theme)
             out += rendered
-        out += plain_block(console, lines[start:stop], flow)
-        flow, at = Flow(blank_before=True), stop
+        out += plain_block(console, lines[start:stop], context)
+        context, at = PieceContext(blank_before=True), stop
     rest = "\n".join(lines[at:])
     if rest.strip():
-        rendered, flow = _render_rich(console, rest, flow, code_theme, list_goes_on)
+        rendered, context = _render_rich(console, rest, context, code_theme, list_goes_on)
         out += rendered
-    return out, flow
+    return out, context
 
 
-def plain_block(console: Console, source_lines: Sequence[str], flow: Flow) -> list[Line]:
+def plain_block(console: Console, source_lines: Sequence[str], context: PieceContext) -> list[Line]:
     """A block shown as its source: each line cut to the console's width (tabs expanded), unstyled, after
-    a blank line when `flow` asks for one. Linear in its length, and the same whatever pieces it came in."""
+    a blank line when `context` asks for one. Linear in its length, and the same whatever pieces it came in."""
     from rich.cells import chop_cells
 
     width = max(1, console.width)
-    out: list[Line] = [[]] if flow.blank_before else []
+    out: list[Line] = [[]] if context.blank_before else []
     with gc_paused():
         for line in source_lines:
             text = (line.expandtabs(8) if "\t" in line else line).rstrip(" ")
@@ -178,27 +178,27 @@ def plain_block(console: Console, source_lines: Sequence[str], flow: Flow) -> li
 
 
 def _render_rich(
-    console: Console, source: str, flow: Flow, code_theme: str, list_goes_on: bool = False
-) -> tuple[list[Line], Flow]:
-    markdown = ChatMarkdown(source, code_theme, flow)
+    console: Console, source: str, context: PieceContext, code_theme: str, list_goes_on: bool = False
+) -> tuple[list[Line], PieceContext]:
+    markdown = ChatMarkdown(source, code_theme, context)
     lines = console.render_lines(markdown, console.options, pad=False)
-    if flow.list_number is not None and lines and not _visible(lines[0]):
+    if context.list_number is not None and lines and not _visible(lines[0]):
         lines = lines[1:]  # the blank line Rich puts before a list, but this piece goes on with one
     tokens = markdown.parsed
     blocks = [at for at, token in enumerate(tokens) if token.level == 0 and token.nesting >= 0 and token.map]
     if not blocks:
-        return [_trimmed(line) for line in lines], flow
+        return [_trimmed(line) for line in lines], context
     last = tokens[blocks[-1]]
     next_number = None
     if list_goes_on:
         start = int(last.attrs.get("start", 1))
-        if flow.list_number is not None and last.map is not None and last.map[0] == 0:
-            start = flow.list_number
+        if context.list_number is not None and last.map is not None and last.map[0] == 0:
+            start = context.list_number
         items = sum(
             1 for token in tokens[blocks[-1] :] if token.type == "list_item_open" and token.level == 1
         )
         next_number = start + items
-    return [_trimmed(line) for line in lines], Flow(last.type != "hr", next_number)
+    return [_trimmed(line) for line in lines], PieceContext(last.type != "hr", next_number)
 
 
 def render_code(
@@ -209,7 +209,7 @@ def render_code(
     *,
     first: bool,
     last: bool,
-    flow: Flow,
+    context: PieceContext,
     before: Sequence[str] = (),
 ) -> list[Line]:
     """Lines of a fenced code block shown in pieces: `first` and `last` say which padding the piece gets.
@@ -225,7 +225,7 @@ def render_code(
         line_range=(start, start + code.count("\n")) if before else None,
     )
     lines = [_trimmed(line) for line in console.render_lines(syntax, console.options, pad=False)]
-    return [[], *lines] if first and flow.blank_before else lines
+    return [[], *lines] if first and context.blank_before else lines
 
 
 class Lines:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,13 +13,12 @@ from chatcli.render.sanitize import StreamSanitizer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from chatcli.render.blocks import Fence
-    from chatcli.render.markdown import Flow, Line
+    from chatcli.render.blocks import BlockSplitter, ClosedPiece
+    from chatcli.render.markdown import Line, PieceContext
 
 
 MIN_INTERVAL = 1 / 20  # seconds between redraws of the open block, at least…
 MAX_INTERVAL = 2.0  # …and at most; in between, about ten times what the last redraw took
-_SPLIT_ALWAYS = 16_384  # a larger open block is split again only once it has grown by a quarter
 # A piece of a code block is lexed again with the code printed before it, so that a string or comment
 # begun there colours it as in the whole block; past this many lines of code, pieces are lexed alone
 # (the cost stays linear).
@@ -40,7 +38,8 @@ class MarkdownRenderer:
     def __init__(
         self, console: Console, code_theme: str = "monokai", *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        from chatcli.render.markdown import Flow
+        from chatcli.render.blocks import BlockSplitter
+        from chatcli.render.markdown import PLAIN_BLOCK_CHARS, PieceContext
 
         self._console = console
         self._code_theme = code_theme
@@ -48,18 +47,11 @@ class MarkdownRenderer:
         self._sanitizer = StreamSanitizer()
         self._parts: list[str] = []  # received since the last update
         self._parts_size = 0
-        self._pending = ""  # the open block(s): not printed yet
-        self._flow = Flow()
-        self._fence: Fence | None = None  # the pending text is this open top-level fenced code block
-        self._fence_started = False  # … of which some lines are printed already
-        self._scanned = 0  # in a fence, the pending lines before this offset hold no closing fence
+        self._splitter = BlockSplitter(PLAIN_BLOCK_CHARS)  # holds the open block(s): not printed yet
+        self._context = PieceContext()
+        self._fence_started = False  # some lines of the splitter's open fenced code block are printed already
         # Code of the open fence printed so far (None: too long to lex again).
         self._code_before: tuple[str, ...] | None = ()
-        self._split_size = 0  # size of the pending text when it was last split
-        # When the open block is one huge block (shown as plain text, see PLAIN_BLOCK_CHARS), it is split
-        # again only once a blank line arrives after this offset: parsing it anew for every update would
-        # cost more than all the rest (a table of thousands of columns makes tokens by the hundred thousand).
-        self._blank_from: int | None = None
         self._live = _LiveArea(console) if console.is_terminal and not console.is_dumb_terminal else None
         self._next_update = 0.0
         self._lock = threading.Lock()  # the stream and the catch-up thread both update the display
@@ -90,7 +82,7 @@ class MarkdownRenderer:
                 self._catch_up.start()
             elif was_empty:
                 # Otherwise the thread already waits for the next update time: waking it for every token
-                # would cost a thread switch each, a quarter of the renderer's CPU at 2 000 tokens/s.
+                # would cost a thread switch each (see README, Performance).
                 self._wake.notify()
 
     def refresh(self) -> None:
@@ -135,11 +127,12 @@ class MarkdownRenderer:
     def _update(self, final: bool) -> None:
         from chatcli.render.markdown import Lines
 
+        splitter = self._splitter
         if (
             self._parts
             and not final
-            and self._blank_from is not None
-            and self._parts_size * 8 < len(self._pending)
+            and splitter.waits_for_blank_line
+            and self._parts_size * 8 < len(splitter.pending)
         ):
             # One huge open block: adding to it costs a copy of it, so that waits until it grew by an eighth
             # (a linear total); meanwhile the live area shows its end, text received included.
@@ -147,7 +140,7 @@ class MarkdownRenderer:
                 self._live.update([], self._live_lines())
             return
         if self._parts:
-            self._pending += "".join(self._parts)
+            splitter.add("".join(self._parts))
             self._parts.clear()
             self._parts_size = 0
         committed = self._commit(final)
@@ -159,173 +152,124 @@ class MarkdownRenderer:
     def _commit(self, final: bool) -> list[Line]:
         """Render what has closed (everything when `final`) and take it out of the pending text.
 
-        Works on local copies and stores them at the end, so that Ctrl-C while rendering loses nothing."""
-        from chatcli.render.blocks import split_blocks
-        from chatcli.render.markdown import PLAIN_BLOCK_CHARS, Flow, render_code, render_markdown
+        Works on copies and stores them at the end, so that Ctrl-C while rendering loses nothing."""
+        from chatcli.render.markdown import PieceContext, render_markdown
 
-        console, theme = self._console, self._code_theme
-        pending, flow, fence, started, scanned, before = (
-            self._pending,
-            self._flow,
-            self._fence,
-            self._fence_started,
-            self._scanned,
-            self._code_before,
-        )
-        split_size, blank_from = self._split_size, self._blank_from
+        splitter = self._splitter.copy()
+        context, started, before = self._context, self._fence_started, self._code_before
         out: list[Line] = []
-        while True:
-            if fence is not None:
-                opener = pending.index("\n") + 1
-                end, scanned = _closing_fence(pending, fence, max(scanned, opener), final)
-                if end < 0 and not final:
-                    pending, scanned, before, piece = self._code_piece(pending, fence, scanned, before, flow)
-                    if piece:
-                        out += piece
-                        started = True
-                    break
-                block, pending = (pending[:end], pending[end:]) if end >= 0 else (pending, "")
-                if started:
-                    body = block[opener:]
-                    if end >= 0:
-                        body = body[: body.rstrip("\n").rfind("\n") + 1]  # without the closing fence
-                    code = "\n".join(fence.code(line) for line in body.split("\n")).rstrip()
-                    out += render_code(
-                        console,
-                        code,
-                        fence.lexer,
-                        theme,
-                        first=False,
-                        last=True,
-                        flow=flow,
-                        before=before or (),
-                    )
-                    flow = Flow(blank_before=True)
-                else:
-                    lines, flow = render_markdown(console, block, flow, theme)
-                    out += lines
-                fence, started, scanned, before = None, False, 0, ()
-                continue
-            if final:
-                if pending:
-                    lines, flow = render_markdown(console, pending, flow, theme)
-                    out += lines
-                    pending = ""
-                break
-            if len(pending) > _SPLIT_ALWAYS and len(pending) < split_size * 5 // 4:
-                break
-            if blank_from is not None and (blank_from := _still_open(pending, blank_from)) is not None:
-                break
-            split = split_blocks(pending)
-            if split.closed:
-                lines, flow = render_markdown(console, split.closed, flow, theme, split.list_goes_on)
+        for piece in splitter.closed_pieces(final):
+            if started and piece.fence is not None:
+                out += self._rest_of_code(piece, context, before)
+                context = PieceContext(blank_before=True)
+            else:
+                lines, context = render_markdown(
+                    self._console, piece.text, context, self._code_theme, piece.list_goes_on
+                )
                 out += lines
-                pending = split.rest
-            split_size = len(pending)
-            if len(pending) > PLAIN_BLOCK_CHARS and split.fence is None and not split.list_goes_on:
-                blank_from = max(pending.rfind("\n"), 0)
-            if split.fence is None:
-                break
-            fence, started, scanned = split.fence, False, 0
-        self._pending, self._flow, self._fence, self._fence_started, self._scanned, self._code_before = (
-            pending,
-            flow,
-            fence,
+            if piece.fence is not None:
+                started, before = False, ()
+        if splitter.fence is not None and not final:
+            lines, before = self._code_piece(splitter, before, context)
+            out += lines
+            started = started or bool(lines)
+        self._splitter, self._context, self._fence_started, self._code_before = (
+            splitter,
+            context,
             started,
-            scanned,
             before,
         )
-        self._split_size, self._blank_from = split_size, blank_from
         return out
 
+    def _rest_of_code(
+        self, piece: ClosedPiece, context: PieceContext, before: tuple[str, ...] | None
+    ) -> list[Line]:
+        """The last lines of a fenced code block whose first lines are printed already (`before`, when not too
+        many to lex again)."""
+        from chatcli.render.markdown import render_code
+
+        assert piece.fence is not None
+        body = piece.text[piece.text.index("\n") + 1 :]
+        if piece.fence.is_closed_by(body.rstrip("\n").rpartition("\n")[2]):
+            body = body[: body.rstrip("\n").rfind("\n") + 1]  # without the closing fence
+        code = "\n".join(piece.fence.code(line) for line in body.split("\n")).rstrip()
+        return render_code(
+            self._console,
+            code,
+            piece.fence.lexer,
+            self._code_theme,
+            first=False,
+            last=True,
+            context=context,
+            before=before or (),
+        )
+
     def _code_piece(
-        self, pending: str, fence: Fence, scanned: int, before: tuple[str, ...] | None, flow: Flow
-    ) -> tuple[str, int, tuple[str, ...] | None, list[Line]]:
+        self, splitter: BlockSplitter, before: tuple[str, ...] | None, context: PieceContext
+    ) -> tuple[list[Line], tuple[str, ...] | None]:
         """Print the first lines of an open fenced code block taller than the live area; keep its last ones
         (at least its last non-blank line, so that the piece printed last is never empty). `before`: the code
         lines printed already (see `_CODE_CONTEXT`), returned with the new ones."""
         from chatcli.render.markdown import render_code
 
-        opener = pending.index("\n") + 1
-        lines = pending[opener:scanned].split("\n")[:-1]  # the complete code lines
-        keep = max(1, self._live_height() // 2)
+        assert splitter.fence is not None
+        lines = splitter.open_code_lines()
         if len(lines) <= self._live_height():
-            return pending, scanned, before, []
+            return [], before
         last_text = next(
             index for index in range(len(lines) - 1, -1, -1) if lines[index].strip() or index == 0
         )
-        count = min(last_text, len(lines) - keep)
+        count = min(last_text, len(lines) - max(1, self._live_height() // 2))
         if count <= 0:
-            return pending, scanned, before, []
-        code = [fence.code(line) for line in lines[:count]]
-        theme = self._code_theme
+            return [], before
+        code = [splitter.fence.code(line) for line in lines[:count]]
         piece = render_code(
             self._console,
             "\n".join(code),
-            fence.lexer,
-            theme,
+            splitter.fence.lexer,
+            self._code_theme,
             first=before == (),
             last=False,
-            flow=flow,
+            context=context,
             before=before or (),
         )
-        removed = sum(len(line) + 1 for line in lines[:count])
+        splitter.drop_code_lines(count)
         before = (*before, *code) if before is not None and len(before) + count <= _CODE_CONTEXT else None
-        return pending[:opener] + pending[opener + removed :], scanned - removed, before, piece
+        return piece, before
 
     def _live_height(self) -> int:
         return max(1, self._console.size.height // 2)
 
     def _live_lines(self) -> list[Line]:
         """The last lines of the open block, rendered from at most a few screens of its source."""
-        from chatcli.render.markdown import Flow, render_code, render_markdown
+        from chatcli.render.markdown import PieceContext, render_code, render_markdown
 
-        console, theme, pending, height = self._console, self._code_theme, self._pending, self._live_height()
+        console, theme, height = self._console, self._code_theme, self._live_height()
+        pending, fence = self._splitter.pending, self._splitter.fence
         limit = max(4096, 2 * console.width * height)
         if self._parts:  # text not added to the pending text yet (a huge open block): only its end matters
             pending = _tail(pending, limit) + _last_chars(self._parts, limit)
-        if self._fence is not None and self._fence_started:
+        if fence is not None and self._fence_started:
             body = _tail(pending[pending.index("\n") + 1 :], limit)
-            code = "\n".join(self._fence.code(line) for line in body.split("\n")).rstrip()
+            code = "\n".join(fence.code(line) for line in body.split("\n")).rstrip()
             lines = render_code(
                 console,
                 code,
-                self._fence.lexer,
+                fence.lexer,
                 theme,
                 first=False,
                 last=True,
-                flow=Flow(),
+                context=PieceContext(),
                 before=self._code_before or (),
             )
         elif len(pending) > limit:
-            head = pending[: pending.index("\n") + 1] if self._fence is not None else ""
-            lines, _ = render_markdown(console, head + _tail(pending[len(head) :], limit), Flow(), theme)
+            head = pending[: pending.index("\n") + 1] if fence is not None else ""
+            lines, _ = render_markdown(
+                console, head + _tail(pending[len(head) :], limit), PieceContext(), theme
+            )
         else:
-            lines, _ = render_markdown(console, pending, self._flow, theme)
+            lines, _ = render_markdown(console, pending, self._context, theme)
         return lines[-height:]
-
-
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
-
-
-def _still_open(text: str, since: int) -> int | None:
-    """None once a blank line follows offset `since` in `text` (a huge open block may have closed); else
-    where to look from next time."""
-    if _BLANK_LINE.search(text, since):
-        return None
-    return max(text.rfind("\n"), since)
-
-
-def _closing_fence(text: str, fence: Fence, start: int, final: bool) -> tuple[int, int]:
-    """Where the line closing `fence` ends in `text`, looking at lines from `start` (-1 if none yet), and
-    where the lines not yet looked at begin. The last line counts once it is whole, or the text is `final`."""
-    while (newline := text.find("\n", start)) >= 0:
-        if fence.is_closed_by(text[start:newline]):
-            return newline + 1, newline + 1
-        start = newline + 1
-    if final and start < len(text) and fence.is_closed_by(text[start:]):
-        return len(text), len(text)
-    return -1, start
 
 
 def _last_chars(parts: list[str], limit: int) -> str:

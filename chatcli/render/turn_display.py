@@ -53,16 +53,22 @@ class TurnDisplay:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self.terminal_closed = False
+        self.output_error: OSError | None = None
 
     @contextmanager
     def _writing(self, *, interrupt: bool = True) -> Iterator[None]:
         """Turn EIO from a terminal that went away into `terminal_closed` (and, with `interrupt`, a
-        KeyboardInterrupt that stops the turn); any other error passes (a closed pipe is not a hang-up)."""
+        KeyboardInterrupt that stops the turn). A closed pipe passes (the reader is gone: stop reading too);
+        any other write error (a full disk) is kept in `output_error` and nothing more is written, while the
+        answer is still read to its end, so that it is recorded whole."""
         try:
             yield
+        except BrokenPipeError:
+            raise
         except OSError as error:
             if error.errno != errno.EIO:
-                raise
+                self.output_error = self.output_error or error
+                return
             self.terminal_closed = True
             if interrupt:
                 raise KeyboardInterrupt from None
@@ -74,7 +80,7 @@ class TurnDisplay:
         return self
 
     def reason(self, text: str) -> None:
-        if self._reasoning_to is None or self._inner is not None:
+        if self._reasoning_to is None or self._inner is not None or self.output_error is not None:
             return
         if self._thinking_since is None:
             self._thinking_since = time.monotonic()
@@ -91,6 +97,8 @@ class TurnDisplay:
                 self._reasoning_open = not shown.endswith("\n")
 
     def feed(self, text: str) -> None:
+        if self.output_error is not None:
+            return
         with self._writing():
             if self._inner is None:
                 self.stop_waiting()

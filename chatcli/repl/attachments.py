@@ -8,13 +8,14 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatcli.core.conversation import OWN_PART_KEY, Content
 from chatcli.core.errors import UsageError
 from chatcli.core.session import Session
+from chatcli.render.message_text import attachment_label
 from chatcli.repl.screen import Screen
 from chatcli.storage.attachments import Attachment, compose, read_attachment, text_attachment
 from chatcli.storage.images import image_from_bytes
@@ -39,7 +40,7 @@ class Draft:
         if self.editing:
             shown.append("editing the last question (Enter replaces it, Ctrl-C cancels)")
         if self.attachments:
-            shown.append("attached: " + ", ".join(attachment.label for attachment in self.attachments))
+            shown.append("attached: " + labels(self.attachments))
         return " · ".join(shown) or None
 
     def compose(self, text: str) -> Content:
@@ -48,6 +49,13 @@ class Draft:
     def take_prefill(self) -> str:
         text, self.prefill = self.prefill, ""
         return text
+
+
+def labels(attachments: Sequence[Attachment]) -> str:
+    """The attachments as the chat lists them: `notes.md (3 KB), photo.png (image)`."""
+    return ", ".join(
+        attachment_label(a.name, a.size, files=a.files, image=a.image is not None) for a in attachments
+    )
 
 
 def send(session: Session, draft: Draft, text: str, ask: Callable[[Content], bool]) -> None:
@@ -87,7 +95,7 @@ class InputCommands:
             return True
         if not argument:
             if draft.attachments:
-                self._screen.notice("attached: " + ", ".join(a.label for a in draft.attachments))
+                self._screen.notice("attached: " + labels(draft.attachments))
             else:
                 self._screen.notice("nothing attached; /file PATH attaches a file, a folder or an image")
             return True
@@ -137,7 +145,7 @@ class InputCommands:
 
     def _attach(self, added: list[Attachment]) -> None:
         self._draft.attachments += added
-        self._screen.notice("attached: " + ", ".join(attachment.label for attachment in added))
+        self._screen.notice("attached: " + labels(added))
 
 
 def _reattached(part: dict[str, object]) -> Attachment:

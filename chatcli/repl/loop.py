@@ -7,7 +7,6 @@ import os
 import signal
 import traceback
 from collections.abc import Callable, Mapping
-from types import FrameType
 from typing import Any
 
 from prompt_toolkit.application import Application
@@ -18,6 +17,7 @@ from chatcli import __version__
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
+from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnOverrides
 from chatcli.core.stream import empty_answer_message
@@ -36,41 +36,14 @@ from chatcli.storage.inputs import Limits
 from chatcli.storage.recorder import Recorder
 from chatcli.tools.control import ToolControl
 
-EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-
-class ExitSignals:
-    """SIGTERM and SIGHUP stop the REPL the way Ctrl-C stops an answer, so the loop can save before it exits.
-
-    At the prompt, prompt_toolkit's event loop is asked to end the prompt (raising from a signal handler
-    inside it would leave the terminal raw); anywhere else KeyboardInterrupt unwinds the turn or command.
-    """
-
-    def __init__(
-        self,
-        running_app: Callable[[], Application[Any] | None],
-        terminal_closed: Callable[[], bool] = lambda: False,
-    ) -> None:
-        self.received: int | None = None
-        self._running_app = running_app
-        self._terminal_closed = terminal_closed
-
-    def install(self) -> None:
-        for signum in EXIT_SIGNALS:
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:
-            return  # already on the way out
-        self.received = signum
-        if self._terminal_closed():  # the turn already stopped for it: the hang-up must not cut short saving
-            return
-        app = self._running_app()
-        loop = app.loop if app is not None else None
-        if app is not None and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(_end_prompt, app)
-            return
-        raise KeyboardInterrupt
+def end_prompt_soon(app: Application[Any]) -> bool:
+    """Ask a running prompt to end from its own event loop (an exit signal came); false when none runs."""
+    loop = app.loop if app.is_running else None
+    if loop is None or loop.is_closed():
+        return False
+    loop.call_soon_threadsafe(_end_prompt, app)
+    return True
 
 
 def _end_prompt(app: Application[Any]) -> None:
@@ -137,9 +110,7 @@ class Repl:
             self.state, self._toolbar, history, output=output, compose=self._compose, model_names=model_names
         )
         self._display: TurnDisplay | None = None  # the last turn's
-        self.signals = ExitSignals(
-            lambda: self.prompt.app if self.prompt.app.is_running else None, self._terminal_closed
-        )
+        self.signals = ExitSignals(self._terminal_closed, lambda: end_prompt_soon(self.prompt.app))
 
     def run(self, on_ready: Callable[[], None] | None = None) -> int:
         """Chat on the terminal until Ctrl-D, /exit, Ctrl-C twice, SIGTERM or SIGHUP; return the exit code.
@@ -148,15 +119,15 @@ class Repl:
         The tools' servers are stopped and the library is closed on the way out."""
         if on_ready is not None:
             on_ready()
-        try:
-            return self._run()
-        finally:
-            if self._tools is not None:
-                self._tools.close()
-            self._recorder.close()
+        with self.signals:
+            try:
+                return self._run()
+            finally:
+                if self._tools is not None:
+                    self._tools.close()
+                self._recorder.close()
 
     def _run(self) -> int:
-        self.signals.install()
         try:
             self._greet()
             self._loop()

@@ -55,20 +55,28 @@ class SlashCompleter(Completer):
             return
         command, space, rest = text.partition(" ")
         if not space:
-            for name in command_names():
-                if name.startswith(command[1:].lower()):
-                    yield Completion("/" + name, -len(text), display_meta=summary_of(name))
+            yield from self.complete_command(command)
         elif command in ("/save", "/load", "/save!"):
             yield from self._paths.get_completions(Document(rest.lstrip()), complete_event)
         elif command == "/file":
             yield from self._paths.get_completions(Document(rest.rpartition(" ")[2]), complete_event)
-        elif command == "/model" and self._model_names is not None:
-            if self._models is None:
-                self._models = self._model_names()
-            typed = rest.lstrip()
-            for name in self._models:
-                if name.startswith(typed):
-                    yield Completion(name, -len(typed))
+        elif command == "/model":
+            yield from self.complete_model(rest.lstrip())
+
+    @staticmethod
+    def complete_command(typed: str) -> Iterable[Completion]:
+        for name in command_names():
+            if name.startswith(typed[1:].lower()):
+                yield Completion("/" + name, -len(typed), display_meta=summary_of(name))
+
+    def complete_model(self, typed: str) -> Iterable[Completion]:
+        if self._model_names is None:
+            return
+        if self._models is None:
+            self._models = self._model_names()
+        for name in self._models:
+            if name.startswith(typed):
+                yield Completion(name, -len(typed))
 
 
 def prompt_key_bindings(

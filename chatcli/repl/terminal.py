@@ -5,39 +5,24 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import termios
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from chatcli.core.conversation import Message
 from chatcli.core.renderer import Renderer
+from chatcli.core.terminal_mode import terminal_mode
+from chatcli.render.message_text import shown_text
 from chatcli.render.sanitize import sanitize
 from chatcli.render.wording import plural
 from chatcli.repl.prompt import PROMPT
-from chatcli.storage.images import shown_text
 
 _DIM, _BOLD, _RED, _YELLOW, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
 
-@contextlib.contextmanager
-def quiet_input(fd: int) -> Iterator[None]:
+def quiet_input(fd: int) -> contextlib.AbstractContextManager[None]:
     """While an answer streams, keys are not echoed into it but wait for the next prompt, and Ctrl-C still
-    interrupts. NOFLSH keeps the kernel from dropping queued output (half an escape sequence) on Ctrl-C."""
-    try:
-        saved = termios.tcgetattr(fd)
-    except termios.error:
-        yield
-        return
-    quiet = [*saved[:6], list(saved[6])]
-    quiet[3] = (saved[3] & ~(termios.ECHO | termios.ICANON)) | termios.NOFLSH | termios.ISIG
-    quiet[6][termios.VMIN] = 1
-    quiet[6][termios.VTIME] = 0
-    termios.tcsetattr(fd, termios.TCSANOW, quiet)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(termios.error):
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
+    interrupts without cutting the answer's output short."""
+    return terminal_mode(fd, line=False, keep_output=True)
 
 
 class TerminalScreen:

@@ -11,17 +11,17 @@ from typing import Any
 
 from chatcli.core.conversation import Content
 from chatcli.core.errors import UsageError
-from chatcli.storage.files import FileTooLarge, NotRegularFile, check_regular, read_regular_file
+from chatcli.storage.files import NotRegularFile, check_regular, read_user_file
 from chatcli.storage.images import (
     HEAD_BYTES,
     KINDS,
-    human_size,
     image_type,
     read_image,
 )
 from chatcli.storage.inputs import STDIN_MARKER, Limits, combine_prompt, decode_text
 
 _BACKTICKS = re.compile(r"`{3,}")
+_FIX = "check the path"  # what an attached file that cannot be read asks the user to do
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,34 +30,16 @@ class Attachment:
 
     name: str
     size: int
-    block: str | None = (
-        None  # a text file under its name (format_attachment); a folder's files, one after another
-    )
+    # A text file under its name (format_attachment); a folder's files, one after another.
+    block: str | None = None
     image: dict[str, Any] | None = None  # an `image_url` content part
     files: int = 1
-
-    @property
-    def label(self) -> str:
-        """How the chat lists it: `notes.md (3 KB)`, `photo.png (image)`, `src (12 files, 40 KB)`."""
-        if self.image is not None:
-            return f"{self.name} (image)"
-        count = f"{self.files} files, " if self.files != 1 else ""
-        return f"{self.name} ({count}{human_size(self.size)})"
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:
     """The file's text, or a UsageError when it is missing, larger than `max_bytes`, or not UTF-8 text."""
     name = f"attached file {str(path)!r}"
-    try:
-        raw = read_regular_file(path, max_bytes)
-    except NotRegularFile as error:
-        raise UsageError(f"{name} {error}; give a file") from None
-    except FileTooLarge:
-        raise UsageError(
-            f"{name} is larger than {max_bytes} bytes; raise --max-input-bytes to send it"
-        ) from None
-    except OSError as error:
-        raise UsageError(f"{name} cannot be read ({error.strerror}); check the path") from None
+    raw = read_user_file(path, max_bytes, name, fix=_FIX, too_large="raise --max-input-bytes to send it")
     nul = raw.find(b"\x00")
     if nul != -1:
         raise UsageError(
@@ -96,7 +78,7 @@ def read_attachment(path: Path, limits: Limits) -> Attachment:
         with path.open("rb") as file:
             media_type = image_type(file.read(HEAD_BYTES))
     except NotRegularFile as error:
-        raise UsageError(f"attached file {str(path)!r} {error}; give a file") from None
+        raise UsageError(f"attached file {str(path)!r} {error}; {_FIX}") from None
     except OSError:
         media_type = None  # read_text_file says why
     if media_type is not None:

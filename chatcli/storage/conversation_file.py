@@ -14,10 +14,9 @@ from chatcli.core.errors import BadFileError, HistoryError
 from chatcli.core.session import Session
 from chatcli.core.turn import TurnResult
 from chatcli.storage.files import (
-    FileTooLarge,
     NotRegularFile,
     check_regular_or_absent,
-    read_regular_file,
+    read_user_file,
     write_atomic,
 )
 
@@ -242,15 +241,15 @@ class ConversationFile:
     def _read(self) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
         try:
-            return read_regular_file(self.path, MAX_FILE_BYTES)
+            self.path.stat()
         except FileNotFoundError:
             return None
-        except NotRegularFile as error:
-            raise NotAFileError(f"{self.path}: {error}; give a conversation file") from None
-        except FileTooLarge:
-            raise BadFileError(f"{self.path}: file too large (the limit is {MAX_FILE_BYTES} bytes)") from None
-        except OSError as error:
-            raise BadFileError(f"{self.path}: cannot read ({error.strerror})") from None
+        except OSError:
+            pass  # reading it says what is wrong
+        what = f"{self.path}:"
+        return read_user_file(
+            self.path, MAX_FILE_BYTES, what, fix="give a conversation file", error=BadFileError
+        )
 
 
 class Autosave:

@@ -6,7 +6,10 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+
+from chatcli.core.errors import ChatError, UsageError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -70,6 +73,32 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
+def read_user_file(
+    path: Path,
+    limit: int,
+    what: str,
+    *,
+    fix: str = "",
+    too_large: str = "",
+    error: type[ChatError] = UsageError,
+) -> bytes:
+    """The bytes of the file the user named (read_regular_file), or `error` saying why in one line, with `what`
+    naming the file: `{what} is a directory, not a regular file; {fix}`, `{what} is larger than {limit} bytes;
+    {too_large}`, `{what} cannot be read ({reason}); {fix}` (the parts after `;` only when given)."""
+    try:
+        return read_regular_file(path, limit)
+    except NotRegularFile as problem:
+        message = f"{what} {problem}"
+        remedy = fix
+    except FileTooLarge:
+        message = f"{what} is larger than {limit} bytes"
+        remedy = too_large
+    except OSError as problem:
+        message = f"{what} cannot be read ({problem.strerror or type(problem).__name__})"
+        remedy = fix
+    raise error(f"{message}; {remedy}" if remedy else message) from None
+
+
 def make_private_dir(path: Path) -> None:
     """Create `path` and any missing parents as 0700 (Path.mkdir would give the parents the umask's mode).
 
@@ -117,12 +146,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         temp_name = _write_anonymous(dir_fd, path.name, data) or _write_named(dir_fd, path.name, data)
-        try:
+        with _removed_on_failure(temp_name, dir_fd):
             os.replace(temp_name, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name, dir_fd=dir_fd)
-            raise
         try:
             os.fsync(dir_fd)
         except OSError as error:  # some file systems cannot fsync a directory; the rename has happened
@@ -171,14 +196,22 @@ def _write_named(dir_fd: int, name: str, data: bytes) -> str:
             continue
         break
     try:
-        _fill(fd, data)
+        with _removed_on_failure(temp_name, dir_fd):
+            _fill(fd, data)
+    finally:
+        os.close(fd)
+    return temp_name
+
+
+@contextlib.contextmanager
+def _removed_on_failure(temp_name: str, dir_fd: int) -> Iterator[None]:
+    """The temp file is removed when what is done with it fails, Ctrl-C included: no debris beside the file."""
+    try:
+        yield
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name, dir_fd=dir_fd)
         raise
-    finally:
-        os.close(fd)
-    return temp_name
 
 
 def _fill(fd: int, data: bytes) -> None:

@@ -1,5 +1,5 @@
 """Images for the prompt: recognised by their first bytes, sent as OpenAI `image_url` parts holding a base64
-`data:` URL, and shown as a one-line placeholder (`[image: photo.png, 812 KB, image/png]`) instead of base64.
+`data:` URL (render.message_text shows one as a one-line placeholder instead of its base64).
 
 A part chatcli made carries its file name under the key `chatcli` (`{"chatcli": {"name": "photo.png"}}`, OWN_PART_KEY);
 conversation files and the library keep it, and the request leaves it out (Message.to_api).
@@ -11,7 +11,7 @@ import binascii
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from chatcli.core.conversation import OWN_PART_KEY, Content, Message
+from chatcli.core.conversation import OWN_PART_KEY
 from chatcli.core.errors import UsageError
 
 DETAILS = ("low", "high", "auto")
@@ -86,75 +86,3 @@ def _encode(file: BinaryIO, max_bytes: int, prefix: str) -> str | None:
             return None
         encoded += binascii.b2a_base64(chunk, newline=False)
     return encoded.decode("ascii")
-
-
-# -- showing a part -----------------------------------------------------------------------------------------
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{round(size / 1024)} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
-def describe_part(part: dict[str, Any]) -> str:
-    """A content part that is not text, in one line: `[image: photo.png, 812 KB, image/png]`."""
-    if part.get("type") != "image_url":
-        return f"[{part.get('type')!s:.40} part]"
-    image_url = part.get("image_url")
-    url = image_url.get("url") if isinstance(image_url, dict) else image_url
-    own = part.get(OWN_PART_KEY)
-    name = own.get("name") if isinstance(own, dict) else None
-    details = [str(name)] if isinstance(name, str) else []
-    if isinstance(url, str) and url.startswith("data:") and (comma := url.find(",", 0, 200)) != -1:
-        header = url[5:comma]
-        if header.endswith(";base64"):
-            length = len(url) - comma - 1
-            padding = (url[-1] == "=") + (url[-2] == "=") if length >= 2 else 0
-            details.append(human_size(length * 3 // 4 - padding))
-        details.append(header.split(";")[0] or "unknown type")
-    elif isinstance(url, str):
-        details.append(url if len(url) <= 80 else url[:79] + "…")
-    return f"[image: {', '.join(details)}]"
-
-
-def shown_content(content: Content) -> str:
-    """Content as a person reads it: text parts as they are, every other part as a one-line placeholder."""
-    if isinstance(content, str):
-        return content
-    if not content:
-        return ""
-    return "\n\n".join(
-        str(part.get("text", "")) if part.get("type") == "text" else describe_part(part) for part in content
-    )
-
-
-def shown_text(message: Message) -> str:
-    """A message as a history shows it: images as placeholders, tool calls and results one short line each."""
-    if message.role == "user":
-        return shown_content(message.content)
-    return compact_text(message)
-
-
-def compact_text(message: Message, width: int = 100) -> str:
-    """A message as a history shows it: tool calls one line each under the text, tool results shortened."""
-    if message.role == "tool":
-        return f"result: {_shorten(message.text, width)}"
-    calls = message.extra.get("tool_calls") if message.role == "assistant" else None
-    if not isinstance(calls, list):
-        return message.text
-    lines = [message.text] if message.text else []
-    for call in calls:
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict):
-            arguments = _shorten(str(function.get("arguments") or ""), width)
-            lines.append(f"calls {function.get('name')} {arguments}")
-    return "\n\n".join(lines)
-
-
-def _shorten(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    size = len(text.encode())
-    return line if len(line) <= width else f"{line[: width - 1]}… ({size} bytes)"

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
-from chatcli.core.conversation import Conversation, Message
+from chatcli.core.conversation import Content, Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.storage.files import NotRegularFile, create_private_file
 
 if TYPE_CHECKING:
     from chatcli.storage.library_rows import Hit, Summary, UsageRow
 
-BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (turns take milliseconds to record)
+BUSY_TIMEOUT = 5.0  # seconds a writer waits for another one (recording a turn is quick)
 LATEST = "latest"  # the resume reference for the most recently updated conversation (never a hex id)
 ID_BYTES = 6  # ids are 12 random hex digits; any unique prefix names a conversation
 TITLE_CHARS = 200
@@ -112,15 +112,18 @@ def url_host(base_url: str | None) -> str | None:
     return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
 
 
-def title_of(messages: Sequence[Message]) -> str:
-    """The first user message, whitespace collapsed, cut to TITLE_CHARS; an image shows as a placeholder."""
+ContentText = Callable[[Content], str]
+
+
+def title_of(messages: Sequence[Message], content_text: ContentText | None = None) -> str:
+    """The first user message, whitespace collapsed, cut to TITLE_CHARS. Content of parts reads as
+    `content_text` makes it (chatcli passes render.message_text.shown_content: an image as its placeholder),
+    else as its text parts."""
     for message in messages:
         if message.role == "user":
             text = message.content
-            if not isinstance(text, str):  # parts: storage.images describes them (loaded only for these)
-                from chatcli.storage.images import shown_content
-
-                text = shown_content(text)
+            if not isinstance(text, str):
+                text = content_text(text) if content_text is not None else message.text
             return " ".join(text.split())[:TITLE_CHARS]
     return ""
 
@@ -147,11 +150,15 @@ def _match_query(query: str) -> str:
 
 
 class Library:
-    """One connection to the library database; every method raises HistoryError with a one-line reason."""
+    """One connection to the library database; every method raises HistoryError with a one-line reason.
+    `content_text`: how a message of several parts reads in a conversation's title (see `title_of`)."""
 
-    def __init__(self, path: Path, timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path, timeout: float = BUSY_TIMEOUT, *, content_text: ContentText | None = None
+    ) -> None:
         self.path = path
         self._timeout = timeout
+        self._content_text = content_text
         try:
             create_private_file(path)
         except OSError as error:
@@ -355,8 +362,8 @@ class Library:
             ],
         )
 
-    @staticmethod
     def _update_conversation(
+        self,
         db: sqlite3.Connection,
         conversation_id: str,
         system: str | None,
@@ -369,7 +376,7 @@ class Library:
             "WHERE id = ?",
             (
                 now,
-                title_of(body),
+                title_of(body, self._content_text),
                 model,
                 system,
                 sum(message.role == "user" for message in body),

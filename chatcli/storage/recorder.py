@@ -9,7 +9,7 @@ from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import HistoryError
 from chatcli.core.session import Session
 from chatcli.core.turn import TurnResult
-from chatcli.storage.library import Library, TurnRecord, split_system
+from chatcli.storage.library import ContentText, Library, TurnRecord, split_system
 
 
 class Recorder:
@@ -27,8 +27,10 @@ class Recorder:
         records: bool = True,
         backend: str | None = None,
         host: str | None = None,
+        content_text: ContentText | None = None,
     ) -> None:
         self.path = path
+        self._content_text = content_text  # how a message of several parts reads in a title (Library)
         self.records = records
         self._warn = warn
         self._backend = backend
@@ -39,7 +41,7 @@ class Recorder:
 
     def library(self) -> Library:
         if self._library is None:
-            self._library = Library(self.path)
+            self._library = Library(self.path, content_text=self._content_text)
         return self._library
 
     def resume(self, reference: str) -> Conversation:

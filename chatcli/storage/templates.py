@@ -11,7 +11,7 @@ from typing import Any
 
 from chatcli.core.errors import UsageError
 from chatcli.core.request_options import reserved_option_problem, unsendable_option
-from chatcli.storage.files import FileTooLarge, NotRegularFile, read_regular_file
+from chatcli.storage.files import read_user_file
 
 MAX_TEMPLATE_BYTES = 256 * 1024
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -144,14 +144,7 @@ class TemplateStore:
 def _read_toml(path: Path) -> Any:
     import tomllib
 
-    try:
-        raw = read_regular_file(path, MAX_TEMPLATE_BYTES)
-    except FileTooLarge:
-        raise UsageError(f"template {path} is larger than {MAX_TEMPLATE_BYTES} bytes") from None
-    except NotRegularFile as error:
-        raise UsageError(f"template {path} {error}") from None
-    except OSError as error:
-        raise UsageError(f"template {path} cannot be read ({error.strerror})") from None
+    raw = read_user_file(path, MAX_TEMPLATE_BYTES, f"template {path}")
     try:
         return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
@@ -171,10 +164,29 @@ def parse_template(name: str, data: Any, source: str) -> Template:
             raise UsageError(f"{source}: unknown key {key!r}; known keys: {', '.join(KEYS)}")
         if key in _STRINGS and not isinstance(value, str):
             raise UsageError(f"{source}: {key} must be a string")
-    params = data.get("params", [])
+    template = Template(
+        name,
+        source,
+        data.get("description"),
+        data.get("system"),
+        data.get("prompt"),
+        _params(data.get("params", []), source),
+        _defaults(data.get("defaults", {}), source),
+        data.get("model"),
+        data.get("profile"),
+        _options(data.get("options", {}), source),
+    )
+    _check_placeholders(template, source)
+    return template
+
+
+def _params(params: Any, source: str) -> tuple[str, ...]:
     if not isinstance(params, list) or not all(isinstance(p, str) and p.isidentifier() for p in params):
         raise UsageError(f'{source}: params must be a list of parameter names, like ["language"]')
-    defaults = data.get("defaults", {})
+    return tuple(params)
+
+
+def _defaults(defaults: Any, source: str) -> dict[str, str]:
     if not isinstance(defaults, dict) or not all(
         key.isidentifier() and isinstance(value, str | int | float) and not isinstance(value, bool)
         for key, value in defaults.items()
@@ -182,7 +194,10 @@ def parse_template(name: str, data: Any, source: str) -> Template:
         raise UsageError(
             f'{source}: defaults must be a table of texts or numbers, like {{ style = "terse" }}'
         )
-    options = data.get("options", {})
+    return {key: str(value) for key, value in defaults.items()}
+
+
+def _options(options: Any, source: str) -> dict[str, Any]:
     if not isinstance(options, dict):
         raise UsageError(f"{source}: options must be a table of request-body keys")
     for key in options:
@@ -190,18 +205,10 @@ def parse_template(name: str, data: Any, source: str) -> Template:
             raise UsageError(f"{source}: {problem}")
     if (key := unsendable_option(options)) is not None:
         raise UsageError(f"{source}: option {key} must be a JSON value (a date or time is not)")
-    template = Template(
-        name,
-        source,
-        data.get("description"),
-        data.get("system"),
-        data.get("prompt"),
-        tuple(params),
-        {key: str(value) for key, value in defaults.items()},
-        data.get("model"),
-        data.get("profile"),
-        options,
-    )
+    return options
+
+
+def _check_placeholders(template: Template, source: str) -> None:
     declared = {*template.params, *template.defaults}
     for text, allowed in ((template.prompt, {INPUT, *declared}), (template.system, declared)):
         unknown = sorted(placeholders(text or "") - allowed)
@@ -210,4 +217,3 @@ def parse_template(name: str, data: Any, source: str) -> Template:
                 f"{source}: unknown placeholder {{{unknown[0]}}}; declare it in params or defaults "
                 "({input} belongs in the prompt; write {{ and }} for literal braces)"
             )
-    return template

@@ -10,12 +10,13 @@ import contextlib
 import json
 import os
 import termios
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TextIO
 
 from chatcli.core.errors import ChatError
+from chatcli.core.terminal_mode import terminal_mode
 from chatcli.tools.bounds import one_line
 
 MAX_SHOWN_LINES = 20
@@ -110,7 +111,7 @@ class Approver:
         assert self._out is not None and self._fd is not None
         self._out.write(QUESTION)
         self._out.flush()
-        with _terminal_mode(self._fd, line=False):
+        with terminal_mode(self._fd, line=False):
             with contextlib.suppress(termios.error):
                 termios.tcflush(self._fd, termios.TCIFLUSH)  # keys typed earlier never answer this question
             while True:
@@ -127,7 +128,7 @@ class Approver:
         assert self._out is not None and self._fd is not None
         self.say("new arguments, as one line of JSON (empty: keep them):", DIM)
         self.say(json.dumps(arguments, ensure_ascii=False), DIM)
-        with _terminal_mode(self._fd, line=True):
+        with terminal_mode(self._fd, line=True):
             line = _read_line(self._fd)
         if not line.strip():
             return arguments
@@ -150,23 +151,3 @@ def _read_line(fd: int) -> str:
             break
         data += piece
     return data.decode("utf-8", "replace")
-
-
-@contextlib.contextmanager
-def _terminal_mode(fd: int, *, line: bool) -> Iterator[None]:
-    """Single keys without echo (`line=False`) or an echoed line; Ctrl-C still interrupts."""
-    try:
-        saved = termios.tcgetattr(fd)
-    except termios.error:
-        yield
-        return
-    mode = [*saved[:6], list(saved[6])]
-    flags = termios.ICANON | termios.ECHO
-    mode[3] = (saved[3] | flags if line else saved[3] & ~flags) | termios.ISIG
-    mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
-    termios.tcsetattr(fd, termios.TCSANOW, mode)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(termios.error):
-            termios.tcsetattr(fd, termios.TCSANOW, saved)

@@ -26,6 +26,7 @@ from mcp import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 
+from chatcli.core.redact import redact
 from chatcli.tools.bounds import (
     MAX_SHOWN_ERROR,
     MAX_TOOL_PAGES,
@@ -36,7 +37,7 @@ from chatcli.tools.bounds import (
     shorten,
 )
 from chatcli.tools.server_log import ServerLog
-from chatcli.tools.spec import ServerSpec, redact
+from chatcli.tools.spec import ServerSpec
 from chatcli.tools.stdio import stdio_transport
 
 START_TIMEOUT = 30.0  # seconds for a server to start and list its tools

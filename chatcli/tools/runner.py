@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatcli.core.errors import ChatError
+from chatcli.core.redact import redact
 from chatcli.core.stream import ToolCall
 from chatcli.tools.approval import DIM, Approver, PendingCall
 from chatcli.tools.bounds import one_line, shorten
-from chatcli.tools.spec import SEPARATOR, ServerSpec, ToolLimits, redact
+from chatcli.tools.spec import SEPARATOR, ServerSpec, ToolLimits
 
 if TYPE_CHECKING:
     from chatcli.tools.host import McpHost, ServerState
