@@ -285,9 +285,9 @@ def new_tool_runner(
             return None
         source = resolved.sources["tools"]
         names_from = "--tools" if source.kind is SourceKind.FLAG else f"the tools setting ({source})"
-        flag_required = flag_required and source.kind is SourceKind.FLAG
+        required = flag_required and source.kind is SourceKind.FLAG
     else:
-        flag_required = False
+        required = False
         names_from = "/tools on"
     from chatcli.render.sanitize import sanitize
     from chatcli.tools.approval import Approver
@@ -308,5 +308,5 @@ def new_tool_runner(
         lambda message: report(env, message),
         env.dirs.state / "mcp.log",
         resolve_secret=lambda command, what: run_key_command(command, what=what),
-        required=flag_required,
+        required=required,
     )
