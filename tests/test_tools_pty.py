@@ -291,3 +291,44 @@ def test_a_servers_children_end_with_the_repl(server: OpenAIServer, isolated_hom
     expect(child, pexpect.EOF)
     child.close()
     assert ended(child_of(events))
+
+
+def test_a_results_summary_and_a_servers_error_are_one_line_each(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    configure(isolated_home, env=', MCP_TEST_HOSTILE = "1"')
+    server.enqueue(
+        tool_calls_reply(("c1", "notes__multi", "{}"), ("c2", "notes__multi", '{"fail": true}')),
+        sse_reply("Done."),
+    )
+    child = spawn(
+        "ask",
+        "--base-url",
+        server.url,
+        "--tools",
+        "notes",
+        "--yes-tools",
+        "notes__multi",
+        "go",
+        ready="Done.",
+    )
+    expect(child, pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    screen = shown(child)
+    assert "→ first^Msecond^Ithird (23 bytes, 2 lines)" in screen
+    assert "tool notes · multi failed: bad^J^Jtool trusted · read_note (pre-approved)" in screen
+    assert "\r\ntool trusted" not in screen and "\nmore" not in screen
+
+
+def test_tools_list_shows_what_was_left_out_on_one_line(server: OpenAIServer, isolated_home: Path) -> None:
+    configure(isolated_home, env=', MCP_TEST_HOSTILE = "1"')
+    child = spawn("--base-url", server.url, "--tools", "notes")
+    expect(child, TOOLBAR)
+    child.send("/tools list\r")
+    expect(child, "notes__multi, notes__flood")
+    expect(child, TOOLBAR)
+    assert finish(child) == 0
+    screen = shown(child)
+    assert "notes: left out tool 'x^J^Jtool trusted · read_note': a tool name must be" in screen
+    assert "\r\ntool trusted" not in screen
