@@ -332,3 +332,17 @@ def test_tools_list_shows_what_was_left_out_on_one_line(server: OpenAIServer, is
     screen = shown(child)
     assert "notes: left out tool 'x^J^Jtool trusted · read_note': a tool name must be" in screen
     assert "\r\ntool trusted" not in screen
+
+
+def test_the_repl_warns_of_a_server_that_cannot_start_and_goes_on(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    configure(isolated_home, '[mcp.missing]\ncommand = "/nonexistent/mcp-server"\n')
+    child = spawn("--base-url", server.url, "--tools", "notes,missing")
+    expect(child, TOOLBAR)
+    child.send("hello\r")
+    expect(child, "MCP server missing is not available: command not found: /nonexistent/mcp-server")
+    expect(child, "test server.")
+    expect(child, TOOLBAR)
+    assert finish(child) == 0
+    assert [tool["function"]["name"] for tool in server.bodies[0]["tools"]][:1] == ["notes__add"]
