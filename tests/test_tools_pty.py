@@ -346,3 +346,17 @@ def test_the_repl_warns_of_a_server_that_cannot_start_and_goes_on(
     expect(child, TOOLBAR)
     assert finish(child) == 0
     assert [tool["function"]["name"] for tool in server.bodies[0]["tools"]][:1] == ["notes__add"]
+
+
+def test_a_crashed_servers_children_end_at_once_while_the_repl_goes_on(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    events = configure(isolated_home, env=', MCP_TEST_CHILD = "1"')
+    server.enqueue(tool_calls_reply(("c1", "notes__crash", "{}")), sse_reply("It crashed."))
+    child = spawn("--base-url", server.url, "--tools", "notes", "--yes-tools", "notes__crash")
+    expect(child, TOOLBAR)
+    child.send("go\r")
+    expect(child, "It crashed.")
+    expect(child, TOOLBAR)
+    assert ended(child_of(events))  # the REPL still runs
+    assert finish(child) == 0
