@@ -134,7 +134,7 @@ def _answer(
     # The terminal closing mid-answer makes writes fail (EIO) and sends SIGHUP: the first stops the turn,
     # keeping the partial answer; the hang-up must not cut short saving it.
     signals.ignore = lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays)
-    tools = session.tools = wiring.new_tool_runner(env, resolved, options)
+    tools = session.tools = wiring.new_tool_runner(env, resolved, options, flag_required=True)
     started = time.monotonic()
     try:
         result = session.turn(text, first, new_display)

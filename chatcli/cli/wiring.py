@@ -260,10 +260,16 @@ def _renders_markdown(env: Environment, config: Config) -> bool:
 
 
 def new_tool_runner(
-    env: Environment, resolved: Resolved, options: ChatOptions, names: str | None = None
+    env: Environment,
+    resolved: Resolved,
+    options: ChatOptions,
+    names: str | None = None,
+    *,
+    flag_required: bool = False,
 ) -> McpToolRunner | None:
     """The runner for the MCP servers `names` (default: --tools or the `tools` setting) chooses; None when no
-    tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them."""
+    tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them. With
+    `flag_required`, servers named by --tools must start or the turn fails before anything is sent."""
     config = resolved.config
     if names is None and not config.tools and not options.yes_tools:
         return None  # the common case: nothing of the tools is loaded
@@ -279,7 +285,9 @@ def new_tool_runner(
             return None
         source = resolved.sources["tools"]
         names_from = "--tools" if source.kind is SourceKind.FLAG else f"the tools setting ({source})"
+        required = flag_required and source.kind is SourceKind.FLAG
     else:
+        required = False
         names_from = "/tools on"
     from chatcli.render.sanitize import sanitize
     from chatcli.tools.approval import Approver
@@ -300,4 +308,5 @@ def new_tool_runner(
         lambda message: report(env, message),
         env.dirs.state / "mcp.log",
         resolve_secret=lambda command, what: run_key_command(command, what=what),
+        required=required,
     )
