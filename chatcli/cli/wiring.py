@@ -75,6 +75,8 @@ def open_conversation(
 
     conversation = Conversation()
     loaded_file = None
+    if options.continue_ and options.cid is not None:
+        raise UsageError("--continue cannot be combined with --cid; choose one conversation")
     resume = options.cid if options.cid is not None else (LATEST if options.continue_ else None)
     if resume is not None:
         if options.load is not None:

@@ -1,0 +1,81 @@
+"""What the sub-commands print and refuse: aliases in `history list -m`, `-c` with `--cid`, an empty import,
+the title column at any width, and empty results said rather than silent (in-process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+from tests.inprocess import invoke
+
+
+def ask_echo(*args: str) -> None:
+    assert invoke("ask", "-b", "echo", *args).returncode == 0
+
+
+def test_history_list_model_accepts_an_alias(isolated_home: Path) -> None:
+    write_config(isolated_home, '[aliases]\nfast = "test-model"\n')
+    ask_echo("-m", "test-model", "about otters")
+    ask_echo("-m", "other-model", "about owls")
+    by_alias = invoke("history", "list", "-m", "fast", "--json")
+    assert [c["title"] for c in json.loads(by_alias.stdout)] == ["about otters"]
+    by_name = invoke("history", "list", "-m", "test-model", "--json")
+    assert [c["title"] for c in json.loads(by_name.stdout)] == ["about otters"]
+
+
+def test_continue_and_cid_together_are_refused_like_continue_and_load() -> None:
+    ask_echo("first")
+    both = invoke("ask", "-b", "echo", "-c", "--cid", "abc", "hi")
+    assert (both.returncode, both.stdout) == (2, b"")
+    assert (
+        both.stderr == b"chatcli: error: --continue cannot be combined with --cid; choose one conversation\n"
+    )
+    chat = json.loads(invoke("history", "list", "--json").stdout)
+    assert [c["turns"] for c in chat] == [1]  # nothing was sent or recorded
+
+
+@pytest.mark.parametrize(
+    "text", ["[]", '{"version": 1, "messages": []}', '[{"role": "system", "content": "terse"}]']
+)
+def test_importing_a_conversation_without_messages_is_refused(tmp_path: Path, text: str) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text(text)
+    result = invoke("history", "import", str(empty))
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert (
+        result.stderr
+        == f"chatcli: error: {empty}: the conversation has no messages; nothing imported\n".encode()
+    )
+    piped = invoke("history", "import", "-", input=text.encode())
+    assert piped.returncode == 2 and piped.stderr.startswith(
+        b"chatcli: error: stdin: the conversation has no"
+    )
+    assert json.loads(invoke("history", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("columns", [120, 80, 60, 40, 30])
+def test_history_list_keeps_the_title_at_any_width(columns: int) -> None:
+    ask_echo("-m", "a-rather-long-model-name-v2", "a title long enough to be shortened at every width here")
+    listing = invoke("history", "list", stdout_isatty=True, env={"COLUMNS": str(columns)})
+    header, row = listing.stdout.decode().splitlines()
+    assert header.startswith("id") and header.endswith("title")
+    assert len(row) <= columns
+    assert row.split("  ")[-1].startswith("a title")
+    assert row.endswith("…") == (columns < 100)
+
+
+def test_empty_lists_say_so_on_stderr_when_piped_and_json_stays_a_list() -> None:
+    listing = invoke("history", "list")
+    assert (listing.returncode, listing.stdout, listing.stderr) == (0, b"", b"chatcli: no conversations\n")
+    filtered = invoke("history", "list", "-m", "nothing-here")
+    assert filtered.stderr == b"chatcli: no conversations with model nothing-here\n"
+    on_terminal = invoke("history", "list", stdout_isatty=True)
+    assert (on_terminal.stdout, on_terminal.stderr) == (b"no conversations\n", b"")
+    as_json = invoke("history", "list", "--json")
+    assert (json.loads(as_json.stdout), as_json.stderr) == ([], b"")
+    templates = invoke("templates", "list")
+    assert templates.returncode == 0 and templates.stdout == b""
+    assert templates.stderr.startswith(b"chatcli: no templates yet; create one: chatcli templates edit NAME")
