@@ -79,3 +79,23 @@ def test_empty_lists_say_so_on_stderr_when_piped_and_json_stays_a_list() -> None
     templates = invoke("templates", "list")
     assert templates.returncode == 0 and templates.stdout == b""
     assert templates.stderr.startswith(b"chatcli: no templates yet; create one: chatcli templates edit NAME")
+
+
+def test_save_over_a_file_chatcli_did_not_write_is_a_usage_error_unless_forced(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"x": 1}\n')
+    refused = invoke("ask", "-b", "echo", "-o", str(mine), "hi")
+    assert (refused.returncode, refused.stdout) == (2, b"")
+    assert refused.stderr.endswith(b"or add --force to overwrite it; nothing was sent\n")
+    assert mine.read_text() == '{"x": 1}\n'
+    forced = invoke("ask", "-b", "echo", "-o", str(mine), "--force", "hi")
+    assert (forced.returncode, forced.stdout) == (0, b"Echo: hi\n")
+    assert [m["content"] for m in json.loads(mine.read_text())["messages"]] == ["hi", "Echo: hi"]
+
+
+def test_an_empty_prompt_with_no_stdin_says_stdin_was_not_read() -> None:
+    result = invoke("ask", "-b", "echo", "--no-stdin", input=b"hi\n")
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr == (
+        b"chatcli: error: empty prompt; --no-stdin leaves stdin unread, so write the prompt after `ask`\n"
+    )

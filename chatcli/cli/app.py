@@ -241,6 +241,14 @@ def ask(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Let -o overwrite an existing file that chatcli did not write.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
     schema: Annotated[
         str | None,
         typer.Option(
@@ -258,7 +266,7 @@ def ask(
     env = environment(context)
     options = given_options(context)
     block = "last" if extract_last else "first" if extract else None
-    extras = AskOnlyOptions(file or [], usage, as_json, block, schema, editor)
+    extras = AskOnlyOptions(file or [], usage, as_json, block, schema, editor, force)
     return run_ask(env, prompt or [], options, extras)
 
 

@@ -64,13 +64,17 @@ def conversation_defaults(resolved: Resolved) -> ConversationDefaults:
 
 
 def open_conversation(
-    resolved: Resolved, options: ChatOptions, recorder: Recorder, stdin: BinaryIO | None = None
+    resolved: Resolved,
+    options: ChatOptions,
+    recorder: Recorder,
+    stdin: BinaryIO | None = None,
+    overwrite: bool = False,
 ) -> StartingConversation:
     """The starting conversation (loaded, resumed from the library or new), the file it came from and the
     file --save names. Its model and system prompt follow `conversation_defaults` (the rule /load follows too).
 
     Saving to the file we loaded continues it; saving over any other existing file is refused up front,
-    before a request is spent."""
+    before a request is spent, unless `overwrite` (`ask --force`)."""
     from chatcli.storage.conversation_file import ConversationFile
 
     conversation = Conversation()
@@ -95,8 +99,19 @@ def open_conversation(
         )
         save_file = loaded_file if same_file else ConversationFile(options.save)
         assert save_file is not None
-        save_file.check_writable()
+        _check_writable(save_file, overwrite)
     return StartingConversation(conversation, loaded_file, save_file)
+
+
+def _check_writable(save_file: ConversationFile, overwrite: bool) -> None:
+    from chatcli.storage.conversation_file import NotOurFileError
+
+    try:
+        save_file.check_writable()
+    except NotOurFileError:
+        if not overwrite:
+            raise
+        save_file.claim()
 
 
 def read_conversation_from_stdin(stdin: BinaryIO | None) -> Conversation:
