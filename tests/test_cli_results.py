@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import write_config
 from tests.inprocess import invoke
+from tests.openai_server import OpenAIServer, sse_reply
 
 
 def ask_echo(*args: str) -> None:
@@ -99,3 +100,15 @@ def test_an_empty_prompt_with_no_stdin_says_stdin_was_not_read() -> None:
     assert result.stderr == (
         b"chatcli: error: empty prompt; --no-stdin leaves stdin unread, so write the prompt after `ask`\n"
     )
+
+
+@pytest.mark.parametrize("on_terminal", [True, False])
+def test_a_slow_api_key_cmd_shows_a_spinner_on_a_terminal_only(
+    isolated_home: Path, server: OpenAIServer, on_terminal: bool
+) -> None:
+    write_config(isolated_home, f'base_url = "{server.url}"\napi_key_cmd = "sh -c \'sleep 0.4; echo k\'"\n')
+    server.enqueue(sse_reply("fine"))
+    result = invoke("ask", "--plain", "hi", stderr_isatty=on_terminal, env={"TERM": "xterm"})
+    assert (result.returncode, result.stdout) == (0, b"fine\n")
+    assert (b"running api_key_cmd\xe2\x80\xa6 0.3s" in result.stderr) is on_terminal
+    assert {k.lower(): v for k, v in server.requests[0].headers.items()}["authorization"] == "Bearer k"

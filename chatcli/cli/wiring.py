@@ -211,7 +211,8 @@ def _settings_with_key(env: Environment, resolved: Resolved) -> BackendSettings:
     from chatcli.cli.key_command import resolve_api_key
 
     config = resolved.config
-    api_key = resolve_api_key(config) if config.resolved_backend() is BackendName.OPENAI else None
+    spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
+    api_key = resolve_api_key(config, spinner_to) if config.resolved_backend() is BackendName.OPENAI else None
     return backend_settings(env, resolved, api_key)
 
 
