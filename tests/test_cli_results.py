@@ -112,3 +112,9 @@ def test_a_slow_api_key_cmd_shows_a_spinner_on_a_terminal_only(
     assert (result.returncode, result.stdout) == (0, b"fine\n")
     assert (b"running api_key_cmd\xe2\x80\xa6 0.3s" in result.stderr) is on_terminal
     assert {k.lower(): v for k, v in server.requests[0].headers.items()}["authorization"] == "Bearer k"
+
+
+def test_config_show_keeps_a_gap_after_a_long_value() -> None:
+    shown = invoke("config", "show").stdout.decode().splitlines()
+    proxy = next(line for line in shown if line.startswith("proxy "))
+    assert proxy.endswith("NO_PROXY)  default")

@@ -202,8 +202,8 @@ def describe(resolved: Resolved) -> str:
         lines.append(f"profile: {_quote(resolved.profile)} (from {resolved.profile_source})")
     rows = [_row(resolved, name, source) for name, source in resolved.sources.items()]
     width = max(len(name) for name, _, _ in rows) + 2
-    value_width = min(max(len(value) for _, value, _ in rows), 40) + 2
-    lines += [f"{name:<{width}}{value:<{value_width}}{origin}".rstrip() for name, value, origin in rows]
+    value_width = min(max(len(value) for _, value, _ in rows), 40)  # a longer value still leaves a gap
+    lines += [f"{name:<{width}}{value:<{value_width}}  {origin}".rstrip() for name, value, origin in rows]
     for key, value in resolved.config.options.items():
         lines.append(f"option {_quote(key)} = {_json(value)}  {resolved.option_sources[key]}")
     for alias, target in resolved.config.aliases.items():
