@@ -467,7 +467,7 @@ def test_a_flooding_answer_over_http_is_refused_while_it_is_read(
     configure(
         isolated_home, f'[mcp.web]\nurl = "{url}"\nheaders = {{ Authorization = "Bearer {HEADER_SECRET}" }}\n'
     )
-    server.enqueue(tool_calls_reply(("c1", "web__flood", '{"blocks": 200000}')), sse_reply("flooded"))
+    server.enqueue(tool_calls_reply(("c1", "web__flood", '{"blocks": 30000}')), sse_reply("flooded"))
     done = measure_chatcli(
         "ask", "--base-url", server.url, "--tools", "web", "--yes-tools", "web__flood", "go"
     )

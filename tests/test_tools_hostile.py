@@ -57,7 +57,7 @@ def test_tool_lists_are_cut_to_128_tools_and_64_kib_definitions_with_a_line_each
     command = f"command = {json.dumps(sys.executable)}\nargs = [{json.dumps(str(MCP_SERVER))}]\n"
     configure(
         isolated_home,
-        f'[mcp.many]\n{command}env = {{ MCP_TEST_TOOLS = "10003" }}\n'
+        f'[mcp.many]\n{command}env = {{ MCP_TEST_TOOLS = "1003" }}\n'
         f'[mcp.big]\n{command}env = {{ MCP_TEST_BIG_DESCRIPTION = "{3 * 1024 * 1024}" }}\n',
     )
     done = measure_chatcli("mcp", "list")
@@ -65,7 +65,7 @@ def test_tool_lists_are_cut_to_128_tools_and_64_kib_definitions_with_a_line_each
     assert done.peak_mib < MEMORY_PROMISE_MIB
     listing = run_chatcli("mcp", "list").stdout.decode().splitlines()
     assert "many (stdio): 128 tools" in listing
-    assert "many: left out 9880 tools after the first 128 (at most 128 per server)" in listing
+    assert "many: left out 880 tools after the first 128 (at most 128 per server)" in listing
     assert "big (stdio): 5 tools" in listing
     [big] = [line for line in listing if line.startswith("big: left out")]
     assert big.startswith("big: left out tool big: its definition has 3145") and big.endswith(
@@ -78,11 +78,11 @@ def test_tool_lists_are_cut_to_128_tools_and_64_kib_definitions_with_a_line_each
     ("arguments", "result"),
     [
         (
-            {"blocks": 1_000_000},
+            {"blocks": 300_000},  # about 8 MB
             "error: server notes stopped: it sent a message of more than 4194304 bytes, the most chatcli reads",
         ),
         (
-            {"text": 100 * 1024 * 1024},
+            {"text": 12 * 1024 * 1024},
             "error: server notes stopped: it sent a message of more than 4194304 bytes, the most chatcli reads",
         ),
         (
