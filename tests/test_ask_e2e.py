@@ -150,7 +150,7 @@ def test_saving_over_a_file_that_was_not_loaded_is_refused_before_any_request(
     other = tmp_path / "other.json"
     other.write_text('{"precious": true}')
     result = invoke("ask", "--base-url", server.url, "-o", str(other), "hi")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error: nothing was sent, and --force would overwrite it
     assert other.read_text() == '{"precious": true}'
     assert server.requests == []
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +62,25 @@ def test_edit_without_an_editor_says_how_to_set_one() -> None:
     result = run_chatcli("config", "edit", env={"VISUAL": "", "EDITOR": ""})
     assert result.returncode == 2
     assert result.stderr == b"chatcli: error: no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)\n"
+
+
+def test_edit_on_a_terminal_reopens_a_file_that_does_not_pass_and_says_when_it_does(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    editor = tmp_path / "editor.sh"  # first run: a mistake; second run: fixed
+    editor.write_text(
+        '#!/bin/sh\nif [ -e "$0.ran" ]; then echo "temperature = 0.5" > "$1"; '
+        'else touch "$0.ran"; echo \'temperature = "hot"\' >> "$1"; fi\n'
+    )
+    editor.chmod(0o700)
+    result = invoke("config", "edit", input=b"y\n", stdin_isatty=True, env={"VISUAL": str(editor)})
+    path = config_file(isolated_home)
+    assert result.returncode == 0
+    assert f"chatcli: error: config file {path}: temperature must be a number".encode() in result.stderr
+    assert b"open it again to fix it? [Y/n]" in result.stderr
+    assert result.stdout.endswith(b"saved; checks passed\n")
+    assert path.read_text() == "temperature = 0.5\n"
+    declined = invoke(
+        "config", "edit", input=b"n\n", stdin_isatty=True, env={"VISUAL": "sh -c 'echo x >> $0'"}
+    )
+    assert declined.returncode == 2 and b"saved" not in declined.stdout

@@ -159,7 +159,7 @@ def test_saving_over_an_unloaded_bad_file_is_refused_before_the_request(
     path = tmp_path / "chat.json"
     path.write_bytes(b"\xef\xbb\xbfnot ours")
     result = invoke("ask", "--base-url", server.url, "-o", str(path), "hi")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error: nothing was sent, and --force would overwrite it
     assert "not the loaded conversation" in one_line_error(result)
     assert path.read_bytes() == b"\xef\xbb\xbfnot ours"
     assert server.requests == []

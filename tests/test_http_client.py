@@ -134,6 +134,19 @@ def test_http_proxy_from_the_environment_carries_the_request(server: OpenAIServe
     assert server.requests[0].path == "http://api.example.invalid/v1/chat/completions"
 
 
+def test_a_proxy_that_refuses_the_connection_is_named_as_the_proxy() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    proxy = f"http://user:secret@127.0.0.1:{free_port}"
+    result = ask("http://api.example.invalid/v1", "hi", env={"HTTP_PROXY": proxy})
+    assert result.returncode == 1
+    assert one_line_error(result) == (
+        f"cannot connect to the proxy http://127.0.0.1:{free_port} (connection refused) on the way to "
+        "http://api.example.invalid/v1; check the proxy setting or HTTPS_PROXY / HTTP_PROXY"
+    )
+
+
 def test_no_proxy_sends_directly(server: OpenAIServer) -> None:
     proxy = server.url.removesuffix("/v1")
     env = {"http_proxy": proxy, "NO_PROXY": "localhost,.example.invalid"}

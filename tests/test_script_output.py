@@ -111,6 +111,28 @@ def test_a_server_that_rejects_response_format_gets_one_line(server: OpenAIServe
     )
 
 
+def test_a_server_error_naming_response_format_is_a_rejection_not_retried(server: OpenAIServer) -> None:
+    """llama-cpp-python answers a response_format it does not support with a 500 that names it."""
+    message = "Error: response_format of type json_schema is not supported by this server"
+    server.enqueue(json_reply(500, {"error": {"message": message, "type": "internal_server_error"}}))
+    result = invoke("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "hi")
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        f"chatcli: error: {server.url} does not accept the request option 'response_format' (500: {message}); "
+        "remove it (-O, [options], /set, or --schema for response_format)\n"
+    )
+    assert len(server.requests) == 1  # no "waiting 1s (server error 500)…" and no second try
+
+
+def test_a_server_error_naming_nothing_sent_is_still_retried(server: OpenAIServer) -> None:
+    server.enqueue(
+        json_reply(500, {"error": {"message": "the GPU fell over"}}),
+        sse_reply('{"city": "Oslo", "people": 3}'),
+    )
+    result = invoke("ask", "--base-url", server.url, "--schema", json.dumps(SCHEMA), "hi")
+    assert len(server.requests) == 2 and "waiting 1s (server error 500)" in result.stderr.decode()
+
+
 def test_output_shapes_cannot_be_combined(server: OpenAIServer) -> None:
     result = invoke("ask", "--base-url", server.url, "-x", "--json", "hi")
     assert result.returncode == 2

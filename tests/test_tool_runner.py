@@ -1,7 +1,10 @@
 """The MCP side's pure parts, in-process: names offered to the model, results as text and capped, secrets,
-approval without a terminal, argument display, schema summaries."""
+approval without a terminal, argument display, schema summaries, the checks of what a server sends, the bounded
+log."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from mcp.types import CallToolResult, ImageContent, TextContent
@@ -81,3 +84,45 @@ def test_schema_summaries_mark_optional_arguments() -> None:
     }
     assert schema_summary(schema) == "a: integer, b?: string|null, c?: any"
     assert schema_summary({}) == ""
+
+
+def test_server_text_is_made_one_line_and_tool_definitions_are_checked() -> None:
+    from chatcli.tools.bounds import check_tools, first_tools, one_line, too_many_blocks
+
+    assert sanitize(one_line("a\r\n\tb\x1b")) == "a^M^J^Ib^["
+    kept, notes = check_tools(
+        [
+            {"name": "ok-name_1", "description": "", "inputSchema": {}},
+            {"name": "x\ntool trusted", "description": "", "inputSchema": {}},
+            {"name": "a" * 65, "description": "", "inputSchema": {}},
+            {"name": "big", "description": "d" * 70_000, "inputSchema": {}},
+        ]
+    )
+    assert [tool["name"] for tool in kept] == ["ok-name_1"]
+    assert notes[0] == "left out tool 'x^Jtool trusted': a tool name must be [A-Za-z0-9_-]{1,64}"
+    assert notes[1].startswith("left out tool 'aaaa") and notes[2].startswith(
+        "left out tool big: its definition"
+    )
+    listing = {"id": 1, "result": {"tools": [{"name": f"t{n}"} for n in range(130)]}}
+    assert first_tools(listing) == "left out 2 tools after the first 128 (at most 128 per server)"
+    assert len(listing["result"]["tools"]) == 128
+    result = {"id": 2, "result": {"content": [{}] * 1001}}
+    assert too_many_blocks(result) == "the result has 1001 content blocks; chatcli reads at most 1000"
+    assert too_many_blocks({"id": 3, "result": {"content": [{}] * 1000}}) is None
+
+
+def test_the_server_log_keeps_a_bounded_part_of_each_servers_stderr(tmp_path: Path) -> None:
+    from chatcli.tools.server_log import SERVER_BYTES, ServerLog
+
+    log = ServerLog(tmp_path / "mcp.log")
+    log.stderr("a", b"x" * (SERVER_BYTES - 1))
+    log.stderr("a", b"yz" * 10)
+    log.stderr("b", b"from b\n")
+    log.write("a line of chatcli's\n")
+    log.close()
+    text = (tmp_path / "mcp.log").read_text()
+    assert text.count("x") == SERVER_BYTES - 1 and "yz" not in text and "y" in text
+    assert "from b\n" in text and "a line of chatcli's\n" in text
+    assert f"[chatcli: a's stderr beyond {SERVER_BYTES} bytes this run is dropped]" in text
+    assert text.endswith("\n[chatcli: 19 bytes of a's stderr were dropped]\n")
+    assert oct((tmp_path / "mcp.log").stat().st_mode & 0o777) == "0o600"

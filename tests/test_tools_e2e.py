@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import run_chatcli
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
+from tests.rss import measure_chatcli
 from tests.test_imports import heavy_modules_loaded
 
 pytestmark = pytest.mark.e2e
@@ -214,9 +215,11 @@ def test_secrets_in_env_and_headers_never_appear_in_output_logs_or_files(
         f'[mcp.web]\nurl = "http://127.0.0.1:9/mcp"\nheaders = {{ Authorization = "Bearer {HEADER_SECRET}" }}\n',
         env=f', SECRET = "{ENV_SECRET}", TOKEN_cmd = "echo token-from-a-command"',
     )
+    config = isolated_home / ".config" / "chatcli" / "config.toml"
+    config.write_text('tools = "notes,web"\n' + config.read_text())  # a setting: a failed server is a warning
     server.enqueue(tool_calls_reply(("c1", "notes__add", '{"a": 1, "b": 2}')), sse_reply("3"))
     saved = tmp_path / "chat.json"
-    done = ask(server, "--tools", "notes,web", "--yes-tools", "notes__add", "-o", str(saved), "go")
+    done = ask(server, "--yes-tools", "notes__add", "-o", str(saved), "go")
     assert done.returncode == 0, done.stderr
     assert b"MCP server web is not available" in done.stderr
     listing = run_chatcli("mcp", "list")
@@ -400,13 +403,16 @@ def test_a_profile_tools_setting_enables_them(server: OpenAIServer, isolated_hom
 
 
 @pytest.fixture
-def http_mcp_server(isolated_home: Path) -> Iterator[tuple[str, Path]]:
-    """The test MCP server on streamable HTTP, wanting `Authorization: Bearer HEADER_SECRET`; its URL and log."""
+def http_mcp_server(isolated_home: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
+    """The test MCP server on streamable HTTP, wanting `Authorization: Bearer HEADER_SECRET`; its URL and log.
+    Marked `json_response`, it answers in JSON bodies."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     events = isolated_home / "http-events.log"
     env = {**os.environ, "MCP_TEST_LOG": str(events), "EXPECT_AUTH": f"Bearer {HEADER_SECRET}"}
+    if request.node.get_closest_marker("json_response"):
+        env["MCP_TEST_JSON_RESPONSE"] = "1"
     process = subprocess.Popen(
         [sys.executable, str(MCP_SERVER), "--http", str(port)], env=env, stderr=subprocess.DEVNULL
     )
@@ -432,8 +438,10 @@ def test_a_streamable_http_server_gets_its_headers_and_its_tools_run(
         f'[mcp.web]\nurl = "{url}"\nheaders = {{ Authorization_cmd = "echo Bearer {HEADER_SECRET}" }}\n'
         f'[mcp.wrong]\nurl = "{url}"\nheaders = {{ Authorization = "Bearer {ENV_SECRET}" }}\n',
     )
+    config = isolated_home / ".config" / "chatcli" / "config.toml"
+    config.write_text('tools = "web,wrong"\n' + config.read_text())  # a setting: a failed server is a warning
     server.enqueue(tool_calls_reply(("c1", "web__add", '{"a": 40, "b": 2}')), sse_reply("42"))
-    done = ask(server, "--tools", "web,wrong", "--yes-tools", "web__add", "go")
+    done = ask(server, "--yes-tools", "web__add", "go")
     assert done.returncode == 0, done.stderr
     assert tool_messages(server.bodies[1]) == [{"role": "tool", "tool_call_id": "c1", "content": "42"}]
     assert "add 40 2" in events_of(events) and "unauthorized" in events_of(events)
@@ -449,3 +457,26 @@ def test_mcp_is_imported_only_when_a_turn_offers_tools(isolated_home: Path) -> N
     with_tools, done = heavy_modules_loaded("ask", "-b", "echo", "--tools", "notes", stdin=b"hi\n")
     assert done.returncode == 0 and done.stdout == b"Echo: hi\n"
     assert "mcp" in with_tools
+
+
+@pytest.mark.json_response
+def test_a_flooding_answer_over_http_is_refused_while_it_is_read(
+    server: OpenAIServer, isolated_home: Path, http_mcp_server: tuple[str, Path]
+) -> None:
+    url, _ = http_mcp_server
+    configure(
+        isolated_home, f'[mcp.web]\nurl = "{url}"\nheaders = {{ Authorization = "Bearer {HEADER_SECRET}" }}\n'
+    )
+    server.enqueue(tool_calls_reply(("c1", "web__flood", '{"blocks": 30000}')), sse_reply("flooded"))
+    done = measure_chatcli(
+        "ask", "--base-url", server.url, "--tools", "web", "--yes-tools", "web__flood", "go"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.peak_mib < 150  # README's memory promise
+    why = (
+        "Failed to parse JSON response: sent a response of more than 20000 JSON objects and arrays, the most"
+    )
+    assert [message["content"] for message in tool_messages(server.bodies[1])] == [
+        f"error: {why} chatcli reads"
+    ]  # the SDK's words, then chatcli's
+    assert done.stderr.decode().splitlines() == [f"chatcli: tool web · flood failed: {why} chatcli reads"]

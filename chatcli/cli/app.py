@@ -30,10 +30,15 @@ from chatcli.cli.options import (
     ServerCommand,
     TakesSharedOptions,
     expand_user,
+    first_argument,
     given_options,
 )
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
+
+
+def split_at(args: list[str], index: int) -> tuple[list[str], list[str]]:
+    return args[:index], args[index:]
 
 
 def _examples(*examples: tuple[str, str]) -> str:
@@ -66,11 +71,45 @@ class ChatGroup(TakesSharedOptions, HelpGroup):
         self.add_command(group, cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            if ctx.resilient_parsing or not self.meant_a_command(ctx, args):
+                return "ask", self.get_command(ctx, "ask"), args
+            from chatcli.cli.typo import meant_command
+
+            args = [meant_command(args[0], self.list_commands(ctx)) or args[0], *args[1:]]
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
             self.add_lazy_command(args[0])
-        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
-            return "ask", self.get_command(ctx, "ask"), args
         return super().resolve_command(ctx, args)
+
+    def meant_a_command(self, ctx: Any, words: list[str]) -> bool:
+        """Whether the user, asked (on a terminal), meant the sub-command that the first of `words` is one typo
+        away from rather than the prompt; no sub-command that close: the prompt."""
+        if len(words[0]) < 4 or not words[0].isalpha():  # no typo of a sub-command: typo.py is not loaded
+            return False
+        from chatcli.cli.typo import meant_command, send_or_run
+
+        command = meant_command(words[0], self.list_commands(ctx))
+        return command is not None and send_or_run(environment(ctx), words, command)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self.spelled_out(ctx, args))
+
+    def spelled_out(self, ctx: Any, args: list[str]) -> list[str]:
+        """The command line with what it means made explicit: `help [COMMAND…]` as `[COMMAND…] --help`,
+        `version` as `--version`, and `ask` before options that only `ask` takes (`chatcli -u hi`)."""
+        options, words = split_at(args, first_argument(args, self.get_params(ctx)))
+        if words == ["version"]:
+            return [*options, "--version"]
+        if words[:1] == ["help"] and all(self.get_command(ctx, word) for word in words[1:2]):
+            return [*options, *words[1:], "--help"]
+        ask_params = self.get_command(ctx, "ask").get_params(ctx)
+        own = {flag for param in self.get_params(ctx) for flag in (*param.opts, *param.secondary_opts)}
+        ask_only = {flag for param in ask_params for flag in (*param.opts, *param.secondary_opts)} - own
+        options, words = split_at(args, first_argument(args, ask_params))
+        asks = any(option.split("=", 1)[0] in ask_only for option in options) and (
+            not words or self.get_command(ctx, words[0]) is None
+        )
+        return ["ask", *args] if asks else args
 
 
 app = typer.Typer(
@@ -202,6 +241,14 @@ def ask(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Let -o overwrite an existing file that chatcli did not write.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
     schema: Annotated[
         str | None,
         typer.Option(
@@ -219,7 +266,7 @@ def ask(
     env = environment(context)
     options = given_options(context)
     block = "last" if extract_last else "first" if extract else None
-    extras = AskOnlyOptions(file or [], usage, as_json, block, schema, editor)
+    extras = AskOnlyOptions(file or [], usage, as_json, block, schema, editor, force)
     return run_ask(env, prompt or [], options, extras)
 
 

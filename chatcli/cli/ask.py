@@ -21,6 +21,7 @@ from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
 if TYPE_CHECKING:
+    from chatcli.cli import wiring
     from chatcli.cli.settings import Config
     from chatcli.cli.settings_resolution import Resolved
     from chatcli.storage.recorder import Recorder
@@ -41,6 +42,7 @@ class AskOnlyOptions:
     extract: str | None = None  # "first" or "last": print only that fenced code block of the answer
     schema: str | None = None  # a JSON schema (file or JSON text) the answer must follow
     editor: bool = False
+    force: bool = False  # -o may overwrite a file chatcli did not write
 
     def check(self) -> None:
         shapes = [
@@ -119,7 +121,7 @@ def _answer(
     assert env.stdout is not None  # _ask refused a closed stdout
 
     config = resolved.config
-    opened = wiring.open_conversation(resolved, options, recorder, None if env.stdin_isatty else env.stdin)
+    opened = _open_conversation(env, resolved, options, recorder, extras.force)
     session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, resolved))
     from chatcli.storage.conversation_file import Autosave
 
@@ -134,7 +136,7 @@ def _answer(
     # The terminal closing mid-answer makes writes fail (EIO) and sends SIGHUP: the first stops the turn,
     # keeping the partial answer; the hang-up must not cut short saving it.
     signals.ignore = lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays)
-    tools = session.tools = wiring.new_tool_runner(env, resolved, options)
+    tools = session.tools = wiring.new_tool_runner(env, resolved, options, flag_required=True)
     started = time.monotonic()
     try:
         result = session.turn(text, first, new_display)
@@ -168,6 +170,22 @@ def _answer(
     return ExitStatus.OK
 
 
+def _open_conversation(
+    env: Environment, resolved: Resolved, options: ChatOptions, recorder: Recorder, force: bool
+) -> wiring.StartingConversation:
+    """The conversation to answer in; -o over a file chatcli did not write is a usage error (nothing was sent)
+    unless --force."""
+    from chatcli.cli import wiring
+    from chatcli.storage.conversation_file import NotOurFileError
+
+    try:
+        return wiring.open_conversation(
+            resolved, options, recorder, None if env.stdin_isatty else env.stdin, overwrite=force
+        )
+    except NotOurFileError as error:
+        raise UsageError(f"{error}, or add --force to overwrite it; nothing was sent") from None
+
+
 def _template(env: Environment, options: ChatOptions) -> Template | None:
     """The template -T names, or None; -P without -T is an error."""
     if options.template is not None:
@@ -193,6 +211,8 @@ def _prompt(
     nothing_given = not words and not extras.files and not extras.editor and template is None
     if nothing_given and env.stdin is not None and env.stdin_isatty and not options.no_stdin:
         raise UsageError("no prompt given; write one after `ask`, or pipe text on stdin")
+    if options.no_stdin and not " ".join(words).strip() and not (extras.files or extras.editor or template):
+        raise UsageError("empty prompt; --no-stdin leaves stdin unread, so write the prompt after `ask`")
     if extras.editor:
         words, stdin_text = compose_in_editor(env, words, stdin_text)
     marker = not env.stdin_isatty

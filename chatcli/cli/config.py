@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import typer
 
 from chatcli.cli.context import echo, environment
-from chatcli.cli.exit_status import with_exit_status
+from chatcli.cli.exit_status import ExitStatus, report, with_exit_status
 from chatcli.cli.help_format import HelpCommand
 from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import TakesSharedOptions, given_options
@@ -155,27 +155,43 @@ def write_starter_config(path: Path) -> None:
 @config_app.command("edit", cls=HelpCommand)
 @with_exit_status
 def edit_command(context: typer.Context) -> int:
-    """Open the config file in $VISUAL or $EDITOR (a starter file first if there is none), then check it."""
+    """Open the config file in $VISUAL or $EDITOR (a starter file first if there is none), then check it; on a
+    terminal a file that does not pass is offered to the editor again."""
     env = environment(context)
-    import shlex
-    import subprocess
-
     editor = env.environ.get("VISUAL") or env.environ.get("EDITOR")
     if not editor or not editor.strip():
         raise UsageError("no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)")
     path = env.dirs.config_file
     if not path.exists():
         write_starter_config(path)
+    from chatcli.cli.config_file import read_config_file
+
+    while True:
+        _edit(editor, path)
+        try:
+            read_config_file(path)  # a mistake is reported now, naming the file and the key
+        except UsageError as error:
+            if not env.stdin_isatty:
+                raise
+            report(env, f"error: {error}")
+            if not typer.confirm("open it again to fix it?", default=True, err=True):
+                return ExitStatus.USAGE
+            continue
+        echo(env, "saved; checks passed")
+        return 0
+
+
+def _edit(editor: str, path: Path) -> None:
+    """Run the editor on `path` and wait for it."""
+    import shlex
+    import subprocess
+
     try:
         done = subprocess.run([*shlex.split(editor), str(path)], check=False)
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot start the editor {editor!r} ({error}); check VISUAL or EDITOR") from None
     if done.returncode != 0:
         raise ChatError(f"the editor {editor!r} exited with status {done.returncode}")
-    from chatcli.cli.config_file import read_config_file
-
-    read_config_file(path)  # a mistake is reported now, naming the file and the key
-    return 0
 
 
 def describe(resolved: Resolved) -> str:
@@ -186,8 +202,8 @@ def describe(resolved: Resolved) -> str:
         lines.append(f"profile: {_quote(resolved.profile)} (from {resolved.profile_source})")
     rows = [_row(resolved, name, source) for name, source in resolved.sources.items()]
     width = max(len(name) for name, _, _ in rows) + 2
-    value_width = min(max(len(value) for _, value, _ in rows), 40) + 2
-    lines += [f"{name:<{width}}{value:<{value_width}}{origin}".rstrip() for name, value, origin in rows]
+    value_width = min(max(len(value) for _, value, _ in rows), 40)  # a longer value still leaves a gap
+    lines += [f"{name:<{width}}{value:<{value_width}}  {origin}".rstrip() for name, value, origin in rows]
     for key, value in resolved.config.options.items():
         lines.append(f"option {_quote(key)} = {_json(value)}  {resolved.option_sources[key]}")
     for alias, target in resolved.config.aliases.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
@@ -16,7 +17,7 @@ from chatcli.cli.help_format import HelpCommand
 from chatcli.cli.lazy_commands import sub_command_app
 from chatcli.cli.options import STDIO, expand_user
 from chatcli.core.environment import Environment
-from chatcli.core.errors import HistoryError
+from chatcli.core.errors import HistoryError, UsageError
 from chatcli.render.sanitize import sanitize, sanitize_title
 from chatcli.render.wording import plural
 
@@ -65,34 +66,95 @@ def list_command(
     context: typer.Context,
     limit: LimitOption = 20,
     model: Annotated[
-        str | None, typer.Option("-m", "--model", help="Only conversations with this model.", metavar="NAME")
+        str | None,
+        typer.Option("-m", "--model", help="Only conversations with this model (or alias).", metavar="NAME"),
     ] = None,
     as_json: JsonFlag = False,
 ) -> int:
     """List conversations, most recently active first: id, date, model, turns, title."""
 
     env = environment(context)
+    model = _model_named(env, model)
     with _open(env) as library:
         summaries = library.summaries(limit, model)
     if as_json:
         echo(env, _json(env, [summary.to_json() for summary in summaries]))
         return 0
-    terminal = env.stdout_isatty
-    width = env.terminal_size().columns if terminal else 0
-    if terminal:
-        echo(
-            env,
-            f"{'id':<12}  {'date':<16}  {'model':<20}  {'turns':>5}  title"
-            if summaries
-            else "no conversations",
-        )
+    if not summaries:  # never a silent empty list: on stderr when piped, so stdout stays an empty list
+        nothing = "no conversations" + (f" with model {sanitize(model)}" if model is not None else "")
+        if env.stdout_isatty:
+            echo(env, nothing)
+        else:
+            report(env, nothing)
+        return 0
+    width = env.terminal_size().columns if env.stdout_isatty else 0
+    layout = ListLayout.for_width(width)
+    if env.stdout_isatty:
+        echo(env, layout.row("id", "date", "model", "turns", "title", width))
     for summary in summaries:
-        line = (
-            f"{summary.id:<12}  {_local_time(summary.updated_at)}  {sanitize(summary.model or '-'):<20}  "
-            f"{summary.turns:>5}  {sanitize_title(summary.title)}"
+        row = layout.row(
+            summary.id,
+            _local_time(summary.updated_at),
+            sanitize(summary.model or "-"),
+            str(summary.turns),
+            sanitize_title(summary.title),
+            width,
         )
-        echo(env, line[:width] if width else line)
+        echo(env, row)
     return 0
+
+
+def _model_named(env: Environment, name: str | None) -> str | None:
+    """The model `-m NAME` means: the model an alias of the config file's [aliases] stands for, else NAME."""
+    if name is None:
+        return None
+    from chatcli.cli.config_file import read_config_file
+
+    aliases: dict[str, str] = read_config_file(env.dirs.config_file)[0].get("aliases", {})
+    return aliases.get(name, name)
+
+
+_ID_WIDTH, _DATE_WIDTH, _TURNS_WIDTH = 12, 16, 5
+_TITLE_AT_LEAST = 16  # the columns `history list` keeps for the title before it narrows the others
+
+
+@dataclass(frozen=True, slots=True)
+class ListLayout:
+    """The columns of `history list`: on a narrow terminal the model column narrows, then the date goes,
+    then the model, so the title always shows (shortened, with …)."""
+
+    date: bool = True
+    model_width: int = 20
+
+    @classmethod
+    def for_width(cls, width: int) -> ListLayout:
+        """The widest layout that leaves the title _TITLE_AT_LEAST columns at `width` (0: no limit)."""
+        for layout in (cls(True, 20), cls(True, 12), cls(False, 12), cls(False, 8)):
+            if not width or width - layout.fixed_width() >= _TITLE_AT_LEAST:
+                return layout
+        return cls(False, 0)
+
+    def fixed_width(self) -> int:
+        """The columns left of the title, with their gaps."""
+        date = _DATE_WIDTH + 2 if self.date else 0
+        model = self.model_width + 2 if self.model_width else 0
+        return _ID_WIDTH + 2 + date + model + _TURNS_WIDTH + 2
+
+    def row(self, cid: str, date: str, model: str, turns: str, title: str, width: int) -> str:
+        """One line; at `width` (0: no limit) the title is shortened to fit."""
+        cells = [f"{cid:<{_ID_WIDTH}}"]
+        cells += [f"{date:<{_DATE_WIDTH}}"] if self.date else []
+        cells += [f"{_shortened(model, self.model_width):<{self.model_width}}"] if self.model_width else []
+        cells.append(f"{turns:>{_TURNS_WIDTH}}")
+        line = "  ".join(cells) + "  "
+        return line + (_shortened(title, width - len(line)) if width else title)
+
+
+def _shortened(text: str, width: int) -> str:
+    """`text` cut to `width` characters, the last one … when it was cut."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…" if width > 1 else text[: max(width, 0)]
 
 
 @history_app.command("show", cls=HelpCommand)
@@ -264,6 +326,10 @@ def import_command(
         conversation = read_conversation_from_stdin(None if env.stdin_isatty else env.stdin)
     else:
         conversation = ConversationFile(file).load()
+    if not any(message.role in ("user", "assistant") for message in conversation.messages):
+        raise UsageError(
+            f"{'stdin' if file == STDIO else file}: the conversation has no messages; nothing imported"
+        )
     with _open(env) as library:
         echo(env, library.add_conversation(conversation))
     return 0
@@ -284,8 +350,6 @@ def rm_command(
     """Delete conversations from the library (asks first on a terminal)."""
 
     env = environment(context)
-    from chatcli.core.errors import UsageError
-
     with _open(env) as library:
         summaries = [library.summary(library.resolve(reference)) for reference in conversation_ids]
         if not yes:

@@ -42,11 +42,32 @@ def list_command(context: typer.Context) -> int:
                 continue
             echo(env, sanitize(f"{state.spec.name} ({state.spec.transport}): {len(state.tools)} tools"))
             for tool in state.tools:
-                description = " ".join(tool.description.split())
-                echo(env, sanitize(f"  {tool.name}({schema_summary(tool.input_schema)})  {description}"))
+                echo(
+                    env,
+                    shown_line(
+                        f"  {tool.name}({schema_summary(tool.input_schema)})  {shown(tool.description)}"
+                    ),
+                )
+            for note in state.refusals.notes:
+                echo(env, shown_line(f"{state.spec.name}: {note}"))
     finally:
         runner.close()
     return 1 if failed else 0
+
+
+def shown(description: str) -> str:
+    """A tool's description on one line: its line breaks and runs of spaces (a docstring's layout) as one space,
+    shortened to MAX_SHOWN_DESCRIPTION characters."""
+    from chatcli.tools.bounds import MAX_SHOWN_DESCRIPTION, shorten
+
+    return shorten(" ".join(description.split()), MAX_SHOWN_DESCRIPTION)
+
+
+def shown_line(text: str) -> str:
+    """A line of a server's text for the terminal: every control character visible, tab and newline too."""
+    from chatcli.tools.bounds import one_line
+
+    return sanitize(one_line(text))
 
 
 def schema_summary(schema: Mapping[str, Any]) -> str:

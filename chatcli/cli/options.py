@@ -398,6 +398,20 @@ def take_key_values(
     return rest + args[index:], found
 
 
+def first_argument(args: list[str], params: list[Any]) -> int:
+    """The index in `args` of the first word that is no option nor an option's value (len(args) when none is);
+    `params` are the command's, to know which options take values."""
+    by_flag = {flag: param for param in params for flag in (*param.opts, *param.secondary_opts)}
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] not in ("-", "--"):
+        param = by_flag.get(args[index])
+        if param is None or param.is_flag or param.count or "=" in args[index]:
+            index += 1
+        else:
+            index += 3 if param.name in KEY_VALUE_PARSERS else 2
+    return index
+
+
 # Each command's options are kept in ctx.meta (shared by the nested contexts) under this prefix and its path.
 _GIVEN = "chatcli.options:"
 _PROBLEM = "chatcli.options.problem"  # a KEY VALUE option given wrong

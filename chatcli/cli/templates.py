@@ -70,8 +70,12 @@ def list_command(context: typer.Context) -> int:
     env = environment(context)
     store = template_store(env)
     names = store.names()
-    if not names and env.stdout_isatty:
-        echo(env, f"no templates yet; create one: chatcli templates edit NAME (in {store.directory})")
+    if not names:  # never silent: on stderr when piped, so stdout stays an empty list
+        nothing = f"no templates yet; create one: chatcli templates edit NAME (in {store.directory})"
+        if env.stdout_isatty:
+            echo(env, nothing)
+        else:
+            report(env, nothing)
     for name in names:
         try:
             summary = store.load(name).summary

@@ -64,17 +64,23 @@ def conversation_defaults(resolved: Resolved) -> ConversationDefaults:
 
 
 def open_conversation(
-    resolved: Resolved, options: ChatOptions, recorder: Recorder, stdin: BinaryIO | None = None
+    resolved: Resolved,
+    options: ChatOptions,
+    recorder: Recorder,
+    stdin: BinaryIO | None = None,
+    overwrite: bool = False,
 ) -> StartingConversation:
     """The starting conversation (loaded, resumed from the library or new), the file it came from and the
     file --save names. Its model and system prompt follow `conversation_defaults` (the rule /load follows too).
 
     Saving to the file we loaded continues it; saving over any other existing file is refused up front,
-    before a request is spent."""
+    before a request is spent, unless `overwrite` (`ask --force`)."""
     from chatcli.storage.conversation_file import ConversationFile
 
     conversation = Conversation()
     loaded_file = None
+    if options.continue_ and options.cid is not None:
+        raise UsageError("--continue cannot be combined with --cid; choose one conversation")
     resume = options.cid if options.cid is not None else (LATEST if options.continue_ else None)
     if resume is not None:
         if options.load is not None:
@@ -93,8 +99,19 @@ def open_conversation(
         )
         save_file = loaded_file if same_file else ConversationFile(options.save)
         assert save_file is not None
-        save_file.check_writable()
+        _check_writable(save_file, overwrite)
     return StartingConversation(conversation, loaded_file, save_file)
+
+
+def _check_writable(save_file: ConversationFile, overwrite: bool) -> None:
+    from chatcli.storage.conversation_file import NotOurFileError
+
+    try:
+        save_file.check_writable()
+    except NotOurFileError:
+        if not overwrite:
+            raise
+        save_file.claim()
 
 
 def read_conversation_from_stdin(stdin: BinaryIO | None) -> Conversation:
@@ -194,7 +211,8 @@ def _settings_with_key(env: Environment, resolved: Resolved) -> BackendSettings:
     from chatcli.cli.key_command import resolve_api_key
 
     config = resolved.config
-    api_key = resolve_api_key(config) if config.resolved_backend() is BackendName.OPENAI else None
+    spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
+    api_key = resolve_api_key(config, spinner_to) if config.resolved_backend() is BackendName.OPENAI else None
     return backend_settings(env, resolved, api_key)
 
 
@@ -260,10 +278,16 @@ def _renders_markdown(env: Environment, config: Config) -> bool:
 
 
 def new_tool_runner(
-    env: Environment, resolved: Resolved, options: ChatOptions, names: str | None = None
+    env: Environment,
+    resolved: Resolved,
+    options: ChatOptions,
+    names: str | None = None,
+    *,
+    flag_required: bool = False,
 ) -> McpToolRunner | None:
     """The runner for the MCP servers `names` (default: --tools or the `tools` setting) chooses; None when no
-    tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them."""
+    tools are asked for. Nothing starts (and `mcp` is not imported) until the first turn offers them. With
+    `flag_required`, servers named by --tools must start or the turn fails before anything is sent."""
     config = resolved.config
     if names is None and not config.tools and not options.yes_tools:
         return None  # the common case: nothing of the tools is loaded
@@ -279,7 +303,9 @@ def new_tool_runner(
             return None
         source = resolved.sources["tools"]
         names_from = "--tools" if source.kind is SourceKind.FLAG else f"the tools setting ({source})"
+        required = flag_required and source.kind is SourceKind.FLAG
     else:
+        required = False
         names_from = "/tools on"
     from chatcli.render.sanitize import sanitize
     from chatcli.tools.approval import Approver
@@ -300,4 +326,5 @@ def new_tool_runner(
         lambda message: report(env, message),
         env.dirs.state / "mcp.log",
         resolve_secret=lambda command, what: run_key_command(command, what=what),
+        required=required,
     )

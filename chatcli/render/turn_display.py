@@ -39,6 +39,7 @@ class TurnDisplay:
         spinner_to: TextIO | None = None,
         reasoning_to: TextIO | None = None,
         reasoning: str = "show",
+        label: str = "waiting",
     ) -> None:
         self._new_renderer = new_renderer
         self._spinner_to = spinner_to
@@ -48,7 +49,7 @@ class TurnDisplay:
         self._reasoning_open = False  # reasoning shown whose last line has no newline yet
         self._thinking_since: float | None = None  # when the first piece of reasoning arrived
         self._thought_pieces = 0  # streamed one token per piece by the servers that send reasoning
-        self._label = "waiting"
+        self._label = label  # what the spinner says chatcli waits for
         self._inner: Renderer | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()

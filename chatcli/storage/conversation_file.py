@@ -222,6 +222,11 @@ class ConversationFile:
             changed=True,
         )
 
+    def claim(self) -> None:
+        """Take the file as it is now for one this session wrote, so saving replaces it (`ask -o FILE --force`)."""
+        current = self._read()
+        self._seen = None if current is None else hashlib.sha256(current).digest()
+
     def save(self, conversation: Conversation, *, overwrite: bool = False) -> None:
         """Write `conversation` here; `overwrite` replaces a file we did not load or write (`--force`)."""
         try:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from chatcli.core.errors import ChatError
 from chatcli.core.terminal_mode import terminal_mode
+from chatcli.tools.bounds import one_line
 
 MAX_SHOWN_LINES = 20
 QUESTION = "run? [y]es / [n]o / [a]lways this tool this session / [e]dit arguments "
@@ -77,7 +78,7 @@ class Approver:
     def approve(self, call: PendingCall) -> dict[str, Any] | None:
         """The arguments to run the call with, or None when the user said no. Ctrl-C raises KeyboardInterrupt."""
         if call.offered_name in self.always:
-            self.say(f"tool {call.server} · {call.tool} (pre-approved)", DIM)
+            self.say(one_line(f"tool {call.server} · {call.tool} (pre-approved)"), DIM)
             return call.arguments
         if not self.can_ask:
             raise ToolRefused(
@@ -86,7 +87,7 @@ class Approver:
             )
         arguments = call.arguments
         while True:
-            self.say(f"tool {call.server} · {call.tool}", _BOLD)
+            self.say(one_line(f"tool {call.server} · {call.tool}"), _BOLD)
             self.say(shown_arguments(arguments, self.sanitize), "")
             answer = self._ask_key()
             if answer is Answer.YES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from chatcli.core.session import Session
+from chatcli.tools.bounds import one_line
 from chatcli.tools.runner import McpToolRunner
 from chatcli.tools.spec import SEPARATOR
 
@@ -45,7 +46,8 @@ class ToolControl:
         return "tools off"
 
     def lines(self) -> list[str]:
-        """One line per configured server; with tools on, the servers are started and their tools listed."""
+        """One line per configured server (and one per tool left out); with tools on, the servers are started
+        and their tools listed."""
         if not self._configured:
             return ["no MCP servers configured; add an [mcp.NAME] table to the config file"]
         if self._session.tools is None or self._runner is None:
@@ -57,7 +59,8 @@ class ToolControl:
                 continue
             names = ", ".join(f"{state.spec.name}{SEPARATOR}{tool.name}" for tool in state.tools)
             lines.append(f"{state.spec.name}: {names or 'no tools'}")
-        return lines
+            lines += [f"{state.spec.name}: {note}" for note in state.refusals.notes]
+        return [one_line(line) for line in lines]
 
     def close(self) -> None:
         if self._runner is not None:

@@ -2,7 +2,8 @@
 of chatcli stays synchronous. Each server's session lives in one task from start to close (the SDK's
 context managers must be entered and left in the same task); calls are submitted to the loop and waited for.
 
-Servers' stderr goes to one log file (0600) in the user state directory, never to the terminal.
+Servers' stderr goes to one log file (0600, bounded: see server_log.py) in the user state directory, never to the
+terminal. Stdio servers run through chatcli's own transport (stdio.py), which bounds what it reads.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import atexit
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Awaitable, Mapping
@@ -19,23 +19,30 @@ from concurrent.futures import Future
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import httpx2
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 
 from chatcli.core.redact import redact
+from chatcli.tools.bounds import (
+    MAX_SHOWN_ERROR,
+    MAX_TOOL_PAGES,
+    MAX_TOOLS,
+    Refusals,
+    check_tools,
+    one_line,
+    shorten,
+)
+from chatcli.tools.server_log import ServerLog
 from chatcli.tools.spec import ServerSpec
+from chatcli.tools.stdio import stdio_transport
 
 START_TIMEOUT = 30.0  # seconds for a server to start and list its tools
 CLOSE_TIMEOUT = 5.0  # seconds to let servers shut down at exit
 CANCEL_GRACE = 2.0  # seconds to let a cancelled call send its cancellation notice
-# The SDK's own defaults for the streamable HTTP client it would make: a server may hold the event stream open
-# between messages, so reads wait longer than connecting. The SDK takes a client of ours to send the headers.
-MCP_HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 T = TypeVar("T")
 
 
@@ -53,6 +60,7 @@ class ServerState:
     spec: ServerSpec
     tools: list[ToolInfo] = field(default_factory=list)
     error: str | None = None  # why it failed to start, or why it stopped
+    refusals: Refusals = field(default_factory=Refusals)  # what was left out of its answers
     session: ClientSession | None = field(default=None, repr=False)
     stop: asyncio.Event | None = field(default=None, repr=False)
     task: asyncio.Future[None] | None = field(default=None, repr=False)
@@ -79,7 +87,7 @@ class McpHost:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="chatcli-mcp", daemon=True)
         self._thread.start()
-        self._log: TextIO = _open_log(log_path)
+        self._log = ServerLog(log_path)
         _log_sdk_warnings_to(self._log)
         self.servers: dict[str, ServerState] = {}
         self._closed = False
@@ -106,9 +114,13 @@ class McpHost:
                     f"no answer within {timeout:g} s (tool_timeout); the call was cancelled"
                 ) from None
             if error.code == CONNECTION_CLOSED:
-                state.error = f"it stopped while running {tool}; see {self.log_path}"
-                raise ToolFailed(f"server {server} stopped", server_stopped=True) from None
-            raise ToolFailed(redact(error.message, state.spec.secrets())) from None
+                why = state.refusals.failure
+                state.error = f"it {why}" if why else f"it stopped while running {tool}; see {self.log_path}"
+                raise ToolFailed(
+                    f"server {server} stopped" + (f": it {why}" if why else ""), server_stopped=True
+                ) from None
+            message = shorten(one_line(error.message), MAX_SHOWN_ERROR)
+            raise ToolFailed(redact(message, state.spec.secrets())) from None
         except (
             Exception
         ) as error:  # a result the SDK cannot read (malformed, or a kind chatcli does not ask for)
@@ -163,7 +175,8 @@ class McpHost:
             state.error = _describe(late, spec, self.log_path)
             state.task.cancel()
         except Exception as error:
-            state.error = _describe(error, spec, self.log_path)
+            why = state.refusals.failure
+            state.error = f"it {why}" if why else _describe(error, spec, self.log_path)
 
     async def _shutdown(self) -> None:
         """Close the open sessions; cancel the servers still starting (their processes are ended either way)."""
@@ -189,7 +202,7 @@ class McpHost:
                 read, write = await stack.enter_async_context(self._transport(spec))
                 session = await stack.enter_async_context(ClientSession(read, write))
                 await session.initialize()
-                state.tools = await _list_tools(session)
+                state.tools = await _list_tools(session, state.refusals)
                 state.session = session
                 ready.set_result(None)
                 await state.stop.wait()
@@ -203,33 +216,40 @@ class McpHost:
 
     def _transport(self, spec: ServerSpec) -> contextlib.AbstractAsyncContextManager[Any]:
         if spec.command is not None:
-            parameters = StdioServerParameters(command=spec.command, args=list(spec.args), env=dict(spec.env))
-            return stdio_client(parameters, errlog=self._log)
+            return stdio_transport(spec, self._log, self.servers[spec.name].refusals)
         assert spec.url is not None
-        return _http_transport(
-            spec.url, httpx2.AsyncClient(headers=dict(spec.headers), timeout=MCP_HTTP_TIMEOUT)
-        )
+        from chatcli.tools.http import http_transport
+
+        return http_transport(spec.url, dict(spec.headers), self.servers[spec.name].refusals)
 
 
-@contextlib.asynccontextmanager
-async def _http_transport(url: str, client: Any) -> Any:
-    from mcp.client.streamable_http import streamable_http_client
+async def _list_tools(session: ClientSession, refusals: Refusals) -> list[ToolInfo]:
+    """The server's tools that pass `check_tools`, the first MAX_TOOLS of them; what was left out, in
+    `refusals`."""
+    from mcp.types import PaginatedRequestParams
 
-    async with client, streamable_http_client(url, http_client=client) as streams:
-        yield streams[0], streams[1]
-
-
-async def _list_tools(session: ClientSession) -> list[ToolInfo]:
     tools: list[ToolInfo] = []
     cursor: str | None = None
-    while True:
-        from mcp.types import PaginatedRequestParams
-
+    for _ in range(MAX_TOOL_PAGES):
         page = await session.list_tools(params=PaginatedRequestParams(cursor=cursor) if cursor else None)
-        tools += [ToolInfo(tool.name, tool.description or "", tool.input_schema or {}) for tool in page.tools]
+        listed = [
+            {"name": tool.name, "description": tool.description or "", "inputSchema": tool.input_schema or {}}
+            for tool in page.tools
+        ]
+        kept, notes = check_tools(listed)
+        refusals.notes += notes
+        room = MAX_TOOLS - len(tools)
+        tools += [ToolInfo(tool["name"], tool["description"], tool["inputSchema"]) for tool in kept[:room]]
         cursor = page.next_cursor
-        if not cursor or len(tools) > 1000:
+        if len(kept) > room or (cursor and len(tools) >= MAX_TOOLS):
+            refusals.notes.append(
+                f"left out the tools after the first {MAX_TOOLS} (at most {MAX_TOOLS} per server)"
+            )
             return tools
+        if not cursor:
+            return tools
+    refusals.notes.append(f"left out the tools after {MAX_TOOL_PAGES} pages of its tool list")
+    return tools
 
 
 def _describe(error: BaseException, spec: ServerSpec, log_path: Path) -> str:
@@ -258,7 +278,7 @@ def _retrieved(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-def _log_sdk_warnings_to(log: TextIO | None) -> None:
+def _log_sdk_warnings_to(log: ServerLog | None) -> None:
     """The SDK's (and asyncio's) warnings go to the log file (None: nowhere, once it is closed): the terminal
     shows chatcli's own lines only."""
     handler: logging.Handler = logging.StreamHandler(log) if log is not None else logging.NullHandler()
@@ -267,9 +287,3 @@ def _log_sdk_warnings_to(log: TextIO | None) -> None:
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False
-
-
-def _open_log(path: Path) -> TextIO:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    return os.fdopen(fd, "a", encoding="utf-8", errors="replace")

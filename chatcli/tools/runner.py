@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatcli.core.errors import ChatError
 from chatcli.core.redact import redact
 from chatcli.core.stream import ToolCall
 from chatcli.tools.approval import DIM, Approver, PendingCall
+from chatcli.tools.bounds import one_line, shorten
 from chatcli.tools.spec import SEPARATOR, ServerSpec, ToolLimits
 
 if TYPE_CHECKING:
@@ -71,8 +73,15 @@ def result_text(result: Any) -> str:
     return f"error: {text}" if result.is_error else text
 
 
+class ToolServerUnavailable(ChatError):
+    """A server that was asked for explicitly (`ask --tools NAME`) did not start."""
+
+
 class McpToolRunner:
-    """Implements chatcli.core.tools.ToolRunner for the servers in `specs` (started at the first turn)."""
+    """Implements chatcli.core.tools.ToolRunner for the servers in `specs` (started at the first turn).
+
+    With `required`, a server that fails to start ends the turn before anything is sent (ToolServerUnavailable);
+    otherwise it is reported in one line and the others' tools are offered."""
 
     def __init__(
         self,
@@ -82,8 +91,11 @@ class McpToolRunner:
         notify: Callable[[str], None],
         log_path: Path,
         resolve_secret: Callable[[str, str], str],
+        *,
+        required: bool = False,
     ) -> None:
         self.specs = list(specs)
+        self.required = required
         self._resolve_secret = resolve_secret  # runs an `env`/`headers` `*_cmd` (once, at start)
         self.limits = limits
         self.max_rounds = limits.max_rounds
@@ -122,7 +134,12 @@ class McpToolRunner:
         if self._host is None:
             for state in self.start():
                 if state.error is not None:
-                    self._notify(f"MCP server {state.spec.name} is not available: {state.error}")
+                    unavailable = f"MCP server {state.spec.name} is not available: {state.error}"
+                    if self.required:
+                        raise ToolServerUnavailable(unavailable)
+                    self._notify(unavailable)
+                for note in state.refusals.notes:
+                    self._notify(f"MCP server {state.spec.name}: {note}")
         return [offered.definition for offered in self._offered.values()]
 
     def run(self, call: ToolCall) -> str:
@@ -158,11 +175,9 @@ class McpToolRunner:
         except ToolFailed as error:
             if error.server_stopped:
                 self._offered = {k: v for k, v in self._offered.items() if v.server != offered.server}
-                self._notify(
-                    f"MCP server {offered.server} stopped; its tools are no longer offered (see {self._log_path})"
-                )
+                self._notify(f"MCP {error}; its tools are no longer offered (see {self._log_path})")
             else:
-                self._notify(f"tool {offered.server} · {offered.tool} failed: {error}")
+                self._notify(one_line(f"tool {offered.server} · {offered.tool} failed: {error}"))
             return f"error: {error}"
         text = redact(result_text(result), self._secrets(offered.server))
         self.approver.say(f"→ {_summary(text)}", DIM)
@@ -181,9 +196,9 @@ def _definition(name: str, tool: Any) -> dict[str, Any]:
 
 
 def _summary(text: str, width: int = 100) -> str:
-    """The first line of a result, shortened, with its size."""
+    """The first line of a result, shortened, on one line (a lone CR or a tab shown as such), with its size."""
     first = text.strip().split("\n", 1)[0]
-    shown = first if len(first) <= width else first[: width - 1] + "…"
+    shown = one_line(shorten(first, width))
     lines = text.count("\n") + 1
     more = f" ({len(text.encode())} bytes, {lines} lines)" if lines > 1 or len(first) > width else ""
     return shown + more

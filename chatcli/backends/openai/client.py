@@ -39,6 +39,7 @@ from chatcli.backends.openai.transport import (
     Connections,
     NoProgress,
     PhasedNetwork,
+    proxy_for,
 )
 from chatcli.backends.redact import shown_url
 from chatcli.core.errors import BackendError
@@ -63,9 +64,10 @@ class OpenAIBackend:
         url = settings.base_url or DEFAULT_BASE_URL
         self._settings = settings
         self._key = settings.api_key
-        self._diagnosis = Diagnosis(settings, url)
-        self.base_url = self._diagnosis.base_url  # for messages: without credentials or a query
         self._base = urlsplit(url)
+        proxy = proxy_for(self._base.scheme, self._base.hostname or "", self._base.port, settings)
+        self._diagnosis = Diagnosis(settings, url, proxy)
+        self.base_url = self._diagnosis.base_url  # for messages: without credentials or a query
         self._headers = request_headers(settings)
         if self._base.username is not None and "Authorization" not in self._headers:
             self._headers["Authorization"] = _basic_auth(self._base)  # http://user:password@host/v1
@@ -93,7 +95,7 @@ class OpenAIBackend:
                 if self.asks_for_usage and rejected is None and rejects_stream_options(error):
                     self.asks_for_usage = False
                     continue
-                retry = retry_plan(error, attempt)
+                retry = retry_plan(error, attempt) if rejected is None else None
                 if retry is None:
                     raise BackendError(
                         self._diagnosis.describe(error, request.model, attempt + 1, request.options)

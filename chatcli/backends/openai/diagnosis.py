@@ -64,10 +64,11 @@ def status_error(status: int, headers: Mapping[str, str], prefix: bytes) -> Stat
 class Diagnosis:
     """Turns errors into one-line messages naming the server (never its credentials) and never the key."""
 
-    def __init__(self, settings: BackendSettings, base_url: str) -> None:
+    def __init__(self, settings: BackendSettings, base_url: str, proxy: str | None = None) -> None:
         self.base_url = shown_url(base_url)
         self._settings = settings
         self._key = settings.api_key
+        self._proxy = shown_url(proxy) if proxy else None  # the proxy requests to base_url go through
 
     def describe(
         self, error: StatusError, model: str, attempts: int = 1, options: Collection[str] = ()
@@ -99,20 +100,26 @@ class Diagnosis:
                 f"the conversation is too long for model {model!r} ({reason}); "
                 "start a new conversation or use a model with a longer context"
             )
-        if status in (501, 505):
-            return f"{where} does not support this request ({status}: {reason}); is it an OpenAI-compatible server?"
-        if status >= 500:
-            return f"server error at {where} ({status}{tries}: {reason}); try again later"
         if (option := rejected_option(error, options)) is not None:
             return (
                 f"{where} does not accept the request option {option!r} ({status}: {reason}); "
                 "remove it (-O, [options], /set, or --schema for response_format)"
             )
+        if status in (501, 505):
+            return f"{where} does not support this request ({status}: {reason}); is it an OpenAI-compatible server?"
+        if status >= 500:
+            return f"server error at {where} ({status}{tries}: {reason}); try again later"
         return f"{where} answered {status}: {reason}"
 
     def unreachable(self, error: Exception, attempts: int = 1) -> str:
         """What a transport error before any response means."""
         where = self.base_url
+        if self._proxy is not None and isinstance(error, httpcore2.ConnectError | httpcore2.ConnectTimeout):
+            cause = connection_cause(error, urlsplit(self._proxy).hostname)
+            return (
+                f"cannot connect to the proxy {self._proxy} ({cause}) on the way to {where}; "
+                "check the proxy setting or HTTPS_PROXY / HTTP_PROXY"
+            )
         if isinstance(error, httpcore2.ConnectTimeout | httpcore2.PoolTimeout):
             return (
                 f"cannot connect to {where} (no answer within {self._settings.connect_timeout:g} s); "
@@ -221,8 +228,10 @@ _IMAGE_HINTS = (
 
 
 def rejected_option(error: StatusError, options: Collection[str]) -> str | None:
-    """The extra request option a 400/422 names (its `param`, or the option's name in its message), if any."""
-    if error.status not in (400, 422):
+    """The extra request option an error names (its `param`, or the option's name in its message), if any: a
+    400 or 422, or a server error (llama-cpp-python answers an unsupported `response_format` with a 500), which
+    retrying would only repeat."""
+    if error.status not in (400, 422) and error.status < 500:
         return None
     param = error.field("param")
     text = status_text(error)
