@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import CHATCLI, run_chatcli
 from tests.openai_server import OpenAIServer
+from tests.terminal import Terminal
 from tests.test_images import IMAGES
 from tests.test_repl_pty import TOOLBAR, exit_code, expect, say
 
@@ -64,7 +65,10 @@ def test_file_attaches_files_and_images_to_the_next_message(tmp_path: Path, serv
     child.send(" pho")
     child.send("\t")  # completes photo.png
     attached = "attached: notes.md (18 bytes), photo.png (image)"
-    say(child, "", attached, attached)  # the notice, then the line above the next prompt
+    say(child, "", attached)  # the line above the next prompt says it, and nothing else does
+    terminal = Terminal(120, 24)
+    terminal.stream.feed(child.logfile_read.getvalue().encode())
+    assert [line for line in terminal.lines() if attached in line] == [attached]
     say(child, "/file -", "attachments cleared")
     say(child, "/file notes.md photo.png", "attached: notes.md (18 bytes), photo.png (image)")
     say(child, "compare them", "Hello from the test server.")
@@ -94,6 +98,24 @@ def test_file_attaches_files_and_images_to_the_next_message(tmp_path: Path, serv
         {"role": "user", "content": [{**sent[0], "text": sent[0]["text"] + " again"}, kept]},
         {"role": "assistant", "content": "Hello from the test server."},
     ]
+
+
+def test_ctrl_c_at_an_edit_says_so_and_the_next_message_goes_without_the_image(
+    tmp_path: Path, server: OpenAIServer
+) -> None:
+    (tmp_path / "photo.png").write_bytes(PNG)
+    child = spawn_in(tmp_path, "--base-url", server.url)
+    say(child, "/file photo.png", "attached: photo.png (image)")
+    say(child, "what is this", "Hello from the test server.")
+    child.send("/edit\r")
+    expect(child, "attached: photo.png (image)")
+    child.send("\x03")
+    expect(child, "edit cancelled")
+    expect(child, TOOLBAR)
+    say(child, "and now", "Hello from the test server.")
+    child.send("\x04")
+    assert exit_code(child) == 0
+    assert server.bodies[1]["messages"][-1] == {"role": "user", "content": "and now"}
 
 
 def test_edit_replaces_the_last_exchange_and_the_library_keeps_the_old_one(tmp_path: Path) -> None:

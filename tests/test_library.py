@@ -16,6 +16,7 @@ from chatcli.core.session import Session
 from chatcli.core.stream import Usage
 from chatcli.render.message_text import shown_content
 from chatcli.render.plain import PlainRenderer
+from chatcli.storage.attachments import Attachment, compose, text_attachment
 from chatcli.storage.library import (
     LATEST,
     MIGRATIONS,
@@ -240,6 +241,22 @@ def test_search_matches_every_word_newest_first_with_stemming_and_marks(library:
     assert [h.conversation_id for h in library.search("gard*", 10)] == [new]
 
 
+def test_a_hit_in_a_message_with_attached_files_shows_the_typed_prompt(library: Library) -> None:
+    question = compose([text_attachment("notes.md", "the quick brown fox " * 30)], "what does the Fox say?")
+    cid = library.add_conversation(Conversation([Message("user", question), Message("assistant", "a fox")]))
+    heading = library.add_conversation(
+        Conversation([Message("user", "### plain heading\n\nno fox attached")])
+    )
+    by_role = {(h.conversation_id, h.role): h.snippet for h in library.search("fox", 10, ("[", "]"))}
+    assert by_role[(cid, "user")] == "[file: notes.md] what does the [Fox] say?"
+    assert by_role[(cid, "assistant")] == "a [fox]"  # FTS5's own snippet
+    assert "[fox] attached" in by_role[(heading, "user")]  # no file in it: FTS5's snippet too
+    [in_the_file] = library.search("brown", 10, ("[", "]"))
+    assert (
+        in_the_file.snippet == "[file: notes.md] what does the Fox say?"
+    )  # found, the file's text not shown
+
+
 def test_search_treats_punctuation_as_text_not_query_syntax(library: Library) -> None:
     cid = library.add_conversation(
         Conversation([Message("user", 'use foo-bar with "quotes" AND NOT (this)')])
@@ -314,6 +331,21 @@ def test_url_host_keeps_host_and_port_only() -> None:
 def test_title_is_the_first_user_message_on_one_line() -> None:
     messages = [Message("system", "s"), Message("user", "  two\n\nlines  "), Message("user", "later")]
     assert title_of(messages) == "two lines"
+
+
+def test_a_title_is_the_typed_prompt_and_attached_files_only_by_name() -> None:
+    notes = compose([text_attachment("notes.md", "remember the milk\n" * 50)], "summarise this")
+    assert title_of([Message("user", notes)]) == "summarise this"
+    alone = compose([text_attachment("notes.md", "x"), text_attachment("todo.md", "y")], "")
+    assert title_of([Message("user", alone)]) == "[file: notes.md] [file: todo.md]"
+    with_image = compose(
+        [
+            text_attachment("notes.md", "x"),
+            Attachment("p.png", 3, image={"type": "image_url", "image_url": {"url": "u"}}),
+        ],
+        "look",
+    )
+    assert title_of([Message("user", with_image)], shown_content) == "look [image: u]"
 
 
 def test_a_title_of_parts_reads_as_content_text_says_else_as_its_text_parts() -> None:

@@ -28,11 +28,22 @@ from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, Stre
 from chatcli.core.turn import TurnResult
 from chatcli.render.plain import PlainRenderer
 from chatcli.render.turn_display import TurnDisplay
-from chatcli.repl.commands import Command, CommandRunner, code_blocks, parse_line
+from chatcli.repl.commands import (
+    COMMANDS,
+    KEYS_HELP,
+    Command,
+    CommandRunner,
+    KnownModels,
+    code_blocks,
+    help_lines,
+    parse_line,
+    use_templates,
+)
 from chatcli.repl.prompt import PromptState, SlashCompleter, build_prompt_session
 from chatcli.repl.terminal import osc52
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.recorder import Recorder
+from chatcli.storage.templates import Template
 from tests.fakes import ScriptedBackend
 
 # --- parsing ------------------------------------------------------------------------------------------------
@@ -399,6 +410,29 @@ def test_ctrl_r_finds_an_earlier_line_and_enter_then_sends_it(prompt: Prompt) ->
     assert prompt.answer("draft\x12hel\x03 kept\r") == "draft kept"  # Ctrl-C ends the search only
 
 
+@pytest.mark.parametrize(
+    ("keys", "line"),
+    [
+        ("/mod\t\r", "/model"),
+        ("/model ll\t\r", "/model llama-3"),
+        ("/c\t\r", "/c"),  # two commands start so: the menu opens, nothing is chosen
+        ("hello\tworld\r", "helloworld"),
+    ],
+)
+def test_tab_completes_when_it_comes_in_one_burst_with_the_text(keys: str, line: str) -> None:
+    with create_pipe_input() as pipe:
+        session = build_prompt_session(
+            PromptState(),
+            list,
+            InMemoryHistory(),
+            input=pipe,
+            output=DummyOutput(),
+            model_names=lambda: ["gpt-4o", "llama-3"],
+        )
+        pipe.send_text(keys)  # one write: prompt_toolkit reads it as one burst of keys
+        assert session.prompt() == line
+
+
 def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp_path: Path) -> None:
     completer = SlashCompleter()
 
@@ -508,3 +542,133 @@ def test_a_turn_says_why_the_server_cut_its_answer_short(reason: str, warning: s
 
     session = Session(CutShort(), Conversation(), "m1")
     assert session.turn("story", PlainRenderer(io.BytesIO())).cut_short == warning
+
+
+# --- removing the system prompt, checking /model, /help's width, bare words, templates ----------------------
+
+
+@pytest.mark.parametrize("argument", ["--clear", "-", '""', "''"])
+def test_system_clear_removes_the_system_prompt(argument: str) -> None:
+    runner, screen = make_runner(ScriptedBackend())
+    run(runner, "/system be brief")
+    run(runner, f"/system {argument}")
+    run(runner, f"/system {argument}")
+    assert runner.session.conversation.system is None
+    assert runner.session.conversation.messages == []
+    assert screen.notices == ["system prompt set", "system prompt removed", "no system prompt to remove"]
+
+
+def chat_with_models(names: list[str], aliases: dict[str, str] | None = None) -> Chat:
+    chat = make_chat(ScriptedBackend(), aliases=aliases)
+    asked: list[int] = []
+
+    def model_names() -> list[str]:
+        asked.append(1)
+        assert len(asked) == 1, "the model list is asked for once"
+        return [*(aliases or {}), *names]
+
+    runner = chat.runner
+    chat = chat._replace(
+        runner=CommandRunner(
+            runner.session,
+            chat.screen,
+            chat.ask,
+            runner.autosave,
+            runner._recorder,
+            model_aliases=aliases,
+            model_names=KnownModels(model_names),
+        )
+    )
+    return chat
+
+
+def test_model_warns_about_a_name_the_server_does_not_list_and_sets_it_anyway() -> None:
+    runner, screen, _ = chat_with_models(["gpt-4o", "llama-3"], aliases={"fast": "gpt-4o"})
+    run(runner, "/model llama-3")
+    run(runner, "/model fast")
+    run(runner, "/model lama-3")
+    assert runner.session.model == "lama-3"
+    assert screen.notices == [
+        "model set to llama-3",
+        "model set to gpt-4o (alias fast)",
+        "model set to lama-3",
+    ]
+    assert screen.warnings == ["the server does not list lama-3; /model then Tab shows the models it does"]
+
+
+def test_model_says_when_the_server_list_is_not_available() -> None:
+    runner, screen, _ = chat_with_models([], aliases={"fast": "gpt-4o"})
+    run(runner, "/model anything")
+    assert runner.session.model == "anything"
+    assert screen.warnings == ["anything is not checked: the server's model list is not available"]
+
+
+@pytest.mark.parametrize("width", [120, 80, 40, 30])
+def test_help_is_wrapped_to_the_terminal_without_splitting_a_word(width: int) -> None:
+    lines = help_lines(width)
+    assert all(len(line) <= width for line in lines)
+    words = " ".join([spec.usage + " " + spec.summary for spec in COMMANDS] + list(KEYS_HELP)).split()
+    assert " ".join(lines).split() == words  # every word whole, in order
+    if width >= 80:
+        assert lines[0].startswith("/help ") and lines[0].endswith("list commands and keys")
+
+
+def test_help_uses_the_width_it_is_given() -> None:
+    chat = make_chat(ScriptedBackend())
+    runner = CommandRunner(
+        chat.runner.session,
+        chat.screen,
+        chat.ask,
+        chat.runner.autosave,
+        chat.runner._recorder,
+        width=lambda: 41,
+    )
+    run(runner, "/help")
+    assert chat.screen.notices == help_lines(40)
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [("exit", "exit"), ("quit", "exit"), (":q", "exit"), (" clear ", "clear"), ("help", "help")],
+)
+def test_a_line_that_is_just_a_command_word_is_that_command(line: str, name: str) -> None:
+    assert parse_line(line) == Command(name, "", bare=True)
+
+
+def test_bare_exit_leaves_and_bare_clear_runs_clear_with_one_note() -> None:
+    runner, screen, ask = make_chat(ScriptedBackend("a1"))
+    ask("q1")
+    assert run_line(runner, "clear") is True
+    assert runner.session.conversation.messages == []
+    assert screen.notices == ["(/clear is the documented form)", "new conversation"]
+    assert run_line(runner, "exit") is False
+    assert run_line(runner, ":q") is False
+    assert parse_line("exit now") == "exit now"  # only the word alone
+
+
+def run_line(runner: CommandRunner, line: str) -> bool:
+    command = parse_line(line)
+    assert isinstance(command, Command)
+    return runner.run(command)
+
+
+@pytest.fixture
+def review_template() -> Iterator[None]:
+    use_templates({"review": Template("review", "test", system="You review code.", prompt="Review: {input}")})
+    yield
+    use_templates({})
+
+
+@pytest.mark.usefixtures("review_template")
+def test_a_template_command_sends_its_system_prompt_for_that_turn_only() -> None:
+    backend = ScriptedBackend("reviewed", "plain")
+    runner, _, ask = make_chat(backend)
+    run(runner, "/review x = 1")
+    ask("and this?")
+    first, second = backend.requests
+    assert [(m.role, m.text) for m in first.messages] == [
+        ("system", "You review code."),
+        ("user", "Review: x = 1"),
+    ]
+    assert [m.role for m in second.messages] == ["user", "assistant", "user"]
+    assert runner.session.conversation.system is None

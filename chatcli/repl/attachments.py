@@ -4,6 +4,7 @@ and the question /edit reopened; the line above the prompt that shows them; read
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -17,7 +18,13 @@ from chatcli.core.errors import UsageError
 from chatcli.core.session import Session
 from chatcli.render.message_text import attachment_label
 from chatcli.repl.screen import Screen
-from chatcli.storage.attachments import Attachment, compose, read_attachment, text_attachment
+from chatcli.storage.attachments import (
+    Attachment,
+    compose,
+    read_attachment,
+    split_attached,
+    text_attachment,
+)
 from chatcli.storage.images import image_from_bytes
 from chatcli.storage.inputs import Limits, decode_text
 
@@ -33,6 +40,9 @@ class Draft:
     attachments: list[Attachment] = field(default_factory=list)
     editing: bool = False
     prefill: str = ""  # put in the input line by the next prompt (/edit)
+    # What /edit put back: the question's images (in `attachments` too) and its text files, which the input
+    # line lists as `[file: NAME]` lines; cancelling the edit drops them all.
+    reopened: list[Attachment] = field(default_factory=list)
 
     def line(self) -> str | None:
         """The line above the prompt: `attached: notes.md (3 KB), photo.png (image)`, or None."""
@@ -44,11 +54,51 @@ class Draft:
         return " · ".join(shown) or None
 
     def compose(self, text: str) -> Content:
-        return compose(self.attachments, text) if self.attachments else text
+        """The message: the reopened files its `[file: NAME]` lines name, the attachments, then the text."""
+        named, typed = self._named_files(text) if self.editing else ([], text)
+        attachments = [*named, *self.attachments]
+        return compose(attachments, typed) if attachments else typed
+
+    def _named_files(self, text: str) -> tuple[list[Attachment], str]:
+        files = {file.name: file for file in self.reopened if file.block is not None}
+        lines = text.split("\n")
+        named: list[Attachment] = []
+        while lines and (match := FILE_LINE.fullmatch(lines[0].strip())) and match["name"] in files:
+            named.append(files[match["name"]])
+            lines.pop(0)
+        return named, "\n".join(lines).strip()
+
+    def reopen(self, text: str, files: list[Attachment], images: list[Attachment]) -> None:
+        """/edit: `text` in the input line after a `[file: NAME]` line per file, the images attached again."""
+        earlier = {id(part) for part in self.reopened}
+        self.attachments = [a for a in self.attachments if id(a) not in earlier]  # once, if /edit is repeated
+        self.attachments += images
+        self.reopened = [*files, *images]
+        self.prefill = "\n".join([*(f"[file: {file.name}]" for file in files), *([text] if text else [])])
+        self.editing = True
+
+    def cancel_edit(self) -> bool:
+        """Ctrl-C while editing: the edit and what it put back are dropped; False when there was no edit."""
+        if not self.editing:
+            return False
+        reopened = {id(part) for part in self.reopened}
+        self.attachments = [a for a in self.attachments if id(a) not in reopened]
+        self.reopened = []
+        self.editing = False
+        return True
+
+    def sent(self) -> None:
+        """The message got its answer: what it carried goes."""
+        self.attachments.clear()
+        self.reopened = []
+        self.editing = False
 
     def take_prefill(self) -> str:
         text, self.prefill = self.prefill, ""
         return text
+
+
+FILE_LINE = re.compile(r"\[file: (?P<name>[^\]\n]+)\]")
 
 
 def labels(attachments: Sequence[Attachment]) -> str:
@@ -71,8 +121,7 @@ def send(session: Session, draft: Draft, text: str, ask: Callable[[Content], boo
         if not committed:
             conversation.messages += removed
         else:
-            draft.attachments.clear()
-            draft.editing = False
+            draft.sent()
 
 
 class InputCommands:
@@ -133,19 +182,14 @@ class InputCommands:
             return True
         question = conversation.messages[start]
         content = question.content
+        files, typed = split_attached(question.text)
         images = [part for part in content if part.get("type") != "text"] if isinstance(content, list) else []
-        others = [a for a in self._draft.attachments if not any(a.image is part for part in images)]
-        self._draft.attachments = [
-            *others,
-            *(_reattached(part) for part in images),
-        ]  # once, if /edit is repeated
-        self._draft.prefill = question.text
-        self._draft.editing = True
+        self._draft.reopen(typed, files, [_reattached(part) for part in images])
         return True
 
     def _attach(self, added: list[Attachment]) -> None:
+        # No notice: the line above the next prompt lists every attachment (a notice said it twice).
         self._draft.attachments += added
-        self._screen.notice("attached: " + labels(added))
 
 
 def _reattached(part: dict[str, object]) -> Attachment:

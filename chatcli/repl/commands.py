@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,12 @@ class CommandSpec:
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("help", "/help", "list commands and keys", "none"),
     CommandSpec("exit", "/exit, /quit", "leave (also Ctrl-D)", "none", ("quit",)),
-    CommandSpec("model", "/model [NAME]", "show or switch the model", "optional"),
-    CommandSpec("system", "/system [TEXT]", "show or set the system prompt", "optional"),
+    CommandSpec(
+        "model", "/model [NAME]", "show or switch the model (checked against the server's list)", "optional"
+    ),
+    CommandSpec(
+        "system", "/system [TEXT|--clear]", "show, set or (--clear) remove the system prompt", "optional"
+    ),
     CommandSpec("clear", "/clear", "start a new conversation (keeps the system prompt)", "none"),
     CommandSpec("retry", "/retry", "regenerate the last answer, or ask a failed question again", "none"),
     CommandSpec("undo", "/undo", "drop the last question and its answer", "none"),
@@ -105,9 +110,54 @@ def _all_specs() -> list[CommandSpec]:
 
 KEYS_HELP = (
     "Enter sends · Alt-Enter or Esc Enter: new line · Ctrl-X Ctrl-E: edit in $EDITOR · Up, Ctrl-R: input history · "
-    "Ctrl-C: clear the line or stop an answer · Ctrl-D: exit · //text sends a line that starts with /\n"
-    "/copy goes through the terminal (OSC 52, also over SSH); in tmux it needs `set -g set-clipboard on`"
+    "Tab: complete · Ctrl-C: clear the line, stop an answer or cancel an /edit · Ctrl-D: exit · "
+    "//text sends a line that starts with /",
+    "A line that is just exit, quit or :q leaves; just clear or help runs /clear or /help.",
+    "/copy goes through the terminal (OSC 52, also over SSH); in tmux it needs `set -g set-clipboard on`",
 )
+NARROW_SUMMARY = 24  # columns a summary needs beside the usage; narrower, it goes on a line of its own
+
+
+def help_lines(width: int) -> list[str]:
+    """/help's text wrapped to `width` columns, never inside a word: each usage with its summary beside it (or
+    below it, indented, on a narrow terminal), then the keys."""
+    specs = _all_specs()
+    column = max(len(spec.usage) for spec in specs) + 2
+    beside = width - column >= NARROW_SUMMARY
+    lines: list[str] = []
+    for spec in specs:
+        if beside:
+            lines += textwrap.wrap(
+                spec.summary,
+                width,
+                initial_indent=spec.usage.ljust(column),
+                subsequent_indent=" " * column,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        else:
+            lines += _wrap(spec.usage, width, "", "  ")
+            lines += _wrap(spec.summary, width, "  ", "  ")
+    for paragraph in KEYS_HELP:
+        lines += _wrap(paragraph, width, "", "  ")
+    return lines
+
+
+def _wrap(text: str, width: int, first: str, indent: str) -> list[str]:
+    """`text` in lines of `width` columns, the first indented by `first`, the others by `indent`."""
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+# A line that is just one of these words is that command, as in other chats and shells; the slash form is
+# the documented one, so the two that do something other than leave say so.
+BARE_COMMANDS = {"exit": "exit", "quit": "exit", ":q": "exit", "clear": "clear", "help": "help"}
 
 
 def command_names() -> list[str]:
@@ -120,6 +170,10 @@ def summary_of(name: str) -> str:
     return spec.summary
 
 
+# /system --clear removes the system prompt; so do `-` (as /file -) and an empty pair of quotes, which no one
+# means as a system prompt of their own.
+CLEAR_SYSTEM = frozenset({"--clear", "-", '""', "''"})
+
 _BANG_COMMANDS = frozenset({"save"})  # those that take a `!` to overwrite on purpose: /save! FILE
 
 
@@ -128,17 +182,21 @@ class Command:
     name: str  # canonical: "exit" for /quit
     argument: str
     bang: bool = False  # written with a `!` (/save! FILE)
+    bare: bool = False  # written without the slash (BARE_COMMANDS)
 
 
 def parse_line(line: str) -> Command | str | None:
     """A slash command, the text to send to the model, or None for a blank line.
 
-    A line that starts with `//` is sent with one slash.
+    A line that starts with `//` is sent with one slash; a line that is just a word of BARE_COMMANDS is
+    that command.
     Raises UsageError for an unknown command or a bad argument.
     """
     text = line.strip()
     if not text:
         return None
+    if text in BARE_COMMANDS:
+        return Command(BARE_COMMANDS[text], "", bare=True)
     if text.startswith("//"):
         return text[1:]
     if not text.startswith("/"):
@@ -185,6 +243,20 @@ def preview(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+class KnownModels:
+    """The model names (aliases, then the server's), asked for once: at the first /model NAME or Tab after
+    /model, since asking the server may take a second."""
+
+    def __init__(self, fetch: Callable[[], list[str]]) -> None:
+        self._fetch = fetch
+        self._names: list[str] | None = None
+
+    def __call__(self) -> list[str]:
+        if self._names is None:
+            self._names = self._fetch()
+        return self._names
+
+
 class CommandRunner:
     """Carries out slash commands on a session; decides where the conversation is saved (`autosave.file`)."""
 
@@ -199,8 +271,12 @@ class CommandRunner:
         known_files: Sequence[ConversationFile] = (),
         inputs: InputCommands | None = None,
         tools: ToolControl | None = None,
+        model_names: Callable[[], list[str]] | None = None,
+        width: Callable[[], int] = lambda: 80,
     ) -> None:
         self.session = session
+        self._model_names = model_names  # aliases, then the server's models; none known: the aliases only
+        self._width = width  # the terminal's columns, for /help
         self.screen = screen
         self.autosave = autosave
         self._recorder = recorder
@@ -241,6 +317,8 @@ class CommandRunner:
             self._unanswered = None
         if command.bang:
             return self._save(command.argument, overwrite=True)
+        if command.bare and command.name != "exit":
+            self.screen.notice(f"(/{command.name} is the documented form)")
         return self._actions[command.name](command.argument)
 
     def send(self, text: Content) -> bool:
@@ -255,25 +333,35 @@ class CommandRunner:
         self.autosave.save(self.session.conversation)
 
     def _help(self, _: str) -> bool:
-        width = max(len(spec.usage) for spec in _all_specs())
-        for spec in _all_specs():
-            self.screen.notice(f"{spec.usage:<{width}}  {spec.summary}")
-        self.screen.notice(KEYS_HELP)
+        for line in help_lines(max(self._width() - 1, 20)):  # the last column: some terminals wrap there
+            self.screen.notice(line)
         return True
 
     def _model(self, name: str) -> bool:
-        if name:
-            alias, name = name, self._model_aliases.get(name, name)
-            self.session.switch_model(name)
-            self.screen.notice(f"model set to {name}" + (f" (alias {alias})" if alias != name else ""))
-            self._save_now()
-        else:
+        if not name:
             self.screen.notice(f"model: {self.session.model}")
+            return True
+        alias, name = name, self._model_aliases.get(name, name)
+        self.session.switch_model(name)
+        self.screen.notice(f"model set to {name}" + (f" (alias {alias})" if alias != name else ""))
+        self._save_now()
+        if self._model_names is not None:
+            served = [known for known in self._model_names() if known not in self._model_aliases]
+            if not served:
+                self.screen.warn(f"{name} is not checked: the server's model list is not available")
+            elif name not in served:
+                self.screen.warn(f"the server does not list {name}; /model then Tab shows the models it does")
         return True
 
     def _system(self, text: str) -> bool:
         conversation = self.session.conversation
-        if text:
+        if text in CLEAR_SYSTEM:
+            removed = conversation.system is not None
+            conversation.set_system(None)
+            self.screen.notice("system prompt removed" if removed else "no system prompt to remove")
+            if removed:
+                self._save_now()
+        elif text:
             conversation.set_system(text)
             self.screen.notice("system prompt set")
             self._save_now()
@@ -431,8 +519,8 @@ class CommandRunner:
         return True
 
     def _template(self, template: Template, text: str) -> bool:
-        """/NAME TEXT: the template's prompt with TEXT as {input}, sent with its model and options for this
-        turn; a template without a prompt also makes its system prompt the conversation's first."""
+        """/NAME TEXT: the template's prompt with TEXT as {input}, sent with its model, system prompt and
+        options for this turn; a template without a prompt makes its system prompt the conversation's own."""
         given = _TEMPLATE_PARAMS.get(template.name, {})
         try:
             prompt = template.fill(text, given)
@@ -443,7 +531,9 @@ class CommandRunner:
         if template.prompt is None and system is not None:
             self.session.conversation.set_system(system)
         model = self._model_aliases.get(template.model, template.model) if template.model else None
-        self._ask(prompt, TurnOverrides(model=model, options=template.options))
+        # With a prompt, the system prompt is this turn's only, as with -T.
+        turn_system = system if template.prompt is not None else None
+        self._ask(prompt, TurnOverrides(model=model, system=turn_system, options=template.options))
         return True
 
     def _tool_command(self, argument: str) -> bool:

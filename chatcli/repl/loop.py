@@ -26,9 +26,9 @@ from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
-from chatcli.repl.commands import Command, CommandRunner, parse_line
+from chatcli.repl.commands import Command, CommandRunner, KnownModels, parse_line
 from chatcli.repl.editor import edit_text, open_terminal
-from chatcli.repl.prompt import PromptState, build_prompt_session, open_input_history
+from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import CostOf, TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
 from chatcli.storage.conversation_file import Autosave, ConversationFile
@@ -93,6 +93,7 @@ class Repl:
         known = [loaded_file] if loaded_file is not None else []
         self.state = PromptState()
         inputs = InputCommands(session, self.screen, self.state.draft, limits or Limits(), env.environ)
+        known_models = KnownModels(model_names) if model_names is not None else None
         self.commands = CommandRunner(
             session,
             self.screen,
@@ -103,11 +104,14 @@ class Repl:
             known_files=known,
             inputs=inputs,
             tools=tools,
+            # The echo backend answers to any name: nothing to check a name against.
+            model_names=known_models if backend_name != "echo" else None,
+            width=lambda: self.prompt.output.get_size().columns,
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
         self.prompt = build_prompt_session(
-            self.state, self._toolbar, history, output=output, compose=self._compose, model_names=model_names
+            self.state, self._toolbar, history, output=output, compose=self._compose, model_names=known_models
         )
         self._display: TurnDisplay | None = None  # the last turn's
         self.signals = ExitSignals(self._terminal_closed, lambda: end_prompt_soon(self.prompt.app))
@@ -154,9 +158,8 @@ class Repl:
             self._display = TurnDisplay(self._new_renderer, animated, reasoning_to, self._reasoning)
             return self._display
 
-        fd = self._env.stdin_fd()
         try:
-            with quiet_input(fd) if fd is not None else contextlib.nullcontext():
+            with self._quiet_input():
                 result = self.session.turn(text, new_display(), new_display, overrides)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
@@ -193,13 +196,12 @@ class Repl:
 
     def _loop(self) -> None:
         while self.signals.received is None and not self._terminal_closed():
-            self.state.exit_armed = False
             try:
-                line = self.prompt.prompt(default=self.state.draft.take_prefill())
-            except KeyboardInterrupt:
-                continue
+                line = self._read_line()
             except EOFError:
                 return
+            if line is None:
+                continue
             if self.signals.received is not None:
                 return
             if line.strip():
@@ -217,6 +219,17 @@ class Repl:
                     "(CHATCLI_DEBUG=1 shows a traceback)"
                 )
 
+    def _read_line(self) -> str | None:
+        """The next line typed, or None when Ctrl-C cleared it; EOFError when the chat ends (Ctrl-D)."""
+        self.state.exit_armed = False
+        try:
+            return self.prompt.prompt(default=self.state.draft.take_prefill())
+        except KeyboardInterrupt:
+            return None
+        except EditCancelled:
+            self.screen.notice("edit cancelled")
+            return None
+
     def _handle(self, line: str) -> bool:
         try:
             parsed = parse_line(line)
@@ -226,10 +239,16 @@ class Repl:
         if isinstance(parsed, Command):
             if parsed.name in ("clear", "load"):
                 self.tally.new_conversation()
-            return self.commands.run(parsed)
+            with self._quiet_input():  # keys typed while a command works (/tools off) wait for the prompt
+                return self.commands.run(parsed)
         if parsed is not None:
             send(self.session, self.state.draft, parsed, self.commands.send)
         return True
+
+    def _quiet_input(self) -> contextlib.AbstractContextManager[None]:
+        """Keys typed meanwhile are not echoed but wait for the next prompt (a turn, a command at work)."""
+        fd = self._env.stdin_fd()
+        return quiet_input(fd) if fd is not None else contextlib.nullcontext()
 
     def _compose(self, text: str) -> str | None:
         """Ctrl-X Ctrl-E: the input line edited in the user's editor, or None (one line says why)."""

@@ -9,7 +9,14 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.completion import (
+    CompleteEvent,
+    Completer,
+    Completion,
+    PathCompleter,
+    get_common_complete_suffix,
+)
 from prompt_toolkit.document import Document
 from prompt_toolkit.enums import DEFAULT_BUFFER
 from prompt_toolkit.filters import has_focus
@@ -38,6 +45,10 @@ class PromptState:
 
     exit_armed: bool = False
     draft: Draft = field(default_factory=Draft)
+
+
+class EditCancelled(Exception):
+    """Ctrl-C ended the prompt while /edit was open: the edit, and what it attached again, are dropped."""
 
 
 class SlashCompleter(Completer):
@@ -82,9 +93,9 @@ class SlashCompleter(Completer):
 def prompt_key_bindings(
     state: PromptState, compose: Callable[[str], str | None] | None = None
 ) -> KeyBindings:
-    """Enter sends; Esc Enter (Alt-Enter) inserts a newline; Ctrl-C clears the line (and stops an /edit), or
-    exits when pressed twice at an empty prompt. Ctrl-D at an empty prompt exits (prompt_toolkit's own
-    binding). Ctrl-X Ctrl-E hands the line to `compose` (the editor) and puts back what it returns."""
+    """Enter sends; Esc Enter (Alt-Enter) inserts a newline; Ctrl-C clears the line (`cancel`); Tab completes
+    (`complete_now`). Ctrl-D at an empty prompt exits (prompt_toolkit's own binding). Ctrl-X Ctrl-E hands the
+    line to `compose` (the editor) and puts back what it returns."""
     bindings = KeyBindings()
 
     in_prompt = has_focus(DEFAULT_BUFFER)  # not while Ctrl-R search has the focus: its Enter ends the search
@@ -100,16 +111,11 @@ def prompt_key_bindings(
     @bindings.add("c-c", filter=in_prompt)
     @bindings.add("<sigint>", filter=in_prompt)
     def _cancel(event: KeyPressEvent) -> None:
-        buffer = event.current_buffer
-        state.draft.editing = False
-        if buffer.text:
-            buffer.reset()
-            state.exit_armed = False
-        elif state.exit_armed:
-            event.app.exit(exception=EOFError())
-        else:
-            state.exit_armed = True
-            event.app.invalidate()
+        cancel(event, state)
+
+    @bindings.add("tab", filter=in_prompt)
+    def _complete(event: KeyPressEvent) -> None:
+        complete_now(event.current_buffer)
 
     if compose is not None:
         editor = compose
@@ -126,6 +132,43 @@ def prompt_key_bindings(
             event.app.create_background_task(edit())
 
     return bindings
+
+
+def cancel(event: KeyPressEvent, state: PromptState) -> None:
+    """Ctrl-C: an /edit ends the prompt with EditCancelled; else the line is cleared, or, pressed twice at an
+    empty prompt, the chat ends."""
+    buffer = event.current_buffer
+    if state.draft.cancel_edit():
+        event.app.exit(exception=EditCancelled())
+    elif buffer.text:
+        buffer.reset()
+        state.exit_armed = False
+    elif state.exit_armed:
+        event.app.exit(exception=EOFError())
+    else:
+        state.exit_armed = True
+        event.app.invalidate()
+
+
+def complete_now(buffer: Buffer) -> None:
+    """Tab: the next completion of the menu on show; else the completions' common part, found now.
+
+    prompt_toolkit finds completions in a task that runs after the keys at hand: Tab typed in the same burst
+    as the text (a paste, a fast typist, a terminal over SSH) would find its menu still empty and do nothing."""
+    shown = buffer.complete_state
+    if shown is not None and shown.completions:
+        buffer.complete_next()
+        return
+    if buffer.completer is None:
+        return
+    document = buffer.document
+    completions = list(buffer.completer.get_completions(document, CompleteEvent(completion_requested=True)))
+    common = get_common_complete_suffix(document, completions)
+    if common:
+        buffer.insert_text(common)
+    elif completions:
+        buffer.cancel_completion()
+        buffer.start_completion(insert_common_part=True)
 
 
 def build_prompt_session(

@@ -97,6 +97,34 @@ def compose(attachments: Sequence[Attachment], text: str) -> Content:
     return [*([{"type": "text", "text": body}] if body else []), *images]
 
 
+_HEADING = re.compile(r"### (?P<name>[^\n]+)\n\n(?P<fence>`{3,})\n")
+
+
+def split_attached(text: str) -> tuple[list[Attachment], str]:
+    """The inverse of `compose` for text: the file blocks at the start of `text` (as `format_attachment` wrote
+    them) and what follows them, the typed prompt. Each block's fence is longer than any backtick run in the
+    file, so the first line of that fence closes it."""
+    found: list[Attachment] = []
+    rest = text
+    while (heading := _HEADING.match(rest)) is not None:
+        fence = heading["fence"]
+        close = rest.find(f"\n{fence}", heading.end() - 1)
+        end = close + 1 + len(fence)
+        if close == -1 or rest[end : end + 1] not in ("", "\n"):
+            break
+        block = rest[:end]
+        body = rest[heading.end() : close + 1]
+        found.append(Attachment(heading["name"], len(body.encode("utf-8")), block=block))
+        rest = rest[end + 2 :] if rest[end : end + 2] == "\n\n" else rest[end:].lstrip("\n")
+    return found, rest
+
+
+def typed_text(text: str) -> str:
+    """A message's text as the user typed it: each attached file as a `[file: NAME]` line, not its content."""
+    files, typed = split_attached(text)
+    return "\n".join([*(f"[file: {file.name}]" for file in files), *([typed] if typed else [])])
+
+
 def prompt_with_files(
     paths: list[Path], limits: Limits, words: list[str], stdin_text: str | None, *, stdin_marker: bool = True
 ) -> Content:

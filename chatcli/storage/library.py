@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from chatcli.core.conversation import Content, Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
+from chatcli.storage.attachments import split_attached, typed_text
 from chatcli.storage.files import NotRegularFile, create_private_file
 
 if TYPE_CHECKING:
@@ -116,16 +118,37 @@ ContentText = Callable[[Content], str]
 
 
 def title_of(messages: Sequence[Message], content_text: ContentText | None = None) -> str:
-    """The first user message, whitespace collapsed, cut to TITLE_CHARS. Content of parts reads as
-    `content_text` makes it (chatcli passes render.message_text.shown_content: an image as its placeholder),
-    else as its text parts."""
+    """The first user message as typed, whitespace collapsed, cut to TITLE_CHARS: attached files by name
+    only (the typed text alone when there is some). Content of parts reads as `content_text` makes it
+    (chatcli passes render.message_text.shown_content: an image as its placeholder), else as its text parts."""
     for message in messages:
         if message.role == "user":
             text = message.content
             if not isinstance(text, str):
                 text = content_text(text) if content_text is not None else message.text
-            return " ".join(text.split())[:TITLE_CHARS]
+            files, typed = split_attached(text)
+            typed = typed or " ".join(f"[file: {file.name}]" for file in files)
+            return " ".join(typed.split())[:TITLE_CHARS]
     return ""
+
+
+ATTACHED_START = "### "  # how a message with attached files begins (storage.attachments.format_attachment)
+SNIPPET_WORDS = 16  # as many as FTS5's snippet() gives
+
+
+def typed_snippet(text: str, query: str, marks: tuple[str, str]) -> str | None:
+    """A search hit's snippet for a message with attached files (None without): the prompt as typed, each file
+    as `[file: NAME]` (FTS5's snippet could show a file's content instead); the words that begin with a query
+    word between `marks`, as FTS5 marks its matches (its stemming, approximately)."""
+    if not split_attached(text)[0]:
+        return None
+    words = typed_text(text).split()
+    shown = " ".join(words[:SNIPPET_WORDS]) + ("…" if len(words) > SNIPPET_WORDS else "")
+    terms = [re.escape(word.rstrip("*")) for word in query.split() if word.rstrip("*")]
+    if not terms:
+        return shown
+    matched = re.compile(rf"\b(?:{'|'.join(terms)})\w*", re.IGNORECASE)
+    return matched.sub(lambda match: marks[0] + match[0] + marks[1], shown)
 
 
 def split_system(conversation: Conversation) -> tuple[str | None, list[Message]]:
@@ -482,16 +505,20 @@ class Library:
         # The FTS table yields its rowids newest first without sorting, so a common word costs no more than a rare one.
         with self._errors():
             rows = self._db.execute(
-                "SELECT m.conversation_id, m.created_at, m.role, c.title, hit.snippet FROM "
+                "SELECT m.conversation_id, m.created_at, m.role, c.title, hit.snippet, "
+                "CASE WHEN m.role = 'user' AND m.text LIKE ? THEN m.text END FROM "
                 "(SELECT rowid, snippet(messages_fts, 0, ?, ?, '…', 16) AS snippet FROM messages_fts "
                 "WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hit "
                 "JOIN messages AS m ON m.id = hit.rowid JOIN conversations AS c ON c.id = m.conversation_id "
                 "ORDER BY hit.rowid DESC",
-                (*marks, match, limit),
+                (ATTACHED_START + "%", *marks, match, limit),
             ).fetchall()
         from chatcli.storage.library_rows import Hit
 
-        return [Hit(*row) for row in rows]
+        return [
+            Hit(cid, created, role, title, (typed_snippet(text, query, marks) if text else None) or snippet)
+            for cid, created, role, title, snippet, text in rows
+        ]
 
 
 def _describe(error: sqlite3.Error) -> str:

@@ -115,7 +115,12 @@ class Approver:
             with contextlib.suppress(termios.error):
                 termios.tcflush(self._fd, termios.TCIFLUSH)  # keys typed earlier never answer this question
             while True:
-                key = os.read(self._fd, 1).decode("ascii", "replace").lower()
+                try:
+                    key = os.read(self._fd, 1).decode("ascii", "replace").lower()
+                except KeyboardInterrupt:
+                    self._out.write("\n")  # what says the turn was interrupted gets a line of its own
+                    self._out.flush()
+                    raise
                 if key in ("", "\x04"):  # the terminal went away, or Ctrl-D: no
                     key = Answer.NO
                 if key in tuple(Answer):
