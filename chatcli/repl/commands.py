@@ -16,6 +16,7 @@ from chatcli.core.session import Session, TurnOverrides
 from chatcli.render.code_blocks import code_blocks
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import Draft, InputCommands
+from chatcli.repl.conversation_commands import ConversationCommands
 from chatcli.repl.screen import Ask, Screen
 from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
 from chatcli.storage.inputs import Limits
@@ -72,7 +73,18 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "file", "/file [PATH…|-]", "attach files, folders or images to the next message; - clears", "optional"
     ),
     CommandSpec("paste", "/paste", "attach the clipboard's image or text to the next message", "none"),
-    CommandSpec("edit", "/edit", "reopen the last question; sending it replaces the last exchange", "none"),
+    CommandSpec(
+        "edit",
+        "/edit [N]",
+        "reopen the last question (or question N); sending it regenerates from there, the library keeps the old",
+        "optional",
+    ),
+    CommandSpec(
+        "rename", "/rename NAME", "name this conversation in the library (--cid NAME resumes it)", "required"
+    ),
+    CommandSpec(
+        "fork", "/fork [N]", "go on in a new conversation of the first N messages (default: all)", "optional"
+    ),
     CommandSpec("set", "/set [KEY [VALUE]]", "list, set or (no VALUE) remove request options", "optional"),
 )
 
@@ -290,6 +302,7 @@ class CommandRunner:
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
         self.inputs = inputs or InputCommands(session, screen, Draft(), Limits(), {})
+        named = ConversationCommands(session, screen, recorder, self._stop_saving_after_replace)
         self._actions: dict[str, Callable[[str], bool]] = {
             "help": self._help,
             "exit": lambda _: False,
@@ -307,6 +320,8 @@ class CommandRunner:
             "edit": self.inputs.edit,
             "set": self._set,
             "tools": self._tool_command,
+            "rename": named.rename,
+            "fork": named.fork,
         }
 
     def run(self, command: Command) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import traceback
 from collections.abc import Callable, Mapping
@@ -146,7 +147,8 @@ class Repl:
     def _say_how_to_resume(self) -> None:
         recorded = self._recorder.recorded_id
         if recorded is not None:
-            self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {recorded})")
+            reference = shlex.quote(self._recorder.name) if self._recorder.name else recorded
+            self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {reference})")
 
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
@@ -183,8 +185,9 @@ class Repl:
         return result
 
     def _greet(self) -> None:
+        named = f"{sanitize(self._recorder.name)} · " if self._recorder.name else ""
         self.screen.notice(
-            f"chatcli {__version__} · {self.session.model} on {self._backend_name} · "
+            f"chatcli {__version__} · {named}{self.session.model} on {self._backend_name} · "
             "/help for commands · Ctrl-D exits"
         )
         messages = self.session.conversation.messages
@@ -268,12 +271,13 @@ class Repl:
             return [("class:hint", " Press Ctrl-C again to exit (or Ctrl-D)")]
         conversation = self.session.conversation
         turns = sum(1 for message in conversation.messages if message.role == "user")
-        parts = [f" {self.session.model}", self._backend_name, plural(turns, "turn")]
+        named = [self._recorder.name] if self._recorder.name else []
+        parts = [*named, self.session.model, self._backend_name, plural(turns, "turn")]
         parts.append("Alt-Enter newline · /help")  # before the parts of varying length, which may be cut off
         parts += self.tally.describe()
         if self.autosave.file is not None:
             parts.append(f"saving to {self.autosave.file.path}")
-        return [("", sanitize(" · ".join(parts)))]
+        return [("", " " + sanitize(" · ".join(parts)))]
 
     def _exit_on_signal(self, signum: int) -> int:
         """Save (the last turn may have been cut short), then leave; after a hang-up the terminal is gone."""

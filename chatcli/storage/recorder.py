@@ -84,8 +84,12 @@ class Recorder:
         the library conversation this session records into; the next turns continue the new one."""
         body = split_system(conversation)[1]
         count = len(body) if count is None else count
-        if self.conversation_id is None or body[:count] != self._stored[:count] or count > len(self._stored):
-            raise UsageError("only what the library holds can be forked; send a message first")
+        if self.conversation_id is None or not body:
+            raise UsageError("nothing recorded to fork yet; send a message first")
+        if count > len(body):
+            raise UsageError(f"the conversation has {len(body)} messages; fork takes 1 to {len(body)}")
+        if count > len(self._stored) or body[:count] != self._stored[:count]:
+            raise UsageError(f"message {count} is not recorded in the library yet; send a message first")
         library = self.library()
         new_id = library.fork(self.conversation_id, count)
         forked = library.load(new_id)
