@@ -18,6 +18,7 @@ from chatcli.storage.library import MIGRATIONS, Library, check_name
 from chatcli.storage.recorder import Recorder
 from tests.fakes import ScriptedBackend
 from tests.inprocess import invoke
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 
 @pytest.fixture
@@ -239,3 +240,55 @@ def test_continuing_a_conversation_file_continues_one_library_conversation(
     [conversation] = listed()
     assert conversation["turns"] == 4
     assert user_texts(str(conversation["id"])) == ["turn 0", "turn 1", "turn 2", "turn 3"]
+
+
+# -- the interactive session on a real terminal -------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_repl_name_greeting_toolbar_rename_and_resume_by_name() -> None:
+    child = spawn_chatcli("-b", "echo", "--name", "notes")
+    expect(child, "notes · ")  # in the greeting, before the model
+    expect(child, "notes · ")  # and the toolbar
+    say(child, "remember milk", "Echo: remember milk")
+    say(child, "/rename beef", "could be taken for a conversation id")
+    say(child, "/rename groceries", "named groceries (")
+    child.sendcontrol("d")
+    expect(child, "resume with: chatcli -c (or chatcli --cid groceries)")
+    assert exit_code(child) == 0
+    [conversation] = listed()
+    assert conversation["name"] == "groceries"
+
+    resumed = spawn_chatcli("-b", "echo", "--cid", "groceries")
+    expect(resumed, "groceries · ")
+    expect(resumed, TOOLBAR)
+    say(resumed, "and eggs", "Echo: and eggs")
+    resumed.sendcontrol("d")
+    assert exit_code(resumed) == 0
+    assert user_texts("groceries") == ["remember milk", "and eggs"]
+
+
+@pytest.mark.e2e
+def test_repl_fork_and_edit_any_question_keep_every_turn() -> None:
+    child = spawn_chatcli("-b", "echo", "--name", "branching")
+    expect(child, TOOLBAR)
+    for line in ("one", "two", "three"):
+        say(child, line, f"Echo: {line}")
+    say(child, "/edit 2", "/edit takes the number of a question: 1, 3, 5")
+    say(child, "/edit 3", "editing message 3 (Enter replaces it, Ctrl-C cancels)")
+    child.send("\x15two again\r")  # Ctrl-U clears the reopened text first
+    expect(child, "Echo: two again")
+    expect(child, TOOLBAR)
+    say(child, "/fork 2", "forked ")
+    say(child, "after the fork", "Echo: after the fork")
+    child.sendcontrol("d")
+    assert exit_code(child) == 0
+
+    by_origin = {row["origin"]["kind"] if row["origin"] else None: row for row in listed()}  # type: ignore[index]
+    original, edited, forked = by_origin[None], by_origin["edited"], by_origin["forked"]
+    assert user_texts(str(original["id"])) == ["one", "two", "three"]  # nothing lost
+    assert user_texts(str(edited["id"])) == ["one", "two again"]
+    assert edited["origin"] == {"id": original["id"], "messages": 2, "kind": "edited"}
+    assert edited["name"] == "branching" and original["name"] is None  # the name went on with the chat
+    assert user_texts(str(forked["id"])) == ["one", "after the fork"]
+    assert forked["origin"] == {"id": edited["id"], "messages": 2, "kind": "forked"}
