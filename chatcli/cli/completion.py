@@ -64,8 +64,7 @@ def conversation_ids(incomplete: str = "") -> list[tuple[str, str]]:
             summaries = library.summaries(500)
     except ChatError:
         return []
-    typed = incomplete.casefold()
-    names = [(s.name, s.title[:60]) for s in summaries if s.name and s.name.casefold().startswith(typed)]
+    names = [(s.name, s.title[:60]) for s in summaries if s.name and s.name.startswith(incomplete)]
     return names + [(s.id, s.title[:60]) for s in summaries if s.id.startswith(incomplete)]
 
 
