@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.core.conversation import Conversation, Message
+from chatcli.backends.echo import EchoBackend
+from chatcli.core.conversation import Content, Conversation, Message
 from chatcli.core.errors import UsageError
-from chatcli.core.session import Session
+from chatcli.core.session import Session, TurnOverrides
+from chatcli.core.stream import BackendSettings
+from chatcli.core.turn import TurnResult
 from chatcli.render.plain import PlainRenderer
+from chatcli.repl.attachments import Draft, send
+from chatcli.repl.commands import Command, CommandRunner, parse_line
+from chatcli.storage.conversation_file import Autosave
 from chatcli.storage.library import MIGRATIONS, Library, check_name
 from chatcli.storage.recorder import Recorder
 from tests.fakes import ScriptedBackend
@@ -240,6 +246,128 @@ def test_continuing_a_conversation_file_continues_one_library_conversation(
     [conversation] = listed()
     assert conversation["turns"] == 4
     assert user_texts(str(conversation["id"])) == ["turn 0", "turn 1", "turn 2", "turn 3"]
+
+
+# -- the slash commands, in-process -------------------------------------------------------------------------
+
+
+class Chat:
+    """A CommandRunner recording into a real library, with the screen's lines kept."""
+
+    def __init__(self, path: Path) -> None:
+        self.notices: list[str] = []
+        self.warnings: list[str] = []
+        self.recorder = Recorder(path, self.warnings.append)
+        self.session = Session(EchoBackend(BackendSettings()), Conversation(model="m1"), "m1")
+        self.session.observers.append(self.recorder)
+        autosave = Autosave(None, warn=self.warnings.append)
+        self.runner = CommandRunner(self.session, self, self.ask, autosave, self.recorder)  # type: ignore[arg-type]
+        self.draft: Draft = self.runner.inputs._draft
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult:
+        return self.session.turn(text, PlainRenderer(io.BytesIO()), overrides=overrides)
+
+    def line(self, text: str) -> None:
+        parsed = parse_line(text)
+        if isinstance(parsed, Command):
+            self.runner.run(parsed)
+        else:
+            assert parsed is not None
+            send(self.session, self.draft, parsed, self.runner.send)
+
+    def texts(self) -> list[str]:
+        return [message.text for message in self.session.conversation.messages]
+
+
+def test_slash_rename_names_the_conversation_before_and_after_its_first_turn(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    chat = Chat(path)
+    chat.line("/rename early")
+    assert chat.notices == ["named early (from its first recorded turn)"]
+    chat.line("hello")
+    with Library(path) as library:
+        assert library.resolve("early") == chat.recorder.conversation_id
+    chat.line("/rename 0000")
+    assert chat.warnings[-1].startswith("'0000' could be taken for a conversation id")
+    chat.line("/rename later")
+    assert chat.notices[-1] == f"named later ({chat.recorder.conversation_id})"
+    with Library(path) as library:
+        assert library.summary(library.resolve("later")).id == chat.recorder.conversation_id
+    with pytest.raises(UsageError, match="needs an argument"):
+        parse_line("/rename")
+
+
+def test_slash_fork_goes_on_in_a_new_conversation_and_keeps_the_original(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    chat = Chat(path)
+    chat.line("/fork")
+    assert chat.warnings == ["nothing recorded to fork yet; send a message first"]
+    for text in ("one", "two"):
+        chat.line(text)
+    original = chat.recorder.conversation_id
+    chat.line("/fork 9")
+    assert chat.warnings[-1] == "the conversation has 4 messages; fork takes 1 to 4"
+    chat.line("/fork x")
+    assert chat.warnings[-1].startswith("/fork takes a number of messages")
+    chat.line("/fork 2")
+    forked = chat.recorder.conversation_id
+    assert forked != original and chat.texts() == ["one", "Echo: one"]
+    assert chat.notices[-1] == f"forked {original} into {forked}; this chat goes on in {forked}"
+    chat.line("three")
+    with Library(path) as library:
+        assert [m.text for m in library.load(str(original)).messages] == [
+            "one",
+            "Echo: one",
+            "two",
+            "Echo: two",
+        ]
+        assert [m.text for m in library.load(str(forked)).messages] == [
+            "one",
+            "Echo: one",
+            "three",
+            "Echo: three",
+        ]
+        summary = library.summary(str(forked))
+        assert (summary.origin_id, summary.origin_messages, summary.origin_kind) == (original, 2, "forked")
+
+
+def test_slash_edit_n_regenerates_from_question_n_and_the_library_keeps_the_old(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    chat = Chat(path)
+    chat.session.conversation.set_system("terse")  # not counted
+    for text in ("one", "two", "three"):
+        chat.line(text)
+    original = chat.recorder.conversation_id
+    chat.line("/edit 2")
+    assert chat.warnings == [
+        "/edit takes the number of a question: 1, 3, 5 (from 1, the system prompt aside, as "
+        "`chatcli history show` numbers them)"
+    ]
+    chat.line("/edit 3")
+    assert (chat.draft.take_prefill(), chat.draft.line()) == (
+        "two",
+        "editing message 3 (Enter replaces it, Ctrl-C cancels)",
+    )
+    chat.line("TWO")
+    assert chat.texts() == ["terse", "one", "Echo: one", "TWO", "Echo: TWO"]
+    edited_id = str(chat.recorder.conversation_id)
+    chat.line("/edit")  # the last question, as before
+    assert chat.draft.line() == "editing the last question (Enter replaces it, Ctrl-C cancels)"
+    chat.line("TWO, really")
+    chat.line("/undo")
+    chat.line("/retry")  # /undo and /retry work as before
+    assert chat.texts() == ["terse", "one", "Echo: one"]
+    with Library(path) as library:
+        assert len(library.load(str(original)).messages) == 7  # all three turns, and the system prompt
+        edited = library.summary(edited_id)
+        assert (edited.origin_id, edited.origin_messages, edited.origin_kind) == (original, 2, "edited")
+        assert len(library.summaries(10)) == 4  # each edit, and the retry after the undo, kept the one before
 
 
 # -- the interactive session on a real terminal -------------------------------------------------------------
