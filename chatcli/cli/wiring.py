@@ -114,7 +114,9 @@ def _name_new_conversation(recorder: Recorder, name: str, resumed: bool) -> None
     if resumed:
         raise UsageError("--name names a new conversation; `chatcli history rename ID NAME` renames one")
     if not recorder.records:
-        raise UsageError("--name names the conversation in the library, which --no-log leaves out")
+        raise UsageError(
+            "--name names the conversation in the library, which --no-log (or log = false) leaves out"
+        )
     recorder.rename(check_name(name))
 
 

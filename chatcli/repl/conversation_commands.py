@@ -26,7 +26,9 @@ class ConversationCommands:
     def rename(self, argument: str) -> bool:
         """/rename NAME: this conversation's name in the library (given to it when its first turn is recorded)."""
         if not self._recorder.records:
-            self._screen.warn("/rename names the conversation in the library, which --no-log leaves out")
+            self._screen.warn(
+                "/rename names the conversation in the library, which --no-log (or log = false) leaves out"
+            )
             return True
         try:
             self._recorder.rename(check_name(argument))
@@ -49,7 +51,9 @@ class ConversationCommands:
             )
             return True
         if not self._recorder.records:
-            self._screen.warn("/fork makes a new conversation in the library, which --no-log leaves out")
+            self._screen.warn(
+                "/fork makes a new conversation in the library, which --no-log (or log = false) leaves out"
+            )
             return True
         origin = self._recorder.conversation_id
         try:
