@@ -270,6 +270,9 @@ class Chat:
     def warn(self, text: str) -> None:
         self.warnings.append(text)
 
+    def show_messages(self, messages: object) -> None:
+        pass
+
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult:
         return self.session.turn(text, PlainRenderer(io.BytesIO()), overrides=overrides)
 
@@ -368,6 +371,32 @@ def test_slash_edit_n_regenerates_from_question_n_and_the_library_keeps_the_old(
         edited = library.summary(edited_id)
         assert (edited.origin_id, edited.origin_messages, edited.origin_kind) == (original, 2, "edited")
         assert len(library.summaries(10)) == 4  # each edit, and the retry after the undo, kept the one before
+
+
+def test_slash_clear_starts_an_unnamed_conversation_and_slash_load_continues_the_one_a_file_came_from(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "library.db"
+    chat = Chat(path)
+    chat.line("/rename first")
+    chat.line("one")
+    first = chat.recorder.conversation_id
+    chat.line(f"/save {tmp_path / 'chat.json'}")
+    chat.line("/clear")
+    chat.line("two")
+    assert chat.recorder.conversation_id != first and chat.recorder.name is None
+    chat.line(f"/load {tmp_path / 'chat.json'}")
+    chat.line("one more")
+    assert chat.recorder.conversation_id == first
+    assert chat.warnings == []
+    with Library(path) as library:
+        assert [m.text for m in library.load(library.resolve("first")).messages] == [
+            "one",
+            "Echo: one",
+            "one more",
+            "Echo: one more",
+        ]
+        assert len(library.summaries(10)) == 2
 
 
 # -- the interactive session on a real terminal -------------------------------------------------------------

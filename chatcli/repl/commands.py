@@ -388,6 +388,7 @@ class CommandRunner:
 
     def _clear(self, _: str) -> bool:
         self.session.conversation.clear()
+        self._recorder.attach(None, self.session.conversation)  # a new one, not named after the last
         self._stop_saving_after_replace("new conversation")
         return True
 
@@ -463,6 +464,7 @@ class CommandRunner:
             self.screen.warn(str(error))
             return True
         self.session.replace_conversation(loaded)
+        self._recorder.attach_copy(loaded)  # continues the library conversation it was saved from, if any
         self.screen.show_messages(self.session.conversation.messages)
         self._stop_saving_after_replace(f"loaded {source.path}")
         return True

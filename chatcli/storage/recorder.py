@@ -119,9 +119,10 @@ class Recorder:
             library = self.library()
             if self._find_copy:
                 self._continue_copy(library)
-            recorded = library.record_turn(self.conversation_id, self._stored, conversation, turn, self.name)
-            if recorded != self.conversation_id and (self.conversation_id is not None or self.name):
-                self._new_conversation_named(library.summary(recorded).name)
+            asked = self.name if self.conversation_id is None else None  # the name for a new conversation
+            recorded = library.record_turn(self.conversation_id, self._stored, conversation, turn, asked)
+            if recorded != self.conversation_id and (self.conversation_id is not None or asked):
+                self._new_conversation_named(asked, library.summary(recorded).name)
         except HistoryError as error:
             self._warn(f"warning: this turn was not recorded in the library: {error}")
             return
@@ -139,11 +140,11 @@ class Recorder:
             except UsageError as error:
                 self._warn(f"warning: {error}")
 
-    def _new_conversation_named(self, name: str | None) -> None:
-        """The turn started a new library conversation, named `name`: the name asked for, the one an edited
-        conversation passed on, or none when another conversation took the name asked for meanwhile."""
-        if self.name is not None and name is None:
-            self._warn(f"warning: the name {self.name!r} was taken meanwhile; `/rename NAME` names this one")
+    def _new_conversation_named(self, asked: str | None, name: str | None) -> None:
+        """The turn started a new library conversation, named `name`: the name `asked` for, the one an edited
+        conversation passed on, or none (when another conversation took the name asked for meanwhile, say so)."""
+        if asked is not None and name is None:
+            self._warn(f"warning: the name {asked!r} was taken meanwhile; `/rename NAME` names this one")
         self.name = name
 
     def close(self) -> None:
