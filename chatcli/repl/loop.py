@@ -107,6 +107,7 @@ class Repl:
             # The echo backend answers to any name: nothing to check a name against.
             model_names=known_models if backend_name != "echo" else None,
             width=lambda: self.prompt.output.get_size().columns,
+            copy_file=env.dirs.data / "copied.md",
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
