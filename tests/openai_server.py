@@ -133,6 +133,9 @@ class OpenAIServer:
             "test-model",
             "other-model",
         ]  # None: GET /models takes a queued reply
+        self.model_fields: dict[str, dict[str, Any]] = {}  # more fields of a model's entry (max_model_len…)
+        self.props: dict[str, Any] | None = None  # llama.cpp's GET /props beside /v1; None: 404
+        self.ollama_version: str | None = None  # Ollama's GET /api/version beside /v1; None: 404
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
         self.disconnected = threading.Event()
@@ -170,9 +173,16 @@ class OpenAIServer:
 
     def _next_reply(self, method: str, path: str) -> Reply:
         if method == "GET" and path.endswith("/models") and self.models is not None:
-            return json_reply(
-                200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+            entries = [{"id": m, "object": "model", **self.model_fields.get(m, {})} for m in self.models]
+            return json_reply(200, {"object": "list", "data": entries})
+        if method == "GET" and path in (
+            "/props",
+            "/api/version",
+        ):  # never a queued reply: asked in the background
+            found = (
+                self.props if path == "/props" else self.ollama_version and {"version": self.ollama_version}
             )
+            return json_reply(200, found) if found else json_reply(404, {"error": "Not Found"})
         try:
             return self._replies.get_nowait()
         except queue.Empty:

@@ -294,6 +294,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli.templates import template_store, with_template
     from chatcli.cli.usage import cost_of
     from chatcli.repl.commands import use_templates
+    from chatcli.repl.context_windows import ContextWindows
     from chatcli.repl.loop import Repl
 
     store = template_store(env)
@@ -336,6 +337,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         cost_of=lambda model, usage: cost_of(config, model, usage),
         model_names=lambda: known_models(config, env.dirs),
         tools=tools,
+        windows=ContextWindows(config.configured_window, backend),
     )
 
     def start_background_work() -> None:  # while the user types

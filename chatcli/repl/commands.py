@@ -115,6 +115,8 @@ KEYS_HELP = (
     "A line that is just exit, quit or :q leaves; just clear or help runs /clear or /help.",
     "/copy goes through the terminal (OSC 52, also over SSH); in tmux it needs `set -g set-clipboard on`. "
     "/copy N is now answer N: code blocks are /copy code [K]",
+    "The toolbar's ctx 12.4k/32.8k (38%) is how full the model's context window is (the context_window setting "
+    "gives the window when the server does not say).",
 )
 NARROW_SUMMARY = 24  # columns a summary needs beside the usage; narrower, it goes on a line of its own
 
