@@ -51,6 +51,7 @@ MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 char
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
 INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
 MAX_REDIRECTS = 5
+WINDOW_SECONDS = 5.0  # the longest read of each answer about the context window: a gauge is not worth a wait
 FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for its usage and the end of the stream
 MAX_HEAD_BYTES = 1024 * 1024  # read before a response's headers (interim 1xx responses included) end
 MAX_IDLE_LINES = 100_000  # event-stream lines in a row without an answer piece
@@ -150,7 +151,11 @@ class OpenAIBackend:
         """The context window `model` runs with, where the server says: vLLM's and OpenRouter's model list
         (`max_model_len`, `context_length`), llama.cpp's /props (`n_ctx`), and for Ollama, whose /v1 ignores
         `num_ctx`, its default. None when no server says, or when asking fails: the gauge is never worth an
-        error."""
+        error. Asked on connections of its own: the chat may be streaming an answer meanwhile (the REPL asks in
+        a background thread), and a backend's read budgets belong to one request at a time."""
+        return OpenAIBackend(self._settings).ask_context_window(model)
+
+    def ask_context_window(self, model: str) -> ContextWindow | None:
         for ask in (self._window_in_model_list, self._llama_cpp_window, self._ollama_window):
             try:
                 window = ask(model)
@@ -183,7 +188,7 @@ class OpenAIBackend:
     def _get_small(self, path: str, *, beside_api: bool = False) -> bytes:
         """GET a small JSON body within the short timeout; `beside_api`: beside the base URL's /v1, not in it."""
         self._start_turn()
-        self._network.allow(self._settings.timeout)
+        self._network.allow(min(self._settings.timeout, WINDOW_SECONDS))
         response = self._send("GET", path, None, beside_api=beside_api)
         try:
             return self._read_whole(response)
