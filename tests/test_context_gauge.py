@@ -235,3 +235,10 @@ def test_the_chat_names_a_prompt_the_server_probably_truncated(server: OpenAISer
     )
     child.send("\x04")
     assert exit_code(child) == 0
+
+
+def test_config_show_lists_the_context_windows(isolated_home: Path) -> None:
+    write_config(isolated_home, 'context_window = 8192\n[context_windows]\n"llama3.1:8b" = 32768\n')
+    shown = invoke("config", "show").stdout.decode().splitlines()
+    assert any(re.fullmatch(r"context_window\s+8192\s+file", line) for line in shown), shown
+    assert shown[-1] == 'context window "llama3.1:8b": 32768 tokens'
