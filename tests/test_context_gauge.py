@@ -21,6 +21,7 @@ from chatcli.core.context import (
     truncation_warning,
 )
 from chatcli.core.stream import BackendSettings, Usage
+from chatcli.repl.context_windows import ContextWindows
 from tests.conftest import CHATCLI, write_config
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
@@ -91,10 +92,41 @@ def test_the_window_comes_from_llama_cpp_props_beside_v1(server: OpenAIServer) -
     assert [request.path for request in server.requests] == ["/v1/models", "/props"]
 
 
-def test_ollama_on_v1_runs_with_its_default_window(server: OpenAIServer) -> None:
-    server.ollama_version = "0.5.7"
-    assert backend(server).context_window("test-model") == ContextWindow(4096, "Ollama")
-    assert [request.path for request in server.requests] == ["/v1/models", "/props", "/api/version"]
+def test_ollama_on_v1_runs_with_the_context_it_loaded_the_model_with_else_its_default(
+    server: OpenAIServer,
+) -> None:
+    server.ollama_version = "0.12.3"
+    assert backend(server).context_window("test-model") == ContextWindow(4096, "Ollama", guessed=True)
+    assert [request.path for request in server.requests] == [
+        "/v1/models",
+        "/props",
+        "/api/version",
+        "/api/ps",
+    ]
+    server.ollama_loaded = [
+        {"name": "other-model:latest", "context_length": 8192},
+        {"name": "test-model:latest", "model": "test-model:latest", "context_length": 32768},
+    ]
+    assert backend(server).context_window("test-model") == ContextWindow(32768, "Ollama")
+    assert backend(server).context_window("other-model") == ContextWindow(8192, "Ollama")
+
+
+def test_a_guessed_window_is_asked_again_after_a_turn_and_never_proves_truncation() -> None:
+    answers = [ContextWindow(4096, "Ollama", guessed=True), ContextWindow(32768, "Ollama")]
+
+    class Server:
+        def context_window(self, model: str) -> ContextWindow | None:
+            return answers.pop(0)
+
+    windows = ContextWindows(lambda _: None, Server())
+    assert windows.get("m", wait=5) == ContextWindow(4096, "Ollama", guessed=True)
+    assert windows.get("m", wait=5) == ContextWindow(4096, "Ollama", guessed=True)  # asked once
+    windows.renew("m")
+    assert windows.get("m", wait=5) == ContextWindow(32768, "Ollama")
+    windows.renew("m")  # known now: not asked again (another question would find no answer left)
+    assert windows.get("m", wait=5) == ContextWindow(32768, "Ollama")
+    # 5 000 tokens counted of about 5 000 sent fill a guessed 4096 window: the guess was wrong, not the prompt cut.
+    assert truncation_warning(20_000, Usage(5000, 1), ContextWindow(4096, "Ollama", guessed=True)) is None
 
 
 def test_a_server_that_says_nothing_or_nonsense_leaves_the_window_unknown(server: OpenAIServer) -> None:

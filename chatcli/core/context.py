@@ -14,7 +14,9 @@ BYTES_PER_TOKEN = 4  # a rough estimate of the tokens a text holds, for the trun
 # a token of ordinary text. Below a few thousand tokens no server's default window cuts anything.
 TRUNCATION_FACTOR = 4
 TRUNCATION_MIN_TOKENS = 2048
-OLLAMA_DEFAULT_WINDOW = 4096  # what Ollama runs a model with unless told otherwise; its /v1 ignores num_ctx
+# What Ollama runs a model with unless told otherwise (its /v1 ignores num_ctx); newer versions choose more on
+# a large GPU, which /api/ps tells once the model is loaded.
+OLLAMA_DEFAULT_WINDOW = 4096
 KNOWN_CAPS = frozenset({2048, 4096})  # Ollama's default context, then and now
 HOW_TO_RAISE = {
     "Ollama": "set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH",
@@ -26,10 +28,12 @@ HOW_TO_RAISE = {
 @dataclass(frozen=True, slots=True)
 class ContextWindow:
     """How many tokens the model can hold, and who said so: a server ("llama.cpp", "vLLM", "OpenRouter",
-    "Ollama") or the config ("config")."""
+    "Ollama") or the config ("config"). `guessed`: the server's default, assumed while it does not say (Ollama
+    before the model is loaded), so worth asking again and never proof that a prompt filled it."""
 
     tokens: int
     source: str
+    guessed: bool = False
 
 
 @runtime_checkable
@@ -80,7 +84,7 @@ def truncation_warning(sent_bytes: int, usage: Usage, window: ContextWindow | No
     estimate = sent_bytes // BYTES_PER_TOKEN
     far_below = estimate >= TRUNCATION_MIN_TOKENS and counted * TRUNCATION_FACTOR < estimate
     at_cap = counted in KNOWN_CAPS and estimate > counted
-    fills = window is not None and counted >= window.tokens
+    fills = window is not None and not window.guessed and counted >= window.tokens
     if not (far_below or at_cap or fills):
         return None
     source = window.source if window is not None else ""

@@ -37,6 +37,17 @@ class ContextWindows:
             done.wait(wait)
         return self._found.get(model)
 
+    def renew(self, model: str) -> None:
+        """Ask again when the window is only guessed so far (Ollama's default, before the model was loaded)."""
+        window = self._found.get(model)
+        if window is None or not window.guessed:
+            return
+        with self._lock:
+            asked = self._asked.get(model)
+            if asked is not None and asked.is_set():
+                del self._asked[model]
+        self.get(model)
+
     def _ask(self, model: str, done: threading.Event) -> None:
         assert self._source is not None
         try:

@@ -203,6 +203,7 @@ class Repl:
         if notice is not None and not self.tally.near_limit_said:
             self.screen.warn(notice)
             self.tally.near_limit_said = True
+        self._windows.renew(self.session.model)  # a guess may be known better now that the model is loaded
 
     def _greet(self) -> None:
         self.screen.notice(

@@ -18,7 +18,7 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import httpcore2
@@ -150,7 +150,7 @@ class OpenAIBackend:
     def context_window(self, model: str) -> ContextWindow | None:
         """The context window `model` runs with, where the server says: vLLM's and OpenRouter's model list
         (`max_model_len`, `context_length`), llama.cpp's /props (`n_ctx`), and for Ollama, whose /v1 ignores
-        `num_ctx`, its default. None when no server says, or when asking fails: the gauge is never worth an
+        `num_ctx`, the context it loaded the model with (/api/ps), else its default. None when no server says, or when asking fails: the gauge is never worth an
         error. Asked on connections of its own: the chat may be streaming an answer meanwhile (the REPL asks in
         a background thread), and a backend's read budgets belong to one request at a time."""
         return OpenAIBackend(self._settings).ask_context_window(model)
@@ -181,9 +181,33 @@ class OpenAIBackend:
         tokens = props["default_generation_settings"]["n_ctx"]
         return ContextWindow(tokens, "llama.cpp") if _token_count(tokens) else None
 
-    def _ollama_window(self, _: str) -> ContextWindow | None:
+    def _ollama_window(self, model: str) -> ContextWindow | None:
+        """The context the model is loaded with, else Ollama's default, guessed."""
         version = json.loads(self._get_small("api/version", beside_api=True))
-        return ContextWindow(OLLAMA_DEFAULT_WINDOW, "Ollama") if "version" in version else None
+        if "version" not in version:
+            return None
+        return self._ollama_loaded_window(model) or ContextWindow(
+            OLLAMA_DEFAULT_WINDOW, "Ollama", guessed=True
+        )
+
+    def _ollama_loaded_window(self, model: str) -> ContextWindow | None:
+        """/api/ps's `context_length` of the model, once it is loaded (None before, or from an older Ollama)."""
+        names = {model, f"{model}:latest"}
+        try:
+            loaded = json.loads(self._get_small("api/ps", beside_api=True))["models"]
+            tokens = next(
+                (
+                    entry.get("context_length")
+                    for entry in loaded
+                    if isinstance(entry, dict) and names & {entry.get("name"), entry.get("model")}
+                ),
+                None,
+            )
+        except (BackendError, StatusError, *TRANSPORT_ERRORS):
+            return None
+        except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
+            return None
+        return ContextWindow(tokens, "Ollama") if _token_count(tokens) else None
 
     def _get_small(self, path: str, *, beside_api: bool = False) -> bytes:
         """GET a small JSON body within the short timeout; `beside_api`: beside the base URL's /v1, not in it."""
@@ -457,7 +481,7 @@ def _basic_auth(url: SplitResult) -> str:
     return "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
 
 
-def _token_count(value: Any) -> bool:
+def _token_count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
