@@ -7,7 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from chatcli.cli.settings import Config
-from chatcli.core.context import ContextWindowSource, context_line, truncation_warning, used_tokens
+from chatcli.core.context import (
+    ContextWindowSource,
+    context_line,
+    sent_bytes,
+    truncation_warning,
+    used_tokens,
+)
 from chatcli.core.errors import HistoryError
 from chatcli.core.session import Session
 from chatcli.core.stream import Backend, StreamInfo, Usage
@@ -34,9 +40,9 @@ def describe_context(session: Session, usage: Usage, config: Config, server: Bac
     window = config.configured_window(session.model)
     if window is None and isinstance(server, ContextWindowSource):
         window = server.context_window(session.model)
-    sent = session.conversation.messages[:-1]  # the answer is the last one
+    sent = sent_bytes(session.conversation.messages)
     lines = []
-    if (truncated := truncation_warning(sum(len(m.text.encode()) for m in sent), usage, window)) is not None:
+    if (truncated := truncation_warning(sent, usage, window)) is not None:
         lines.append(f"warning: {truncated}")
     if server is not None:
         lines.append(context_line(used_tokens(usage), window))

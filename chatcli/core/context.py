@@ -3,9 +3,11 @@ one line that names a prompt the server probably truncated."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from chatcli.core.conversation import Message
 from chatcli.core.stream import Usage
 
 NEAR_LIMIT = 0.8  # the share of the window past which the REPL says, once, that the limit is near
@@ -41,6 +43,11 @@ class ContextWindowSource(Protocol):
     """A backend that can ask its server for a model's context window (None: the server does not say)."""
 
     def context_window(self, model: str) -> ContextWindow | None: ...
+
+
+def sent_bytes(messages: Sequence[Message]) -> int:
+    """The bytes of text a turn sent: every message but its answer, the last one."""
+    return sum(len(message.text.encode()) for message in messages[:-1])
 
 
 def used_tokens(usage: Usage) -> int:

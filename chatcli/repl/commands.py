@@ -321,8 +321,8 @@ class CommandRunner:
         if command.name in ("clear", "undo", "load"):
             self._unanswered = None
         if command.bang:
-            overwrite = self._save if command.name == "save" else self._copy
-            return overwrite(command.argument, overwrite=True)
+            overwriting = self._save if command.name == "save" else self._copy
+            return overwriting(command.argument, overwrite=True)
         if command.bare and command.name != "exit":
             self.screen.notice(f"(/{command.name} is the documented form)")
         return self._actions[command.name](command.argument)

@@ -14,7 +14,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.output import create_output
 
 from chatcli import __version__
-from chatcli.core.context import gauge, near_limit_notice, truncation_warning, used_tokens
+from chatcli.core.context import gauge, near_limit_notice, sent_bytes, truncation_warning, used_tokens
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
@@ -194,10 +194,8 @@ class Repl:
     def _say_how_full(self, usage: Usage) -> None:
         """A prompt the server probably cut, in one line; once per conversation, that the window is nearly full."""
         window = self._windows.get(self.session.model, wait=WINDOW_WAIT)
-        sent = self.session.conversation.messages[:-1]  # the answer is the last one
-        if (
-            truncated := truncation_warning(sum(len(m.text.encode()) for m in sent), usage, window)
-        ) is not None:
+        sent = sent_bytes(self.session.conversation.messages)
+        if (truncated := truncation_warning(sent, usage, window)) is not None:
             self.screen.warn(truncated)
         notice = near_limit_notice(used_tokens(usage), window) if window is not None else None
         if notice is not None and not self.tally.near_limit_said:
