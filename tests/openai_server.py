@@ -133,6 +133,10 @@ class OpenAIServer:
             "test-model",
             "other-model",
         ]  # None: GET /models takes a queued reply
+        self.model_fields: dict[str, dict[str, Any]] = {}  # more fields of a model's entry (max_model_len…)
+        self.props: dict[str, Any] | None = None  # llama.cpp's GET /props beside /v1; None: 404
+        self.ollama_version: str | None = None  # Ollama's GET /api/version beside /v1; None: 404
+        self.ollama_loaded: list[dict[str, Any]] = []  # Ollama's GET /api/ps: the models loaded
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
         self.disconnected = threading.Event()
@@ -170,13 +174,23 @@ class OpenAIServer:
 
     def _next_reply(self, method: str, path: str) -> Reply:
         if method == "GET" and path.endswith("/models") and self.models is not None:
-            return json_reply(
-                200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
-            )
+            entries = [{"id": m, "object": "model", **self.model_fields.get(m, {})} for m in self.models]
+            return json_reply(200, {"object": "list", "data": entries})
+        if method == "GET" and path in ("/props", "/api/version", "/api/ps"):
+            return self._beside_v1(path)  # asked in the background: never a queued reply
         try:
             return self._replies.get_nowait()
         except queue.Empty:
             return self.default
+
+    def _beside_v1(self, path: str) -> Reply:
+        """llama.cpp's /props, Ollama's /api/version and /api/ps, when this server plays one of them; else 404."""
+        found: dict[str, Any] | None = {"/props": self.props}.get(path)
+        if self.ollama_version is not None and path != "/props":
+            found = (
+                {"version": self.ollama_version} if path == "/api/version" else {"models": self.ollama_loaded}
+            )
+        return json_reply(200, found) if found else json_reply(404, {"error": "Not Found"})
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -20,7 +20,7 @@ def test_plural_counts_one_and_many() -> None:
 def test_copy_says_one_line_and_that_osc52_cannot_be_confirmed() -> None:
     runner, screen = make_runner(ScriptedBackend("```\nprint(1)\n```"))
     runner.send("code?")
-    run(runner, "/copy")
+    run(runner, "/copy code")
     assert screen.notices[-1] == "sent code block 1 of 1, 1 line, to the terminal's clipboard (OSC 52)"
 
 

@@ -138,9 +138,10 @@ def test_usage_is_requested_and_printed_with_its_cost(isolated_home: Path, serve
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Hi\n"
     assert server.bodies[0]["stream_options"] == {"include_usage": True}
-    line = result.stderr.decode()
+    line, context = result.stderr.decode().splitlines()
     assert line.startswith("chatcli: usage: 12 prompt + 5 completion tokens, ")
-    assert line.endswith(" s, $0.000032\n")  # 12 * 1.0 + 5 * 4.0 dollars per million tokens
+    assert line.endswith(" s, $0.000032")  # 12 * 1.0 + 5 * 4.0 dollars per million tokens
+    assert context.startswith("chatcli: context: 17 tokens; the model's context window is unknown")
 
 
 def test_server_that_rejects_stream_options_is_asked_again_without_them(server: OpenAIServer) -> None:

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import re
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from chatcli.core.errors import BackendError, UsageError
 from chatcli.core.session import Session, TurnOverrides
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, StreamInfo
 from chatcli.core.turn import TurnResult
+from chatcli.render.code_blocks import code_blocks
 from chatcli.render.plain import PlainRenderer
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.repl.commands import (
@@ -34,7 +36,6 @@ from chatcli.repl.commands import (
     Command,
     CommandRunner,
     KnownModels,
-    code_blocks,
     help_lines,
     parse_line,
     use_templates,
@@ -287,32 +288,91 @@ def test_load_of_a_bad_file_is_one_warning_and_keeps_the_conversation(tmp_path: 
     assert screen.warnings == [f"{bad}: invalid JSON at line 1, column 2"]
 
 
-def test_copy_picks_the_numbered_code_block_of_the_last_answer() -> None:
+def test_copy_code_picks_the_numbered_code_block_of_the_last_answer() -> None:
     answer = "Try:\n```sh\nls\n```\nor\n```py\nimport os\nprint(os.getcwd())\n```\n"
     runner, screen, ask = make_chat(ScriptedBackend(answer))
-    run(runner, "/copy")
-    assert screen.notices == ["no answer to copy from yet"]
+    run(runner, "/copy code")
+    assert screen.warnings == ["no answer to copy from yet"]
     ask("how do I list files?")
-    run(runner, "/copy")
-    run(runner, "/copy 1")
-    run(runner, "/copy 3")
-    run(runner, "/copy x")
+    run(runner, "/copy code")
+    run(runner, "/copy code 1")
+    run(runner, "/copy code 3")
+    run(runner, "/copy code 0")
     assert screen.clipboard == ["import os\nprint(os.getcwd())", "ls"]
-    assert screen.notices[1:] == [
+    assert screen.notices == [
         "sent code block 2 of 2, 2 lines, to the terminal's clipboard (OSC 52)",
         "sent code block 1 of 2, 1 line, to the terminal's clipboard (OSC 52)",
     ]
-    assert screen.warnings == [
+    assert screen.warnings[1:] == [
         "the last answer has 2 code blocks",
-        "/copy takes the number of a code block: /copy 2",
+        "code blocks are numbered from 1; /copy [N] [FILE] or /copy code [K] [FILE]",
     ]
 
 
-def test_copy_without_code_blocks_copies_the_whole_answer() -> None:
+def test_copy_takes_the_markdown_source_of_the_last_answer_or_of_answer_n() -> None:
+    first, second = "# One\n\n```py\nx = 1\n```\n", "**two**, with `code`"
+    runner, screen, ask = make_chat(ScriptedBackend(first, second))
+    ask("q1")
+    ask("q2")
+    run(runner, "/copy")
+    run(runner, "/copy 1")
+    run(runner, "/copy 3")
+    assert screen.clipboard == [second, first]
+    assert screen.notices == [
+        "sent the last answer, 1 line, to the terminal's clipboard (OSC 52)",
+        "sent answer 1 of 2, 5 lines, to the terminal's clipboard (OSC 52)",
+    ]
+    assert screen.warnings == ["the conversation has 2 answers"]
+
+
+def test_copy_to_a_file_writes_it_privately_and_overwrites_only_with_a_bang(tmp_path: Path) -> None:
+    runner, screen, ask = make_chat(ScriptedBackend("Here:\n```sh\nls -l\n```"))
+    ask("q")
+    target = tmp_path / "my notes.md"
+    run(runner, f"/copy {target}")
+    assert target.read_text() == "Here:\n```sh\nls -l\n```\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    run(runner, f"/copy code {target}")
+    assert screen.warnings == [f"{target} exists; /copy! … {target} overwrites it"]
+    run(runner, f"/copy! code 1 {target}")
+    assert target.read_text() == "ls -l\n"
+    assert screen.clipboard == []
+    assert screen.notices == [
+        f"wrote the last answer, 4 lines, to {target}",
+        f"wrote code block 1 of 1, 1 line, to {target}",
+    ]
+
+
+def test_copy_without_a_terminal_writes_the_fallback_file(tmp_path: Path) -> None:
+    screen = NoTerminalScreen()
+    session = Session(ScriptedBackend("an answer"), Conversation(model="m1"), "m1")
+    autosave = Autosave(None, warn=screen.warn)
+    recorder = Recorder(Path("/nonexistent/library.db"), screen.warn, records=False)
+    fallback = tmp_path / "data" / "copied.md"
+    runner = CommandRunner(
+        session,
+        screen,
+        lambda text, _: session.turn(text, PlainRenderer(io.BytesIO())),
+        autosave,
+        recorder,
+        copy_file=fallback,
+    )
+    runner.send("q")
+    run(runner, "/copy")
+    assert fallback.read_text() == "an answer\n"
+    assert screen.notices == [f"wrote the last answer, 1 line, to {fallback}"]
+
+
+class NoTerminalScreen(RecordingScreen):
+    def copy_to_clipboard(self, text: str) -> bool:
+        return False
+
+
+def test_copy_without_code_blocks_says_so() -> None:
     runner, screen, ask = make_chat(ScriptedBackend("just prose"))
     ask("q")
-    run(runner, "/copy")
-    assert screen.clipboard == ["just prose"]
+    run(runner, "/copy code")
+    assert screen.warnings == ["the last answer has 0 code blocks"]
 
 
 def test_help_lists_every_command_and_exit_leaves() -> None:
@@ -442,10 +502,12 @@ def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp
             for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))
         ]
 
+    (tmp_path / "chat.json").write_text("{}")
     assert complete("/c") == ["/clear", "/copy"]
+    assert complete("/copy co") == ["code"]
+    assert complete(f"/copy code {tmp_path}/ch") == ["at.json"]
     assert complete("hello /c") == []
     assert complete("//c") == []
-    (tmp_path / "chat.json").write_text("{}")
     assert complete(f"/load {tmp_path}/ch") == ["at.json"]
 
 

@@ -138,3 +138,21 @@ def test_sigterm_or_sighup_mid_stream_saves_the_partial_answer_then_exits(
     assert exit_code(child) == 128 + signum
     assert saved(chat)[-1]["status"] == "interrupted"
     assert saved(chat)[-1]["content"].startswith("first words ")
+
+
+def test_copy_takes_the_answer_a_code_block_or_writes_a_file(server: OpenAIServer, tmp_path: Path) -> None:
+    answer = "Run:\n\n```py\nprint(1)\n```\n"
+    server.enqueue(sse_reply(answer), sse_reply("second"))
+    notes = tmp_path / "notes.md"
+    child = spawn("--base-url", server.url)
+    expect(child, TOOLBAR)
+    say(child, "code please", "Run:")
+    code = base64.b64encode(b"print(1)").decode()
+    say(child, "/copy code", f"\x1b]52;c;{code}\x07", "sent code block 1 of 1, 1 line")
+    say(child, "and then?", "second")
+    say(child, "/copy code", "the last answer has 0 code blocks")
+    say(child, f"/copy 1 {notes}", f"wrote answer 1 of 2, 5 lines, to {notes}")
+    say(child, f"/copy {notes}", "exists; /copy! … ")
+    child.send("\x04")
+    assert exit_code(child) == 0
+    assert notes.read_text() == answer

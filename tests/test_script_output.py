@@ -154,7 +154,11 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
     assert (
         first.stderr.decode().splitlines()[0].startswith("chatcli: usage: 10 prompt + 20 completion tokens, ")
     )
-    assert len(first.stderr.splitlines()) == 1  # a new conversation: its totals are this turn
+    # A new conversation: its totals are this turn, so only the context line follows.
+    assert first.stderr.decode().splitlines()[1:] == [
+        "chatcli: context: 30 tokens; the model's context window is unknown "
+        "(set context_window, or [context_windows] per model, in the config file)"
+    ]
     second = invoke("ask", "-m", "m1", "-c", "-u", "two")
     assert second.stderr.decode().splitlines()[1] == (
         "chatcli: conversation: 2 turns, 40 prompt + 60 completion tokens, $0.000160"

@@ -54,6 +54,24 @@ def finish(child: pexpect.spawn) -> int | None:
     return child.exitstatus  # type: ignore[no-any-return]
 
 
+def test_a_spinner_says_which_servers_start_and_which_tool_runs_and_for_how_long(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    configure(isolated_home)
+    config = isolated_home / ".config" / "chatcli" / "config.toml"
+    config.write_text("tool_timeout = 1.5\n" + config.read_text())
+    server.enqueue(tool_calls_reply(("c1", "notes__hang", "{}")), sse_reply("Gave up."))
+    child = spawn("--base-url", server.url, "--tools", "notes", "--yes-tools", "notes__hang")
+    expect(child, TOOLBAR)
+    child.send("go\r")
+    expect(child, "starting MCP server notes… ")
+    expect(child, "running notes · hang… 0.")
+    expect(child, "running notes · hang… 1.")  # the elapsed time goes on while the tool works
+    expect(child, "Gave up.")
+    expect(child, TOOLBAR)
+    assert finish(child) == 0
+
+
 def test_each_call_is_shown_and_asked_for_yes_and_no(server: OpenAIServer, isolated_home: Path) -> None:
     events = configure(isolated_home)
     server.enqueue(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from chatcli.core.context import ContextWindow, ContextWindowSource
 from chatcli.core.errors import BackendError, ChatError
 from chatcli.core.stream import AnswerStream, Backend, ChatRequest
 
@@ -42,3 +43,10 @@ class BackgroundBackend:
             reason = f"{type(self._error).__name__}: {self._error}" if self._error else "not created"
             raise BackendError(f"cannot start the {self.name} backend ({reason}); reinstall chatcli")
         return (yield from self._backend.stream(request))
+
+    def context_window(self, model: str) -> ContextWindow | None:
+        """The built backend's answer, once it is built (None when it cannot say)."""
+        self.start()
+        self._ready.wait()
+        backend = self._backend
+        return backend.context_window(model) if isinstance(backend, ContextWindowSource) else None

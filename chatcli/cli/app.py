@@ -294,6 +294,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli.templates import template_store, with_template
     from chatcli.cli.usage import cost_of
     from chatcli.repl.commands import use_templates
+    from chatcli.repl.context_windows import ContextWindows
     from chatcli.repl.loop import Repl
 
     store = template_store(env)
@@ -322,6 +323,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         lambda names: wiring.new_tool_runner(env, resolved, options, names or default_servers),
         list(config.mcp),
     )
+    windows = ContextWindows(config.configured_window, backend)
     repl = Repl(
         session,
         lambda: wiring.new_renderer(env, config),
@@ -336,10 +338,12 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         cost_of=lambda model, usage: cost_of(config, model, usage),
         model_names=lambda: known_models(config, env.dirs),
         tools=tools,
+        windows=windows,
     )
 
     def start_background_work() -> None:  # while the user types
         backend.start()
+        windows.get(session.model)  # asked while the user types, so the first answer can show the gauge
         wiring.preload_renderer(env, config)
 
     return repl.run(on_ready=start_background_work)

@@ -16,7 +16,7 @@ from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
-from chatcli.core.stream import empty_answer_message
+from chatcli.core.stream import Backend, StreamInfo, empty_answer_message
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chatcli.cli import wiring
     from chatcli.cli.settings import Config
     from chatcli.cli.settings_resolution import Resolved
+    from chatcli.core.session import Session
     from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
 
@@ -122,7 +123,8 @@ def _answer(
 
     config = resolved.config
     opened = _open_conversation(env, resolved, options, recorder, extras.force)
-    session = wiring.new_session(resolved, opened.conversation, wiring.new_backend(env, resolved))
+    backend = wiring.new_backend(env, resolved)
+    session = wiring.new_session(resolved, opened.conversation, backend)
     from chatcli.storage.conversation_file import Autosave
 
     session.observers += [Autosave(opened.save_file), recorder]
@@ -161,13 +163,30 @@ def _answer(
 
         env.stdout.write(answer_json(result.text, result.info, session.model) + "\n")
         env.stdout.flush()
-    if extras.usage:
-        from chatcli.cli.usage import describe_totals, describe_usage
+    _report_usage(env, session, result.info, config, recorder, backend if extras.usage else None, started)
+    return ExitStatus.OK
 
-        report(env, describe_usage(result.info, session.model, time.monotonic() - started, config))
+
+def _report_usage(
+    env: Environment,
+    session: Session,
+    info: StreamInfo,
+    config: Config,
+    recorder: Recorder,
+    server: Backend | None,
+    started: float,
+) -> None:
+    """With -u (`server` given): the usage, the conversation's totals and the context lines; without, only the
+    line naming a prompt the server probably truncated."""
+    from chatcli.cli.usage import describe_context, describe_totals, describe_usage
+
+    if server is not None:
+        report(env, describe_usage(info, session.model, time.monotonic() - started, config))
         if (totals := describe_totals(recorder, config)) is not None:
             report(env, totals)
-    return ExitStatus.OK
+    if info.usage is not None:
+        for line in describe_context(session, info.usage, config, server):
+            report(env, line)
 
 
 def _open_conversation(

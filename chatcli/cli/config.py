@@ -81,6 +81,9 @@ STARTER_TABLES = """\
 # [prices]                           # US dollars per million tokens, for ask -u and the chat's toolbar
 # "gpt-4o-mini" = { input = 0.15, output = 0.60 }
 
+# [context_windows]                  # tokens, for models whose server does not say (the gauge, ask -u)
+# "llama3.1:8b" = 8192
+
 # [options]                          # request-body keys sent with every request (-O KEY VALUE adds one)
 # top_p = 0.9
 
@@ -212,6 +215,8 @@ def describe(resolved: Resolved) -> str:
         lines.append(
             f"price {_quote(model_name)}: ${price.input:g} input, ${price.output:g} output per 1M tokens"
         )
+    for model_name, tokens in resolved.config.context_windows.items():
+        lines.append(f"context window {_quote(model_name)}: {tokens} tokens")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ TABLES = {
     "profiles": "a table of [profiles.NAME] tables",
     "aliases": "a table of names",
     "prices": "a table",
+    "context_windows": "a table of model names and token counts",
     "options": "a table of request-body keys",
     "templates": "a table of [templates.NAME] tables",
     "mcp": "a table of [mcp.NAME] tables",
@@ -59,6 +60,9 @@ def checked(data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(target, str) or not target.strip():
             raise UsageError(f"[aliases] {name} must be a non-empty model name string")
     result["prices"] = {model: _price(model, value) for model, value in data.get("prices", {}).items()}
+    result["context_windows"] = {
+        model: _window(model, value) for model, value in data.get("context_windows", {}).items()
+    }
     result["options"] = checked_options("[options]", data.get("options", {}))
     if servers := data.get("mcp", {}):
         from chatcli.tools.spec import parse_server
@@ -82,6 +86,12 @@ def _price(model: str, value: Any) -> Price:
         return Price.from_table(value)
     except ValueError as error:
         raise UsageError(f"[prices] {model!r} {error}") from None
+
+
+def _window(model: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"[context_windows] {model!r} must be a number of tokens, at least 1")
+    return value
 
 
 def checked_options(where: str, options: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatcli.backends import BackendName
+from chatcli.core.context import ContextWindow
 from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
 
 if TYPE_CHECKING:  # parsed by chatcli.tools.spec, loaded when a config file has [mcp] tables
@@ -269,8 +270,17 @@ class Config:
         example=120,
         backend=True,
     )
+    context_window: int | None = setting(
+        None,
+        "the model's context window in tokens, over what the server says ([context_windows]: per model)",
+        int,
+        check=at_least_one,
+        unset="the server's, when it says",
+        example=32768,
+    )
     aliases: Mapping[str, str] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)
+    context_windows: Mapping[str, int] = field(default_factory=dict)  # [context_windows]: tokens by model
     options: Mapping[str, Any] = field(default_factory=dict)  # more request-body keys
     templates: Mapping[str, Any] = field(default_factory=dict)  # [templates.NAME], parsed by TemplateStore
     mcp: Mapping[str, ServerSpec] = field(default_factory=dict)
@@ -283,6 +293,11 @@ class Config:
 
     def price(self, model: str | None) -> Price | None:
         return self.prices.get(model) if model else None
+
+    def configured_window(self, model: str) -> ContextWindow | None:
+        """The context window the config gives `model`: its [context_windows] entry, else `context_window`."""
+        tokens = self.context_windows.get(model, self.context_window)
+        return ContextWindow(tokens, "config") if tokens is not None else None
 
     def backend_values(self) -> dict[str, Any]:
         """The settings BackendSettings takes as they are, by name."""

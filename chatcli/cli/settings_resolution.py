@@ -140,6 +140,7 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
         **layers.values,
         aliases=aliases,
         prices=data.get("prices", {}),
+        context_windows=data.get("context_windows", {}),
         options=layers.options,
         templates=data.get("templates", {}),
         mcp=data.get("mcp", {}),

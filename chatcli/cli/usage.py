@@ -7,8 +7,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from chatcli.cli.settings import Config
+from chatcli.core.context import (
+    ContextWindowSource,
+    context_line,
+    sent_bytes,
+    truncation_warning,
+    used_tokens,
+)
 from chatcli.core.errors import HistoryError
-from chatcli.core.stream import StreamInfo, Usage
+from chatcli.core.session import Session
+from chatcli.core.stream import Backend, StreamInfo, Usage
 from chatcli.storage.library_rows import UsageRow
 from chatcli.storage.recorder import Recorder
 
@@ -24,6 +32,21 @@ def describe_usage(info: StreamInfo, model: str, seconds: float, config: Config)
     if cost is not None:
         line += f", ${cost:.6f}"
     return line
+
+
+def describe_context(session: Session, usage: Usage, config: Config, server: Backend | None) -> list[str]:
+    """After an answer: a line when the server probably truncated the prompt; with `server` (-u), the context
+    line, the window asked of the server when the config does not give it."""
+    window = config.configured_window(session.model)
+    if window is None and isinstance(server, ContextWindowSource):
+        window = server.context_window(session.model)
+    sent = sent_bytes(session.conversation.messages)
+    lines = []
+    if (truncated := truncation_warning(sent, usage, window)) is not None:
+        lines.append(f"warning: {truncated}")
+    if server is not None:
+        lines.append(context_line(used_tokens(usage), window))
+    return lines
 
 
 def rows_cost(rows: Iterable[UsageRow], config: Config) -> float | None:

@@ -344,4 +344,15 @@ def new_tool_runner(
         env.dirs.state / "mcp.log",
         resolve_secret=lambda command, what: run_key_command(command, what=what),
         required=required,
+        waiting=lambda label: spinner(env, label),
     )
+
+
+def spinner(env: Environment, label: str) -> contextlib.AbstractContextManager[object]:
+    """A spinner saying `label` and the time it has taken, on a terminal's stderr, while the block runs."""
+    if not env.stderr_isatty or env.dumb_terminal:
+        return contextlib.nullcontext()
+    from chatcli.render.plain import SilentRenderer
+    from chatcli.render.turn_display import TurnDisplay
+
+    return TurnDisplay(SilentRenderer, env.stderr, label=label)

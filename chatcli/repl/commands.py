@@ -13,10 +13,9 @@ from chatcli.core.conversation import Content, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.request_options import parse_option_value, reserved_option_problem
 from chatcli.core.session import Session, TurnOverrides
-from chatcli.render.code_blocks import code_blocks
-from chatcli.render.wording import plural
 from chatcli.repl.attachments import Draft, InputCommands
 from chatcli.repl.conversation_commands import ConversationCommands
+from chatcli.repl.copying import Copied, copied, described, parse_copy, write_copy
 from chatcli.repl.screen import Ask, Screen
 from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
 from chatcli.storage.inputs import Limits
@@ -65,8 +64,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "copy",
-        "/copy [N]",
-        "copy code block N of the last answer (default: the last) to the terminal's clipboard",
+        "/copy [N|code [K]] [FILE]",
+        "copy the last answer's Markdown (or answer N, or code block K of the last answer, by default its "
+        "last) to the terminal's clipboard, or to FILE (/copy! FILE overwrites one)",
         "optional",
     ),
     CommandSpec(
@@ -125,7 +125,10 @@ KEYS_HELP = (
     "Tab: complete · Ctrl-C: clear the line, stop an answer or cancel an /edit · Ctrl-D: exit · "
     "//text sends a line that starts with /",
     "A line that is just exit, quit or :q leaves; just clear or help runs /clear or /help.",
-    "/copy goes through the terminal (OSC 52, also over SSH); in tmux it needs `set -g set-clipboard on`",
+    "/copy goes through the terminal (OSC 52, also over SSH); in tmux it needs `set -g set-clipboard on`. "
+    "/copy N is now answer N: code blocks are /copy code [K]",
+    "The toolbar's ctx 12.4k/32.8k (38%) is how full the model's context window is (the context_window setting "
+    "gives the window when the server does not say).",
 )
 NARROW_SUMMARY = 24  # columns a summary needs beside the usage; narrower, it goes on a line of its own
 
@@ -186,7 +189,7 @@ def summary_of(name: str) -> str:
 # means as a system prompt of their own.
 CLEAR_SYSTEM = frozenset({"--clear", "-", '""', "''"})
 
-_BANG_COMMANDS = frozenset({"save"})  # those that take a `!` to overwrite on purpose: /save! FILE
+_BANG_COMMANDS = frozenset({"save", "copy"})  # those that take a `!` to overwrite on purpose: /save! FILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +288,10 @@ class CommandRunner:
         tools: ToolControl | None = None,
         model_names: Callable[[], list[str]] | None = None,
         width: Callable[[], int] = lambda: 80,
+        copy_file: Path | None = None,
     ) -> None:
         self.session = session
+        self._copy_file = copy_file  # where /copy writes when there is no terminal to take it
         self._model_names = model_names  # aliases, then the server's models; none known: the aliases only
         self._width = width  # the terminal's columns, for /help
         self.screen = screen
@@ -331,7 +336,8 @@ class CommandRunner:
         if command.name in ("clear", "undo", "load"):
             self._unanswered = None
         if command.bang:
-            return self._save(command.argument, overwrite=True)
+            overwriting = self._save if command.name == "save" else self._copy
+            return overwriting(command.argument, overwrite=True)
         if command.bare and command.name != "exit":
             self.screen.notice(f"(/{command.name} is the documented form)")
         return self._actions[command.name](command.argument)
@@ -489,28 +495,28 @@ class CommandRunner:
             self.screen.notice("the conversation is empty")
         return True
 
-    def _copy(self, argument: str) -> bool:
-        if argument and not (argument.isdigit() and int(argument) > 0):
-            self.screen.warn("/copy takes the number of a code block: /copy 2")
+    def _copy(self, argument: str, *, overwrite: bool = False) -> bool:
+        try:
+            choice = parse_copy(argument)
+            taken = copied(choice, self.session.conversation.messages)
+            if choice.file is not None:
+                return self._copy_to_file(Path(choice.file).expanduser(), taken, overwrite=overwrite)
+        except UsageError as error:
+            self.screen.warn(str(error))
             return True
-        answer = next(
-            (m for m in reversed(self.session.conversation.messages) if m.role == "assistant"), None
-        )
-        if answer is None:
-            self.screen.notice("no answer to copy from yet")
+        if self.screen.copy_to_clipboard(taken.text):  # no terminal says whether it honoured OSC 52
+            self.screen.notice(f"sent {described(taken)}, to the terminal's clipboard (OSC 52)")
+        elif self._copy_file is not None:  # no terminal to take it
+            return self._copy_to_file(self._copy_file, taken, overwrite=True)
+        return True
+
+    def _copy_to_file(self, path: Path, taken: Copied, *, overwrite: bool) -> bool:
+        try:
+            write_copy(path, taken.text, overwrite=overwrite)
+        except UsageError as error:
+            self.screen.warn(str(error))
             return True
-        blocks = code_blocks(answer.text)
-        if not blocks and not argument:
-            text, what = answer.text, "the last answer (it has no code block)"
-        elif not blocks or int(argument or len(blocks)) > len(blocks):
-            self.screen.warn(f"the last answer has {plural(len(blocks), 'code block')}")
-            return True
-        else:
-            number = int(argument or len(blocks))
-            text, what = blocks[number - 1], f"code block {number} of {len(blocks)}"
-        if self.screen.copy_to_clipboard(text):  # no terminal says whether it honoured OSC 52
-            lines = plural(len(text.splitlines()), "line")
-            self.screen.notice(f"sent {what}, {lines}, to the terminal's clipboard (OSC 52)")
+        self.screen.notice(f"wrote {described(taken)}, to {path}")
         return True
 
     def _set(self, argument: str) -> bool:

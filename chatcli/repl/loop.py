@@ -15,19 +15,21 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.output import create_output
 
 from chatcli import __version__
+from chatcli.core.context import gauge, near_limit_notice, sent_bytes, truncation_warning, used_tokens
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnOverrides
-from chatcli.core.stream import empty_answer_message
+from chatcli.core.stream import Usage, empty_answer_message
 from chatcli.core.turn import TurnResult
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
 from chatcli.repl.commands import Command, CommandRunner, KnownModels, parse_line
+from chatcli.repl.context_windows import ContextWindows
 from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import CostOf, TokenTally
@@ -36,6 +38,8 @@ from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.inputs import Limits
 from chatcli.storage.recorder import Recorder
 from chatcli.tools.control import ToolControl
+
+WINDOW_WAIT = 2.0  # seconds a finished turn waits for the model's context window, asked since the chat began
 
 
 def end_prompt_soon(app: Application[Any]) -> bool:
@@ -69,8 +73,10 @@ class Repl:
         cost_of: CostOf | None = None,
         model_names: Callable[[], list[str]] | None = None,
         tools: ToolControl | None = None,
+        windows: ContextWindows | None = None,
     ) -> None:
         self.session = session
+        self._windows = windows or ContextWindows(lambda _: None, None)
         self._tools = tools
         self._reasoning = reasoning  # show, hide or summary (TurnDisplay)
         self._cost_of = cost_of
@@ -108,6 +114,7 @@ class Repl:
             # The echo backend answers to any name: nothing to check a name against.
             model_names=known_models if backend_name != "echo" else None,
             width=lambda: self.prompt.output.get_size().columns,
+            copy_file=env.dirs.data / "copied.md",
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
@@ -182,7 +189,21 @@ class Repl:
         self.tally.add_turn(usage, cost)
         self._out.write("\n")
         self._out.flush()
+        if usage is not None:
+            self._say_how_full(usage)
         return result
+
+    def _say_how_full(self, usage: Usage) -> None:
+        """A prompt the server probably cut, in one line; once per conversation, that the window is nearly full."""
+        window = self._windows.get(self.session.model, wait=WINDOW_WAIT)
+        sent = sent_bytes(self.session.conversation.messages)
+        if (truncated := truncation_warning(sent, usage, window)) is not None:
+            self.screen.warn(truncated)
+        notice = near_limit_notice(used_tokens(usage), window) if window is not None else None
+        if notice is not None and not self.tally.near_limit_said:
+            self.screen.warn(notice)
+            self.tally.near_limit_said = True
+        self._windows.renew(self.session.model)  # a guess may be known better now that the model is loaded
 
     def _greet(self) -> None:
         named = f"{sanitize(self._recorder.name)} · " if self._recorder.name else ""
@@ -274,6 +295,10 @@ class Repl:
         named = [self._recorder.name] if self._recorder.name else []
         parts = [*named, self.session.model, self._backend_name, plural(turns, "turn")]
         parts.append("Alt-Enter newline · /help")  # before the parts of varying length, which may be cut off
+        last = self.tally.last
+        window = self._windows.get(self.session.model) if last is not None else None
+        if last is not None and window is not None:
+            parts.append(gauge(used_tokens(last), window))
         parts += self.tally.describe()
         if self.autosave.file is not None:
             parts.append(f"saving to {self.autosave.file.path}")

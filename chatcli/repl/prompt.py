@@ -52,8 +52,8 @@ class EditCancelled(Exception):
 
 
 class SlashCompleter(Completer):
-    """Completes command names after a leading `/`, file names after /save, /load and /file, and model names
-    and aliases after /model (from `model_names`, asked once, at the first such completion)."""
+    """Completes command names after a leading `/`, file names after /save, /load, /file and /copy (and its
+    `code`), and model names and aliases after /model (from `model_names`, asked once, at the first such completion)."""
 
     def __init__(self, model_names: Callable[[], list[str]] | None = None) -> None:
         self._paths = PathCompleter(expanduser=True)
@@ -67,18 +67,27 @@ class SlashCompleter(Completer):
         command, space, rest = text.partition(" ")
         if not space:
             yield from self.complete_command(command)
-        elif command in ("/save", "/load", "/save!"):
+        elif command in ("/save", "/load", "/save!", "/copy!"):
             yield from self._paths.get_completions(Document(rest.lstrip()), complete_event)
         elif command == "/file":
             yield from self._paths.get_completions(Document(rest.rpartition(" ")[2]), complete_event)
         elif command == "/model":
             yield from self.complete_model(rest.lstrip())
+        elif command == "/copy":
+            yield from self.complete_copy(rest.lstrip(), complete_event)
 
     @staticmethod
     def complete_command(typed: str) -> Iterable[Completion]:
         for name in command_names():
             if name.startswith(typed[1:].lower()):
                 yield Completion("/" + name, -len(typed), display_meta=summary_of(name))
+
+    def complete_copy(self, typed: str, complete_event: CompleteEvent) -> Iterable[Completion]:
+        """`code` as the first word, then a file name."""
+        if " " not in typed and "code".startswith(typed) and typed:
+            yield Completion("code", -len(typed), display_meta="a code block of the last answer")
+        else:
+            yield from self._paths.get_completions(Document(typed.rpartition(" ")[2]), complete_event)
 
     def complete_model(self, typed: str) -> Iterable[Completion]:
         if self._model_names is None:

@@ -15,6 +15,9 @@ class TokenTally:
     last: Usage | None = None  # the last completed turn's counts (None: not reported, or after /clear)
     total_tokens: int = 0
     cost: float | None = None  # None until a turn had a price
+    near_limit_said: bool = (
+        False  # the conversation's nearing the context limit was said (once per conversation)
+    )
 
     def add_turn(self, usage: Usage | None, cost: float | None) -> None:
         self.last = usage
@@ -26,6 +29,7 @@ class TokenTally:
     def new_conversation(self) -> None:
         """The last turn's counts belong to a conversation that is gone; the session's totals stay."""
         self.last = None
+        self.near_limit_said = False
 
     def describe(self) -> list[str]:
         parts = []

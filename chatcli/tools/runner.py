@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,7 @@ class McpToolRunner:
         resolve_secret: Callable[[str, str], str],
         *,
         required: bool = False,
+        waiting: Callable[[str], AbstractContextManager[object]] = lambda label: nullcontext(),
     ) -> None:
         self.specs = list(specs)
         self.required = required
@@ -102,6 +104,9 @@ class McpToolRunner:
         self.approver = approver
         self._notify = notify
         self._log_path = log_path
+        self._waiting = (
+            waiting  # shows that something runs (a spinner on a terminal) while servers start or work
+        )
         self._host: McpHost | None = None
         self._offered: dict[str, OfferedTool] = {}
         for spec in self.specs:
@@ -114,8 +119,10 @@ class McpToolRunner:
 
             self.specs = [spec.with_secrets(self._resolve_secret) for spec in self.specs]
             self._host = McpHost(self._log_path, max(self.limits.timeout, START_TIMEOUT))
+        starting = ", ".join(spec.name for spec in self.specs)
         try:
-            states = self._host.start(self.specs)
+            with self._waiting(f"starting MCP server{'s' if len(self.specs) != 1 else ''} {starting}"):
+                states = self._host.start(self.specs)
         except KeyboardInterrupt:
             self.close()  # stops what did start; the next turn starts afresh
             raise
@@ -171,7 +178,8 @@ class McpToolRunner:
 
         assert self._host is not None
         try:
-            result = self._host.call(offered.server, offered.tool, arguments, self.limits.timeout)
+            with self._waiting(f"running {offered.server} · {offered.tool}"):
+                result = self._host.call(offered.server, offered.tool, arguments, self.limits.timeout)
         except ToolFailed as error:
             if error.server_stopped:
                 self._offered = {k: v for k, v in self._offered.items() if v.server != offered.server}

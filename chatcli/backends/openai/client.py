@@ -18,7 +18,7 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import httpcore2
@@ -42,6 +42,7 @@ from chatcli.backends.openai.transport import (
     proxy_for,
 )
 from chatcli.backends.redact import shown_url
+from chatcli.core.context import OLLAMA_DEFAULT_WINDOW, ContextWindow
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, StreamInfo
 
@@ -50,6 +51,7 @@ MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 char
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
 INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
 MAX_REDIRECTS = 5
+WINDOW_SECONDS = 5.0  # the longest read of each answer about the context window: a gauge is not worth a wait
 FINISH_GRACE = 2.0  # once the answer is finished, the longest wait for its usage and the end of the stream
 MAX_HEAD_BYTES = 1024 * 1024  # read before a response's headers (interim 1xx responses included) end
 MAX_IDLE_LINES = 100_000  # event-stream lines in a row without an answer piece
@@ -145,17 +147,95 @@ class OpenAIBackend:
         except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
             raise BackendError(f"{self.base_url} sent a model list chatcli cannot read") from None
 
+    def context_window(self, model: str) -> ContextWindow | None:
+        """The context window `model` runs with, where the server says: vLLM's and OpenRouter's model list
+        (`max_model_len`, `context_length`), llama.cpp's /props (`n_ctx`), and for Ollama, whose /v1 ignores
+        `num_ctx`, the context it loaded the model with (/api/ps), else its default. None when no server says, or when asking fails: the gauge is never worth an
+        error. Asked on connections of its own: the chat may be streaming an answer meanwhile (the REPL asks in
+        a background thread), and a backend's read budgets belong to one request at a time."""
+        return OpenAIBackend(self._settings).ask_context_window(model)
+
+    def ask_context_window(self, model: str) -> ContextWindow | None:
+        for ask in (self._window_in_model_list, self._llama_cpp_window, self._ollama_window):
+            try:
+                window = ask(model)
+            except (BackendError, StatusError, *TRANSPORT_ERRORS):
+                window = None
+            except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
+                window = None  # JSON of another shape: this server does not say
+            if window is not None:
+                return window
+        return None
+
+    def _window_in_model_list(self, model: str) -> ContextWindow | None:
+        listing = json.loads(self._get_small("models"))
+        entries = listing["data"] if isinstance(listing, dict) else listing
+        entry = next((entry for entry in entries if isinstance(entry, dict) and entry.get("id") == model), {})
+        for key, server in (("max_model_len", "vLLM"), ("context_length", "OpenRouter")):
+            if _token_count(entry.get(key)):
+                return ContextWindow(entry[key], server)
+        return None
+
+    def _llama_cpp_window(self, _: str) -> ContextWindow | None:
+        props = json.loads(self._get_small("props", beside_api=True))
+        tokens = props["default_generation_settings"]["n_ctx"]
+        return ContextWindow(tokens, "llama.cpp") if _token_count(tokens) else None
+
+    def _ollama_window(self, model: str) -> ContextWindow | None:
+        """The context the model is loaded with, else Ollama's default, guessed."""
+        version = json.loads(self._get_small("api/version", beside_api=True))
+        if "version" not in version:
+            return None
+        return self._ollama_loaded_window(model) or ContextWindow(
+            OLLAMA_DEFAULT_WINDOW, "Ollama", guessed=True
+        )
+
+    def _ollama_loaded_window(self, model: str) -> ContextWindow | None:
+        """/api/ps's `context_length` of the model, once it is loaded (None before, or from an older Ollama)."""
+        names = {model, f"{model}:latest"}
+        try:
+            loaded = json.loads(self._get_small("api/ps", beside_api=True))["models"]
+            tokens = next(
+                (
+                    entry.get("context_length")
+                    for entry in loaded
+                    if isinstance(entry, dict) and names & {entry.get("name"), entry.get("model")}
+                ),
+                None,
+            )
+        except (BackendError, StatusError, *TRANSPORT_ERRORS):
+            return None
+        except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
+            return None
+        return ContextWindow(tokens, "Ollama") if _token_count(tokens) else None
+
+    def _get_small(self, path: str, *, beside_api: bool = False) -> bytes:
+        """GET a small JSON body within the short timeout; `beside_api`: beside the base URL's /v1, not in it."""
+        self._start_turn()
+        self._network.allow(min(self._settings.timeout, WINDOW_SECONDS))
+        response = self._send("GET", path, None, beside_api=beside_api)
+        try:
+            return self._read_whole(response)
+        finally:
+            response.close()
+
     # -- sending ------------------------------------------------------------------------------------------
 
     def _start_turn(self) -> None:
         limit = self._settings.max_turn_seconds
         self._network.deadline = time.monotonic() + limit if limit else None
 
-    def _send(self, method: str, path: str, content: EncodedBody | None) -> Response:
-        """Send a request to the base URL + `path`, following the redirects the settings allow. Returns the
-        response with a 2xx status, its body still unread; any other status raises StatusError."""
+    def _send(
+        self, method: str, path: str, content: EncodedBody | None, *, beside_api: bool = False
+    ) -> Response:
+        """Send a request to the base URL + `path` (`beside_api`: beside its trailing /v1), following the
+        redirects the settings allow. Returns the response with a 2xx status, its body still unread; any other
+        status raises StatusError."""
         base = self._base
-        url = base._replace(path=base.path.rstrip("/") + "/" + path, fragment="").geturl()
+        api_path = base.path.rstrip("/")
+        if beside_api:
+            api_path = api_path.removesuffix("/v1")
+        url = base._replace(path=api_path + "/" + path, fragment="").geturl()
         headers = dict(self._headers)
         headers["Accept"] = "application/json"  # what the SDK sent, for streams too
         if content is not None:
@@ -399,6 +479,10 @@ def _basic_auth(url: SplitResult) -> str:
 
     credentials = f"{unquote(url.username or '')}:{unquote(url.password or '')}"
     return "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+
+
+def _token_count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _model_entry(model: dict[str, Any]) -> ModelEntry:
