@@ -261,7 +261,7 @@ class Repl:
             self.screen.warn(str(error))
             return True
         if isinstance(parsed, Command):
-            if parsed.name in ("clear", "load"):
+            if parsed.name in ("clear", "load", "fork"):  # a new conversation: its own tally and gauge
                 self.tally.new_conversation()
             with self._quiet_input():  # keys typed while a command works (/tools off) wait for the prompt
                 return self.commands.run(parsed)
