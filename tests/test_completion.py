@@ -91,6 +91,16 @@ def test_library_ids_complete_for_cid_and_history_commands() -> None:
     assert bash_complete("--cid", "zz") == []
 
 
+@pytest.mark.e2e
+def test_library_names_complete_before_ids_for_cid_and_history_commands() -> None:
+    assert run_chatcli("ask", "-b", "echo", "--name", "Trip-plans", "one").returncode == 0
+    assert run_chatcli("ask", "-b", "echo", "two").returncode == 0
+    ids = [str(c["id"]) for c in json.loads(run_chatcli("history", "list", "--json").stdout)]
+    for words in (["--cid", ""], ["history", "rename", ""], ["history", "fork", ""]):
+        assert bash_complete(*words) == ["Trip-plans", *ids], words
+    assert bash_complete("--cid", "Tr") == ["Trip-plans"]
+
+
 def test_slash_model_completes_names_asked_for_once() -> None:
     calls: list[int] = []
 

@@ -87,7 +87,7 @@ def test_history_show_renders_a_huge_answer_as_wrapped_text() -> None:
     conversation = Conversation([Message("user", "hi"), Message("assistant", BIG_PARAGRAPH)])
     print_conversation(conversation, out, terminal=True)
     shown = out.getvalue().splitlines()
-    assert shown[0] == "user" and "assistant" in shown
+    assert shown[0] == "1 user" and "2 assistant" in shown  # numbered as /fork and /edit N count
     width = Console(file=io.StringIO()).width
     assert all(len(line) <= width for line in shown)
     assert sum("*em" in line for line in shown) > 100

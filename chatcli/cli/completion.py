@@ -52,7 +52,8 @@ def model_names(ctx: typer.Context, incomplete: str = "") -> list[str]:
 
 
 def conversation_ids(incomplete: str = "") -> list[tuple[str, str]]:
-    """Shell completion of a library id: the most recent conversations starting with `incomplete`, with titles."""
+    """Shell completion of a library conversation: the names, then the ids, of the most recent conversations
+    that start with `incomplete`, each with its title."""
     from chatcli.storage.library import Library
 
     path = _environment().dirs.library_file
@@ -63,7 +64,8 @@ def conversation_ids(incomplete: str = "") -> list[tuple[str, str]]:
             summaries = library.summaries(500)
     except ChatError:
         return []
-    return [(summary.id, summary.title[:60]) for summary in summaries if summary.id.startswith(incomplete)]
+    names = [(s.name, s.title[:60]) for s in summaries if s.name and s.name.startswith(incomplete)]
+    return names + [(s.id, s.title[:60]) for s in summaries if s.id.startswith(incomplete)]
 
 
 def known_models(config: Config, dirs: UserDirs) -> list[str]:

@@ -31,7 +31,9 @@ history_app = sub_command_app("history")
 IdArgument = Annotated[
     str,
     typer.Argument(
-        help="Conversation id, or a unique prefix of one.", metavar="ID", autocompletion=conversation_ids
+        help="Conversation name or id (or a unique prefix of one).",
+        metavar="ID",
+        autocompletion=conversation_ids,
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -70,15 +72,29 @@ def list_command(
         typer.Option("-m", "--model", help="Only conversations with this model (or alias).", metavar="NAME"),
     ] = None,
     as_json: JsonFlag = False,
+    tree: Annotated[
+        bool,
+        typer.Option("--tree", help="Under each conversation, those forked or edited from it, indented."),
+    ] = False,
 ) -> int:
-    """List conversations, most recently active first: id, date, model, turns, title."""
+    """List conversations, most recently active first: id, date, model, turns, name and title."""
 
     env = environment(context)
     model = _model_named(env, model)
     with _open(env) as library:
         summaries = library.summaries(limit, model)
+        rows = (
+            _tree(summaries, library.descendants([s.id for s in summaries]))
+            if tree
+            else [(0, s) for s in summaries]
+        )
     if as_json:
-        echo(env, _json(env, [summary.to_json() for summary in summaries]))
+        echo(
+            env,
+            _json(
+                env, [{**summary.to_json(), **({"depth": depth} if tree else {})} for depth, summary in rows]
+            ),
+        )
         return 0
     if not summaries:  # never a silent empty list: on stderr when piped, so stdout stays an empty list
         nothing = "no conversations" + (f" with model {sanitize(model)}" if model is not None else "")
@@ -91,17 +107,40 @@ def list_command(
     layout = ListLayout.for_width(width)
     if env.stdout_isatty:
         echo(env, layout.row("id", "date", "model", "turns", "title", width))
-    for summary in summaries:
+    for depth, summary in rows:
         row = layout.row(
             summary.id,
             _local_time(summary.updated_at),
             sanitize(summary.model or "-"),
             str(summary.turns),
-            sanitize_title(summary.title),
+            ("  " * (depth - 1) + "└ " if depth else "") + _titled(summary),
             width,
         )
         echo(env, row)
     return 0
+
+
+def _titled(summary: Summary) -> str:
+    """The name (when it has one) and the title, as one line fit for a terminal."""
+    title = sanitize_title(summary.title)
+    return f"{sanitize_title(summary.name)} · {title}" if summary.name else title
+
+
+def _tree(listed: list[Summary], descendants: list[Summary]) -> list[tuple[int, Summary]]:
+    """The `listed` conversations in their order, each followed by what was made from it, directly or not
+    (oldest first, depth first), with each one's depth; one made from a listed one shows only under it.
+    Linear in their number."""
+    ids = {summary.id for summary in listed}
+    children: dict[str, list[Summary]] = {}
+    for summary in sorted((*listed, *descendants), key=lambda summary: summary.created_at):
+        children.setdefault(summary.origin_id or "", []).append(summary)
+    rows: list[tuple[int, Summary]] = []
+    stack = [(0, summary) for summary in reversed(listed) if summary.origin_id not in ids]
+    while stack:
+        depth, summary = stack.pop()
+        rows.append((depth, summary))
+        stack += [(depth + 1, child) for child in reversed(children.get(summary.id, []))]
+    return rows
 
 
 def _model_named(env: Environment, name: str | None) -> str | None:
@@ -182,11 +221,13 @@ def show_command(
         echo(env, _json(env, conversation_to_json(conversation)))
         return 0
     if terminal:
+        named = f"{sanitize_title(summary.name)} · " if summary.name else ""
         echo(
             env,
-            f"{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
-            f"{plural(summary.turns, 'turn')}\n",
+            f"{named}{summary.id} · {sanitize(summary.model or '-')} · {_local_time(summary.created_at)} · "
+            f"{plural(summary.turns, 'turn')}",
         )
+        echo(env, f"{summary.origin_line()}\n" if summary.origin_id else "")
     print_conversation(conversation, env.stdout, terminal, reasoning)  # type: ignore[arg-type]
     return 0
 
@@ -215,12 +256,16 @@ def print_conversation(
 
     console = Console(file=out, highlight=False)
     colours = {"user": "bold cyan", "assistant": "bold green"}
+    number = 0  # as /fork, /edit and `history fork` count: the system prompt aside
     for message in conversation.messages:
         if reasoning and message.reasoning:
             console.print("reasoning", style="bold dim")
             console.print(sanitize(message.reasoning), style="dim", markup=False)
             console.print()
-        console.print(_heading(message.role, message.status), style=colours.get(message.role, "bold magenta"))
+        number += message.role != "system"
+        heading = _heading(message.role, message.status)
+        heading = heading if message.role == "system" else f"{number} {heading}"
+        console.print(heading, style=colours.get(message.role, "bold magenta"), markup=False)
         # As answers show while they stream; a huge block shows as wrapped text, at a cost linear in its size.
         lines, _ = render_markdown(console, sanitize(shown_text(message)), PieceContext(), "monokai")
         console.print(Lines(lines), crop=False)
@@ -229,6 +274,65 @@ def print_conversation(
 
 def _heading(role: str, status: str | None) -> str:
     return f"{role} ({status})" if status else role
+
+
+@history_app.command("rename", cls=HelpCommand)
+@with_exit_status
+def rename_command(
+    context: typer.Context,
+    conversation_id: IdArgument,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The new name: unique in the library, not hex digits only (- removes the name).",
+            metavar="NAME",
+        ),
+    ],
+) -> int:
+    """Name a conversation, to find it by name (`--cid NAME`, `history show NAME`)."""
+
+    env = environment(context)
+    from chatcli.storage.library import check_name
+
+    new_name = None if name == "-" else check_name(name)
+    with _open(env) as library:
+        summary = library.summary(library.resolve(conversation_id))
+        library.rename(summary.id, new_name)
+    echo(
+        env,
+        f"{summary.id} is now named {sanitize_title(new_name)}"
+        if new_name
+        else f"{summary.id} has no name now",
+    )
+    return 0
+
+
+@history_app.command("fork", cls=HelpCommand)
+@with_exit_status
+def fork_command(
+    context: typer.Context,
+    conversation_id: IdArgument,
+    count: Annotated[
+        int | None,
+        typer.Argument(
+            help="How many of its messages to take, numbered as `history show` numbers them (default: all).",
+            metavar="N",
+            min=1,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Name the new conversation.", metavar="NAME")
+    ] = None,
+) -> int:
+    """Start a new conversation from the first N messages of one (the original stays whole) and print its id."""
+
+    env = environment(context)
+    from chatcli.storage.library import check_name
+
+    new_name = None if name is None else check_name(name)
+    with _open(env) as library:
+        echo(env, library.fork(library.resolve(conversation_id), count, new_name))
+    return 0
 
 
 @history_app.command("search", cls=HelpCommand)
@@ -342,7 +446,9 @@ def rm_command(
     conversation_ids: Annotated[
         list[str],
         typer.Argument(
-            help="Conversation ids, or unique prefixes.", metavar="ID", autocompletion=conversation_ids
+            help="Conversation names or ids (or unique prefixes of ids).",
+            metavar="ID",
+            autocompletion=conversation_ids,
         ),
     ],
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Delete without asking.")] = False,
@@ -402,7 +508,7 @@ def stats_command(context: typer.Context, as_json: JsonFlag = False) -> int:
 
 
 def _one_line(summary: Summary) -> str:
-    return f"{summary.id}  {plural(summary.turns, 'turn')}  {sanitize_title(summary.title)}"
+    return f"{summary.id}  {plural(summary.turns, 'turn')}  {_titled(summary)}"
 
 
 @history_app.command("path", cls=HelpCommand)

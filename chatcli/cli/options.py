@@ -163,10 +163,19 @@ class DeclaredOptions:
         str | None,
         _option(
             "--cid",
-            help="Continue the library conversation with this id (a unique prefix will do).",
+            help="Continue the library conversation with this name or id (a unique prefix will do).",
             panel=CONVERSATION_PANEL,
             metavar="ID",
             autocompletion=conversation_ids,
+        ),
+    ] = None
+    name: Annotated[
+        str | None,
+        _option(
+            "--name",
+            help="Name the new conversation in the library (unique; not hex digits only): --cid NAME resumes it.",
+            panel=CONVERSATION_PANEL,
+            metavar="NAME",
         ),
     ] = None
     no_log: Annotated[

@@ -91,6 +91,10 @@ def open_conversation(
     elif options.load is not None:
         loaded_file = ConversationFile(options.load)
         conversation = loaded_file.load()
+    if options.load is not None:
+        recorder.attach_copy(conversation)
+    if options.name is not None:
+        _name_new_conversation(recorder, options.name, resume is not None)
     conversation_defaults(resolved).apply(conversation)
     save_file = None
     if options.save is not None:
@@ -101,6 +105,19 @@ def open_conversation(
         assert save_file is not None
         _check_writable(save_file, overwrite)
     return StartingConversation(conversation, loaded_file, save_file)
+
+
+def _name_new_conversation(recorder: Recorder, name: str, resumed: bool) -> None:
+    """--name NAME: checked, and free in the library, before a request is spent."""
+    from chatcli.storage.library import check_name
+
+    if resumed:
+        raise UsageError("--name names a new conversation; `chatcli history rename ID NAME` renames one")
+    if not recorder.records:
+        raise UsageError(
+            "--name names the conversation in the library, which --no-log (or log = false) leaves out"
+        )
+    recorder.rename(check_name(name))
 
 
 def _check_writable(save_file: ConversationFile, overwrite: bool) -> None:

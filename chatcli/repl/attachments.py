@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatcli.core.conversation import OWN_PART_KEY, Content
+from chatcli.core.conversation import OWN_PART_KEY, Content, Message
 from chatcli.core.errors import UsageError
 from chatcli.core.session import Session
 from chatcli.render.message_text import attachment_label
@@ -35,20 +35,26 @@ TEXT_TYPES = ("text/plain;charset=utf-8", "UTF8_STRING", "text/plain", "STRING",
 
 @dataclass(slots=True)
 class Draft:
-    """The next message's attachments, and whether it replaces the last exchange (/edit)."""
+    """The next message's attachments, and whether it replaces a question and all after it (/edit [N])."""
 
     attachments: list[Attachment] = field(default_factory=list)
-    editing: bool = False
+    # /edit: where the question it replaces stands in the conversation's messages, and what to call it.
+    edit_start: int | None = None
+    edit_label: str = "the last question"
     prefill: str = ""  # put in the input line by the next prompt (/edit)
     # What /edit put back: the question's images (in `attachments` too) and its text files, which the input
     # line lists as `[file: NAME]` lines; cancelling the edit drops them all.
     reopened: list[Attachment] = field(default_factory=list)
 
+    @property
+    def editing(self) -> bool:
+        return self.edit_start is not None
+
     def line(self) -> str | None:
         """The line above the prompt: `attached: notes.md (3 KB), photo.png (image)`, or None."""
         shown = []
         if self.editing:
-            shown.append("editing the last question (Enter replaces it, Ctrl-C cancels)")
+            shown.append(f"editing {self.edit_label} (Enter replaces it, Ctrl-C cancels)")
         if self.attachments:
             shown.append("attached: " + labels(self.attachments))
         return " · ".join(shown) or None
@@ -68,14 +74,22 @@ class Draft:
             lines.pop(0)
         return named, "\n".join(lines).strip()
 
-    def reopen(self, text: str, files: list[Attachment], images: list[Attachment]) -> None:
-        """/edit: `text` in the input line after a `[file: NAME]` line per file, the images attached again."""
+    def reopen(
+        self,
+        text: str,
+        files: list[Attachment],
+        images: list[Attachment],
+        start: int,
+        label: str = "the last question",
+    ) -> None:
+        """/edit: `text` in the input line after a `[file: NAME]` line per file, the images attached again;
+        sending it replaces the conversation's messages from `start` on (`label` says which question that is)."""
         earlier = {id(part) for part in self.reopened}
         self.attachments = [a for a in self.attachments if id(a) not in earlier]  # once, if /edit is repeated
         self.attachments += images
         self.reopened = [*files, *images]
         self.prefill = "\n".join([*(f"[file: {file.name}]" for file in files), *([text] if text else [])])
-        self.editing = True
+        self.edit_start, self.edit_label = start, label
 
     def cancel_edit(self) -> bool:
         """Ctrl-C while editing: the edit and what it put back are dropped; False when there was no edit."""
@@ -84,14 +98,14 @@ class Draft:
         reopened = {id(part) for part in self.reopened}
         self.attachments = [a for a in self.attachments if id(a) not in reopened]
         self.reopened = []
-        self.editing = False
+        self.edit_start = None
         return True
 
     def sent(self) -> None:
         """The message got its answer: what it carried goes."""
         self.attachments.clear()
         self.reopened = []
-        self.editing = False
+        self.edit_start = None
 
     def take_prefill(self) -> str:
         text, self.prefill = self.prefill, ""
@@ -110,10 +124,12 @@ def labels(attachments: Sequence[Attachment]) -> str:
 
 def send(session: Session, draft: Draft, text: str, ask: Callable[[Content], bool]) -> None:
     """Send `text` with the draft's attachments through `ask` (True: the turn was committed); while editing,
-    in place of the last exchange (as /retry: the old exchange comes back when no answer does). Once an
-    answer is in, the draft is emptied."""
+    in place of the question edited and all after it (as /retry: they come back when no answer does). Once an
+    answer is in, the draft is emptied. The library keeps what was replaced (storage.recorder)."""
     conversation = session.conversation
-    removed = conversation.pop_exchange() if draft.editing else []
+    start = draft.edit_start if draft.edit_start is not None else len(conversation.messages)
+    removed = conversation.messages[start:]
+    del conversation.messages[start:]
     committed = False
     try:
         committed = ask(draft.compose(text))
@@ -174,22 +190,39 @@ class InputCommands:
         self._attach([attachment])
         return True
 
-    def edit(self, _: str) -> bool:
+    def edit(self, argument: str) -> bool:
+        """/edit: the last question back in the input line; /edit N: question N (numbered as `chatcli history
+        show` numbers messages, the system prompt aside)."""
         conversation = self._session.conversation
-        start = conversation.last_exchange_start()
-        if start is None:
+        last = conversation.last_exchange_start()
+        if last is None:
             self._screen.notice("nothing to edit yet")
+            return True
+        start = question_index(conversation.messages, argument) if argument else last
+        if isinstance(start, str):
+            self._screen.warn(start)
             return True
         question = conversation.messages[start]
         content = question.content
         files, typed = split_attached(question.text)
         images = [part for part in content if part.get("type") != "text"] if isinstance(content, list) else []
-        self._draft.reopen(typed, files, [_reattached(part) for part in images])
+        label = "the last question" if start == last else f"message {argument}"
+        self._draft.reopen(typed, files, [_reattached(part) for part in images], start, label)
         return True
 
     def _attach(self, added: list[Attachment]) -> None:
         # No notice: the line above the next prompt lists every attachment (a notice said it twice).
         self._draft.attachments += added
+
+
+def question_index(messages: Sequence[Message], number: str) -> int | str:
+    """Where user message `number` (counted as `history show` counts, the system prompt aside) stands in
+    `messages`, or why there is none."""
+    offset = 1 if messages and messages[0].role == "system" else 0
+    questions = [str(index + 1 - offset) for index, m in enumerate(messages) if m.role == "user"]
+    if number in questions:
+        return int(number) - 1 + offset
+    return f"/edit takes the number of a question: {', '.join(questions)} (from 1, the system prompt aside, as `chatcli history show` numbers them)"
 
 
 def _reattached(part: dict[str, object]) -> Attachment:

@@ -14,6 +14,7 @@ from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.request_options import parse_option_value, reserved_option_problem
 from chatcli.core.session import Session, TurnOverrides
 from chatcli.repl.attachments import Draft, InputCommands
+from chatcli.repl.conversation_commands import ConversationCommands
 from chatcli.repl.copying import Copied, copied, described, parse_copy, write_copy
 from chatcli.repl.screen import Ask, Screen
 from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
@@ -72,7 +73,18 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "file", "/file [PATH…|-]", "attach files, folders or images to the next message; - clears", "optional"
     ),
     CommandSpec("paste", "/paste", "attach the clipboard's image or text to the next message", "none"),
-    CommandSpec("edit", "/edit", "reopen the last question; sending it replaces the last exchange", "none"),
+    CommandSpec(
+        "edit",
+        "/edit [N]",
+        "reopen the last question (or question N); sending it regenerates from there, the library keeps the old",
+        "optional",
+    ),
+    CommandSpec(
+        "rename", "/rename NAME", "name this conversation in the library (--cid NAME resumes it)", "required"
+    ),
+    CommandSpec(
+        "fork", "/fork [N]", "go on in a new conversation of the first N messages (default: all)", "optional"
+    ),
     CommandSpec("set", "/set [KEY [VALUE]]", "list, set or (no VALUE) remove request options", "optional"),
 )
 
@@ -295,6 +307,7 @@ class CommandRunner:
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
         self.inputs = inputs or InputCommands(session, screen, Draft(), Limits(), {})
+        named = ConversationCommands(session, screen, recorder, self._stop_saving_after_replace)
         self._actions: dict[str, Callable[[str], bool]] = {
             "help": self._help,
             "exit": lambda _: False,
@@ -312,6 +325,8 @@ class CommandRunner:
             "edit": self.inputs.edit,
             "set": self._set,
             "tools": self._tool_command,
+            "rename": named.rename,
+            "fork": named.fork,
         }
 
     def run(self, command: Command) -> bool:
@@ -379,6 +394,7 @@ class CommandRunner:
 
     def _clear(self, _: str) -> bool:
         self.session.conversation.clear()
+        self._recorder.attach(None, self.session.conversation)  # a new one, not named after the last
         self._stop_saving_after_replace("new conversation")
         return True
 
@@ -454,6 +470,7 @@ class CommandRunner:
             self.screen.warn(str(error))
             return True
         self.session.replace_conversation(loaded)
+        self._recorder.attach_copy(loaded)  # continues the library conversation it was saved from, if any
         self.screen.show_messages(self.session.conversation.messages)
         self._stop_saving_after_replace(f"loaded {source.path}")
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import traceback
 from collections.abc import Callable, Mapping
@@ -153,7 +154,8 @@ class Repl:
     def _say_how_to_resume(self) -> None:
         recorded = self._recorder.recorded_id
         if recorded is not None:
-            self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {recorded})")
+            reference = shlex.quote(self._recorder.name) if self._recorder.name else recorded
+            self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {reference})")
 
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
@@ -204,8 +206,9 @@ class Repl:
         self._windows.renew(self.session.model)  # a guess may be known better now that the model is loaded
 
     def _greet(self) -> None:
+        named = f"{sanitize(self._recorder.name)} · " if self._recorder.name else ""
         self.screen.notice(
-            f"chatcli {__version__} · {self.session.model} on {self._backend_name} · "
+            f"chatcli {__version__} · {named}{self.session.model} on {self._backend_name} · "
             "/help for commands · Ctrl-D exits"
         )
         messages = self.session.conversation.messages
@@ -258,7 +261,7 @@ class Repl:
             self.screen.warn(str(error))
             return True
         if isinstance(parsed, Command):
-            if parsed.name in ("clear", "load"):
+            if parsed.name in ("clear", "load", "fork"):  # a new conversation: its own tally and gauge
                 self.tally.new_conversation()
             with self._quiet_input():  # keys typed while a command works (/tools off) wait for the prompt
                 return self.commands.run(parsed)
@@ -289,7 +292,8 @@ class Repl:
             return [("class:hint", " Press Ctrl-C again to exit (or Ctrl-D)")]
         conversation = self.session.conversation
         turns = sum(1 for message in conversation.messages if message.role == "user")
-        parts = [f" {self.session.model}", self._backend_name, plural(turns, "turn")]
+        named = [self._recorder.name] if self._recorder.name else []
+        parts = [*named, self.session.model, self._backend_name, plural(turns, "turn")]
         parts.append("Alt-Enter newline · /help")  # before the parts of varying length, which may be cut off
         last = self.tally.last
         window = self._windows.get(self.session.model) if last is not None else None
@@ -298,7 +302,7 @@ class Repl:
         parts += self.tally.describe()
         if self.autosave.file is not None:
             parts.append(f"saving to {self.autosave.file.path}")
-        return [("", sanitize(" · ".join(parts)))]
+        return [("", " " + sanitize(" · ".join(parts)))]
 
     def _exit_on_signal(self, signum: int) -> int:
         """Save (the last turn may have been cut short), then leave; after a hang-up the terminal is gone."""

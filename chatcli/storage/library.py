@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from chatcli.core.conversation import Content, Conversation, Message
@@ -84,7 +84,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # The model's reasoning before an answer: kept with it, outside `text`, so search never finds it.
     ("ALTER TABLE messages ADD COLUMN reasoning TEXT",),
+    # A name the user gave (unique, whatever its case), and where a conversation came from: the conversation it
+    # was made from (no foreign key: `history rm` of the origin leaves the record), how many of its messages
+    # it took (as `history show` numbers them), and how (ORIGIN_KINDS).
+    (
+        "ALTER TABLE conversations ADD COLUMN name TEXT COLLATE NOCASE",
+        "CREATE UNIQUE INDEX conversations_name ON conversations (name) WHERE name IS NOT NULL",
+        "ALTER TABLE conversations ADD COLUMN origin_id TEXT",
+        "ALTER TABLE conversations ADD COLUMN origin_messages INTEGER",
+        "ALTER TABLE conversations ADD COLUMN origin_kind TEXT",
+        "CREATE INDEX conversations_origin ON conversations (origin_id)",
+    ),
 )
+NAME_CHARS = 64
+ORIGIN_KINDS = ("forked", "edited", "compacted")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a conversation came from: `messages` messages of conversation `conversation_id` (numbered as
+    `history show` numbers them, the system prompt not counted), taken as `kind` says (one of ORIGIN_KINDS):
+    forked (`/fork`, `history fork`), edited (a turn sent after `/edit`, `/retry` or `/undo`), compacted."""
+
+    conversation_id: str
+    messages: int
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +122,24 @@ class TurnRecord:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+
+
+def check_name(name: str) -> str:
+    """`name` as a conversation's name (surrounding spaces dropped), or a UsageError saying why it cannot be one."""
+    name = name.strip()
+    if not name:
+        raise UsageError("a conversation name cannot be empty")
+    if len(name) > NAME_CHARS:
+        raise UsageError(f"a conversation name has at most {NAME_CHARS} characters")
+    if not name.isprintable():
+        raise UsageError("a conversation name cannot hold control characters")
+    if all(char in "0123456789abcdefABCDEF" for char in name):
+        raise UsageError(
+            f"{name!r} could be taken for a conversation id; a name needs a letter past f or a symbol"
+        )
+    if name == LATEST:
+        raise UsageError(f"{LATEST!r} means the most recent conversation; choose another name")
+    return name
 
 
 def _now() -> str:
@@ -270,13 +312,15 @@ class Library:
         stored: Sequence[Message],
         conversation: Conversation,
         turn: TurnRecord,
+        name: str | None = None,
     ) -> str:
         """Record the turn that just ended `conversation` (its last two messages) and return the conversation id.
 
         `stored` is what we believe the library holds for `conversation_id`. When the conversation still extends
-        it, only the new messages are appended; otherwise (an undo, a retry, another process that appended to the
-        same conversation, a deleted conversation) the whole conversation becomes a new library conversation,
-        so no recorded turn is ever rewritten or lost.
+        it, only the new messages are appended; otherwise (an undo, a retry, an edit, another process that
+        appended to the same conversation, a deleted conversation) the whole conversation becomes a new library
+        conversation, edited from the old one (its Origin), so no recorded turn is ever rewritten or lost; the
+        old one's name goes with it, as the user goes on in the new one. `name` names a new conversation.
         """
         system, body = split_system(conversation)
         with self._transaction() as db:
@@ -284,7 +328,16 @@ class Library:
             if conversation_id is not None and self._extends(db, conversation_id, stored, body):
                 start = len(stored)
             else:
-                conversation_id, start = self._new_conversation(db, now), 0
+                origin = self._edit_origin(db, conversation_id, stored, body)
+                conversation_id, start = self._new_conversation(db, now, origin), 0
+                if origin is not None:
+                    self._move_name(db, origin.conversation_id, conversation_id)
+                if name is not None:  # unless another conversation took it meanwhile: the turn matters more
+                    db.execute(
+                        "UPDATE conversations SET name = ?1 WHERE id = ?2 "
+                        "AND NOT EXISTS (SELECT 1 FROM conversations WHERE name = ?1)",
+                        (name, conversation_id),
+                    )
             turn_id = db.execute(
                 "INSERT INTO turns (conversation_id, created_at, model, backend, host, status, finish_reason, "
                 "prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -327,12 +380,93 @@ class Library:
         ).fetchone()
         return bool(exists) and count == len(stored)
 
+    @staticmethod
+    def _edit_origin(
+        db: sqlite3.Connection, conversation_id: str | None, stored: Sequence[Message], body: list[Message]
+    ) -> Origin | None:
+        """What a conversation that no longer extends library conversation `conversation_id` was edited from:
+        the messages it still shares with what was stored (None: no such conversation, or nothing shared)."""
+        if conversation_id is None:
+            return None
+        exists = db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        shared = next(
+            (index for index, (old, new) in enumerate(zip(stored, body, strict=False)) if old != new),
+            min(len(stored), len(body)),
+        )
+        return Origin(conversation_id, shared, "edited") if exists and shared else None
+
+    @staticmethod
+    def _move_name(db: sqlite3.Connection, from_id: str, to_id: str) -> None:
+        name = db.execute("SELECT name FROM conversations WHERE id = ?", (from_id,)).fetchone()
+        if name is not None and name[0] is not None:
+            db.execute("UPDATE conversations SET name = NULL WHERE id = ?", (from_id,))
+            db.execute("UPDATE conversations SET name = ? WHERE id = ?", (name[0], to_id))
+
+    @staticmethod
+    def _set_name(db: sqlite3.Connection, conversation_id: str, name: str | None) -> None:
+        taken = db.execute(
+            "SELECT id FROM conversations WHERE name = ? AND id != ?", (name, conversation_id)
+        ).fetchone()
+        if taken is not None:
+            raise UsageError(f"the name {name!r} is taken by conversation {taken[0]}; choose another")
+        db.execute("UPDATE conversations SET name = ? WHERE id = ?", (name, conversation_id))
+
+    def rename(self, conversation_id: str, name: str | None) -> None:
+        """Name conversation `conversation_id` (a name checked by check_name), or (None) drop its name."""
+        with self._transaction() as db:
+            self._set_name(db, conversation_id, name)
+
+    def name_free(self, name: str) -> None:
+        """Raise a UsageError when a conversation already has `name` (`--name` checks before a request is spent)."""
+        with self._errors():
+            taken = self._db.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()
+        if taken is not None:
+            raise UsageError(f"the name {name!r} is taken by conversation {taken[0]}; choose another")
+
+    def fork(self, conversation_id: str, count: int | None = None, name: str | None = None) -> str:
+        """A new conversation of the first `count` messages of `conversation_id` (None: all of them), forked
+        from it; return its id. The original stays as it is."""
+        conversation = self.load(conversation_id)
+        system, body = split_system(conversation)
+        count = len(body) if count is None else count
+        if not 1 <= count <= len(body):
+            raise UsageError(
+                f"conversation {conversation_id} has {len(body)} messages; fork takes 1 to {len(body)}"
+            )
+        kept = body[:count]
+        with self._transaction() as db:
+            now = _now()
+            new_id = self._new_conversation(db, now, Origin(conversation_id, count, "forked"))
+            if name is not None:
+                self._set_name(db, new_id, name)
+            self._insert_messages(db, new_id, kept, 0, now, lambda position: None)
+            self._update_conversation(db, new_id, system, kept, conversation.model, now)
+        return new_id
+
+    def find_copy(self, stored: Sequence[Message]) -> str | None:
+        """The most recent library conversation holding exactly the messages `stored` (the system prompt
+        aside): the one a conversation file loaded again continues."""
+        if not stored:
+            return None
+        turns = sum(message.role == "user" for message in stored)
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT c.id FROM conversations AS c WHERE c.title = ? AND c.turns = ? "
+                "AND (SELECT count(*) FROM messages WHERE conversation_id = c.id) = ? "
+                "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT 8",
+                (title_of(stored, self._content_text), turns, len(stored)),
+            ).fetchall()
+        for (candidate,) in rows:
+            if split_system(self.load(candidate))[1] == list(stored):
+                return str(candidate)
+        return None
+
     def add_conversation(self, conversation: Conversation) -> str:
         """Store a whole conversation (an import) as a new library conversation; return its id."""
         system, body = split_system(conversation)
         with self._transaction() as db:
             now = _now()
-            conversation_id = self._new_conversation(db, now)
+            conversation_id = self._new_conversation(db, now, None)
             self._insert_messages(db, conversation_id, body, 0, now, lambda position: None)
             self._update_conversation(db, conversation_id, system, body, conversation.model, now)
         return conversation_id
@@ -344,12 +478,20 @@ class Library:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     @staticmethod
-    def _new_conversation(db: sqlite3.Connection, now: str) -> str:
+    def _new_conversation(db: sqlite3.Connection, now: str, origin: Origin | None) -> str:
         while True:
             conversation_id = os.urandom(ID_BYTES).hex()
             cursor = db.execute(
-                "INSERT OR IGNORE INTO conversations (id, created_at, updated_at, title) VALUES (?, ?, ?, '')",
-                (conversation_id, now, now),
+                "INSERT OR IGNORE INTO conversations (id, created_at, updated_at, title, origin_id, "
+                "origin_messages, origin_kind) VALUES (?, ?, ?, '', ?, ?, ?)",
+                (
+                    conversation_id,
+                    now,
+                    now,
+                    origin.conversation_id if origin else None,
+                    origin.messages if origin else None,
+                    origin.kind if origin else None,
+                ),
             )
             if cursor.rowcount == 1:
                 return conversation_id
@@ -410,7 +552,8 @@ class Library:
     # Reading
 
     def resolve(self, reference: str) -> str:
-        """The full id of the conversation that `reference` (an id or a unique prefix of one, or LATEST) names."""
+        """The full id of the conversation that `reference` names: its name, its id or a unique prefix of
+        one, or LATEST (the most recently updated)."""
         with self._errors():
             if reference == LATEST:
                 row = self._db.execute(
@@ -419,9 +562,17 @@ class Library:
                 if row is None:
                     raise UsageError("there is no conversation to continue yet; the library is empty")
                 return str(row[0])
+            named = self._db.execute(
+                "SELECT id FROM conversations WHERE name = ?", (reference.strip(),)
+            ).fetchone()
+            if named is not None:
+                return str(named[0])
             prefix = reference.strip().lower()
             if not prefix or any(char not in "0123456789abcdef" for char in prefix):
-                raise UsageError(f"{reference!r} is not a conversation id; `chatcli history list` shows them")
+                raise UsageError(
+                    f"{reference!r} is not a conversation id, nor a conversation's name; "
+                    "`chatcli history list` shows them"
+                )
             rows = self._db.execute(
                 "SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
                 (prefix, prefix + "g"),
@@ -435,27 +586,38 @@ class Library:
     def summary(self, conversation_id: str) -> Summary:
         with self._errors():
             row = self._db.execute(
-                "SELECT id, created_at, updated_at, model, turns, title FROM conversations WHERE id = ?",
+                f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE id = ?",
                 (conversation_id,),
             ).fetchone()
         if row is None:
             raise UsageError(f"no conversation {conversation_id} in the library")
-        from chatcli.storage.library_rows import Summary
-
-        return Summary(*row)
+        return _summary(row)
 
     def summaries(self, limit: int, model: str | None = None) -> list[Summary]:
         """The most recently updated conversations first."""
         where, parameters = ("WHERE model = ?", [model]) if model is not None else ("", [])
         with self._errors():
             rows = self._db.execute(
-                "SELECT id, created_at, updated_at, model, turns, title FROM conversations "
+                f"SELECT {_SUMMARY_COLUMNS} FROM conversations "
                 f"{where} ORDER BY updated_at DESC, rowid DESC LIMIT ?",
                 [*parameters, limit],
             ).fetchall()
-        from chatcli.storage.library_rows import Summary
+        return [_summary(row) for row in rows]
 
-        return [Summary(*row) for row in rows]
+    def descendants(self, conversation_ids: Sequence[str]) -> list[Summary]:
+        """Every conversation made, directly or not, from one of `conversation_ids` (`history list --tree`)."""
+        if not conversation_ids:
+            return []
+        with self._errors():
+            rows = self._db.execute(
+                "WITH RECURSIVE roots (id) AS (SELECT value FROM json_each(?1)), "
+                "tree (id) AS (SELECT id FROM roots UNION "
+                "SELECT c.id FROM conversations AS c JOIN tree ON c.origin_id = tree.id) "
+                f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE id IN (SELECT id FROM tree) "
+                "AND id NOT IN (SELECT id FROM roots) ORDER BY created_at, rowid",
+                (json.dumps(list(conversation_ids)),),
+            ).fetchall()
+        return [_summary(row) for row in rows]
 
     def load(self, conversation_id: str) -> Conversation:
         with self._errors():
@@ -519,6 +681,17 @@ class Library:
             Hit(cid, created, role, title, (typed_snippet(text, query, marks) if text else None) or snippet)
             for cid, created, role, title, snippet, text in rows
         ]
+
+
+_SUMMARY_COLUMNS = (
+    "id, created_at, updated_at, model, turns, title, name, origin_id, origin_messages, origin_kind"
+)
+
+
+def _summary(row: Any) -> Summary:
+    from chatcli.storage.library_rows import Summary
+
+    return Summary(*row)
 
 
 def _describe(error: sqlite3.Error) -> str:

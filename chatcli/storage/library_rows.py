@@ -16,16 +16,35 @@ class Summary:
     model: str | None
     turns: int
     title: str
+    name: str | None = None
+    # Where it came from (storage.library.Origin): made from `origin_id`'s first `origin_messages` messages,
+    # as `origin_kind` says (forked, edited or compacted); None for a conversation started afresh.
+    origin_id: str | None = None
+    origin_messages: int | None = None
+    origin_kind: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        origin = None
+        if self.origin_id is not None:
+            origin = {"id": self.origin_id, "messages": self.origin_messages, "kind": self.origin_kind}
         return {
             "id": self.id,
+            "name": self.name,
             "created": self.created_at,
             "updated": self.updated_at,
             "model": self.model,
             "turns": self.turns,
             "title": self.title,
+            "origin": origin,
         }
+
+    def origin_line(self) -> str | None:
+        """`forked from 3f2a9c0b1d2e at message 4`: where it came from, numbered as `history show` numbers messages
+        (an edit names the message it replaced, the one after those it kept); None when made afresh."""
+        if self.origin_id is None:
+            return None
+        at = (self.origin_messages or 0) + (1 if self.origin_kind == "edited" else 0)
+        return f"{self.origin_kind} from {self.origin_id} at message {at}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chatcli.core.conversation import Conversation, Message
-from chatcli.core.errors import HistoryError
+from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.session import Session
 from chatcli.core.turn import TurnResult
 from chatcli.storage.library import ContentText, Library, TurnRecord, split_system
@@ -38,6 +38,8 @@ class Recorder:
         self._library: Library | None = None
         self.conversation_id: str | None = None
         self._stored: list[Message] = []
+        self._find_copy = False  # look for the library conversation `_stored` came from (attach_copy)
+        self.name: str | None = None  # of the conversation, or the name its first recorded turn gives it
 
     def library(self) -> Library:
         if self._library is None:
@@ -57,6 +59,42 @@ class Recorder:
         """From now on, turns of `conversation` continue library conversation `conversation_id` (None: a new one)."""
         self.conversation_id = conversation_id
         self._stored = split_system(conversation)[1] if conversation_id is not None else []
+        self._find_copy = False
+        self.name = self.library().summary(conversation_id).name if conversation_id is not None else None
+
+    def attach_copy(self, conversation: Conversation) -> None:
+        """`conversation` was loaded from a file: its next turn continues the library conversation holding
+        exactly its messages, when there is one (the file was saved from it), instead of copying it anew."""
+        self.conversation_id, self.name = None, None
+        self._stored = split_system(conversation)[1]
+        self._find_copy = bool(self._stored)
+
+    def rename(self, name: str) -> None:
+        """Name this session's conversation (`name` checked by check_name): in the library once recorded, else
+        when its first turn is recorded (the name must be free now)."""
+        library = self.library()
+        if self.conversation_id is not None:
+            library.rename(self.conversation_id, name)
+        else:
+            library.name_free(name)
+        self.name = name
+
+    def fork(self, conversation: Conversation, count: int | None) -> tuple[str, Conversation]:
+        """A new library conversation of the first `count` messages of `conversation` (None: all), forked from
+        the library conversation this session records into; the next turns continue the new one."""
+        body = split_system(conversation)[1]
+        count = len(body) if count is None else count
+        if self.conversation_id is None or not body:
+            raise UsageError("nothing recorded to fork yet; send a message first")
+        if count > len(body):
+            raise UsageError(f"the conversation has {len(body)} messages; fork takes 1 to {len(body)}")
+        if count > len(self._stored) or body[:count] != self._stored[:count]:
+            raise UsageError(f"message {count} is not recorded in the library yet; send a message first")
+        library = self.library()
+        new_id = library.fork(self.conversation_id, count)
+        forked = library.load(new_id)
+        self.attach(new_id, forked)
+        return new_id, forked
 
     @property
     def recorded_id(self) -> str | None:
@@ -79,11 +117,35 @@ class Recorder:
         conversation = session.conversation
         try:
             library = self.library()
-            self.conversation_id = library.record_turn(self.conversation_id, self._stored, conversation, turn)
+            if self._find_copy:
+                self._continue_copy(library)
+            asked = self.name if self.conversation_id is None else None  # the name for a new conversation
+            recorded = library.record_turn(self.conversation_id, self._stored, conversation, turn, asked)
+            if recorded != self.conversation_id and (self.conversation_id is not None or asked):
+                self._new_conversation_named(asked, library.summary(recorded).name)
         except HistoryError as error:
             self._warn(f"warning: this turn was not recorded in the library: {error}")
             return
+        self.conversation_id = recorded
         self._stored = split_system(conversation)[1]
+
+    def _continue_copy(self, library: Library) -> None:
+        """The turns of a loaded file go on in the library conversation it is a copy of, if any (named
+        as --name asks)."""
+        self._find_copy = False
+        self.conversation_id = library.find_copy(self._stored)
+        if self.conversation_id is not None and self.name is not None:
+            try:
+                library.rename(self.conversation_id, self.name)
+            except UsageError as error:
+                self._warn(f"warning: {error}")
+
+    def _new_conversation_named(self, asked: str | None, name: str | None) -> None:
+        """The turn started a new library conversation, named `name`: the name `asked` for, the one an edited
+        conversation passed on, or none (when another conversation took the name asked for meanwhile, say so)."""
+        if asked is not None and name is None:
+            self._warn(f"warning: the name {asked!r} was taken meanwhile; `/rename NAME` names this one")
+        self.name = name
 
     def close(self) -> None:
         if self._library is not None:
