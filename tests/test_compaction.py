@@ -1,0 +1,182 @@
+"""Compaction the user controls (issue 23, item 5): /compact in-process, `chatcli history compact` in-process,
+the compact_at offer and /compact on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT, SUMMARY_HEADING
+from chatcli.core.conversation import Content, Conversation, Message
+from chatcli.core.errors import BackendError
+from chatcli.core.session import Session, TurnOverrides
+from chatcli.core.turn import TurnResult
+from chatcli.render.plain import PlainRenderer
+from chatcli.repl.commands import Command, CommandRunner, parse_line
+from chatcli.storage.conversation_file import Autosave
+from chatcli.storage.library import Library
+from chatcli.storage.recorder import Recorder
+from tests.fakes import ScriptedBackend
+
+SUMMARY = "We greeted each other; the user likes tea."
+
+
+class Chat:
+    """A CommandRunner recording into a real library, its screen's lines kept, its yes/no answers scripted."""
+
+    def __init__(self, path: Path, backend: ScriptedBackend, *, yes: bool, records: bool = True) -> None:
+        self.notices: list[str] = []
+        self.warnings: list[str] = []
+        self.shown: list[Message] = []
+        self.questions: list[str] = []
+        self.yes = yes
+        self.backend = backend
+        self.recorder = Recorder(path, self.warnings.append, records=records)
+        self.session = Session(backend, Conversation([Message("system", "terse")], "m1"), "m1")
+        self.session.observers.append(self.recorder)
+        autosave = Autosave(None, warn=self.warnings.append)
+        self.runner = CommandRunner(
+            self.session,
+            self,  # type: ignore[arg-type]
+            self.ask,
+            autosave,
+            self.recorder,
+            confirm=self.confirm,
+            compact_prompt="Summarise.",
+        )
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    def show_messages(self, messages: list[Message]) -> None:
+        self.shown += messages
+
+    def confirm(self, question: str) -> bool:
+        self.questions.append(question)
+        return self.yes
+
+    def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult:
+        return self.session.turn(text, PlainRenderer(io.BytesIO()), overrides=overrides)
+
+    def line(self, text: str) -> None:
+        parsed = parse_line(text)
+        if isinstance(parsed, Command):
+            self.runner.run(parsed)
+        else:
+            assert parsed is not None
+            self.runner.send(parsed)
+
+
+def test_slash_compact_goes_on_from_the_summary_in_a_new_conversation_and_keeps_the_original(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "library.db"
+    chat = Chat(path, ScriptedBackend("hello", "tea it is", SUMMARY, "fine"), yes=True)
+    chat.line("/compact")
+    assert chat.warnings == ["nothing to compact yet; send a message first"] and not chat.backend.requests
+    chat.line("hi")
+    chat.line("I like tea")
+    original = chat.recorder.conversation_id
+    chat.line("/compact keep it short")
+    summary_request = chat.backend.requests[-1]
+    assert [m.text for m in summary_request.messages] == [
+        "terse",
+        "hi",
+        "hello",
+        "I like tea",
+        "tea it is",
+        "Summarise.\n\nkeep it short",
+    ]
+    assert not summary_request.tools
+    assert chat.shown == [Message("assistant", SUMMARY)]
+    assert chat.questions == ["continue in a new conversation from this summary? [y/N] "]
+    compacted = chat.recorder.conversation_id
+    assert compacted != original
+    assert chat.notices[-1] == f"compacted {original} into {compacted}; this chat goes on in {compacted}"
+    assert chat.session.conversation.messages == [
+        Message("system", "terse"),
+        Message("user", f"{SUMMARY_HEADING}\n\n{SUMMARY}"),
+    ]
+    chat.line("and now?")
+    assert [m.text for m in chat.backend.requests[-1].messages][:2] == [
+        "terse",
+        f"{SUMMARY_HEADING}\n\n{SUMMARY}",
+    ]
+    with Library(path) as library:
+        assert [m.text for m in library.load(str(original)).messages] == [
+            "terse",
+            "hi",
+            "hello",
+            "I like tea",
+            "tea it is",
+        ]
+        assert [m.text for m in library.load(str(compacted)).messages] == [
+            "terse",
+            f"{SUMMARY_HEADING}\n\n{SUMMARY}",
+            "and now?",
+            "fine",
+        ]
+        summary = library.summary(str(compacted))
+        assert (summary.origin_id, summary.origin_messages, summary.origin_kind) == (original, 4, "compacted")
+        assert summary.origin_line() == f"compacted from {original} at message 4"
+        assert [hit.conversation_id for hit in library.search("tea", 10)].count(str(original)) >= 1
+
+
+def test_slash_compact_without_a_yes_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    chat = Chat(path, ScriptedBackend("hello", SUMMARY), yes=False)
+    chat.line("hi")
+    before = list(chat.session.conversation.messages)
+    original = chat.recorder.conversation_id
+    chat.line("/compact")
+    assert chat.questions and chat.notices[-1] == "not compacted; the conversation goes on as it was"
+    assert chat.session.conversation.messages == before and chat.recorder.conversation_id == original
+    with Library(path) as library:
+        assert len(library.summaries(10)) == 1
+
+
+def test_slash_compact_that_fails_or_is_cut_short_asks_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    chat = Chat(
+        path, ScriptedBackend("hello", BackendError("server down"), ["half", KeyboardInterrupt()]), yes=True
+    )
+    chat.line("hi")
+    before = list(chat.session.conversation.messages)
+    chat.line("/compact")
+    assert chat.warnings[-1] == "server down"
+    chat.line("/compact")
+    assert chat.notices[-1] == "interrupted; nothing compacted"
+    assert chat.questions == [] and chat.session.conversation.messages == before
+
+
+def test_slash_compact_without_the_library_still_goes_on_from_the_summary(tmp_path: Path) -> None:
+    chat = Chat(tmp_path / "library.db", ScriptedBackend("hello", SUMMARY), yes=True, records=False)
+    chat.line("hi")
+    chat.line("/compact")
+    assert chat.notices[-1] == "compacted; this chat goes on from the summary"
+    assert chat.session.conversation.messages[-1].text.endswith(SUMMARY)
+    assert not (tmp_path / "library.db").exists()
+
+
+def test_the_built_in_prompt_is_the_default_setting() -> None:
+    from chatcli.cli.settings import Config
+
+    assert Config().compact_prompt == DEFAULT_COMPACT_PROMPT and Config().compact_at is None
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.2"])
+def test_compact_at_is_a_fraction(tmp_path: Path, value: str) -> None:
+    from chatcli.cli.settings_resolution import resolve_config
+    from chatcli.core.errors import UsageError
+
+    path = tmp_path / "config.toml"
+    path.write_text(f"compact_at = {value}\n")
+    with pytest.raises(UsageError, match="compact_at .* is out of range"):
+        resolve_config({}, {}, path)
+    path.write_text("compact_at = 0.8\n")
+    assert resolve_config({}, {}, path).config.compact_at == 0.8
