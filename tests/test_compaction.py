@@ -4,6 +4,7 @@ the compact_at offer and /compact on a pseudo-terminal."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from chatcli.storage.conversation_file import Autosave
 from chatcli.storage.library import Library
 from chatcli.storage.recorder import Recorder
 from tests.fakes import ScriptedBackend
+from tests.inprocess import invoke
+from tests.openai_server import OpenAIServer, sse_reply
 
 SUMMARY = "We greeted each other; the user likes tea."
 
@@ -176,7 +179,65 @@ def test_compact_at_is_a_fraction(tmp_path: Path, value: str) -> None:
 
     path = tmp_path / "config.toml"
     path.write_text(f"compact_at = {value}\n")
-    with pytest.raises(UsageError, match="compact_at .* is out of range"):
+    with pytest.raises(UsageError, match=r"compact_at .* is out of range"):
         resolve_config({}, {}, path)
     path.write_text("compact_at = 0.8\n")
     assert resolve_config({}, {}, path).config.compact_at == 0.8
+
+
+# -- chatcli history compact, in-process --------------------------------------------------------------------
+
+
+def test_history_compact_takes_ask_s_server_options_and_prints_the_new_id(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    server.enqueue(sse_reply("hello"), sse_reply(SUMMARY))
+    url = ["--base-url", server.url]
+    assert invoke("ask", *url, "-m", "m1", "hi").returncode == 0
+    [original] = json.loads(invoke("history", "list", "--json").stdout)
+    refused = invoke("history", "compact", original["id"], *url)
+    assert refused.returncode == 2 and b"no terminal to ask on; add --yes" in refused.stderr
+    assert len(server.bodies) == 1  # refused before any request
+    result = invoke(
+        "history",
+        "compact",
+        original["id"][:6],
+        *url,
+        "-m",
+        "m2",
+        "-O",
+        "seed",
+        "7",
+        "--yes",
+        "keep",
+        "names",
+    )
+    assert result.returncode == 0, result.stderr
+    new_id = result.stdout.decode().strip()
+    body = server.bodies[-1]
+    assert (body["model"], body["seed"]) == ("m2", 7)
+    assert [m["content"] for m in body["messages"]] == [
+        "hi",
+        "hello",
+        f"{DEFAULT_COMPACT_PROMPT}\n\nkeep names",
+    ]
+    shown = json.loads(invoke("history", "show", new_id, "--json").stdout)
+    assert [m["content"] for m in shown["messages"]] == [f"{SUMMARY_HEADING}\n\n{SUMMARY}"]
+    with Library(isolated_home / ".local" / "share" / "chatcli" / "library.db") as library:
+        summary = library.summary(new_id)
+        assert (summary.origin_id, summary.origin_messages, summary.origin_kind) == (
+            original["id"],
+            2,
+            "compacted",
+        )
+        assert [m.text for m in library.load(original["id"]).messages] == ["hi", "hello"]
+
+
+def test_history_compact_that_fails_makes_no_conversation(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("hello"), sse_reply(finish_reason="length"))
+    assert invoke("ask", "--base-url", server.url, "hi").returncode == 0
+    [original] = json.loads(invoke("history", "list", "--json").stdout)
+    result = invoke("history", "compact", original["id"], "--base-url", server.url, "--yes")
+    assert result.returncode == 1
+    assert b"the summary was cut off at the token limit" in result.stderr and not result.stdout
+    assert len(json.loads(invoke("history", "list", "--json").stdout)) == 1

@@ -9,7 +9,7 @@ DEFAULT_COMPACT_PROMPT = (
     "decisions established, the code, names and numbers still needed, and the open questions. Be complete but "
     "concise, and write only the summary."
 )
-SUMMARY_HEADING = "This is a summary of an earlier conversation, which continues from here:"
+SUMMARY_HEADING = "Summary of an earlier conversation, which goes on from here:"
 
 
 def compaction_prompt(prompt: str, instructions: str) -> str:

@@ -32,6 +32,7 @@ from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnOverrides
 from chatcli.core.stream import Usage, empty_answer_message
+from chatcli.core.terminal_mode import ask_yes
 from chatcli.core.turn import TurnResult
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
@@ -43,7 +44,7 @@ from chatcli.repl.conversation_commands import summary_text
 from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import CostOf, TokenTally
-from chatcli.repl.terminal import TerminalScreen, ask_yes, detach_from_terminal, quiet_input
+from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.inputs import Limits
 from chatcli.storage.recorder import Recorder

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import termios
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -24,21 +23,6 @@ def quiet_input(fd: int) -> contextlib.AbstractContextManager[None]:
     """While an answer streams, keys are not echoed into it but wait for the next prompt, and Ctrl-C still
     interrupts without cutting the answer's output short."""
     return terminal_mode(fd, line=False, keep_output=True)
-
-
-def ask_yes(fd: int, out: TextIO, question: str) -> bool:
-    """The user's answer to a yes/no `question` on the terminal: y is yes, any other key no. Keys typed
-    before the question never answer it; Ctrl-C raises KeyboardInterrupt."""
-    out.write(question)
-    out.flush()
-    with terminal_mode(fd, line=False):
-        with contextlib.suppress(termios.error):
-            termios.tcflush(fd, termios.TCIFLUSH)
-        key = os.read(fd, 1).decode("ascii", "replace")
-    yes = key.lower() == "y"
-    out.write("y\n" if yes else "n\n")
-    out.flush()
-    return yes
 
 
 class TerminalScreen:
