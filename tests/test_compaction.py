@@ -19,9 +19,11 @@ from chatcli.repl.commands import Command, CommandRunner, parse_line
 from chatcli.storage.conversation_file import Autosave
 from chatcli.storage.library import Library
 from chatcli.storage.recorder import Recorder
+from tests.conftest import write_config
 from tests.fakes import ScriptedBackend
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 SUMMARY = "We greeted each other; the user likes tea."
 
@@ -241,3 +243,70 @@ def test_history_compact_that_fails_makes_no_conversation(server: OpenAIServer) 
     assert result.returncode == 1
     assert b"the summary was cut off at the token limit" in result.stderr and not result.stdout
     assert len(json.loads(invoke("history", "list", "--json").stdout)) == 1
+
+
+# -- the REPL on a pseudo-terminal --------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_repl_compact_shows_the_summary_asks_and_goes_on_in_a_new_conversation() -> None:
+    child = spawn_chatcli("-b", "echo")
+    expect(child, TOOLBAR)
+    say(child, "remember milk", "Echo: remember milk")
+    child.send("/compact keep it short\r")
+    expect(child, "keep it short")  # the echo backend's summary repeats the request
+    expect(child, "continue in a new conversation from this summary? [y/N] ")
+    child.send("n")
+    expect(child, "not compacted; the conversation goes on as it was")
+    expect(child, TOOLBAR)
+    child.send("/compact\r")
+    expect(child, "[y/N] ")
+    child.send("y")
+    expect(child, "this chat goes on in ")
+    expect(child, TOOLBAR)
+    say(child, "and eggs", "Echo: and eggs")
+    child.sendcontrol("d")
+    assert exit_code(child) == 0
+    [new, original] = json.loads(invoke("history", "list", "--json").stdout)
+    shown = json.loads(invoke("history", "show", new["id"], "--json").stdout)["messages"]
+    assert shown[0]["content"].startswith(f"{SUMMARY_HEADING}\n\nEcho: {DEFAULT_COMPACT_PROMPT}")
+    assert [m["content"] for m in shown[1:]] == ["and eggs", "Echo: and eggs"]
+    assert (
+        f"compacted from {original['id']} at message 2"
+        in invoke("history", "show", new["id"], stdout_isatty=True).stdout.decode()
+    )
+
+
+@pytest.mark.e2e
+def test_compact_at_offers_compaction_once_and_only_a_yes_compacts(
+    server: OpenAIServer, isolated_home: Path
+) -> None:
+    write_config(isolated_home, "compact_at = 0.8\n")
+    server.props = {"default_generation_settings": {"n_ctx": 32768}}
+    near = {"prompt_tokens": 27000, "completion_tokens": 100, "total_tokens": 27100}
+    far = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+    server.enqueue(
+        sse_reply("one", usage=near),
+        sse_reply("two", usage=near),
+        sse_reply(SUMMARY),
+        sse_reply("three", usage=far),
+    )
+    child = spawn_chatcli("--base-url", server.url, "-m", "test-model")
+    expect(child, TOOLBAR)
+    child.send("hi\r")
+    expect(child, "the conversation uses 83% of the model's context; compact it now? [y/N] ")
+    child.send("n")
+    expect(child, TOOLBAR)
+    child.send("more\r")
+    expect(child, "two")
+    expect(child, TOOLBAR)  # asked once per conversation: no question this time
+    child.send("/compact\r")
+    expect(child, "[y/N] ")
+    child.send("y")
+    expect(child, "this chat goes on in ")
+    expect(child, TOOLBAR)
+    say(child, "again", "three")
+    child.sendcontrol("d")
+    assert exit_code(child) == 0
+    sent = [[m["content"] for m in body["messages"]] for body in server.bodies]
+    assert sent[-1] == [f"{SUMMARY_HEADING}\n\n{SUMMARY}", "again"]
