@@ -310,3 +310,19 @@ def test_compact_at_offers_compaction_once_and_only_a_yes_compacts(
     assert exit_code(child) == 0
     sent = [[m["content"] for m in body["messages"]] for body in server.bodies]
     assert sent[-1] == [f"{SUMMARY_HEADING}\n\n{SUMMARY}", "again"]
+
+
+def test_a_conversation_loaded_from_a_file_is_compacted_from_the_library_conversation_it_was_saved_from(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "library.db"
+    saved = Conversation([Message("user", "hi"), Message("assistant", "hello")], "m1")
+    with Library(path) as library:
+        original = library.add_conversation(saved)
+    chat = Chat(path, ScriptedBackend(SUMMARY), yes=True)
+    chat.session.replace_conversation(Conversation(list(saved.messages), "m1"))
+    chat.recorder.attach_copy(chat.session.conversation)
+    chat.line("/compact")
+    with Library(path) as library:
+        summary = library.summary(str(chat.recorder.conversation_id))
+        assert (summary.origin_id, summary.origin_messages, summary.origin_kind) == (original, 2, "compacted")

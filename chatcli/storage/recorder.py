@@ -103,10 +103,13 @@ class Recorder:
         if not self.records:
             self.attach(None, compacted)
             return None
+        library = self.library()
+        if self._find_copy:  # a loaded file compacts the library conversation it was saved from
+            self._continue_copy(library)
         origin = (
             Origin(self.conversation_id, len(self._stored), "compacted") if self.conversation_id else None
         )
-        new_id = self.library().add_conversation(compacted, origin)
+        new_id = library.add_conversation(compacted, origin)
         self.attach(new_id, compacted)
         return new_id
 
