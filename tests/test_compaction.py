@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT, SUMMARY_HEADING
@@ -148,7 +149,9 @@ def test_slash_compact_without_a_yes_changes_nothing(tmp_path: Path) -> None:
 def test_slash_compact_that_fails_or_is_cut_short_asks_nothing(tmp_path: Path) -> None:
     path = tmp_path / "library.db"
     chat = Chat(
-        path, ScriptedBackend("hello", BackendError("server down"), ["half", KeyboardInterrupt()]), yes=True
+        path,
+        ScriptedBackend("hello", BackendError("server down"), ["half", KeyboardInterrupt()], "  "),
+        yes=True,
     )
     chat.line("hi")
     before = list(chat.session.conversation.messages)
@@ -156,6 +159,8 @@ def test_slash_compact_that_fails_or_is_cut_short_asks_nothing(tmp_path: Path) -
     assert chat.warnings[-1] == "server down"
     chat.line("/compact")
     assert chat.notices[-1] == "interrupted; nothing compacted"
+    chat.line("/compact")
+    assert chat.warnings[-1] == "the summary is empty; nothing compacted"
     assert chat.questions == [] and chat.session.conversation.messages == before
 
 
@@ -326,3 +331,24 @@ def test_a_conversation_loaded_from_a_file_is_compacted_from_the_library_convers
     with Library(path) as library:
         summary = library.summary(str(chat.recorder.conversation_id))
         assert (summary.origin_id, summary.origin_messages, summary.origin_kind) == (original, 2, "compacted")
+
+
+@pytest.mark.e2e
+def test_history_compact_on_a_terminal_shows_the_summary_and_asks() -> None:
+    assert invoke("ask", "-b", "echo", "remember milk").returncode == 0
+    [original] = json.loads(invoke("history", "list", "--json").stdout)
+    declined = spawn_chatcli("history", "compact", original["id"], "-b", "echo", "keep", "it")
+    expect(declined, "keep it")  # the echo backend's summary, shown
+    expect(declined, "[y/N] ")
+    declined.send("n")
+    expect(declined, "not compacted; the conversation stays as it was")
+    assert exit_code(declined) == 0
+    assert len(json.loads(invoke("history", "list", "--json").stdout)) == 1
+    accepted = spawn_chatcli("history", "compact", original["id"], "-b", "echo")
+    expect(accepted, "[y/N] ")
+    accepted.send("y")
+    printed = expect(accepted, pexpect.EOF)
+    accepted.close()
+    assert accepted.exitstatus == 0
+    [new, _] = json.loads(invoke("history", "list", "--json").stdout)
+    assert new["id"] in printed

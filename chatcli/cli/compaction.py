@@ -9,7 +9,7 @@ from chatcli.cli import wiring
 from chatcli.cli.context import echo
 from chatcli.cli.exit_status import report
 from chatcli.cli.options import ChatOptions
-from chatcli.core.compaction import compacted, compaction_prompt, has_messages
+from chatcli.core.compaction import CONTINUE_QUESTION, compacted, compaction_prompt, has_messages
 from chatcli.core.conversation import Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, UsageError
@@ -18,8 +18,6 @@ from chatcli.core.turn import Round
 
 if TYPE_CHECKING:
     from chatcli.storage.library import Library
-
-QUESTION = "continue in a new conversation from this summary? [y/N] "
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,7 @@ def run_compact(env: Environment, options: ChatOptions, request: CompactRequest)
     )
     if not request.yes:
         assert fd is not None
-        if not ask_yes(fd, env.stderr, QUESTION):
+        if not ask_yes(fd, env.stderr, CONTINUE_QUESTION):
             report(env, "not compacted; the conversation stays as it was")
             return 0
     origin = Origin(conversation_id, len(split_system(conversation)[1]), "compacted")

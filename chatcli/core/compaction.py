@@ -9,6 +9,7 @@ DEFAULT_COMPACT_PROMPT = (
     "decisions established, the code, names and numbers still needed, and the open questions. Be complete but "
     "concise, and write only the summary."
 )
+CONTINUE_QUESTION = "continue in a new conversation from this summary? [y/N] "
 SUMMARY_HEADING = "Summary of an earlier conversation, which goes on from here:"
 
 

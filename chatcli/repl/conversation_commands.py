@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT, compacted, compaction_prompt, has_messages
+from chatcli.core.compaction import (
+    CONTINUE_QUESTION,
+    DEFAULT_COMPACT_PROMPT,
+    compacted,
+    compaction_prompt,
+    has_messages,
+)
 from chatcli.core.conversation import Message, Status
 from chatcli.core.errors import ChatError, HistoryError, UsageError
 from chatcli.core.session import Session
@@ -131,7 +137,7 @@ class ConversationCommands:
         if not summary.strip():
             self._screen.warn("the summary is empty; nothing compacted")
             return True
-        if not self._confirm("continue in a new conversation from this summary? [y/N] "):
+        if not self._confirm(CONTINUE_QUESTION):
             self._screen.notice("not compacted; the conversation goes on as it was")
             return True
         origin = self._recorder.recorded_id
