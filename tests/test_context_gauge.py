@@ -43,7 +43,8 @@ def test_the_limit_is_near_from_eighty_percent() -> None:
     notice = near_limit_notice(26215, WINDOW)
     assert notice is not None
     assert notice.startswith(
-        "the conversation is nearing the model's limit: 26 215 of 32 768 tokens (80%); /clear"
+        "the conversation is nearing the model's limit: 26 215 of 32 768 tokens (80%); /compact goes on from a "
+        "summary, /clear starts a new one"
     )
 
 

@@ -339,6 +339,8 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         model_names=lambda: known_models(config, env.dirs),
         tools=tools,
         windows=windows,
+        compact_prompt=config.compact_prompt,
+        compact_at=config.compact_at,
     )
 
     def start_background_work() -> None:  # while the user types

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TextIO
 
 import typer
 
@@ -14,8 +14,9 @@ from chatcli.cli.completion import conversation_ids
 from chatcli.cli.context import echo, environment
 from chatcli.cli.exit_status import report, with_exit_status
 from chatcli.cli.help_format import HelpCommand
+from chatcli.cli.help_names import EXAMPLE_SEPARATOR
 from chatcli.cli.lazy_commands import sub_command_app
-from chatcli.cli.options import STDIO, expand_user
+from chatcli.cli.options import SERVER_OPTIONS, STDIO, TakesSharedOptions, expand_user, given_options
 from chatcli.core.environment import Environment
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.render.sanitize import sanitize, sanitize_title
@@ -333,6 +334,49 @@ def fork_command(
     with _open(env) as library:
         echo(env, library.fork(library.resolve(conversation_id), count, new_name))
     return 0
+
+
+class CompactCommand(TakesSharedOptions, HelpCommand):
+    """`history compact`: the options that choose the server and the model, as `ask` takes them."""
+
+    shared: ClassVar[tuple[str, ...]] = (
+        *SERVER_OPTIONS,
+        "model",
+        "temperature",
+        "max_tokens",
+        "request_options",
+    )
+
+
+@history_app.command(
+    "compact",
+    cls=CompactCommand,
+    epilog=EXAMPLE_SEPARATOR.join(
+        ("chatcli history compact project-x -m gpt-4o-mini", "summarise it into a new conversation")
+    ),
+)
+@with_exit_status
+def compact_command(
+    context: typer.Context,
+    conversation_id: IdArgument,
+    instructions: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="What the summary should keep or leave out, after the built-in prompt.",
+            metavar="INSTRUCTIONS",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Compact without asking (needed without a terminal).")
+    ] = False,
+) -> int:
+    """Ask the model for a summary of a conversation and start a new one from it (the original stays whole);
+    print its id."""
+
+    from chatcli.cli.compaction import CompactRequest, run_compact
+
+    request = CompactRequest(conversation_id, " ".join(instructions or []), yes)
+    return run_compact(environment(context), given_options(context), request)
 
 
 @history_app.command("search", cls=HelpCommand)

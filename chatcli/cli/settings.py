@@ -10,6 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatcli.backends import BackendName
+from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT
 from chatcli.core.context import ContextWindow
 from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
 
@@ -74,6 +75,18 @@ def not_empty(name: str, value: Any) -> str | None:
 
 def temperature_range(name: str, value: Any) -> str | None:
     return f"{name} {value} is out of range; use 0 to 2" if not 0 <= value <= 2 else None
+
+
+def fraction(name: str, value: Any) -> str | None:
+    return (
+        f"{name} {value} is out of range; use a fraction above 0 and at most 1, like 0.8"
+        if not 0 < value <= 1
+        else None
+    )
+
+
+def some_text(name: str, value: Any) -> str | None:
+    return f"{name} is empty" if not value.strip() else None
 
 
 def code_theme_problem(name: str, theme: Any) -> str | None:
@@ -277,6 +290,19 @@ class Config:
         check=at_least_one,
         unset="the server's, when it says",
         example=32768,
+    )
+    compact_prompt: str = setting(
+        DEFAULT_COMPACT_PROMPT,
+        "what /compact and `history compact` ask the model for (their INSTRUCTIONS follow it)",
+        check=some_text,
+    )
+    compact_at: float | None = setting(
+        None,
+        "offer /compact (never forced) once the context gauge passes this fraction, like 0.8",
+        float,
+        check=fraction,
+        unset="not set (never offered)",
+        example=0.8,
     )
     aliases: Mapping[str, str] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)

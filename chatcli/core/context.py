@@ -80,7 +80,8 @@ def near_limit_notice(used: int, window: ContextWindow) -> str | None:
         return None
     return (
         f"the conversation is nearing the model's limit: {_spaced(used)} of {_spaced(window.tokens)} tokens "
-        f"({share(used, window):.0%}); /clear starts a new one (the library keeps this one)"
+        f"({share(used, window):.0%}); /compact goes on from a summary, /clear starts a new one (the library keeps "
+        "this one)"
     )
 
 

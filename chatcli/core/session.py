@@ -12,7 +12,7 @@ from chatcli.core.errors import ChatError
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import Backend
 from chatcli.core.tools import ToolRunner
-from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES, Turn, TurnRequest, TurnResult
+from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES, Round, Turn, TurnRequest, TurnResult, stream_round
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,14 @@ class Session:
         if exchange.error is not None:
             raise exchange.error
         return exchange.result
+
+    def summarize(self, prompt: str, renderer: Renderer) -> Round:
+        """Ask for an answer to `prompt` after the conversation's messages (a summary, for compaction), shown
+        through `renderer` as a turn's answer is, without tools; the conversation does not change and no
+        observer runs. A failure before any text raises BackendError."""
+        request = TurnRequest(self.model, self.temperature, self.max_tokens, self.options)
+        messages = [*self.conversation.messages, Message("user", prompt)]
+        return stream_round(self.backend, request.for_messages(messages, ()), renderer, self.max_answer_bytes)
 
     def switch_model(self, model: str) -> None:
         """Use `model` from the next turn on; the conversation remembers it (saved files, the library)."""

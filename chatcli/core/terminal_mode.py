@@ -1,10 +1,13 @@
-"""The terminal's input mode for a while: single keys or an echoed line, the old mode restored afterwards."""
+"""The terminal's input mode for a while: single keys or an echoed line, the old mode restored afterwards;
+a yes/no question answered by one key."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import termios
 from collections.abc import Iterator
+from typing import TextIO
 
 
 @contextlib.contextmanager
@@ -29,3 +32,18 @@ def terminal_mode(fd: int, *, line: bool, keep_output: bool = False) -> Iterator
     finally:
         with contextlib.suppress(termios.error):
             termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def ask_yes(fd: int, out: TextIO, question: str) -> bool:
+    """The user's answer to a yes/no `question` on the terminal: y is yes, any other key no. Keys typed
+    before the question never answer it; Ctrl-C raises KeyboardInterrupt."""
+    out.write(question)
+    out.flush()
+    with terminal_mode(fd, line=False):
+        with contextlib.suppress(termios.error):
+            termios.tcflush(fd, termios.TCIFLUSH)
+        key = os.read(fd, 1).decode("ascii", "replace")
+    yes = key.lower() == "y"
+    out.write("y\n" if yes else "n\n")
+    out.flush()
+    return yes

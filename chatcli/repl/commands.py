@@ -9,12 +9,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT
 from chatcli.core.conversation import Content, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.request_options import parse_option_value, reserved_option_problem
 from chatcli.core.session import Session, TurnOverrides
 from chatcli.repl.attachments import Draft, InputCommands
-from chatcli.repl.conversation_commands import ConversationCommands
+from chatcli.repl.conversation_commands import Confirm, ConversationCommands, Summarize, summary_on_screen
 from chatcli.repl.copying import Copied, copied, described, parse_copy, write_copy
 from chatcli.repl.screen import Ask, Screen
 from chatcli.storage.conversation_file import Autosave, ConversationFile, NotOurFileError
@@ -84,6 +85,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "fork", "/fork [N]", "go on in a new conversation of the first N messages (default: all)", "optional"
+    ),
+    CommandSpec(
+        "compact",
+        "/compact [INSTRUCTIONS]",
+        "summarise the conversation; on your yes, go on in a new one that starts from the summary",
+        "optional",
     ),
     CommandSpec("set", "/set [KEY [VALUE]]", "list, set or (no VALUE) remove request options", "optional"),
 )
@@ -289,6 +296,9 @@ class CommandRunner:
         model_names: Callable[[], list[str]] | None = None,
         width: Callable[[], int] = lambda: 80,
         copy_file: Path | None = None,
+        summarize: Summarize | None = None,
+        confirm: Confirm = lambda _: False,
+        compact_prompt: str = DEFAULT_COMPACT_PROMPT,
     ) -> None:
         self.session = session
         self._copy_file = copy_file  # where /copy writes when there is no terminal to take it
@@ -307,7 +317,15 @@ class CommandRunner:
         saving = [autosave.file] if autosave.file is not None else []
         self._files = {os.path.abspath(f.path): f for f in (*known_files, *saving)}
         self.inputs = inputs or InputCommands(session, screen, Draft(), Limits(), {})
-        named = ConversationCommands(session, screen, recorder, self._stop_saving_after_replace)
+        named = ConversationCommands(
+            session,
+            screen,
+            recorder,
+            self._stop_saving_after_replace,
+            summarize=summarize or summary_on_screen(session, screen),
+            confirm=confirm,
+            compact_prompt=compact_prompt,
+        )
         self._actions: dict[str, Callable[[str], bool]] = {
             "help": self._help,
             "exit": lambda _: False,
@@ -327,6 +345,7 @@ class CommandRunner:
             "tools": self._tool_command,
             "rename": named.rename,
             "fork": named.fork,
+            "compact": named.compact,
         }
 
     def run(self, command: Command) -> bool:

@@ -15,7 +15,16 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.output import create_output
 
 from chatcli import __version__
-from chatcli.core.context import gauge, near_limit_notice, sent_bytes, truncation_warning, used_tokens
+from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT
+from chatcli.core.context import (
+    ContextWindow,
+    gauge,
+    near_limit_notice,
+    sent_bytes,
+    share,
+    truncation_warning,
+    used_tokens,
+)
 from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
@@ -23,6 +32,7 @@ from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnOverrides
 from chatcli.core.stream import Usage, empty_answer_message
+from chatcli.core.terminal_mode import ask_yes
 from chatcli.core.turn import TurnResult
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
@@ -30,6 +40,7 @@ from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
 from chatcli.repl.commands import Command, CommandRunner, KnownModels, parse_line
 from chatcli.repl.context_windows import ContextWindows
+from chatcli.repl.conversation_commands import summary_text
 from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import CostOf, TokenTally
@@ -74,8 +85,11 @@ class Repl:
         model_names: Callable[[], list[str]] | None = None,
         tools: ToolControl | None = None,
         windows: ContextWindows | None = None,
+        compact_prompt: str = DEFAULT_COMPACT_PROMPT,
+        compact_at: float | None = None,
     ) -> None:
         self.session = session
+        self._compact_at = compact_at  # the gauge's fraction past which /compact is offered
         self._windows = windows or ContextWindows(lambda _: None, None)
         self._tools = tools
         self._reasoning = reasoning  # show, hide or summary (TurnDisplay)
@@ -115,6 +129,9 @@ class Repl:
             model_names=known_models if backend_name != "echo" else None,
             width=lambda: self.prompt.output.get_size().columns,
             copy_file=env.dirs.data / "copied.md",
+            summarize=self.summarize,
+            confirm=self.confirm,
+            compact_prompt=compact_prompt,
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
@@ -157,19 +174,36 @@ class Repl:
             reference = shlex.quote(self._recorder.name) if self._recorder.name else recorded
             self.screen.notice(f"resume with: chatcli -c (or chatcli --cid {reference})")
 
+    def _new_display(self) -> TurnDisplay:
+        """What shows the next answer: spinner, reasoning, then the renderer."""
+        animated = self._terminal if self._animated else None
+        reasoning_to = self._env.stderr if self._env.stderr_isatty else None
+        self._display = TurnDisplay(self._new_renderer, animated, reasoning_to, self._reasoning)
+        return self._display
+
+    def summarize(self, prompt: str) -> str | None:
+        """A summary for /compact, shown as an answer is; None when there is none to use (said in one line)."""
+        try:
+            with self._quiet_input():
+                summary = self.session.summarize(prompt, self._new_display())
+        except ChatError as error:
+            self.screen.error(str(error))
+            return None
+        self._out.write("\n")
+        self._out.flush()
+        return summary_text(summary, self.screen)
+
+    def confirm(self, question: str) -> bool:
+        """The user's yes to `question`; no without a terminal to ask on."""
+        fd = self._env.stdin_fd()
+        return fd is not None and not self._terminal_closed() and ask_yes(fd, self._terminal, question)
+
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
         line."""
-        animated = self._terminal if self._animated else None
-        reasoning_to = self._env.stderr if self._env.stderr_isatty else None
-
-        def new_display() -> TurnDisplay:
-            self._display = TurnDisplay(self._new_renderer, animated, reasoning_to, self._reasoning)
-            return self._display
-
         try:
             with self._quiet_input():
-                result = self.session.turn(text, new_display(), new_display, overrides)
+                result = self.session.turn(text, self._new_display(), self._new_display, overrides)
         except PartialAnswer as error:
             self.screen.error(f"{error} (the partial answer is kept)")
             return None
@@ -203,7 +237,24 @@ class Repl:
         if notice is not None and not self.tally.near_limit_said:
             self.screen.warn(notice)
             self.tally.near_limit_said = True
+        if window is not None:
+            self._offer_compaction(used_tokens(usage), window)
         self._windows.renew(self.session.model)  # a guess may be known better now that the model is loaded
+
+    def _offer_compaction(self, used: int, window: ContextWindow) -> None:
+        """Past `compact_at`, ask once per conversation whether to compact it; only a yes compacts."""
+        if (
+            self._compact_at is None
+            or self.tally.compaction_offered
+            or share(used, window) < self._compact_at
+        ):
+            return
+        self.tally.compaction_offered = True
+        question = (
+            f"the conversation uses {share(used, window):.0%} of the model's context; compact it now? [y/N] "
+        )
+        if self.confirm(question):
+            self._run_command(Command("compact", ""))
 
     def _greet(self) -> None:
         named = f"{sanitize(self._recorder.name)} · " if self._recorder.name else ""
@@ -261,13 +312,21 @@ class Repl:
             self.screen.warn(str(error))
             return True
         if isinstance(parsed, Command):
-            if parsed.name in ("clear", "load", "fork"):  # a new conversation: its own tally and gauge
-                self.tally.new_conversation()
-            with self._quiet_input():  # keys typed while a command works (/tools off) wait for the prompt
-                return self.commands.run(parsed)
+            return self._run_command(parsed)
         if parsed is not None:
             send(self.session, self.state.draft, parsed, self.commands.send)
         return True
+
+    def _run_command(self, command: Command) -> bool:
+        """Carry out `command`; False means leave. A new conversation gets its own tally and gauge."""
+        before = list(self.session.conversation.messages) if command.name == "compact" else None
+        if command.name in ("clear", "load", "fork"):
+            self.tally.new_conversation()
+        with self._quiet_input():  # keys typed while a command works (/tools off) wait for the prompt
+            going_on = self.commands.run(command)
+        if before is not None and before != self.session.conversation.messages:  # compacted
+            self.tally.new_conversation()
+        return going_on
 
     def _quiet_input(self) -> contextlib.AbstractContextManager[None]:
         """Keys typed meanwhile are not echoed but wait for the next prompt (a turn, a command at work)."""

@@ -19,6 +19,8 @@ class TokenTally:
         False  # the conversation's nearing the context limit was said (once per conversation)
     )
 
+    compaction_offered: bool = False  # compact_at's question was asked (once per conversation)
+
     def add_turn(self, usage: Usage | None, cost: float | None) -> None:
         self.last = usage
         if usage is not None:
@@ -30,6 +32,7 @@ class TokenTally:
         """The last turn's counts belong to a conversation that is gone; the session's totals stay."""
         self.last = None
         self.near_limit_said = False
+        self.compaction_offered = False
 
     def describe(self) -> list[str]:
         parts = []

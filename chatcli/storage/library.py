@@ -461,12 +461,13 @@ class Library:
                 return str(candidate)
         return None
 
-    def add_conversation(self, conversation: Conversation) -> str:
-        """Store a whole conversation (an import) as a new library conversation; return its id."""
+    def add_conversation(self, conversation: Conversation, origin: Origin | None = None) -> str:
+        """Store a whole conversation (an import, or a compacted one and its `origin`) as a new library
+        conversation; return its id."""
         system, body = split_system(conversation)
         with self._transaction() as db:
             now = _now()
-            conversation_id = self._new_conversation(db, now, None)
+            conversation_id = self._new_conversation(db, now, origin)
             self._insert_messages(db, conversation_id, body, 0, now, lambda position: None)
             self._update_conversation(db, conversation_id, system, body, conversation.model, now)
         return conversation_id

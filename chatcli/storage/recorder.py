@@ -9,7 +9,7 @@ from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
 from chatcli.core.session import Session
 from chatcli.core.turn import TurnResult
-from chatcli.storage.library import ContentText, Library, TurnRecord, split_system
+from chatcli.storage.library import ContentText, Library, Origin, TurnRecord, split_system
 
 
 class Recorder:
@@ -95,6 +95,23 @@ class Recorder:
         forked = library.load(new_id)
         self.attach(new_id, forked)
         return new_id, forked
+
+    def compact(self, compacted: Conversation) -> str | None:
+        """Record `compacted` (the summary of this session's conversation) as a new library conversation,
+        compacted from the messages recorded so far, and continue it from now on; return its id (None without
+        recording, when the next turn starts a new conversation). The original stays whole."""
+        if not self.records:
+            self.attach(None, compacted)
+            return None
+        library = self.library()
+        if self._find_copy:  # a loaded file compacts the library conversation it was saved from
+            self._continue_copy(library)
+        origin = (
+            Origin(self.conversation_id, len(self._stored), "compacted") if self.conversation_id else None
+        )
+        new_id = library.add_conversation(compacted, origin)
+        self.attach(new_id, compacted)
+        return new_id
 
     @property
     def recorded_id(self) -> str | None:
