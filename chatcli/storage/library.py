@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from chatcli.core.conversation import Content, Conversation, Message
 from chatcli.core.errors import HistoryError, UsageError
-from chatcli.storage.attachments import split_attached, typed_text
 from chatcli.storage.files import NotRegularFile, create_private_file
 
 if TYPE_CHECKING:
@@ -168,9 +167,12 @@ def title_of(messages: Sequence[Message], content_text: ContentText | None = Non
             text = message.content
             if not isinstance(text, str):
                 text = content_text(text) if content_text is not None else message.text
-            files, typed = split_attached(text)
-            typed = typed or " ".join(f"[file: {file.name}]" for file in files)
-            return " ".join(typed.split())[:TITLE_CHARS]
+            if text.startswith(ATTACHED_START):  # attachments (and what reads them) only when there are some
+                from chatcli.storage.attachments import split_attached
+
+                files, text = split_attached(text)
+                text = text or " ".join(f"[file: {file.name}]" for file in files)
+            return " ".join(text.split())[:TITLE_CHARS]
     return ""
 
 
@@ -182,6 +184,10 @@ def typed_snippet(text: str, query: str, marks: tuple[str, str]) -> str | None:
     """A search hit's snippet for a message with attached files (None without): the prompt as typed, each file
     as `[file: NAME]` (FTS5's snippet could show a file's content instead); the words that begin with a query
     word between `marks`, as FTS5 marks its matches (its stemming, approximately)."""
+    if not text.startswith(ATTACHED_START):
+        return None
+    from chatcli.storage.attachments import split_attached, typed_text
+
     if not split_attached(text)[0]:
         return None
     words = typed_text(text).split()
