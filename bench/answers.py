@@ -19,6 +19,36 @@ VOCABULARY = (
     "data bytes text string list table code example result test benchmark process thread signal"
 )
 WORDS = VOCABULARY.split()
+# The commonest English words, for text that reads like a conversation's (bench/library.py, conversation_tree.py).
+GLUE_WORDS = tuple(
+    [
+        "the",
+        "of",
+        "and",
+        "to",
+        "a",
+        "in",
+        "is",
+        "it",
+        "that",
+        "for",
+        "you",
+        "was",
+        "with",
+        "on",
+        "as",
+        "have",
+        "be",
+        "at",
+        "by",
+        "this",
+        "not",
+        "are",
+        "but",
+        "from",
+        "or",
+    ]
+)
 
 CODE_LINES = (
     "def {w}_{v}(items: list[str]) -> int:",

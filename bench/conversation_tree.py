@@ -36,6 +36,8 @@ from harness import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from answers import GLUE_WORDS
+
 from chatcli.cli.history import _tree as arrange_tree
 from chatcli.cli.history import print_conversation
 from chatcli.core.conversation import Conversation, Message
@@ -43,42 +45,13 @@ from chatcli.storage.library import Library
 
 SIZES = (2_500, 5_000, 10_000)
 LINEAR_SLACK = 1.5  # the largest size's cost per element over the smallest's
-WORDS = tuple(
-    [
-        "the",
-        "of",
-        "and",
-        "to",
-        "a",
-        "in",
-        "is",
-        "it",
-        "that",
-        "for",
-        "you",
-        "was",
-        "with",
-        "on",
-        "as",
-        "have",
-        "be",
-        "at",
-        "by",
-        "this",
-        "not",
-        "are",
-        "but",
-        "from",
-        "or",
-    ]
-)
 
 
 def fill(path: Path, messages: int, seed: int = 11) -> str:
     """One conversation of `messages` messages and messages // 10 made from it; return its id."""
     rng = random.Random(seed)
     body = [
-        Message(role, " ".join(rng.choices(WORDS, k=rng.randint(10, 60))))
+        Message(role, " ".join(rng.choices(GLUE_WORDS, k=rng.randint(10, 60))))
         for role in ("user", "assistant") * (messages // 2)
     ]
     with Library(path) as library:

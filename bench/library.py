@@ -20,14 +20,16 @@ import sys
 import time
 from pathlib import Path
 
+from answers import GLUE_WORDS
 from harness import CHATCLI, Target, bench_env, median, private_home, run_piped, targets_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatcli.backends.echo import EchoBackend
 from chatcli.core.conversation import Conversation, Message
-from chatcli.core.session import Session, TurnResult
+from chatcli.core.session import Session
 from chatcli.core.stream import BackendSettings
+from chatcli.core.turn import TurnResult
 from chatcli.render.plain import PlainRenderer
 from chatcli.storage.library import LATEST, Library
 from chatcli.storage.recorder import Recorder
@@ -42,36 +44,9 @@ RECORDED, UNRECORDED = "ask -b echo hi", "ask -b echo --no-log hi"
 
 def _vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
     """English glue words plus 20 000 made-up ones, with Zipf-like weights."""
-    glue = [
-        "the",
-        "of",
-        "and",
-        "to",
-        "a",
-        "in",
-        "is",
-        "it",
-        "that",
-        "for",
-        "you",
-        "was",
-        "with",
-        "on",
-        "as",
-        "have",
-        "be",
-        "at",
-        "by",
-        "this",
-        "not",
-        "are",
-        "but",
-        "from",
-        "or",
-    ]
     letters = "abcdefghijklmnoprstuvwy"
     made_up = {"".join(rng.choices(letters, k=rng.randint(3, 10))) for _ in range(20_000)} - {RARE_WORD}
-    words = glue + sorted(made_up)
+    words = [*GLUE_WORDS, *sorted(made_up)]
     weights = [1 / (rank + 1) ** 1.05 for rank in range(len(words))]
     return words, list(itertools.accumulate(weights))
 
