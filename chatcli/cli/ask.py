@@ -281,7 +281,7 @@ def _renderer(env: Environment, config: Config, extras: AskOnlyOptions) -> Rende
     if extras.as_json:
         return SilentRenderer()
     reasoning_to = env.stderr if env.stderr_isatty else None
-    spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
+    spinner_to = wiring.spinner_stream(env)
     if extras.extract or extras.schema:
         return TurnDisplay(SilentRenderer, spinner_to, reasoning_to, config.reasoning)
     wiring.preload_renderer(env, config)  # the turn starts next: imported while the request waits

@@ -8,7 +8,8 @@ import selectors
 import shlex
 import subprocess
 import time
-from typing import TextIO
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from chatcli.cli.settings import Config
 from chatcli.core.errors import BackendError, UsageError
@@ -17,17 +18,14 @@ KEY_COMMAND_TIMEOUT = 30.0
 KEY_OUTPUT_LIMIT = 64 * 1024  # a key command's output past this is not read
 
 
-def resolve_api_key(config: Config, spinner_to: TextIO | None = None) -> str | None:
-    """The API key: the configured one, else the first line `api_key_cmd` prints (a spinner on `spinner_to`, a
-    terminal, while it runs: a password manager may wait for a touch or a passphrase), else None."""
+def resolve_api_key(
+    config: Config, waiting: Callable[[str], AbstractContextManager[object]] = lambda label: nullcontext()
+) -> str | None:
+    """The API key: the configured one, else the first line `api_key_cmd` prints (`waiting` shows that it runs: a
+    password manager may wait for a touch or a passphrase), else None."""
     if config.api_key or not config.api_key_cmd:
         return config.api_key
-    if spinner_to is None:
-        return run_key_command(config.api_key_cmd)
-    from chatcli.render.plain import SilentRenderer
-    from chatcli.render.turn_display import TurnDisplay
-
-    with TurnDisplay(SilentRenderer, spinner_to, label="running api_key_cmd"):
+    with waiting("running api_key_cmd"):
         return run_key_command(config.api_key_cmd)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 
@@ -39,8 +40,9 @@ def run_models(env: Environment, options: ChatOptions, as_json: bool) -> int:
         raise UsageError(
             "the echo backend has no model list; set --base-url or OPENAI_API_KEY, or pick a profile"
         )
-    spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
-    settings = wiring.backend_settings(env, resolved, resolve_api_key(config, spinner_to))
+    settings = wiring.backend_settings(
+        env, resolved, resolve_api_key(config, functools.partial(wiring.spinner, env))
+    )
     assert env.stdout is not None
     env.stdout.write(format_models(OpenAIBackend(settings).list_models(), as_json))
     env.stdout.flush()

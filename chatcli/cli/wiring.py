@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from chatcli.backends import BackendName
 from chatcli.cli.exit_status import report
@@ -228,8 +229,8 @@ def _settings_with_key(env: Environment, resolved: Resolved) -> BackendSettings:
     from chatcli.cli.key_command import resolve_api_key
 
     config = resolved.config
-    spinner_to = env.stderr if env.stderr_isatty and not env.dumb_terminal else None
-    api_key = resolve_api_key(config, spinner_to) if config.resolved_backend() is BackendName.OPENAI else None
+    openai = config.resolved_backend() is BackendName.OPENAI
+    api_key = resolve_api_key(config, functools.partial(spinner, env)) if openai else None
     return backend_settings(env, resolved, api_key)
 
 
@@ -348,11 +349,17 @@ def new_tool_runner(
     )
 
 
+def spinner_stream(env: Environment) -> TextIO | None:
+    """Where spinners go: a terminal's stderr that can redraw a line, else nowhere."""
+    return env.stderr if env.stderr_isatty and not env.dumb_terminal else None
+
+
 def spinner(env: Environment, label: str) -> contextlib.AbstractContextManager[object]:
     """A spinner saying `label` and the time it has taken, on a terminal's stderr, while the block runs."""
-    if not env.stderr_isatty or env.dumb_terminal:
+    to = spinner_stream(env)
+    if to is None:
         return contextlib.nullcontext()
     from chatcli.render.plain import SilentRenderer
     from chatcli.render.turn_display import TurnDisplay
 
-    return TurnDisplay(SilentRenderer, env.stderr, label=label)
+    return TurnDisplay(SilentRenderer, to, label=label)
