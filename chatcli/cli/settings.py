@@ -291,6 +291,19 @@ class Config:
         unset="the server's, when it says",
         example=32768,
     )
+    prompt_cache: bool = setting(
+        True,
+        "anthropic: cache the system prompt, tools and earlier turns (cheaper, faster repeats)",
+        backend=True,
+    )
+    keep_alive: str | None = setting(
+        None,
+        'ollama: how long the model stays loaded after an answer ("5m", "1h", "-1" for ever)',
+        str,
+        unset="Ollama's (5m)",
+        example="30m",
+        backend=True,
+    )
     compact_prompt: str = setting(
         DEFAULT_COMPACT_PROMPT,
         "what /compact and `history compact` ask the model for (their INSTRUCTIONS follow it)",

@@ -180,6 +180,8 @@ def backend_settings(env: Environment, resolved: Resolved, api_key: str | None) 
         project=environ.get("OPENAI_PROJECT_ID") or None,
         proxy_environment=_proxy_environment(environ),
         ca_bundle=_ca_bundle(config, environ),
+        context_window=config.context_window,
+        context_windows=config.context_windows,
     )
 
 
@@ -247,6 +249,7 @@ def new_session(resolved: Resolved, conversation: Conversation, backend: Backend
         options=dict(config.options),
         defaults=conversation_defaults(resolved),
         max_answer_bytes=config.max_answer_bytes,
+        reasoning_shown=config.reasoning != "hide",
     )
 
 

@@ -19,6 +19,9 @@ class Status(StrEnum):
 
 Content = str | list[dict[str, Any]] | None
 OWN_PART_KEY = "chatcli"  # chatcli's own data in a content part (an image's file name): kept, never sent
+# A message's `extra` key for what a provider must get back verbatim, by backend name (core.stream.ProviderItem):
+# saved and recorded with the message, sent only by the backend of that name.
+PROVIDER_ITEMS_KEY = "provider_items"
 _API_FIELDS = {"assistant": ("name", "tool_calls"), "tool": ("tool_call_id",)}  # sent besides role, content
 
 
@@ -29,6 +32,12 @@ class Message:
     status: str | None = None  # a Status for an incomplete answer (any string a file holds is kept)
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown fields, kept on round-trip
     reasoning: str | None = None  # the model's reasoning before this answer; kept, never sent back
+
+    def provider_items(self, backend: str) -> list[dict[str, Any]]:
+        """What `backend` sent with this answer for itself (ProviderItem data), in order."""
+        items = self.extra.get(PROVIDER_ITEMS_KEY)
+        found = items.get(backend) if isinstance(items, dict) else None
+        return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
 
     @property
     def text(self) -> str:

@@ -66,6 +66,7 @@ class Session:
     defaults: ConversationDefaults | None = None  # applied to a conversation that replaces this one
     tools: ToolRunner | None = None  # when set, the model may call tools (chatcli.core.turn)
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES  # a longer answer (with its reasoning) is cut here
+    reasoning_shown: bool = False  # the user sees the model's reasoning: backends that must ask for it do
 
     def turn(
         self,
@@ -88,6 +89,7 @@ class Session:
             self.temperature,
             self.max_tokens,
             {**self.options, **overrides.options},
+            self.reasoning_shown,
         )
         history = self.conversation.messages
         if overrides.system is not None:
@@ -106,7 +108,9 @@ class Session:
         """Ask for an answer to `prompt` after the conversation's messages (a summary, for compaction), shown
         through `renderer` as a turn's answer is, without tools; the conversation does not change and no
         observer runs. A failure before any text raises BackendError."""
-        request = TurnRequest(self.model, self.temperature, self.max_tokens, self.options)
+        request = TurnRequest(
+            self.model, self.temperature, self.max_tokens, self.options, self.reasoning_shown
+        )
         messages = [*self.conversation.messages, Message("user", prompt)]
         return stream_round(self.backend, request.for_messages(messages, ()), renderer, self.max_answer_bytes)
 

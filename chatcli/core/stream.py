@@ -18,8 +18,29 @@ class Reasoning:
 
 @dataclass(slots=True)
 class Usage:
+    """Tokens one answer cost. `prompt_tokens` counts the whole prompt, cached parts included: of it,
+    `cache_read_tokens` were read from the provider's prompt cache and `cache_write_tokens` written to it
+    (each priced apart); `reasoning_tokens`, where the server says, are part of `completion_tokens`."""
+
     prompt_tokens: int
     completion_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        reasoning = (
+            None
+            if self.reasoning_tokens is None and other.reasoning_tokens is None
+            else (self.reasoning_tokens or 0) + (other.reasoning_tokens or 0)
+        )
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            reasoning,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +82,16 @@ class ToolCallPiece:
     extra: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderItem:
+    """A provider's own record of part of an answer that must go back to it verbatim in later requests, and
+    to no other backend: Anthropic's signed thinking blocks, a Responses reasoning item. The turn keeps them
+    with the assistant message (`provider_items`); `data` is JSON."""
+
+    backend: str
+    data: Mapping[str, Any]
+
+
 @dataclass(slots=True)
 class StreamInfo:
     """What a stream reports besides its pieces: the backend returns it when the stream ends."""
@@ -78,9 +109,10 @@ class ChatRequest:
     max_tokens: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  # more request-body keys (-O, [options])
     tools: Sequence[Mapping[str, Any]] = ()  # OpenAI function-tool definitions offered to the model
+    reasoning_shown: bool = False  # the user sees the reasoning (`reasoning` is show or summary): ask for it
 
 
-Piece = str | Reasoning | ToolCallPiece
+Piece = str | Reasoning | ToolCallPiece | ProviderItem
 AnswerStream = Generator[Piece, None, StreamInfo]
 
 
@@ -98,6 +130,11 @@ class Backend(Protocol):
 
 def _ignore(message: str) -> None:
     pass
+
+
+def window_setting(settings: BackendSettings, model: str) -> int | None:
+    """The context window the user set for `model`: its [context_windows] entry, else `context_window`."""
+    return settings.context_windows.get(model, settings.context_window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +155,11 @@ class BackendSettings:
     ca_bundle: str | None = None  # trusted certificates (file or directory); None: the system's store
     follow_redirects: str = "same-host"  # "same-host", "always" or "never"
     max_turn_seconds: float | None = None  # the longest a whole turn may take, retries included
+    # the `context_window` setting and [context_windows] by model: Ollama is asked to load that many tokens
+    context_window: int | None = None
+    context_windows: Mapping[str, int] = field(default_factory=dict)
+    prompt_cache: bool = True  # Anthropic: mark cache breakpoints (system prompt, tools, latest turns)
+    keep_alive: str | None = None  # Ollama: how long the model stays loaded after a request ("5m", "-1")
 
 
 def empty_answer_message(info: StreamInfo) -> str:

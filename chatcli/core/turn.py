@@ -10,11 +10,13 @@ cancelled or not run), so the history stays valid.
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatcli.core.conversation import Message, Status
+from chatcli.core.conversation import PROVIDER_ITEMS_KEY, Message, Status
 from chatcli.core.errors import BackendError, ChatError, PartialAnswer
 from chatcli.core.renderer import Renderer
 from chatcli.core.stream import (
@@ -22,6 +24,7 @@ from chatcli.core.stream import (
     Backend,
     ChatRequest,
     Piece,
+    ProviderItem,
     Reasoning,
     StreamInfo,
     ToolCall,
@@ -64,10 +67,17 @@ class TurnRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    reasoning_shown: bool = False
 
     def for_messages(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> ChatRequest:
         return ChatRequest(
-            messages, self.model, self.temperature, self.max_tokens, dict(self.options), tuple(tools)
+            messages,
+            self.model,
+            self.temperature,
+            self.max_tokens,
+            dict(self.options),
+            tuple(tools),
+            self.reasoning_shown,
         )
 
 
@@ -160,16 +170,23 @@ class Round:
     info: StreamInfo
     status: Status | None = None  # INTERRUPTED (Ctrl-C) or FAILED (`failure` says why)
     failure: PartialAnswer | None = None
+    items: list[ProviderItem] = field(default_factory=list)
 
     def message(self) -> Message | None:
         """The assistant message to keep for this round, or None when there is nothing to keep."""
         if self.status is not None and not self.text:
             return None
         reasoning = self.reasoning or None
+        extra: dict[str, Any] = {}
+        if self.items:
+            by_backend: dict[str, list[Mapping[str, Any]]] = {}
+            for item in self.items:
+                by_backend.setdefault(item.backend, []).append(item.data)
+            extra[PROVIDER_ITEMS_KEY] = by_backend
         if self.calls and self.status is None:
-            extra = {"tool_calls": [call.to_api() for call in self.calls]}
+            extra["tool_calls"] = [call.to_api() for call in self.calls]
             return Message("assistant", self.text or None, extra=extra, reasoning=reasoning)
-        return Message("assistant", self.text, self.status, reasoning=reasoning)
+        return Message("assistant", self.text, self.status, extra=extra, reasoning=reasoning)
 
 
 def stream_round(backend: Backend, request: ChatRequest, renderer: Renderer, max_bytes: int) -> Round:
@@ -196,6 +213,8 @@ class _RoundReader:
 
     def __init__(self, renderer: Renderer, max_bytes: int, *, offers_tools: bool) -> None:
         self.text, self.thoughts, self.calls = _Answer(), _Answer(), ToolCallAssembler()
+        self.items: list[ProviderItem] = []
+        self.items_size = 0
         self.info = StreamInfo()
         self.status: Status | None = None
         self.failure: PartialAnswer | None = None
@@ -219,7 +238,7 @@ class _RoundReader:
                 feed(piece)
             else:
                 self._take(piece)
-                room = self._max_bytes - self.thoughts.size - self.calls.size
+                room = self._max_bytes - self.thoughts.size - self.calls.size - self.items_size
             if text.size > room:
                 raise PartialAnswer(
                     f"the answer passed max_answer_bytes ({self._max_bytes} bytes); chatcli stopped reading it"
@@ -230,6 +249,9 @@ class _RoundReader:
             self._show(self._splitter.feed(piece))
         elif isinstance(piece, ToolCallPiece):
             self._add_call(piece)
+        elif isinstance(piece, ProviderItem):
+            self.items.append(piece)
+            self.items_size += len(json.dumps(piece.data))
         else:
             self._show([piece])
 
@@ -256,7 +278,13 @@ class _RoundReader:
 
     def round(self) -> Round:
         return Round(
-            self.text.text(), self.thoughts.text(), self.calls.calls(), self.info, self.status, self.failure
+            self.text.text(),
+            self.thoughts.text(),
+            self.calls.calls(),
+            self.info,
+            self.status,
+            self.failure,
+            self.items,
         )
 
 
@@ -347,4 +375,4 @@ def tool_result(call: ToolCall, text: str) -> Message:
 def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
     if total is None or more is None:
         return more or total
-    return Usage(total.prompt_tokens + more.prompt_tokens, total.completion_tokens + more.completion_tokens)
+    return total + more
