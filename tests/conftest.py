@@ -50,11 +50,11 @@ def require_e2e() -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """HOME, config and data directories under tmp_path; no OPENAI_* or CHATCLI_* from the developer's shell."""
+    """HOME, config and data directories under tmp_path; no provider keys or CHATCLI_* from the developer's shell."""
     home = tmp_path / "home"
     home.mkdir()
     for name in list(os.environ):
-        if name.startswith(("OPENAI_", "CHATCLI_")) or name in ("NO_COLOR", "FORCE_COLOR"):
+        if name.startswith(("OPENAI_", "ANTHROPIC_", "CHATCLI_", "OLLAMA_")) or name in ("NO_COLOR", "FORCE_COLOR"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
