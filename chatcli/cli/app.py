@@ -66,9 +66,10 @@ class ChatGroup(TakesSharedOptions, HelpGroup):
 
     def add_lazy_command(self, cmd_name: str) -> None:
         lazy = LAZY_COMMANDS[cmd_name]
-        group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
-        group.name = cmd_name
-        self.add_command(group, cmd_name)
+        sub_app = getattr(importlib.import_module(lazy.module), lazy.app)
+        command = typer.main.get_command(sub_app) if lazy.single else typer.main.get_group(sub_app)
+        command.name = cmd_name
+        self.add_command(command, cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
