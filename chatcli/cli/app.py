@@ -294,6 +294,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli.completion import known_models
     from chatcli.cli.templates import template_store, with_template
     from chatcli.cli.usage import cost_of
+    from chatcli.repl.command_mode import CommandSetup
     from chatcli.repl.commands import use_templates
     from chatcli.repl.context_windows import ContextWindows
     from chatcli.repl.loop import Repl
@@ -342,6 +343,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         windows=windows,
         compact_prompt=config.compact_prompt,
         compact_at=config.compact_at,
+        command_setup=CommandSetup(config.cmd_system, lambda: wiring.new_recorder(env, config)),
     )
 
     def start_background_work() -> None:  # while the user types

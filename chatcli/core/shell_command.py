@@ -4,7 +4,6 @@ out of an answer, what is asked to revise or describe it, and what became of it 
 from __future__ import annotations
 
 import os
-import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -57,6 +56,8 @@ class ShellContext:
 
 def operating_system() -> str:
     """platform.system(), with the distribution (from os-release) or the macOS version when they are at hand."""
+    import platform  # only when a command is asked for
+
     name = platform.system() or "an unknown system"
     if name == "Darwin":
         version = platform.mac_ver()[0]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TextIO
 
-from chatcli.core.conversation import Content, Conversation, Status
+from chatcli.core.conversation import Content, Conversation, Message, Status
 from chatcli.core.errors import ChatError
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnObserver
@@ -33,6 +33,7 @@ from chatcli.core.terminal_mode import terminal_mode
 from chatcli.core.turn import TurnResult
 from chatcli.render.shown_command import GUTTER, command_lines
 from chatcli.repl.foreground import run_in_foreground
+from chatcli.storage.recorder import Recorder
 
 MENU = "[e]xecute  [r]evise  [d]escribe  [c]opy  [a]bort "
 MAX_CHANGE_BYTES = 64 * 1024  # a typed change; a terminal's line holds 4096 at most anyway
@@ -78,6 +79,30 @@ class _Offered:
     result: TurnResult
     index: int
     command: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSetup:
+    """What /cmd takes from the settings: the `cmd_system` template (None: the built-in prompt), and a
+    recorder for the library conversation each /cmd starts."""
+
+    system_template: str | None
+    new_recorder: Callable[[], Recorder]
+
+
+def command_session(chat: Session, system: str) -> Session:
+    """A small conversation of its own (the chat's stays as it is), with the chat's backend, model, sampling
+    and request options."""
+    return Session(
+        chat.backend,
+        Conversation([Message("system", system)], chat.model),
+        chat.model,
+        chat.temperature,
+        chat.max_tokens,
+        options=dict(chat.options),
+        max_answer_bytes=chat.max_answer_bytes,
+        reasoning_shown=chat.reasoning_shown,
+    )
 
 
 class CommandDialogue:
