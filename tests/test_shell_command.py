@@ -15,7 +15,7 @@ from chatcli.render.shown_command import command_lines
 from chatcli.storage.library import LATEST, Library
 from tests.conftest import write_config
 from tests.inprocess import invoke
-from tests.openai_server import OpenAIServer, sse_reply
+from tests.openai_server import OpenAIServer, json_reply, sse_reply
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -111,3 +111,22 @@ def test_a_command_shows_every_hidden_character_and_each_line_behind_the_gutter(
         "│ echo done",
     ]
     assert not re.search(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e]", "".join(command_lines(hostile)))
+
+
+def test_a_backend_error_is_the_same_one_line_as_asks(server: OpenAIServer) -> None:
+    failure = json_reply(401, {"error": {"message": "bad key", "type": "auth"}})
+    server.enqueue(failure, failure)
+    asked = invoke("ask", "--base-url", server.url, "list files")
+    commanded = invoke("cmd", "--base-url", server.url, "list files")
+    assert (commanded.returncode, commanded.stdout) == (asked.returncode, b"") == (1, b"")
+    assert commanded.stderr == asked.stderr and len(commanded.stderr.splitlines()) == 1
+
+
+def test_an_answer_without_a_command_is_an_error_and_prints_nothing(server: OpenAIServer) -> None:
+    server.enqueue(sse_reply("```\n\n```"))
+    done = invoke("cmd", "--base-url", server.url, "list files")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        b"",
+        b"chatcli: error: the model sent no command\n",
+    )

@@ -8,6 +8,7 @@ import base64
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,12 @@ from tests.terminal import TOOLBAR, expect, say, spawn_chatcli
 pytestmark = pytest.mark.e2e
 
 
-def spawn_cmd(server: OpenAIServer, *task: str, colours: bool = False) -> pexpect.spawn:
+def spawn_cmd(
+    server: OpenAIServer, *task: str, colours: bool = False, shell: str = "/bin/sh"
+) -> pexpect.spawn:
     """`chatcli cmd TASK`, by default without colours (the command's lines read as they are, and answers are
     not rendered)."""
-    env = {"SHELL": "/bin/sh"} if colours else {"SHELL": "/bin/sh", "NO_COLOR": "1"}
+    env = {"SHELL": shell} if colours else {"SHELL": shell, "NO_COLOR": "1"}
     return spawn_chatcli("cmd", "--base-url", server.url, *task, env=env)
 
 
@@ -75,6 +78,20 @@ def test_e_runs_the_command_in_the_foreground_and_its_exit_status_is_chatclis(
     assert status == 3
     assert marker.read_text() == "True"
     assert recorded_messages(isolated_home)[-1]["command"] == {"executed": True, "exit_status": 3}
+
+
+def test_ctrl_c_while_the_command_runs_goes_to_the_command_not_to_chatcli(server: OpenAIServer) -> None:
+    code = "import sys, time\nprint('started', flush=True)\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    sys.exit(5)"
+    server.enqueue(sse_reply(python_command(code)))
+    # bash runs a lone command in its own place (dash would wait for it, and end itself by the same SIGINT).
+    child = spawn_cmd(server, "wait", shell=shutil.which("bash") or pytest.skip("no bash"))
+    at_menu(child)
+    child.send("e")
+    expect(child, "started")
+    child.send("\x03")
+    rest, status = ended(child)
+    assert status == 5  # the command's own handler ran; chatcli neither stopped nor said "interrupted"
+    assert "interrupted" not in rest
 
 
 @pytest.mark.parametrize("key", ["a", "\x1b", "\x03", "\x04"], ids=["a", "Esc", "Ctrl-C", "Ctrl-D"])

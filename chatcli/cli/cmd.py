@@ -23,6 +23,7 @@ from chatcli.core.shell_command import NOT_EXECUTED, ShellContext
 
 if TYPE_CHECKING:
     from chatcli.cli.settings import Config
+    from chatcli.repl.command_mode import CommandDialogue
 
 # The shared options that apply to a command asked of the model: which model and server, sampling, request
 # options, the library, how the description and reasoning show, and stdin. Not the conversation's (a command is
@@ -93,7 +94,7 @@ def cmd(
 
 def run_shell_command(env: Environment, words: list[str], options: ChatOptions) -> int:
     from chatcli.cli import wiring
-    from chatcli.repl.command_mode import CommandDialogue, CommandTerminal
+    from chatcli.repl.command_mode import CommandDialogue
 
     if env.stdout is None:
         raise ChatError("standard output is closed; nothing would show the command")
@@ -117,23 +118,33 @@ def run_shell_command(env: Environment, words: list[str], options: ChatOptions) 
             report=lambda message: report(env, message),
             environ=env.environ,
         )
-        command = dialogue.propose(task)
-        if command is None:
-            report(env, "interrupted")
-            return ExitStatus.INTERRUPTED
-        fd = env.stdin_fd()
-        if not (env.stdin_isatty and env.stdout_isatty) or fd is None:
-            _print_command(env, command)
-            dialogue.settle(NOT_EXECUTED)
-            return ExitStatus.OK
-        styled = not (env.no_color or env.dumb_terminal)
-        outcome = dialogue.decide(CommandTerminal(env.stdout, fd, styled))
-        if not outcome.executed or outcome.exit_status is None:
-            report(env, "aborted; nothing ran")
-            return ExitStatus.FAILURE
-        return outcome.exit_status
+        try:
+            return _offer(env, dialogue, task)
+        finally:
+            dialogue.settle(NOT_EXECUTED)  # unless its fate was settled: whatever ended `cmd`, nothing ran
     finally:
         recorder.close()  # the library's last connection: SQLite folds its write-ahead log into the file
+
+
+def _offer(env: Environment, dialogue: "CommandDialogue", task: str) -> int:
+    """The command for `task`, decided on the terminal (its exit status, or 1 when aborted) or printed."""
+    from chatcli.repl.command_mode import CommandTerminal
+
+    assert env.stdout is not None  # run_shell_command refused a closed stdout
+    command = dialogue.propose(task)
+    if command is None:
+        report(env, "interrupted")
+        return ExitStatus.INTERRUPTED
+    fd = env.stdin_fd()
+    if not (env.stdin_isatty and env.stdout_isatty) or fd is None:
+        _print_command(env, command)
+        return ExitStatus.OK
+    styled = not (env.no_color or env.dumb_terminal)
+    outcome = dialogue.decide(CommandTerminal(env.stdout, fd, styled))
+    if not outcome.executed or outcome.exit_status is None:
+        report(env, "aborted; nothing ran")
+        return ExitStatus.FAILURE
+    return outcome.exit_status
 
 
 def _task(env: Environment, words: list[str], options: ChatOptions) -> str:

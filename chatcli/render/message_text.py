@@ -4,9 +4,8 @@ and results one short line each."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 from chatcli.core.conversation import OWN_PART_KEY, Content, Message
 from chatcli.core.shell_command import CommandOutcome, command_of, outcome_of

@@ -198,12 +198,13 @@ class CommandDialogue:
     def decide(self, terminal: CommandTerminal) -> CommandOutcome:
         """Ask on `terminal` until the command runs (its outcome) or the user aborts (not executed); each
         outcome settled. KeyboardInterrupt (Ctrl-C at a question) aborts."""
+        outcome = NOT_EXECUTED
         try:
             outcome = self._decide(terminal)
         except KeyboardInterrupt:
             terminal.out.write("\n")
-            outcome = NOT_EXECUTED
-        self.settle(outcome)
+        finally:
+            self.settle(outcome)  # whatever ended the question (a shell that cannot start too)
         return outcome
 
     def _decide(self, terminal: CommandTerminal) -> CommandOutcome:

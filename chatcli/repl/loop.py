@@ -227,6 +227,7 @@ class Repl:
         except ChatError as error:
             self.screen.error(str(error))
         finally:
+            dialogue.settle(NOT_EXECUTED)  # unless its fate was settled: whatever ended /cmd, nothing ran
             recorder.close()
 
     def _decide_command(self, dialogue: CommandDialogue, task: str) -> None:
@@ -238,7 +239,6 @@ class Repl:
         if not self._env.stdout_isatty or fd is None:
             self._out.write(command + "\n")
             self._out.flush()
-            dialogue.settle(NOT_EXECUTED)
             return
         styled = self._animated and not self._env.no_color
         outcome = dialogue.decide(CommandTerminal(self._out, fd, styled))
