@@ -72,7 +72,7 @@ class CommandTerminal:
     styled: bool
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Offered:
     """A committed answer whose command is on offer, and where it sits in the conversation."""
 
@@ -133,10 +133,6 @@ class CommandDialogue:
         self._offered: _Offered | None = None
         self._committed: TurnResult | None = None
         session.observers = [self]  # told at once; the real observers wait for the outcome (settle)
-
-    @property
-    def command(self) -> str | None:
-        return self._offered.command if self._offered is not None else None
 
     def turn_committed(self, session: Session, result: TurnResult) -> None:
         self._committed = result

@@ -43,7 +43,7 @@ def run_in_foreground(shell: str, command: str, terminal: int | None, environ: M
     if "\0" in command:
         raise ChatError("the command holds a NUL character, which no shell can run; nothing ran")
     try:
-        pid = os.posix_spawn(
+        pid = os.posix_spawnp(  # a SHELL that is a bare name is looked up in PATH
             shell,
             [shell, "-c", command],
             dict(environ),
