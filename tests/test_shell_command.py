@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from chatcli.core.errors import ChatError
 from chatcli.core.shell_command import DEFAULT_CMD_SYSTEM, ShellContext, command_of
 from chatcli.render.shown_command import command_lines
+from chatcli.repl.foreground import run_in_foreground
 from chatcli.storage.library import LATEST, Library
 from tests.conftest import write_config
 from tests.inprocess import invoke
@@ -130,3 +132,17 @@ def test_an_answer_without_a_command_is_an_error_and_prints_nothing(server: Open
         b"",
         b"chatcli: error: the model sent no command\n",
     )
+
+
+@pytest.mark.parametrize(("command", "status"), [("exit 7", 7), ("kill -TERM $$", 128 + 15), ("true", 0)])
+def test_the_exit_status_is_the_shells_view_of_how_the_command_ended(command: str, status: int) -> None:
+    assert run_in_foreground("/bin/sh", command, None, os.environ) == status
+
+
+def test_a_command_holding_a_nul_or_a_shell_that_cannot_start_runs_nothing() -> None:
+    with pytest.raises(ChatError, match="NUL"):
+        run_in_foreground("/bin/sh", "echo a\0b", None, os.environ)
+    with pytest.raises(
+        ChatError, match=r"^cannot run /no/such/shell: No such file or directory; nothing ran$"
+    ):
+        run_in_foreground("/no/such/shell", "true", None, os.environ)
