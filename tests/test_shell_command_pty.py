@@ -165,13 +165,14 @@ def test_r_revises_in_the_same_conversation_and_e_runs_the_new_command(
     ]
 
 
-def test_a_hostile_command_shows_its_control_characters_and_nothing_runs(
+def test_a_hostile_command_shows_its_control_characters_and_a_key_typed_ahead_runs_nothing(
     server: OpenAIServer, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
     hostile = f"echo safe\x1b[2J\x1b]0;title\x07\r\u202etouch {marker}\u200b"
-    server.enqueue(sse_reply(hostile))
+    server.enqueue(sse_reply(hostile, delay=0.5))
     child = spawn_cmd(server, "say", "hi")
+    child.send("e")  # typed before the command was shown: it never answers the question
     shown = at_menu(child)
     assert f"│ echo safe^[[2J^[]0;title^G^M<U+202E>touch {marker}<U+200B>" in shown
     for raw in ("\x1b[2J", "\x1b]0", "\x07", "\r\u202e", "\u202e", "\u200b"):

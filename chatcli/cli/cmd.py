@@ -20,6 +20,7 @@ from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.shell_command import NOT_EXECUTED, ShellContext
+from chatcli.core.terminal_mode import terminal_mode
 
 if TYPE_CHECKING:
     from chatcli.cli.settings import Config
@@ -131,20 +132,28 @@ def _offer(env: Environment, dialogue: "CommandDialogue", task: str) -> int:
     from chatcli.repl.command_mode import CommandTerminal
 
     assert env.stdout is not None  # run_shell_command refused a closed stdout
-    command = dialogue.propose(task)
-    if command is None:
-        report(env, "interrupted")
-        return ExitStatus.INTERRUPTED
     fd = env.stdin_fd()
     if not (env.stdin_isatty and env.stdout_isatty) or fd is None:
+        command = dialogue.propose(task)
+        if command is None:
+            return _interrupted(env)
         _print_command(env, command)
         return ExitStatus.OK
-    styled = not (env.no_color or env.dumb_terminal)
-    outcome = dialogue.decide(CommandTerminal(env.stdout, fd, styled))
+    # Keys typed while the model writes are not echoed into its output; the question discards them.
+    with terminal_mode(fd, line=False, keep_output=True):
+        if dialogue.propose(task) is None:
+            return _interrupted(env)
+        styled = not (env.no_color or env.dumb_terminal)
+        outcome = dialogue.decide(CommandTerminal(env.stdout, fd, styled))
     if not outcome.executed or outcome.exit_status is None:
         report(env, "aborted; nothing ran")
         return ExitStatus.FAILURE
     return outcome.exit_status
+
+
+def _interrupted(env: Environment) -> int:
+    report(env, "interrupted")
+    return ExitStatus.INTERRUPTED
 
 
 def _task(env: Environment, words: list[str], options: ChatOptions) -> str:

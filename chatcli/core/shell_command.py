@@ -38,7 +38,10 @@ class ShellContext:
 
     @staticmethod
     def here(environ: Mapping[str, str]) -> ShellContext:
-        cwd = os.getcwd()
+        try:
+            cwd = os.getcwd()
+        except OSError:  # removed while we stood in it
+            cwd = "(a directory that no longer exists)"
         return ShellContext(
             environ.get("SHELL") or FALLBACK_SHELL, operating_system(), os.path.basename(cwd) or cwd
         )
