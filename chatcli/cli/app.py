@@ -66,9 +66,10 @@ class ChatGroup(TakesSharedOptions, HelpGroup):
 
     def add_lazy_command(self, cmd_name: str) -> None:
         lazy = LAZY_COMMANDS[cmd_name]
-        group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
-        group.name = cmd_name
-        self.add_command(group, cmd_name)
+        sub_app = getattr(importlib.import_module(lazy.module), lazy.app)
+        command = typer.main.get_command(sub_app) if lazy.single else typer.main.get_group(sub_app)
+        command.name = cmd_name
+        self.add_command(command, cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
@@ -293,6 +294,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli.completion import known_models
     from chatcli.cli.templates import template_store, with_template
     from chatcli.cli.usage import cost_of
+    from chatcli.repl.command_mode import CommandSetup
     from chatcli.repl.commands import use_templates
     from chatcli.repl.context_windows import ContextWindows
     from chatcli.repl.loop import Repl
@@ -341,6 +343,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         windows=windows,
         compact_prompt=config.compact_prompt,
         compact_at=config.compact_at,
+        command_setup=CommandSetup(config.cmd_system, lambda: wiring.new_recorder(env, config)),
     )
 
     def start_background_work() -> None:  # while the user types

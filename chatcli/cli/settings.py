@@ -320,6 +320,14 @@ class Config:
         unset="not set (never offered)",
         example=0.8,
     )
+    cmd_system: str | None = setting(
+        None,
+        "the system prompt of `cmd` and /cmd; {shell}, {os} and {cwd} are filled in",
+        str,
+        check=some_text,
+        unset="the built-in one (README: Shell commands)",
+        example="Reply with one POSIX sh command for {os}, nothing else.",
+    )
     aliases: Mapping[str, str] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)
     context_windows: Mapping[str, int] = field(default_factory=dict)  # [context_windows]: tokens by model

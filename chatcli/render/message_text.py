@@ -4,9 +4,11 @@ and results one short line each."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chatcli.core.conversation import OWN_PART_KEY, Content, Message
+from chatcli.core.shell_command import CommandOutcome, command_of, outcome_of
 
 
 def human_size(size: int) -> str:
@@ -68,6 +70,8 @@ def compact_text(message: Message, width: int = 100) -> str:
     """A message as a history shows it: tool calls one line each under the text, tool results shortened."""
     if message.role == "tool":
         return f"result: {_shorten(message.text, width)}"
+    if message.role == "assistant" and (outcome := outcome_of(message)) is not None:
+        return command_text(command_of(message.text), outcome)
     calls = message.extra.get("tool_calls") if message.role == "assistant" else None
     if not isinstance(calls, list):
         return message.text
@@ -78,6 +82,14 @@ def compact_text(message: Message, width: int = 100) -> str:
             arguments = _shorten(str(function.get("arguments") or ""), width)
             lines.append(f"calls {function.get('name')} {arguments}")
     return "\n\n".join(lines)
+
+
+def command_text(command: str, outcome: CommandOutcome) -> str:
+    """A command `cmd` proposed (without the fence the model may have put around it), as a code block, and
+    what became of it."""
+    fence = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", command))])
+    said = f"executed, exit status {outcome.exit_status}" if outcome.executed else "not executed"
+    return f"{fence}\n{command}\n{fence}\n\n({said})"
 
 
 def _shorten(text: str, width: int) -> str:

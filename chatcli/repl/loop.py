@@ -31,13 +31,16 @@ from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.exit_signals import ExitSignals
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnOverrides
+from chatcli.core.shell_command import NOT_EXECUTED, ShellContext
 from chatcli.core.stream import Usage, empty_answer_message
 from chatcli.core.terminal_mode import ask_yes
 from chatcli.core.turn import TurnResult
+from chatcli.render.plain import SilentRenderer
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
+from chatcli.repl.command_mode import CommandDialogue, CommandSetup, CommandTerminal, command_session
 from chatcli.repl.commands import Command, CommandRunner, KnownModels, parse_line
 from chatcli.repl.context_windows import ContextWindows
 from chatcli.repl.conversation_commands import summary_text
@@ -87,8 +90,10 @@ class Repl:
         windows: ContextWindows | None = None,
         compact_prompt: str = DEFAULT_COMPACT_PROMPT,
         compact_at: float | None = None,
+        command_setup: CommandSetup | None = None,
     ) -> None:
         self.session = session
+        self._command_setup = command_setup  # /cmd's settings
         self._compact_at = compact_at  # the gauge's fraction past which /compact is offered
         self._windows = windows or ContextWindows(lambda _: None, None)
         self._tools = tools
@@ -132,6 +137,7 @@ class Repl:
             summarize=self.summarize,
             confirm=self.confirm,
             compact_prompt=compact_prompt,
+            shell_command=self.shell_command if command_setup is not None else None,
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
@@ -197,6 +203,48 @@ class Repl:
         """The user's yes to `question`; no without a terminal to ask on."""
         fd = self._env.stdin_fd()
         return fd is not None and not self._terminal_closed() and ask_yes(fd, self._terminal, question)
+
+    def shell_command(self, task: str) -> None:
+        """/cmd TASK: a command asked in a conversation of its own, shown and decided on the terminal, as
+        `chatcli cmd` does (with stdout redirected: printed, never run); the chat goes on afterwards."""
+        assert self._command_setup is not None
+        context = ShellContext.here(self._env.environ)
+        session = command_session(self.session, context.system_prompt(self._command_setup.system_template))
+        recorder = self._command_setup.new_recorder()
+        animated = self._terminal if self._animated else None
+        reasoning_to = self._env.stderr if self._env.stderr_isatty else None
+        dialogue = CommandDialogue(
+            session,
+            context,
+            command_display=lambda: TurnDisplay(SilentRenderer, animated, reasoning_to, self._reasoning),
+            answer_display=self._new_display,
+            observers=[recorder],
+            report=self.screen.warn,
+            environ=self._env.environ,
+        )
+        try:
+            self._decide_command(dialogue, task)
+        except ChatError as error:
+            self.screen.error(str(error))
+        finally:
+            dialogue.settle(NOT_EXECUTED)  # unless its fate was settled: whatever ended /cmd, nothing ran
+            recorder.close()
+
+    def _decide_command(self, dialogue: CommandDialogue, task: str) -> None:
+        command = dialogue.propose(task)
+        if command is None:
+            self.screen.notice("interrupted")
+            return
+        fd = self._env.stdin_fd()
+        if not self._env.stdout_isatty or fd is None:
+            self._out.write(command + "\n")
+            self._out.flush()
+            return
+        styled = self._animated and not self._env.no_color
+        outcome = dialogue.decide(CommandTerminal(self._out, fd, styled))
+        self.screen.notice(
+            f"exit status {outcome.exit_status}" if outcome.executed else "aborted; nothing ran"
+        )
 
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
