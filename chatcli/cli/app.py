@@ -341,6 +341,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         windows=windows,
         compact_prompt=config.compact_prompt,
         compact_at=config.compact_at,
+        cost_guard=None if options.yes else config.cost_guard(),
     )
 
     def start_background_work() -> None:  # while the user types

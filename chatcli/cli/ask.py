@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chatcli.cli import wiring
     from chatcli.cli.settings import Config
     from chatcli.cli.settings_resolution import Resolved
+    from chatcli.core.prompt_estimate import PromptEstimate
     from chatcli.core.session import Session
     from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
@@ -139,9 +140,16 @@ def _answer(
     # keeping the partial answer; the hang-up must not cut short saving it.
     signals.ignore = lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays)
     tools = session.tools = wiring.new_tool_runner(env, resolved, options, flag_required=True)
-    started = time.monotonic()
+    from chatcli.cli.cost_guard import PromptDeclined, check_prompt
+
     try:
+        wanted = extras.usage or extras.as_json
+        estimate = check_prompt(env, session, text, config, yes=options.yes, wanted=wanted)
+        started = time.monotonic()
         result = session.turn(text, first, new_display)
+    except PromptDeclined as declined:
+        report(env, str(declined))
+        return ExitStatus.FAILURE
     finally:
         if tools is not None:
             tools.close()
@@ -161,9 +169,10 @@ def _answer(
     if extras.as_json:
         from chatcli.cli.json_output import answer_json
 
-        env.stdout.write(answer_json(result.text, result.info, session.model) + "\n")
+        env.stdout.write(answer_json(result.text, result.info, session.model, estimate) + "\n")
         env.stdout.flush()
-    _report_usage(env, session, result.info, config, recorder, backend if extras.usage else None, started)
+    server = backend if extras.usage else None
+    _report_usage(env, session, result.info, config, recorder, server, started, estimate)
     return ExitStatus.OK
 
 
@@ -175,13 +184,16 @@ def _report_usage(
     recorder: Recorder,
     server: Backend | None,
     started: float,
+    estimate: PromptEstimate | None,
 ) -> None:
-    """With -u (`server` given): the usage, the conversation's totals and the context lines; without, only the
-    line naming a prompt the server probably truncated."""
-    from chatcli.cli.usage import describe_context, describe_totals, describe_usage
+    """With -u (`server` given): the usage, the prompt's estimate beside its count, the conversation's totals
+    and the context lines; without, only the line naming a prompt the server probably truncated."""
+    from chatcli.cli.usage import describe_context, describe_estimate, describe_totals, describe_usage
 
     if server is not None:
         report(env, describe_usage(info, session.model, time.monotonic() - started, config))
+        if estimate is not None:
+            report(env, describe_estimate(estimate, info.usage))
         if (totals := describe_totals(recorder, config)) is not None:
             report(env, totals)
     if info.usage is not None:
