@@ -204,9 +204,9 @@ class Repl:
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
         line. Past the cost guard's limits, only the user's yes sends it."""
-        if not self._cleared_to_send(text, overrides):
-            return None
         try:
+            if not self._cleared_to_send(text, overrides):
+                return None
             with self._quiet_input():
                 result = self.session.turn(text, self._new_display(), self._new_display, overrides)
         except PartialAnswer as error:
