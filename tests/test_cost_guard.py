@@ -78,7 +78,7 @@ def test_usage_shows_cache_counts_when_not_zero_and_reasoning_when_reported() ->
 
 
 def test_usage_line_prices_the_cache_from_the_config(isolated_home: Path) -> None:
-    write_config(isolated_home, '[prices]\nm = { input = 2, output = 10, cache_read = 0.5 }\n')
+    write_config(isolated_home, "[prices]\nm = { input = 2, output = 10, cache_read = 0.5 }\n")
     from chatcli.cli.settings_resolution import resolve_config
     from chatcli.cli.usage import describe_usage
 
@@ -137,7 +137,9 @@ def test_nothing_is_estimated_without_a_limit_or_a_report(server: OpenAIServer) 
 # -- the guard, piped ----------------------------------------------------------------------------------------------
 
 
-def test_piped_ask_past_the_token_limit_is_refused_naming_yes(isolated_home: Path, server: OpenAIServer) -> None:
+def test_piped_ask_past_the_token_limit_is_refused_naming_yes(
+    isolated_home: Path, server: OpenAIServer
+) -> None:
     write_config(isolated_home, f'base_url = "{server.url}"\nconfirm_above_tokens = 100\n')
     result = invoke("ask", input=LONG.encode())
     assert result.returncode == 2
@@ -151,11 +153,13 @@ def test_piped_ask_past_the_token_limit_is_refused_naming_yes(isolated_home: Pat
     assert len(server.requests) == 1
 
 
-def test_the_cost_limit_uses_the_price_and_a_profile_can_set_it(isolated_home: Path, server: OpenAIServer) -> None:
+def test_the_cost_limit_uses_the_price_and_a_profile_can_set_it(
+    isolated_home: Path, server: OpenAIServer
+) -> None:
     write_config(
         isolated_home,
         f'base_url = "{server.url}"\n[profiles.careful]\nconfirm_above_cost = 0.001\n'
-        '[prices]\nbig = { input = 10, output = 30 }\n',
+        "[prices]\nbig = { input = 10, output = 30 }\n",
     )
     # 504 tokens at $10 per million: $0.00504, past $0.001
     refused = invoke("ask", "-p", "careful", "-m", "big", LONG)
@@ -209,7 +213,9 @@ def test_an_old_library_gains_the_cache_columns_and_keeps_its_turns(tmp_path: Pa
     recorder.close()
     with Library(path) as library:
         rows = library.usage()
-    assert [(r.prompt_tokens, r.completion_tokens, r.cache_read_tokens, r.cache_write_tokens) for r in rows] == [
+    assert [
+        (r.prompt_tokens, r.completion_tokens, r.cache_read_tokens, r.cache_write_tokens) for r in rows
+    ] == [
         (10, 20, 0, 0),
         (100, 10, 60, 30),
     ]
@@ -234,7 +240,14 @@ def test_stats_show_the_spend_per_day_and_model_and_name_the_unpriced_once(
     stats = json.loads(invoke("history", "stats", "--json").stdout)
     [day] = {entry["day"] for entry in stats["days_by_model"]}
     assert stats["days_by_model"] == [
-        {"day": day, "model": "m1", "turns": 1, "prompt_tokens": 1000, "completion_tokens": 100, "cost": 0.0012},
+        {
+            "day": day,
+            "model": "m1",
+            "turns": 1,
+            "prompt_tokens": 1000,
+            "completion_tokens": 100,
+            "cost": 0.0012,
+        },
         {"day": day, "model": "m2", "turns": 1, "prompt_tokens": 30, "completion_tokens": 40, "cost": None},
         {"day": day, "model": "m3", "turns": 1, "prompt_tokens": 5, "completion_tokens": 6, "cost": None},
     ]
@@ -267,7 +280,11 @@ def test_stats_count_cache_tokens_in_their_columns_and_the_cost(isolated_home: P
         "cost": pytest.approx(0.00048),
     }
     table = invoke("history", "stats").stdout.decode().splitlines()
-    assert table[0].split()[-3:] == ["cache", "write", "cost"] and table[1].split()[4:] == ["800", "0", "$0.0005"]
+    assert table[0].split()[-3:] == ["cache", "write", "cost"] and table[1].split()[4:] == [
+        "800",
+        "0",
+        "$0.0005",
+    ]
 
 
 # -- the guard on a terminal ---------------------------------------------------------------------------------------
@@ -291,7 +308,9 @@ def test_ask_on_a_terminal_sends_only_after_y(key: str, isolated_home: Path, ser
 
 
 @pytest.mark.e2e
-def test_the_chat_asks_keeps_a_declined_line_and_sends_after_y(isolated_home: Path, server: OpenAIServer) -> None:
+def test_the_chat_asks_keeps_a_declined_line_and_sends_after_y(
+    isolated_home: Path, server: OpenAIServer
+) -> None:
     write_config(isolated_home, f'base_url = "{server.url}"\nconfirm_above_tokens = 100\n')
     child = spawn_chatcli(dimensions=(24, 200))
     expect(child, TOOLBAR)

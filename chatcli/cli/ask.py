@@ -140,16 +140,13 @@ def _answer(
     # keeping the partial answer; the hang-up must not cut short saving it.
     signals.ignore = lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays)
     tools = session.tools = wiring.new_tool_runner(env, resolved, options, flag_required=True)
-    from chatcli.cli.cost_guard import PromptDeclined, check_prompt
-
     try:
-        wanted = extras.usage or extras.as_json
-        estimate = check_prompt(env, session, text, config, yes=options.yes, wanted=wanted)
+        send, estimate = _estimate(env, session, text, config, options.yes, extras)
+        if not send:
+            report(env, "nothing was sent")
+            return ExitStatus.FAILURE
         started = time.monotonic()
         result = session.turn(text, first, new_display)
-    except PromptDeclined as declined:
-        report(env, str(declined))
-        return ExitStatus.FAILURE
     finally:
         if tools is not None:
             tools.close()
@@ -174,6 +171,22 @@ def _answer(
     server = backend if extras.usage else None
     _report_usage(env, session, result.info, config, recorder, server, started, estimate)
     return ExitStatus.OK
+
+
+def _estimate(
+    env: Environment, session: Session, text: Content, config: Config, yes: bool, extras: AskOnlyOptions
+) -> tuple[bool, PromptEstimate | None]:
+    """Whether to send the prompt, and its estimate: made when -u or --json reports it or a cost limit is set
+    (cli.cost_guard, which asks or refuses past a limit); otherwise nothing is estimated, or even loaded."""
+    wanted = extras.usage or extras.as_json
+    if not wanted and (yes or (config.confirm_above_tokens is None and config.confirm_above_cost is None)):
+        return True, None
+    from chatcli.cli.cost_guard import PromptDeclined, check_prompt
+
+    try:
+        return True, check_prompt(env, session, text, config, yes=yes, wanted=wanted)
+    except PromptDeclined:
+        return False, None
 
 
 def _report_usage(

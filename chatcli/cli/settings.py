@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatcli.backends import DEFAULT_BASE_URLS, BackendName, is_anthropic_url
 from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT
 from chatcli.core.context import ContextWindow
-from chatcli.core.prompt_estimate import CostGuard
 from chatcli.core.stream import Usage
 from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
 
-if TYPE_CHECKING:  # parsed by chatcli.tools.spec, loaded when a config file has [mcp] tables
+if TYPE_CHECKING:  # each loaded only where it is used: [mcp] tables, the cost guard
+    from chatcli.core.prompt_estimate import CostGuard
     from chatcli.tools.spec import ServerSpec
 
 AUTO = "auto"  # the backend setting's default: see Config.resolved_backend
@@ -398,6 +398,8 @@ class Config:
         return self.prices.get(model) if model else None
 
     def cost_guard(self) -> CostGuard:
+        from chatcli.core.prompt_estimate import CostGuard  # loaded only where a guard is checked
+
         return CostGuard(self.confirm_above_tokens, self.confirm_above_cost)
 
     def configured_window(self, model: str) -> ContextWindow | None:

@@ -4,7 +4,7 @@ conversation so far, each as one line; the cost of library usage rows (`history 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcli.cli.settings import Config
 from chatcli.core.context import (
@@ -15,11 +15,13 @@ from chatcli.core.context import (
     used_tokens,
 )
 from chatcli.core.errors import HistoryError
-from chatcli.core.prompt_estimate import SERVER, PromptEstimate, dollars, spaced
 from chatcli.core.session import Session
 from chatcli.core.stream import Backend, StreamInfo, Usage
 from chatcli.storage.library_rows import UsageRow
 from chatcli.storage.recorder import Recorder
+
+if TYPE_CHECKING:  # loaded by -u and --json, which estimate the prompt, not by every `ask`
+    from chatcli.core.prompt_estimate import PromptEstimate
 
 
 def describe_usage(info: StreamInfo, model: str, seconds: float, config: Config) -> str:
@@ -53,6 +55,8 @@ def token_counts(usage: Usage) -> str:
 def describe_estimate(estimate: PromptEstimate, usage: Usage | None) -> str:
     """`prompt: 1 204 tokens (estimated 1 180 by the server)`: the count before sending beside the server's
     count after; `how`: the server counted, or chatcli estimated from the text's length."""
+    from chatcli.core.prompt_estimate import SERVER, dollars, spaced
+
     how = "by the server" if estimate.method == SERVER else "from the text's length"
     cost = f", {dollars(estimate.cost)}" if estimate.cost is not None else ""
     if usage is None:
