@@ -287,6 +287,24 @@ def test_stats_count_cache_tokens_in_their_columns_and_the_cost(isolated_home: P
     ]
 
 
+def test_the_conversation_totals_of_usage_count_the_cache(tmp_path: Path) -> None:
+    from chatcli.cli.settings import Config
+    from chatcli.cli.usage import describe_totals
+
+    recorder = Recorder(tmp_path / "library.db", pytest.fail, backend="scripted")
+    session = Session(
+        ScriptedBackend(usage=Usage(1000, 10, 900, 0)), Conversation(model="m1"), "m1", observers=[recorder]
+    )
+    for question in ("one", "two"):
+        session.turn(question, PlainRenderer(io.BytesIO()))
+    config = Config(prices={"m1": Price(1.0, 2.0, cache_read=0.1)})
+    # each turn: 100 uncached at $1, 900 read at $0.10, 10 out at $2, per million
+    assert describe_totals(recorder, config) == (
+        "conversation: 2 turns, 2000 prompt (1800 cache read) + 20 completion tokens, $0.000420"
+    )
+    recorder.close()
+
+
 # -- the guard on a terminal ---------------------------------------------------------------------------------------
 
 

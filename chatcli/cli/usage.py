@@ -97,9 +97,8 @@ def describe_totals(recorder: Recorder, config: Config) -> str | None:
     turns = sum(row.turns for row in rows)
     if turns < 2:
         return None
-    prompt = sum(row.prompt_tokens for row in rows)
-    completion = sum(row.completion_tokens for row in rows)
-    line = f"conversation: {turns} turns, {prompt} prompt + {completion} completion tokens"
+    total = sum((row.usage() for row in rows), Usage(0, 0))
+    line = f"conversation: {turns} turns, {token_counts(total)}"
     if (dollars := rows_cost(rows, config)) is not None:
         line += f", ${dollars:.6f}"
     return line
