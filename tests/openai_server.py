@@ -145,6 +145,7 @@ class OpenAIServer:
         # llama.cpp's token counters by path (COUNT_PATHS): the tokens each answers; a path not here: 404. Their
         # requests go to `count_requests`, never to `requests`, and never take a queued reply.
         self.token_counts: dict[str, int] = {}
+        self.count_errors: dict[str, int] = {}  # a counter's path -> the error status it answers instead
         self.count_requests: list[RecordedRequest] = []
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
@@ -203,6 +204,8 @@ class OpenAIServer:
 
     def _count_reply(self, path: str) -> Reply:
         """llama.cpp's answer to a token count: `input_tokens`, or /tokenize's token list; 404 when not playing it."""
+        if path in self.count_errors:
+            return json_reply(self.count_errors[path], {"error": {"message": "the counter failed"}})
         tokens = self.token_counts.get(path)
         if tokens is None:
             return json_reply(404, {"error": {"code": 404, "message": "File Not Found"}})

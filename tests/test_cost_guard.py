@@ -128,6 +128,16 @@ def test_a_server_without_counters_is_asked_once_then_the_length_is_used(server:
     assert [r.path for r in server.count_requests] == [INPUT_TOKENS_PATH, TOKENIZE_PATH]  # each 404 once
 
 
+def test_a_counter_that_fails_otherwise_stops_all_counting_for_the_session(server: OpenAIServer) -> None:
+    server.count_errors = {INPUT_TOKENS_PATH: 500}
+    server.token_counts = {TOKENIZE_PATH: 3}
+    backend = OpenAIBackend(BackendSettings(base_url=server.url))
+    request = ChatRequest([Message("user", "hi")], "m")
+    assert backend.count_prompt_tokens(request) is None
+    assert backend.count_prompt_tokens(request) is None
+    assert [r.path for r in server.count_requests] == [INPUT_TOKENS_PATH]  # no second wait, ever
+
+
 def test_nothing_is_estimated_without_a_limit_or_a_report(server: OpenAIServer) -> None:
     server.token_counts = {INPUT_TOKENS_PATH: 5}
     assert invoke("ask", "--base-url", server.url, "hi").returncode == 0

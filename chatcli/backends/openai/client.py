@@ -49,6 +49,7 @@ from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, Mode
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OFFICIAL_HOST = "api.openai.com"  # has no token counter to ask
+NOT_THERE = (404, 405, 501)  # a server's answer to a path it does not serve
 MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 characters
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
 INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
@@ -221,10 +222,16 @@ class OpenAIBackend:
         return self._token_count.count(request, body, self._post_small)
 
     def _post_small(self, path: str, body: Mapping[str, Any], beside_api: bool) -> Any:
-        """POST a small JSON body and return the JSON answer, within the short timeout."""
+        """POST a small JSON body and return the JSON answer, within the short timeout; None when the server has
+        no such endpoint."""
         self._start_turn()
         self._network.allow(min(self._settings.timeout, WINDOW_SECONDS))
-        response = self._send("POST", path, encode_body(dict(body)), beside_api=beside_api)
+        try:
+            response = self._send("POST", path, encode_body(dict(body)), beside_api=beside_api)
+        except StatusError as error:
+            if error.status in NOT_THERE:
+                return None
+            raise
         try:
             return json.loads(self._read_whole(response))
         finally:

@@ -14,14 +14,15 @@ from chatcli.core.stream import ChatRequest
 INPUT_TOKENS = "chat/completions/input_tokens"  # in the API root, beside chat/completions
 TOKENIZE = "tokenize"  # beside the API root (llama.cpp's own endpoints have no /v1)
 
-# Posts a small JSON body to a path (True: beside the API root's /v1) and returns its JSON; raises on any
-# failure (an error status, the network, a body that is no JSON).
+# Posts a small JSON body to a path (True: beside the API root's /v1) and returns its JSON, or None when the
+# server has no such endpoint (404, 405, 501); raises on any other failure (an error status, the network, a
+# body that is no JSON).
 PostJson = Callable[[str, Mapping[str, Any], bool], Any]
 
 
 class LlamaCppTokenCount:
-    """Asks llama.cpp's counters in turn; one that failed (a 404 from a server that lacks it, a timeout) is not
-    asked again."""
+    """Asks llama.cpp's counters in turn. One the server lacks (a 404) is not asked again in the session; after
+    any other failure (a timeout, an unreachable server) neither is: an estimate is not worth a second wait."""
 
     def __init__(self) -> None:
         self._failed: set[str] = set()
@@ -37,8 +38,9 @@ class LlamaCppTokenCount:
                 continue
             try:
                 tokens = ask()
-            except Exception:
-                tokens = None
+            except Exception:  # whatever went wrong, an estimate never fails the turn
+                self._failed.update(asked for asked, _ in askers)
+                return None
             if tokens is not None:
                 return tokens
             self._failed.add(name)
