@@ -11,10 +11,10 @@ from typing import Protocol, runtime_checkable
 
 from chatcli.core.stream import Backend, ChatRequest, Usage
 
-BYTES_PER_TOKEN = 4  # UTF-8 bytes per token of ordinary text: English runs 4-5, code and other scripts fewer
-IMAGE_TOKENS = (
-    1000  # an image, whatever its size: about what a one-megapixel image costs at OpenAI and Anthropic
-)
+# UTF-8 bytes per token of English with the large providers' tokenizers; code and other scripts take more tokens
+BYTES_PER_TOKEN = 4
+# An image, whatever its size: about what a one-megapixel image costs at OpenAI and Anthropic.
+IMAGE_TOKENS = 1000
 MESSAGE_TOKENS = 4  # each message's role and separators in the chat template
 SERVER = "server"  # the estimate's method: the server counted the prompt's tokens
 TEXT_LENGTH = "text length"  # ... or chatcli estimated them from the text's length
