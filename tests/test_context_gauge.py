@@ -148,8 +148,9 @@ def test_usage_adds_the_context_line_from_the_server(server: OpenAIServer) -> No
     server.enqueue(sse_reply("fine", usage=USAGE))
     result = invoke("ask", "-u", "--base-url", server.url, "-m", "test-model", "hi")
     assert result.returncode == 0, result.stderr
-    usage, context = result.stderr.decode().splitlines()
+    usage, estimate, context = result.stderr.decode().splitlines()
     assert usage.startswith("chatcli: usage: 12000 prompt + 431 completion tokens, ")
+    assert estimate == "chatcli: prompt: 12 000 tokens (estimated 5 from the text's length)"
     assert context == "chatcli: context: 12 431 of 32 768 tokens (38%)"
 
 

@@ -108,7 +108,10 @@ def test_unreadable_usage_is_one_warning_and_the_answer_is_complete_and_recorded
     assert result.stdout == b"fine\n"
     lines = result.stderr.decode().splitlines()
     assert lines[0] == "chatcli: warning: the server reported token usage chatcli cannot read; ignored"
-    assert len(lines) == 2 and lines[1].startswith("chatcli: usage: ")  # -u: no token counts, the duration
+    assert len(lines) == 3 and lines[1].startswith("chatcli: usage: ")  # -u: no token counts, the duration
+    assert (
+        lines[2] == "chatcli: prompt: estimated 5 tokens from the text's length; the server reported no count"
+    )
     assert [row["turns"] for row in library_conversations()] == [1]
 
 

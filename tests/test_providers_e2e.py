@@ -138,9 +138,11 @@ def test_usage_is_requested_and_printed_with_its_cost(isolated_home: Path, serve
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Hi\n"
     assert server.bodies[0]["stream_options"] == {"include_usage": True}
-    line, context = result.stderr.decode().splitlines()
+    line, estimate, context = result.stderr.decode().splitlines()
     assert line.startswith("chatcli: usage: 12 prompt + 5 completion tokens, ")
     assert line.endswith(" s, $0.000032")  # 12 * 1.0 + 5 * 4.0 dollars per million tokens
+    # "hi" and its message: 1 + 4 tokens from the text's length (the server has no counter), at $1 per million
+    assert estimate == "chatcli: prompt: 12 tokens (estimated 5 from the text's length, $0.000005)"
     assert context.startswith("chatcli: context: 17 tokens; the model's context window is unknown")
 
 
@@ -215,6 +217,7 @@ def test_json_output_is_one_object_and_nothing_else(server: OpenAIServer) -> Non
         "model": "test-model",
         "finish_reason": "stop",
         "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+        "estimate": {"prompt_tokens": 5, "method": "text length", "cost": None},
     }
     assert b"\x1b" not in result.stdout
 
@@ -226,6 +229,7 @@ def test_json_on_echo_names_the_requested_model_and_no_usage() -> None:
         "model": "mine",
         "finish_reason": "stop",
         "usage": None,
+        "estimate": {"prompt_tokens": 5, "method": "text length", "cost": None},
     }
 
 

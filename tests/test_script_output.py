@@ -156,11 +156,12 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
     )
     # A new conversation: its totals are this turn, so only the context line follows.
     assert first.stderr.decode().splitlines()[1:] == [
+        "chatcli: prompt: 10 tokens (estimated 5 from the text's length, $0.000005)",
         "chatcli: context: 30 tokens; the model's context window is unknown "
-        "(set context_window, or [context_windows] per model, in the config file)"
+        "(set context_window, or [context_windows] per model, in the config file)",
     ]
     second = invoke("ask", "-m", "m1", "-c", "-u", "two")
-    assert second.stderr.decode().splitlines()[1] == (
+    assert second.stderr.decode().splitlines()[2] == (
         "chatcli: conversation: 2 turns, 40 prompt + 60 completion tokens, $0.000160"
     )
     assert invoke("ask", "-m", "m2", "three").returncode == 0

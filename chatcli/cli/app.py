@@ -344,6 +344,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         compact_prompt=config.compact_prompt,
         compact_at=config.compact_at,
         command_setup=CommandSetup(config.cmd_system, lambda: wiring.new_recorder(env, config)),
+        cost_guard=None if options.yes else config.cost_guard(),
     )
 
     def start_background_work() -> None:  # while the user types

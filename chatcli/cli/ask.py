@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chatcli.cli import wiring
     from chatcli.cli.settings import Config
     from chatcli.cli.settings_resolution import Resolved
+    from chatcli.core.prompt_estimate import PromptEstimate
     from chatcli.core.session import Session
     from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
@@ -139,8 +140,12 @@ def _answer(
     # keeping the partial answer; the hang-up must not cut short saving it.
     signals.ignore = lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays)
     tools = session.tools = wiring.new_tool_runner(env, resolved, options, flag_required=True)
-    started = time.monotonic()
     try:
+        send, estimate = _estimate(env, session, text, config, options.yes, extras)
+        if not send:
+            report(env, "nothing was sent")
+            return ExitStatus.FAILURE
+        started = time.monotonic()
         result = session.turn(text, first, new_display)
     finally:
         if tools is not None:
@@ -161,10 +166,27 @@ def _answer(
     if extras.as_json:
         from chatcli.cli.json_output import answer_json
 
-        env.stdout.write(answer_json(result.text, result.info, session.model) + "\n")
+        env.stdout.write(answer_json(result.text, result.info, session.model, estimate) + "\n")
         env.stdout.flush()
-    _report_usage(env, session, result.info, config, recorder, backend if extras.usage else None, started)
+    server = backend if extras.usage else None
+    _report_usage(env, session, result.info, config, recorder, server, started, estimate)
     return ExitStatus.OK
+
+
+def _estimate(
+    env: Environment, session: Session, text: Content, config: Config, yes: bool, extras: AskOnlyOptions
+) -> tuple[bool, PromptEstimate | None]:
+    """Whether to send the prompt, and its estimate: made when -u or --json reports it or a cost limit is set
+    (cli.cost_guard, which asks or refuses past a limit); otherwise nothing is estimated, or even loaded."""
+    wanted = extras.usage or extras.as_json
+    if not wanted and (yes or (config.confirm_above_tokens is None and config.confirm_above_cost is None)):
+        return True, None
+    from chatcli.cli.cost_guard import PromptDeclined, check_prompt
+
+    try:
+        return True, check_prompt(env, session, text, config, yes=yes, wanted=wanted)
+    except PromptDeclined:
+        return False, None
 
 
 def _report_usage(
@@ -175,13 +197,16 @@ def _report_usage(
     recorder: Recorder,
     server: Backend | None,
     started: float,
+    estimate: PromptEstimate | None,
 ) -> None:
-    """With -u (`server` given): the usage, the conversation's totals and the context lines; without, only the
-    line naming a prompt the server probably truncated."""
-    from chatcli.cli.usage import describe_context, describe_totals, describe_usage
+    """With -u (`server` given): the usage, the prompt's estimate beside its count, the conversation's totals
+    and the context lines; without, only the line naming a prompt the server probably truncated."""
+    from chatcli.cli.usage import describe_context, describe_estimate, describe_totals, describe_usage
 
     if server is not None:
         report(env, describe_usage(info, session.model, time.monotonic() - started, config))
+        if estimate is not None:
+            report(env, describe_estimate(estimate, info.usage))
         if (totals := describe_totals(recorder, config)) is not None:
             report(env, totals)
     if info.usage is not None:

@@ -29,6 +29,7 @@ from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.exit_signals import ExitSignals
+from chatcli.core.prompt_estimate import CostGuard, CostOf, confirmation_question, estimate_prompt
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnOverrides
 from chatcli.core.shell_command import NOT_EXECUTED, ShellContext
@@ -46,7 +47,7 @@ from chatcli.repl.context_windows import ContextWindows
 from chatcli.repl.conversation_commands import summary_text
 from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
-from chatcli.repl.tally import CostOf, TokenTally
+from chatcli.repl.tally import TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.inputs import Limits
@@ -91,9 +92,11 @@ class Repl:
         compact_prompt: str = DEFAULT_COMPACT_PROMPT,
         compact_at: float | None = None,
         command_setup: CommandSetup | None = None,
+        cost_guard: CostGuard | None = None,
     ) -> None:
         self.session = session
         self._command_setup = command_setup  # /cmd's settings
+        self._cost_guard = cost_guard or CostGuard()  # inactive: every prompt is sent without asking
         self._compact_at = compact_at  # the gauge's fraction past which /compact is offered
         self._windows = windows or ContextWindows(lambda _: None, None)
         self._tools = tools
@@ -248,8 +251,10 @@ class Repl:
 
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
-        line."""
+        line. Past the cost guard's limits, only the user's yes sends it."""
         try:
+            if not self._cleared_to_send(text, overrides):
+                return None
             with self._quiet_input():
                 result = self.session.turn(text, self._new_display(), self._new_display, overrides)
         except PartialAnswer as error:
@@ -274,6 +279,18 @@ class Repl:
         if usage is not None:
             self._say_how_full(usage)
         return result
+
+    def _cleared_to_send(self, text: Content, overrides: TurnOverrides | None) -> bool:
+        """True unless the prompt passes confirm_above_tokens or confirm_above_cost and the user says no (the
+        line stays in the input history; /retry asks again)."""
+        if not self._cost_guard.active:
+            return True
+        request = self.session.first_request(text, overrides)
+        estimate = estimate_prompt(self.session.backend, request, self._cost_of)
+        if self._cost_guard.exceeded_by(estimate) is None or self.confirm(confirmation_question(estimate)):
+            return True
+        self.screen.notice("not sent (Up brings the line back; /retry asks again)")
+        return False
 
     def _say_how_full(self, usage: Usage) -> None:
         """A prompt the server probably cut, in one line; once per conversation, that the window is nearly full."""

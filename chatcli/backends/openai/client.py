@@ -33,6 +33,7 @@ from chatcli.backends.openai.diagnosis import (
 )
 from chatcli.backends.openai.events import failure, read_completion, read_events, read_lines
 from chatcli.backends.openai.request import EncodedBody, chat_body, encode_body, request_headers
+from chatcli.backends.openai.token_count import LlamaCppTokenCount
 from chatcli.backends.openai.transport import (
     DEFAULT_PORTS,
     TRANSPORT_ERRORS,
@@ -47,6 +48,8 @@ from chatcli.core.errors import BackendError
 from chatcli.core.stream import AnswerStream, BackendSettings, ChatRequest, ModelEntry, StreamInfo
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+OFFICIAL_HOST = "api.openai.com"  # has no token counter to ask
+NOT_THERE = (404, 405, 501)  # a server's answer to a path it does not serve
 MAX_ERROR_BYTES = 64 * 1024  # read of an error body; its message shows 200 characters
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole (not streamed) answer, a model list
 INFLATE_PIECE = 64 * 1024  # the most a compressed body expands at a time
@@ -82,6 +85,7 @@ class OpenAIBackend:
             "pool": settings.connect_timeout,
         }
         self.asks_for_usage = True  # off for the session once the server rejects `stream_options`
+        self._token_count = LlamaCppTokenCount()
 
     def stream(self, request: ChatRequest) -> AnswerStream:
         settings = self._settings
@@ -208,6 +212,30 @@ class OpenAIBackend:
         except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
             return None
         return ContextWindow(tokens, "Ollama") if _token_count(tokens) else None
+
+    def count_prompt_tokens(self, request: ChatRequest) -> int | None:
+        """The server's count of `request`'s prompt (llama.cpp's counters, token_count.py); None from a server
+        that cannot say. The official API has no counter, so it is not asked."""
+        if self._base.hostname == OFFICIAL_HOST:
+            return None
+        body = chat_body(request, stream=False, include_usage=False)
+        return self._token_count.count(request, body, self._post_small)
+
+    def _post_small(self, path: str, body: Mapping[str, Any], beside_api: bool) -> Any:
+        """POST a small JSON body and return the JSON answer, within the short timeout; None when the server has
+        no such endpoint."""
+        self._start_turn()
+        self._network.allow(min(self._settings.timeout, WINDOW_SECONDS))
+        try:
+            response = self._send("POST", path, encode_body(dict(body)), beside_api=beside_api)
+        except StatusError as error:
+            if error.status in NOT_THERE:
+                return None
+            raise
+        try:
+            return json.loads(self._read_whole(response))
+        finally:
+            response.close()
 
     def _get_small(self, path: str, *, beside_api: bool = False) -> bytes:
         """GET a small JSON body within the short timeout; `beside_api`: beside the base URL's /v1, not in it."""
