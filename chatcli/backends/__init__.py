@@ -14,6 +14,9 @@ class BackendName(StrEnum):
     OPENAI = "openai"
 
 
+# The backends that take a PDF as a `file` content part (storage.pdfs); for the others its text is sent.
+DOCUMENT_BACKENDS = frozenset({"anthropic", "responses"})
+
 REGISTRY: dict[BackendName, str] = {
     BackendName.ECHO: "chatcli.backends.echo:EchoBackend",
     BackendName.OPENAI: "chatcli.backends.openai.client:OpenAIBackend",
