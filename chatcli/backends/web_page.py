@@ -85,6 +85,8 @@ def _request(url: str, deadline: float, connect_timeout: float) -> httpx2.Reques
         parsed = httpx2.URL(url)
     except httpx2.InvalidURL as error:
         raise UsageError(f"{url!r} is not a valid URL ({error})") from None
+    if not parsed.host:
+        raise UsageError(f"{url!r} is not a valid URL (no host)")
     headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"}
     # A Request built here, not by the client: the client would add its cookie jar's cookies to it.
     return httpx2.Request("GET", parsed, headers=headers, extensions={"timeout": timeout.as_dict()})
