@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chatcli.backends import BackendName
 from chatcli.cli.key_command import resolve_api_key, run_key_command
 from chatcli.cli.options import declared_parameters
 from chatcli.cli.settings import Config, Price, settings
@@ -63,7 +64,7 @@ def test_each_layer_beats_the_ones_below_it(
 
 def test_without_a_file_every_setting_is_its_default(tmp_path: Path) -> None:
     resolved = resolve_config({}, {}, tmp_path / "missing.toml")
-    assert resolved.config == Config()
+    assert resolved.config == Config(auto_backend=BackendName.ECHO)  # auto, with nothing configured
     assert not resolved.file_found
     assert {str(source) for source in resolved.sources.values()} == {"default"}
 
@@ -325,3 +326,51 @@ def test_every_settings_flag_is_a_shared_option() -> None:
     for name, declared in settings().items():
         if declared.flag is not None:
             assert set(declared.flag.split("/")) <= flags, name
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "backend", "key", "model"),
+    [
+        (
+            {"base_url": "https://api.anthropic.com"},
+            {"ANTHROPIC_API_KEY": "sk-ant"},
+            "anthropic",
+            "sk-ant",
+            None,
+        ),
+        ({}, {"ANTHROPIC_API_KEY": "sk-ant"}, "anthropic", "sk-ant", "claude-sonnet-4-5"),
+        ({}, {"ANTHROPIC_API_KEY": "sk-ant", "OPENAI_API_KEY": "sk-oa"}, "openai", "sk-oa", "gpt-4o-mini"),
+        ({"backend": "anthropic"}, {"OPENAI_API_KEY": "sk-oa"}, "anthropic", None, "claude-sonnet-4-5"),
+        ({"backend": "ollama"}, {"OPENAI_API_KEY": "sk-oa"}, "ollama", None, "llama3.2"),
+        ({"backend": "responses"}, {"OPENAI_API_KEY": "sk-oa"}, "responses", "sk-oa", "gpt-4o-mini"),
+        (
+            {"backend": "anthropic", "api_key": "sk-flag"},
+            {"ANTHROPIC_API_KEY": "sk-ant"},
+            "anthropic",
+            "sk-flag",
+            None,
+        ),
+    ],
+)
+def test_each_backend_takes_its_own_key_variable_and_default_model(
+    tmp_path: Path,
+    flags: dict[str, Any],
+    environ: dict[str, str],
+    backend: str,
+    key: str | None,
+    model: str | None,
+) -> None:
+    config = resolve_config(flags, environ, tmp_path / "missing.toml").config
+    assert config.resolved_backend() == backend
+    assert config.api_key == key  # never another provider's key
+    if model is not None:
+        assert config.model == model
+
+
+def test_a_profiles_key_command_is_kept_when_another_providers_key_is_in_the_environment(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, '[profiles.claude]\nbackend = "anthropic"\napi_key_cmd = "pass show anthropic"\n')
+    resolved = resolve_config({"profile": "claude"}, {"OPENAI_API_KEY": "sk-oa"}, path)
+    assert resolved.config.api_key is None
+    assert resolved.config.api_key_cmd == "pass show anthropic"

@@ -11,7 +11,7 @@ from chatcli.cli import wiring
 from chatcli.cli.options import ChatOptions
 from chatcli.core.environment import Environment
 from chatcli.core.errors import UsageError
-from chatcli.core.stream import ModelEntry
+from chatcli.core.stream import ModelEntry, ModelLister
 from chatcli.render.sanitize import sanitize
 
 
@@ -31,19 +31,23 @@ def format_models(entries: Sequence[ModelEntry], as_json: bool) -> str:
 
 
 def run_models(env: Environment, options: ChatOptions, as_json: bool) -> int:
-    from chatcli.backends.openai.client import OpenAIBackend
+    from chatcli.backends import create_backend
     from chatcli.cli.key_command import resolve_api_key
 
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
-    if config.resolved_backend() is not BackendName.OPENAI:
+    backend = config.resolved_backend()
+    if backend is BackendName.ECHO:
         raise UsageError(
-            "the echo backend has no model list; set --base-url or OPENAI_API_KEY, or pick a profile"
+            "the echo backend has no model list; set --base-url, OPENAI_API_KEY or ANTHROPIC_API_KEY, "
+            "or pick a profile"
         )
     settings = wiring.backend_settings(
         env, resolved, resolve_api_key(config, functools.partial(wiring.spinner, env))
     )
     assert env.stdout is not None
-    env.stdout.write(format_models(OpenAIBackend(settings).list_models(), as_json))
+    listing = create_backend(backend, settings)
+    assert isinstance(listing, ModelLister)
+    env.stdout.write(format_models(listing.list_models(), as_json))
     env.stdout.flush()
     return 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chatcli.backends import BackendName
+from chatcli.backends import DEFAULT_BASE_URLS, BackendName, is_anthropic_url
 from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT
 from chatcli.core.context import ContextWindow
 from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
@@ -17,10 +17,12 @@ from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
 if TYPE_CHECKING:  # parsed by chatcli.tools.spec, loaded when a config file has [mcp] tables
     from chatcli.tools.spec import ServerSpec
 
-AUTO = "auto"  # the backend setting's default: openai once a key, key command or base URL is set
+AUTO = "auto"  # the backend setting's default: see Config.resolved_backend
 BACKENDS = (AUTO, *BackendName)
-DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai backend's, when base_url is unset
+DEFAULT_BASE_URL = DEFAULT_BASE_URLS[BackendName.OPENAI]  # the openai backend's, when base_url is unset
 DEFAULT_MODEL = "gpt-4o-mini"
+# The model a backend uses when none is set, where it differs from DEFAULT_MODEL.
+DEFAULT_MODELS = {BackendName.ANTHROPIC: "claude-sonnet-4-5", BackendName.OLLAMA: "llama3.2"}
 DEFAULT_CODE_THEME = "monokai"
 REASONING_MODES = ("show", "hide", "summary")
 REDIRECT_CHOICES = ("same-host", "always", "never")
@@ -143,13 +145,14 @@ class Config:
     )
     backend: str = setting(
         AUTO,
-        "auto, openai or echo; auto is openai once a key, key command or base URL is set",
+        "auto, openai, anthropic, responses, ollama or echo; auto is anthropic for api.anthropic.com or with "
+        "only ANTHROPIC_API_KEY set, openai once a key, key command or base URL is set, else echo",
         flag="-b",
         choices=BACKENDS,
     )
     base_url: str | None = setting(
         None,
-        "OpenAI-compatible endpoint, ending in /v1",
+        "the server: openai and responses take the URL ending in /v1, anthropic and ollama their root",
         str,
         environment="OPENAI_BASE_URL",
         flag="--base-url",
@@ -328,12 +331,22 @@ class Config:
     options: Mapping[str, Any] = field(default_factory=dict)  # more request-body keys
     templates: Mapping[str, Any] = field(default_factory=dict)  # [templates.NAME], parsed by TemplateStore
     mcp: Mapping[str, ServerSpec] = field(default_factory=dict)
+    auto_backend: BackendName | None = None  # what `auto` stands for, picked by resolve_config
 
     def resolved_backend(self) -> BackendName:
-        """`auto` becomes `openai` when a key, a key command or a base URL is configured, else `echo`."""
+        """The backend `auto` stands for: what resolve_config picked (the environment's keys count), else
+        anthropic for Anthropic's URL, openai once a key, a key command or a base URL is configured, else echo."""
         if self.backend != AUTO:
             return BackendName(self.backend)
+        if self.auto_backend is not None:
+            return self.auto_backend
+        if is_anthropic_url(self.base_url):
+            return BackendName.ANTHROPIC
         return BackendName.OPENAI if self.api_key or self.api_key_cmd or self.base_url else BackendName.ECHO
+
+    def default_base_url(self) -> str:
+        """Where requests go when no base URL is set: the chosen backend's default."""
+        return DEFAULT_BASE_URLS.get(self.resolved_backend(), DEFAULT_BASE_URL)
 
     def price(self, model: str | None) -> Price | None:
         return self.prices.get(model) if model else None

@@ -8,8 +8,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from chatcli.backends import KEY_VARIABLES, BackendName, is_anthropic_url
 from chatcli.cli.config_file import describe_kind, read_config_file
-from chatcli.cli.settings import Config, problem_with, settings
+from chatcli.cli.settings import AUTO, DEFAULT_MODELS, Config, problem_with, settings
 from chatcli.core.errors import UsageError
 from chatcli.core.request_options import reserved_option_problem
 
@@ -123,6 +124,8 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
         values = {key: value for key, value in in_profile.items() if key != "options"}
         layers.apply(values, in_profile.get("options", {}), Source(SourceKind.PROFILE, profile))
     for name, declared in settings().items():
+        if name == "api_key":
+            continue  # its variable depends on the backend: _apply_key_variable
         if declared.environment is not None and environ.get(declared.environment):
             value = _from_text(name, environ[declared.environment], declared.environment)
             layers.apply({name: value}, {}, Source(SourceKind.ENVIRONMENT, declared.environment))
@@ -131,6 +134,13 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
     for key, source in layers.option_sources.items():
         if (problem := reserved_option_problem(key)) is not None:
             raise UsageError(f"{problem}; remove it from {source.where(path)}")
+    auto_backend = (
+        _auto_backend(layers.values, environ) if layers.values.get("backend", AUTO) == AUTO else None
+    )
+    chosen = auto_backend or BackendName(layers.values["backend"])
+    _apply_key_variable(layers, chosen, environ)
+    if "model" not in layers.values and chosen in DEFAULT_MODELS:
+        layers.values["model"] = DEFAULT_MODELS[chosen]
     _choose_between_exclusive(layers, path)
     aliases = data.get("aliases", {})
     alias = layers.values["model"] if layers.values.get("model") in aliases else None
@@ -144,10 +154,32 @@ def resolve_config(flags: Mapping[str, Any], environ: Mapping[str, str], path: P
         options=layers.options,
         templates=data.get("templates", {}),
         mcp=data.get("mcp", {}),
+        auto_backend=auto_backend,
     )
     sources = {name: layers.sources.get(name, DEFAULT) for name in settings()}
     _check_values(config, sources, path)
     return Resolved(config, sources, path, found, profile, profile_source, alias, layers.option_sources)
+
+
+def _apply_key_variable(layers: _Layers, backend: BackendName, environ: Mapping[str, str]) -> None:
+    """The key from the chosen backend's variable (OPENAI_API_KEY, ANTHROPIC_API_KEY; none for ollama), as the
+    environment layer: over the profile and the file, under a flag."""
+    variable = KEY_VARIABLES.get(backend)
+    source = layers.sources.get("api_key")
+    if variable and environ.get(variable) and (source is None or source.kind is not SourceKind.FLAG):
+        layers.apply({"api_key": environ[variable]}, {}, Source(SourceKind.ENVIRONMENT, variable))
+
+
+def _auto_backend(values: Mapping[str, Any], environ: Mapping[str, str]) -> BackendName:
+    """anthropic for api.anthropic.com; openai once a base URL, a key, a key command or OPENAI_API_KEY is set;
+    anthropic when ANTHROPIC_API_KEY is the only key; else the offline echo backend."""
+    base_url = values.get("base_url")
+    if is_anthropic_url(base_url):
+        return BackendName.ANTHROPIC
+    openai_key = environ.get(KEY_VARIABLES[BackendName.OPENAI])
+    if base_url or values.get("api_key") or values.get("api_key_cmd") or openai_key:
+        return BackendName.OPENAI
+    return BackendName.ANTHROPIC if environ.get(KEY_VARIABLES[BackendName.ANTHROPIC]) else BackendName.ECHO
 
 
 def _profile(data: Mapping[str, Any], name: str, source: Source | None, path: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from chatcli.backends import BackendName
 from chatcli.cli.exit_status import report
 from chatcli.cli.options import STDIO, ChatOptions
-from chatcli.cli.settings import AUTO, DEFAULT_BASE_URL, Config
+from chatcli.cli.settings import AUTO, Config
 from chatcli.cli.settings_resolution import Resolved, SourceKind, resolve_config
 from chatcli.core.conversation import Content, Conversation
 from chatcli.core.environment import Environment
@@ -152,7 +152,7 @@ def new_recorder(env: Environment, config: Config) -> Recorder:
     from chatcli.storage.recorder import Recorder
 
     backend = config.resolved_backend()
-    host = url_host(config.base_url or DEFAULT_BASE_URL) if backend is BackendName.OPENAI else None
+    host = url_host(config.base_url or config.default_base_url()) if backend is not BackendName.ECHO else None
     return Recorder(
         env.dirs.library_file,
         lambda message: report(env, message),
@@ -250,8 +250,8 @@ def _settings_with_key(env: Environment, resolved: Resolved) -> BackendSettings:
     from chatcli.cli.key_command import resolve_api_key
 
     config = resolved.config
-    openai = config.resolved_backend() is BackendName.OPENAI
-    api_key = resolve_api_key(config, functools.partial(spinner, env)) if openai else None
+    remote = config.resolved_backend() is not BackendName.ECHO
+    api_key = resolve_api_key(config, functools.partial(spinner, env)) if remote else None
     return backend_settings(env, resolved, api_key)
 
 

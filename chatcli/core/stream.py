@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chatcli.core.conversation import Message
 
@@ -126,6 +126,13 @@ class Backend(Protocol):
     name: str
 
     def stream(self, request: ChatRequest) -> AnswerStream: ...
+
+
+@runtime_checkable
+class ModelLister(Protocol):
+    """A backend that can list its server's models (`chatcli models`)."""
+
+    def list_models(self) -> list[ModelEntry]: ...
 
 
 def _ignore(message: str) -> None:

@@ -11,7 +11,6 @@ cancelled or not run), so the history stays valid.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
