@@ -18,9 +18,6 @@ class BackendName(StrEnum):
     OLLAMA = "ollama"  # Ollama's own /api/chat
 
 
-# The backends that take a PDF as a `file` content part (storage.pdfs); for the others its text is sent.
-DOCUMENT_BACKENDS = frozenset({"anthropic", "responses"})
-
 REGISTRY: dict[BackendName, str] = {
     BackendName.ECHO: "chatcli.backends.echo:EchoBackend",
     BackendName.OPENAI: "chatcli.backends.openai.client:OpenAIBackend",
