@@ -18,7 +18,7 @@ from chatcli.core.stream import BackendSettings
 from chatcli.storage.attachments import Attachment
 from chatcli.storage.inputs import Limits
 from chatcli.storage.web_pages import ContentType
-from tests.conftest import write_config
+from tests.conftest import TEST_KEY, write_config
 from tests.inprocess import invoke
 from tests.leaks import one_line_error
 from tests.openai_server import OpenAIServer, Reply, gzip_bomb, redirect_reply, text_reply
@@ -99,8 +99,14 @@ def test_an_image_url_is_sent_as_an_image_part(web: OpenAIServer, server: OpenAI
     raw = IMAGES["image/png"]
     web.enqueue(Reply(200, {"Content-Type": "image/png"}, [raw]))
     url = page_url(web, "/shot.png")
-    result = invoke("ask", "--base-url", server.url, "-f", url, "what is this?")
+    result = invoke(
+        "ask", "--base-url", server.url, "-f", url, "what is this?", env={"OPENAI_API_KEY": TEST_KEY}
+    )
     assert result.returncode == 0, result.stderr
+    [fetched] = web.requests
+    assert TEST_KEY not in str(fetched.headers)  # the key goes to the model's server only
+    assert "authorization" not in fetched.headers
+    assert server.requests[0].headers["authorization"] == f"Bearer {TEST_KEY}"
     assert sent_content(server) == [
         {"type": "text", "text": "what is this?"},
         {"type": "image_url", "image_url": {"url": data_url("image/png", raw)}},
