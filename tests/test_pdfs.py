@@ -85,10 +85,18 @@ def test_pages_and_text_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert one_line_error(result) == (
         f"PDF '{pdf}' holds more than 25 bytes of text; raise --max-input-bytes"
     )
+    monkeypatch.setattr("chatcli.storage.pdfs.EXTRACT_SECONDS", 0.0)  # a slow file: the clock runs out
+    result = invoke("ask", "-b", "echo", "-f", str(pdf), "hi")
+    assert result.returncode == 2
+    assert one_line_error(result) == f"PDF '{pdf}': reading its text took over 0 s; stopped at page 1"
     monkeypatch.setattr("chatcli.storage.pdfs.MAX_PDF_PAGES", 2)
     result = invoke("ask", "-b", "echo", "-f", str(pdf), "hi")
     assert result.returncode == 2
     assert one_line_error(result) == f"PDF '{pdf}' has 3 pages; chatcli reads at most 2"
+    monkeypatch.setattr("chatcli.storage.attachments.MAX_PDF_BYTES", 100)
+    result = invoke("ask", "-b", "echo", "-f", str(pdf), "hi")
+    assert result.returncode == 2
+    assert one_line_error(result) == f"PDF '{pdf}' is larger than 100 bytes; chatcli sends at most that"
 
 
 def test_for_a_document_backend_a_pdf_is_the_contracts_file_part_kept_and_shown_as_a_placeholder(

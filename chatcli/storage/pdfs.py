@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pypdf import PdfReader
 
 PDF_SIGNATURE = b"%PDF-"
-MAX_PDF_BYTES = 32 * 1024 * 1024  # Anthropic's cap on a whole request; OpenAI's on a file is larger
+MAX_PDF_BYTES = 20 * 1024 * 1024  # as images: base64 makes it a third larger in the request
 MAX_PDF_PAGES = 1000
 EXTRACT_SECONDS = 60.0  # the longest text extraction may take, checked between pages
 NOT_SENT = "its layout and images were not sent"
