@@ -8,7 +8,6 @@ import importlib
 import os
 import sys
 import threading
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -29,7 +28,6 @@ from chatcli.cli.options import (
     ChatOptions,
     ServerCommand,
     TakesSharedOptions,
-    expand_user,
     first_argument,
     given_options,
 )
@@ -188,13 +186,12 @@ def ask(
         ),
     ] = None,
     file: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             "-f",
             "--file",
-            help="Add a text file, an image (PNG, JPEG, GIF, WebP) or a folder's text files to the prompt (repeatable).",
-            metavar="PATH",
-            callback=expand_user,
+            help="Add a text file, an image (PNG, JPEG, GIF, WebP), a PDF, a folder's text files or a web page (http:// or https:// URL) to the prompt (repeatable).",
+            metavar="PATH|URL",
             rich_help_panel=INPUT_PANEL,
             show_default=False,
         ),
@@ -326,6 +323,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         list(config.mcp),
     )
     windows = ContextWindows(config.configured_window, backend)
+    limits = input_limits(config, options)
     repl = Repl(
         session,
         lambda: wiring.new_renderer(env, config),
@@ -335,7 +333,8 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         loaded_file=opened.loaded_file,
         recorder=recorder,
         model_aliases=config.aliases,
-        limits=input_limits(config, options),
+        limits=limits,
+        fetch_page=wiring.page_fetcher(env, resolved, limits),
         reasoning=config.reasoning,
         cost_of=lambda model, usage: cost_of(config, model, usage),
         model_names=lambda: known_models(config, env.dirs),

@@ -6,7 +6,6 @@ import json
 import os
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatcli.cli.exit_status import ExitStatus, report
@@ -21,11 +20,14 @@ from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chatcli.cli import wiring
     from chatcli.cli.settings import Config
     from chatcli.cli.settings_resolution import Resolved
     from chatcli.core.prompt_estimate import PromptEstimate
     from chatcli.core.session import Session
+    from chatcli.storage.attachments import Attachment
     from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
 
@@ -38,7 +40,7 @@ class AskOnlyOptions:
     """`ask`-only options: attached files, the usage line, JSON output, a code block or schema-checked JSON,
     composing in the editor."""
 
-    files: list[Path] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # paths (`~` expanded) and http(s) URLs
     usage: bool = False
     as_json: bool = False
     extract: str | None = None  # "first" or "last": print only that fenced code block of the answer
@@ -57,7 +59,10 @@ class AskOnlyOptions:
 
 
 def input_limits(config: Config, options: ChatOptions) -> Limits:
-    """What `-f` and `/file` may attach, from --max-input-bytes, max_image_bytes and --image-detail."""
+    """What `-f` and `/file` may attach, from --max-input-bytes, max_image_bytes and --image-detail, and
+    whether the backend takes PDFs as documents."""
+    from chatcli.backends import DOCUMENT_BACKENDS
+
     if options.image_detail is not None:
         from chatcli.storage.images import DETAILS
 
@@ -66,7 +71,10 @@ def input_limits(config: Config, options: ChatOptions) -> Limits:
                 f"--image-detail must be one of {', '.join(DETAILS)}, not {options.image_detail!r}"
             )
     return Limits(
-        options.max_input_bytes or DEFAULT_MAX_INPUT_BYTES, config.max_image_bytes, options.image_detail
+        options.max_input_bytes or DEFAULT_MAX_INPUT_BYTES,
+        config.max_image_bytes,
+        options.image_detail,
+        pdf_as_document=config.resolved_backend() in DOCUMENT_BACKENDS,
     )
 
 
@@ -99,7 +107,8 @@ def _ask(
         options = replace(options, request_options={**options.request_options, **wanted})
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
-    text = _prompt(env, words, options, extras, input_limits(config, options), template)
+    limits = input_limits(config, options)
+    text = _prompt(env, words, options, extras, limits, template, wiring.page_fetcher(env, resolved, limits))
     recorder = wiring.new_recorder(env, config)
     try:
         return _answer(env, resolved, options, extras, schema, text, recorder, signals)
@@ -248,9 +257,10 @@ def _prompt(
     extras: AskOnlyOptions,
     limits: Limits,
     template: Template | None,
+    fetch: Callable[[str], Attachment],
 ) -> Content:
-    """The prompt from files, stdin and words (written in the editor with --editor), through the template
-    (-T) when there is one."""
+    """The prompt from files and pages (`fetch`), stdin and words (written in the editor with --editor),
+    through the template (-T) when there is one."""
     stdin_text = _stdin_text(env, words, options, limits)
     nothing_given = not words and not extras.files and not extras.editor and template is None
     if nothing_given and env.stdin is not None and env.stdin_isatty and not options.no_stdin:
@@ -261,9 +271,9 @@ def _prompt(
         words, stdin_text = compose_in_editor(env, words, stdin_text)
     marker = not env.stdin_isatty
     if template is None:
-        return _with_files(extras.files, limits, words, stdin_text, marker)
+        return _with_files(env, extras.files, limits, fetch, words, stdin_text, marker)
     given = extras.files or words or (stdin_text or "").strip()
-    filled = _with_files(extras.files, limits, words, stdin_text, marker) if given else ""
+    filled = _with_files(env, extras.files, limits, fetch, words, stdin_text, marker) if given else ""
     if not isinstance(filled, str):
         raise UsageError("a template's {input} takes text; attach images without -T")
     return template.fill(filled, options.template_params)
@@ -288,14 +298,25 @@ def _stdin_text(env: Environment, words: list[str], options: ChatOptions, limits
 
 
 def _with_files(
-    files: list[Path], limits: Limits, words: list[str], stdin: str | None, marker: bool
+    env: Environment,
+    files: list[str],
+    limits: Limits,
+    fetch: Callable[[str], Attachment],
+    words: list[str],
+    stdin: str | None,
+    marker: bool,
 ) -> Content:
-    """The prompt with `-f` files first; storage.attachments (and its image checks) loads only for files."""
+    """The prompt with `-f` files and pages first, their notices on stderr; storage.attachments (and its image
+    checks) loads only for files."""
     if not files:
         return combine_prompt(words, stdin, stdin_marker=marker)
-    from chatcli.storage.attachments import prompt_with_files
+    from chatcli.storage.attachments import prompt_with_files, read_source
 
-    return prompt_with_files(files, limits, words, stdin, stdin_marker=marker)
+    attachments = [read_source(source, limits, fetch) for source in files]
+    for attachment in attachments:
+        if attachment.notice is not None:
+            report(env, attachment.notice)
+    return prompt_with_files(attachments, words, stdin, stdin_marker=marker)
 
 
 def _renderer(env: Environment, config: Config, extras: AskOnlyOptions) -> Renderer:

@@ -267,6 +267,11 @@ class Config:
     max_image_bytes: int = setting(
         20 * 1024 * 1024, "the largest image -f, /file or /paste attaches", check=at_least_one
     )
+    fetch_timeout: float = setting(
+        30.0,
+        "the longest fetching a web page for -f URL or /file URL may take, redirects included, seconds",
+        check=positive_seconds,
+    )
     reasoning: str = setting(
         "summary",
         "what a terminal shows of the model's reasoning: show, hide or summary",

@@ -71,7 +71,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "optional",
     ),
     CommandSpec(
-        "file", "/file [PATH…|-]", "attach files, folders or images to the next message; - clears", "optional"
+        "file",
+        "/file [PATH|URL…|-]",
+        "attach files, folders, images, PDFs or web pages to the next message; - clears",
+        "optional",
     ),
     CommandSpec("paste", "/paste", "attach the clipboard's image or text to the next message", "none"),
     CommandSpec(

@@ -49,6 +49,7 @@ from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
 from chatcli.repl.tally import TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
+from chatcli.storage.attachments import Attachment
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.inputs import Limits
 from chatcli.storage.recorder import Recorder
@@ -84,6 +85,7 @@ class Repl:
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
         limits: Limits | None = None,
+        fetch_page: Callable[[str], Attachment] | None = None,
         reasoning: str = "summary",
         cost_of: CostOf | None = None,
         model_names: Callable[[], list[str]] | None = None,
@@ -121,7 +123,9 @@ class Repl:
         session.observers.append(self.autosave)
         known = [loaded_file] if loaded_file is not None else []
         self.state = PromptState()
-        inputs = InputCommands(session, self.screen, self.state.draft, limits or Limits(), env.environ)
+        inputs = InputCommands(
+            session, self.screen, self.state.draft, limits or Limits(), env.environ, fetch_page
+        )
         known_models = KnownModels(model_names) if model_names is not None else None
         self.commands = CommandRunner(
             session,
