@@ -11,13 +11,12 @@ from typing import Any
 import ollama
 import pytest
 
-from chatcli.backends.ollama.events import read_chat_stream
-from chatcli.backends.ollama.request import chat_body
+from chatcli.backends.ollama.client import OllamaBackend
 from chatcli.core.conversation import Message
 from chatcli.core.errors import PartialAnswer
-from chatcli.core.stream import ChatRequest, Reasoning, StreamInfo, ToolCallPiece, Usage
+from chatcli.core.stream import BackendSettings, ChatRequest, Reasoning, StreamInfo, ToolCallPiece, Usage
 from tests import ollama_streams as docs
-from tests.openai_server import OpenAIServer, Reply, stream_bytes
+from tests.openai_server import OpenAIServer, Reply
 
 pytestmark = pytest.mark.e2e  # a local server
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -87,25 +86,25 @@ REQUESTS: dict[str, tuple[ChatRequest, dict[str, Any]]] = {
                 "response_format": {"type": "json_schema", "json_schema": {"name": "age", "schema": SCHEMA}},
             },
         ),
-        {"num_ctx": 16384, "keep_alive": "-1"},
+        {"context_window": 16384, "keep_alive": "-1"},
     ),
     "reasoning on": (
         ChatRequest([Message("user", "What is 17 × 23?")], "qwen3", reasoning_shown=True),
-        {"think": True},
+        {},
     ),
     "a thinking level": (ChatRequest([Message("user", "q")], "gpt-oss", options={"think": "high"}), {}),
 }
 
 
-def chatcli_body(name: str) -> dict[str, Any]:
+def chatcli_body(server: OpenAIServer, name: str) -> dict[str, Any]:
+    """The body the ollama backend sends for the request (/api/show says the model can think)."""
     request, settings = REQUESTS[name]
-    return chat_body(
-        request,
-        stream=True,
-        num_ctx=settings.get("num_ctx"),
-        keep_alive=settings.get("keep_alive"),
-        think=settings.get("think", False),
-    )
+    server.ollama_show = docs.show(["completion", "tools", "thinking"])
+    server.enqueue(docs.ndjson_reply("ok"))
+    backend = OllamaBackend(BackendSettings(base_url=server.url, **settings))
+    assert "".join(str(piece) for piece in backend.stream(request)) == "ok"
+    sent: dict[str, Any] = server.bodies[-1]
+    return sent
 
 
 def sdk_body(server: OpenAIServer, ours: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +137,10 @@ def without_empty_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", list(REQUESTS))
 def test_every_body_is_one_the_official_client_sends_unchanged(server: OpenAIServer, name: str) -> None:
-    ours = chatcli_body(name)
+    ours = chatcli_body(server, name)
     assert sdk_body(server, ours) == without_empty_fields(ours)
+    request = REQUESTS[name][0]
+    assert ("think" in ours) == (request.reasoning_shown or "think" in request.options)
     options = ours.get("options", {})
     unknown = set(options) - set(ollama.Options.model_fields)
     assert not unknown, f"options the client's Options type does not know: {unknown}"
@@ -148,7 +149,7 @@ def test_every_body_is_one_the_official_client_sends_unchanged(server: OpenAISer
 
 def test_the_oracle_catches_a_field_ollama_does_not_take(server: OpenAIServer) -> None:
     """The check has teeth: a message field outside Ollama's Message is dropped by the client."""
-    ours = chatcli_body("plain")
+    ours = chatcli_body(server, "plain")
     ours["messages"][0]["name"] = "alice"
     assert sdk_body(server, ours) != ours
 
@@ -158,10 +159,18 @@ def test_the_oracle_catches_a_field_ollama_does_not_take(server: OpenAIServer) -
 Read = tuple[str, str, list[tuple[str, dict[str, Any]]], str | None, Usage | None]
 
 
-def read_by_chatcli(data: bytes) -> Read:
-    info = StreamInfo()
-    lines = iter(data.splitlines(keepends=True))
-    pieces = list(read_chat_stream(lines, info, None))
+def read_by_chatcli(server: OpenAIServer, reply: Reply) -> Read:
+    """The answer as the ollama backend reads it from the server."""
+    server.enqueue(reply)
+    backend = OllamaBackend(BackendSettings(base_url=server.url))
+    stream = backend.stream(ChatRequest([Message("user", "hi")], "llama3.2"))
+    pieces = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as end:
+            info: StreamInfo = end.value
+            break
     text = "".join(piece for piece in pieces if isinstance(piece, str))
     thinking = "".join(piece.text for piece in pieces if isinstance(piece, Reasoning))
     calls = [
@@ -192,7 +201,7 @@ def test_chatcli_and_the_client_read_the_same_answer_from_every_documented_strea
     server: OpenAIServer, name: str
 ) -> None:
     reply = docs.STREAMS[name]
-    ours = read_by_chatcli(stream_bytes(reply))
+    ours = read_by_chatcli(server, reply)
     assert ours == read_by_sdk(server, reply)
     assert ours[0] or ours[2]  # each stream has text or calls, so agreeing on nothing would prove nothing
 
@@ -201,5 +210,5 @@ def test_both_stop_at_an_error_line_with_its_message(server: OpenAIServer) -> No
     with pytest.raises(ollama.ResponseError) as theirs:
         read_by_sdk(server, docs.ERROR)
     with pytest.raises(PartialAnswer) as ours:
-        read_by_chatcli(stream_bytes(docs.ERROR))
+        read_by_chatcli(server, docs.ERROR)
     assert str(ours.value) == f"server reported an error mid-stream: {theirs.value.error}"

@@ -374,7 +374,7 @@ def test_a_whole_answer() -> None:
 
 def test_error_bodies() -> None:
     assert error_text({"error": 'model "llama9" not found, try pulling it first'}) == (
-        'model "llama9" not found, try pulling it first: pull it with `ollama pull llama9`'
+        'model "llama9" is not on this server; pull it with `ollama pull llama9`'
     )
     assert error_text({"error": "unexpected EOF"}) == "unexpected EOF"
     assert error_text({"error": {"message": "proxied"}}) == "proxied"

@@ -204,7 +204,7 @@ def error_text(body: Any) -> str | None:
     if not isinstance(error, str) or not error:
         return None
     if match := NOT_PULLED.search(error):
-        return f"{error}: pull it with `ollama pull {match[1]}`"
+        return f'model "{match[1]}" is not on this server; pull it with `ollama pull {match[1]}`'
     return error
 
 
