@@ -6,6 +6,7 @@ command once (e2e)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from chatcli import __version__
 from chatcli.backends import create_backend
 from chatcli.core.context import ContextWindow
 from chatcli.core.conversation import Conversation, Message
+from chatcli.core.errors import BackendError
 from chatcli.core.session import Session
 from chatcli.core.stream import BackendSettings, ChatRequest, ToolCall
 from tests import ollama_streams as docs
@@ -76,6 +78,18 @@ def test_usage_and_the_finish_reason_come_from_the_final_object(server: OpenAISe
     assert (shown["usage"]["prompt_tokens"], shown["usage"]["completion_tokens"]) == (26, 4)
 
 
+def test_no_stream_asks_for_the_whole_answer_and_reads_it(server: OpenAIServer) -> None:
+    server.enqueue(json_reply(200, docs.WHOLE))
+    result = invoke(
+        "ask", "--no-stream", "-u", "-b", "ollama", "--base-url", root(server), "-m", "llama3.2", "hi"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Hello! How are you today?\n"
+    assert b"usage: 26 prompt + 298 completion tokens" in result.stderr
+    (chat,) = [request.body for request in server.requests if request.path == "/api/chat"]
+    assert chat["stream"] is False
+
+
 @pytest.mark.parametrize(
     ("capabilities", "think"), [(["completion", "thinking"], True), (["completion"], None), (None, None)]
 )
@@ -93,6 +107,15 @@ def test_think_is_sent_with_reasoning_shown_only_to_a_model_that_can_think(
     shows = [request for request in server.requests if request.path == "/api/show"]
     assert [request.body for request in shows] == [{"model": "qwen3"}]  # asked once per model
     assert [body.get("think") for body in server.bodies if "messages" in body] == [think, think]
+
+
+@pytest.mark.e2e  # waits out a connect timeout
+def test_an_unreachable_server_is_waited_for_once_not_for_the_probe_and_again(blackhole: str) -> None:
+    backend = create_backend("ollama", BackendSettings(base_url=blackhole, connect_timeout=0.5))
+    started = time.monotonic()
+    with pytest.raises(BackendError, match=r"^cannot connect to .* within 0.5 s"):
+        list(backend.stream(ChatRequest([Message("user", "q")], "qwen3", reasoning_shown=True)))
+    assert time.monotonic() - started < 0.95
 
 
 def test_think_is_not_asked_about_when_reasoning_is_hidden_or_set_by_the_user(server: OpenAIServer) -> None:

@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeGuard
 
+import httpx2
+
 from chatcli.backends.http.client import ChatClient
 from chatcli.backends.http.diagnosis import Wording
 from chatcli.backends.http.headers import check_token
@@ -25,6 +27,7 @@ from chatcli.core.stream import (
     window_setting,
 )
 
+UNREACHABLE = (httpx2.ConnectError, httpx2.ConnectTimeout)
 SHOW_SECONDS = 5.0  # the longest wait for /api/show before a turn: without an answer, `think` is not sent
 _NUM_CTX = re.compile(r"^num_ctx\s+(\d+)\s*$", re.MULTILINE)  # a Modelfile's PARAMETER, as /api/show lists it
 
@@ -96,8 +99,16 @@ class OllamaBackend(ChatClient):
     def _ask_thinking(self, model: str) -> None:
         if model in self._asked_thinking:
             return
-        self._asked_thinking.add(model)  # once per model, answered or not
-        if "thinking" in capabilities(self._show(model, SHOW_SECONDS)):
+        try:
+            show = self.post_json("api/show", {"model": model}, timeout=SHOW_SECONDS)
+        except BackendError as error:
+            # A server chatcli cannot connect to would only make the chat wait out the connect timeout a second
+            # time: its one line is the chat's. Any other failure (a proxy without /api/show) just means no think.
+            if isinstance(error.__context__, UNREACHABLE):
+                raise
+            show = None
+        self._asked_thinking.add(model)  # once per model, whatever it answered
+        if "thinking" in capabilities(show if isinstance(show, dict) else None):
             self._ollama_wire.thinking_models.add(model)
 
     def context_window(self, model: str) -> ContextWindow | None:
@@ -141,10 +152,10 @@ class OllamaBackend(ChatClient):
             return None
         return ContextWindow(tokens, "Ollama") if _token_count(tokens) else None
 
-    def _show(self, model: str, timeout: float | None = None) -> dict[str, Any] | None:
+    def _show(self, model: str) -> dict[str, Any] | None:
         """/api/show's answer for `model`; None when asking fails (a gauge or a guess is never worth an error)."""
         try:
-            show = self.post_json("api/show", {"model": model}, timeout=timeout)
+            show = self.post_json("api/show", {"model": model})
         except BackendError:
             return None
         return show if isinstance(show, dict) else None
