@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatcli.backends.http.errors import MALFORMED, failure
+from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
 from chatcli.backends.redact import short_reason
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import ModelEntry, Piece, Reasoning, StreamInfo, ToolCallPiece, Usage
@@ -49,13 +49,11 @@ def read_chat_stream(
             got_text = got_text or type(piece) is str
             yield piece
     except _ServerError as error:
-        raise failure(
-            f"server reported an error mid-stream: {short_reason(str(error), key)}", got_text
-        ) from None
+        raise failure(MID_STREAM + short_reason(str(error), key), got_text) from None
     except (Malformed, RecursionError):
         raise failure(MALFORMED, got_text) from None
     if info.finish_reason is None:
-        raise failure("the answer ended early: the server closed the stream before it finished", got_text)
+        raise failure(ENDED_EARLY, got_text)
 
 
 class _CallCount:
