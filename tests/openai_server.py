@@ -147,6 +147,7 @@ class OpenAIServer:
         self.token_counts: dict[str, int] = {}
         self.count_errors: dict[str, int] = {}  # a counter's path -> the error status it answers instead
         self.count_requests: list[RecordedRequest] = []
+        self.ollama_show: dict[str, Any] | None = None  # Ollama's POST /api/show (any model); None: 404
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
         self.disconnected = threading.Event()
@@ -188,6 +189,9 @@ class OpenAIServer:
             return json_reply(200, {"object": "list", "data": entries})
         if method == "GET" and path in ("/props", "/api/version", "/api/ps"):
             return self._beside_v1(path)  # asked in the background: never a queued reply
+        if method == "POST" and path == "/api/show":  # the same
+            found = self.ollama_show
+            return json_reply(200, found) if found else json_reply(404, {"error": "model not found"})
         try:
             return self._replies.get_nowait()
         except queue.Empty:

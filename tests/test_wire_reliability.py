@@ -25,7 +25,7 @@ def run(
     server: OpenAIServer, wire: WireFormat, command: str, *args: str
 ) -> subprocess.CompletedProcess[bytes]:
     env = {wire.key_variable: TEST_KEY} if wire.key_variable else {}
-    prompt = ("hi",) if command == "ask" else ()
+    prompt = (*wire.ask_args, "hi") if command == "ask" else ()
     return invoke(command, "-b", wire.backend, "--base-url", server.url, *args, *prompt, env=env)
 
 

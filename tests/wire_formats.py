@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tests import ollama_streams
 from tests.openai_server import Reply, chunk, sse_event
 
 
@@ -28,6 +29,8 @@ class WireFormat:
     error_event: Callable[[str], bytes]  # an error event carrying this message
     error_body: Callable[[str], Any]  # an error response's JSON carrying this message
     models: Callable[[Sequence[str]], Any]  # the model list's JSON
+    ask_args: tuple[str, ...] = ()  # options every `ask` takes (ollama: no /api/show before the chat, which
+    # would be one more request for the tests that count them)
 
     def answer(self, *pieces: str, pause: float = 0.0, finished: bool = True) -> Reply:
         """A stream of `pieces`, each after `pause` seconds; `finished`: ended as a finished answer."""
@@ -63,4 +66,19 @@ OPENAI = WireFormat(
     models=lambda ids: {"object": "list", "data": [{"id": id_, "object": "model"} for id_ in ids]},
 )
 
-WIRE_FORMATS = {wire.backend: wire for wire in (OPENAI,)}
+OLLAMA = WireFormat(
+    backend="ollama",
+    key_variable=None,
+    key_header="authorization",
+    content_type="application/x-ndjson",
+    start=b"",
+    text=lambda text: ollama_streams.line(ollama_streams.piece(text)),
+    finish=ollama_streams.line(ollama_streams.final()),
+    idle=ollama_streams.line(ollama_streams.piece("")),
+    error_event=lambda message: ollama_streams.line({"error": message}),
+    error_body=lambda message: {"error": message},
+    models=lambda ids: {"models": [{"name": id_, "model": id_} for id_ in ids]},
+    ask_args=("--reasoning", "hide"),
+)
+
+WIRE_FORMATS = {wire.backend: wire for wire in (OPENAI, OLLAMA)}
