@@ -146,7 +146,7 @@ USAGE = {"prompt_tokens": 12000, "completion_tokens": 431, "total_tokens": 12431
 def test_usage_adds_the_context_line_from_the_server(server: OpenAIServer) -> None:
     server.model_fields["test-model"] = {"max_model_len": 32768}
     server.enqueue(sse_reply("fine", usage=USAGE))
-    result = invoke("ask", "-u", "--base-url", server.url, "-m", "test-model", "hi")
+    result = invoke("ask", "-u", "-b", "openai", "--base-url", server.url, "-m", "test-model", "hi")
     assert result.returncode == 0, result.stderr
     usage, estimate, context = result.stderr.decode().splitlines()
     assert usage.startswith("chatcli: usage: 12000 prompt + 431 completion tokens, ")

@@ -103,7 +103,7 @@ def test_unreadable_usage_is_one_warning_and_the_answer_is_complete_and_recorded
     server.enqueue(
         Reply(body=[sse_event(chunk("fine")), sse_event(chunk(finish_reason="stop")), usage_event, DONE])
     )
-    result = ask("-u", "hi")
+    result = ask("-u", "-b", "openai", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"fine\n"
     lines = result.stderr.decode().splitlines()

@@ -144,7 +144,9 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
 ) -> None:
     config = isolated_home / ".config" / "chatcli" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text(f'base_url = "{server.url}"\n[prices]\n"m1" = {{ input = 1.0, output = 2.0 }}\n')
+    config.write_text(
+        f'backend = "openai"\nbase_url = "{server.url}"\n[prices]\n"m1" = {{ input = 1.0, output = 2.0 }}\n'
+    )
     server.enqueue(
         sse_reply("a", usage={"prompt_tokens": 10, "completion_tokens": 20}),
         sse_reply("b", usage={"prompt_tokens": 30, "completion_tokens": 40}),

@@ -175,7 +175,8 @@ def _answer(
     if extras.as_json:
         from chatcli.cli.json_output import answer_json
 
-        env.stdout.write(answer_json(result.text, result.info, session.model, estimate) + "\n")
+        answered = answer_json(result.text, result.info, session.model, estimate, config.resolved_backend())
+        env.stdout.write(answered + "\n")
         env.stdout.flush()
     server = backend if extras.usage else None
     _report_usage(env, session, result.info, config, recorder, server, started, estimate)
@@ -210,9 +211,12 @@ def _report_usage(
 ) -> None:
     """With -u (`server` given): the usage, the prompt's estimate beside its count, the conversation's totals
     and the context lines; without, only the line naming a prompt the server probably truncated."""
+    from chatcli.cli.settings import AUTO
     from chatcli.cli.usage import describe_context, describe_estimate, describe_totals, describe_usage
 
     if server is not None:
+        if config.backend == AUTO:
+            report(env, f"backend: {config.resolved_backend()} (picked by auto)")
         report(env, describe_usage(info, session.model, time.monotonic() - started, config))
         if estimate is not None:
             report(env, describe_estimate(estimate, info.usage))

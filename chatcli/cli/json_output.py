@@ -9,12 +9,16 @@ from chatcli.core.prompt_estimate import PromptEstimate
 from chatcli.core.stream import StreamInfo, Usage
 
 
-def answer_json(content: str, info: StreamInfo, model: str, estimate: PromptEstimate | None = None) -> str:
-    """One line of JSON: content, model (as the server named it, else as requested), finish_reason, usage,
-    and the prompt's estimate made before sending (tokens, how, cost)."""
+def answer_json(
+    content: str, info: StreamInfo, model: str, estimate: PromptEstimate | None = None, backend: str = ""
+) -> str:
+    """One line of JSON: content, model (as the server named it, else as requested), the backend that answered
+    (what `auto` picked), finish_reason, usage, and the prompt's estimate made before sending (tokens, how,
+    cost)."""
     data = {
         "content": content,
         "model": info.model or model,
+        "backend": backend,
         "finish_reason": info.finish_reason,
         "usage": usage_json(info.usage) if info.usage is not None else None,
     }
