@@ -186,7 +186,7 @@ def test_a_truncated_prompt_is_named_in_one_line(server: OpenAIServer) -> None:
     lines = result.stderr.decode().splitlines()
     assert lines == [
         "chatcli: warning: the server probably truncated the prompt: it counted 4 096 tokens of about 10 000 sent; "
-        "to raise its context: Ollama: set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH; llama.cpp: start "
+        "to raise its context: Ollama: use -b ollama with context_window set, or set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH; llama.cpp: start "
         "llama-server with a larger --ctx-size; vLLM: start vLLM with a larger --max-model-len"
     ]
 
@@ -265,7 +265,7 @@ def test_the_chat_names_a_prompt_the_server_probably_truncated(server: OpenAISer
         "and now?",
         "cut",
         "the server probably truncated the prompt: it counted 4 096 tokens of about 10 002 sent; to raise its "
-        "context: set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH",
+        "context: use -b ollama with context_window set, or set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH",
     )
     child.send("\x04")
     assert exit_code(child) == 0

@@ -102,8 +102,9 @@ STARTER_TABLES = """\
 """
 PROFILE_EXAMPLE = """\
 # [profiles.ollama]                  # chatcli -p ollama: any setting, over the ones above
-# base_url = "http://localhost:11434/v1"
+# backend = "ollama"                 # Ollama's own API at http://localhost:11434 (base_url to change it)
 # model = "llama3.2"
+# context_window = 32768             # sent as num_ctx: Ollama loads the model with that context
 """
 
 
