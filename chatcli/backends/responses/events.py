@@ -11,22 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
 from chatcli.backends.openai.events import (
     BAD_USAGE,
     JSON,
-    MALFORMED,
     MAX_TOKEN_COUNT,
     Malformed,
     checked_text,
     error_text,
-    failure,
 )
 from chatcli.backends.redact import short_reason
 from chatcli.core.stream import Piece, ProviderItem, Reasoning, StreamInfo, ToolCallPiece, Usage
 
 BACKEND = "responses"
 TEXT_DELTA = "response.output_text.delta"
-ENDED_EARLY = "the answer ended early: the server closed the stream before it finished"
 # `incomplete_details.reason` as chatcli's finish reasons (core.turn says what each means)
 INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _ANSWERED = {"completed", "incomplete"}
@@ -63,13 +61,15 @@ def read_events(
             if info.finish_reason is not None:
                 return
     except ServerError as error:
-        raise failure(f"server reported an error mid-stream: {error}", got_text) from None
+        raise failure(f"{MID_STREAM}{error}", got_text) from None
     except (Malformed, RecursionError):
         raise failure(MALFORMED, got_text) from None
     raise failure(ENDED_EARLY, got_text)
 
 
-def read_response(body: bytes, info: StreamInfo, key: str | None = None) -> list[Piece] | None:
+def read_response(
+    body: bytes, info: StreamInfo, key: str | None = None, warn: Callable[[str], None] = _ignore
+) -> list[Piece] | None:
     """The pieces of a whole (non-streamed) response, `info` filled; None when `body` is no response object."""
     try:
         response = _decode(body)
@@ -77,7 +77,7 @@ def read_response(body: bytes, info: StreamInfo, key: str | None = None) -> list
         return None
     if type(response.get("output")) is not list:
         return None
-    reader = ResponseReader(info, key, _ignore)
+    reader = ResponseReader(info, key, warn)
     try:
         pieces = [
             piece

@@ -1,5 +1,5 @@
 """What the responses backend sends: the body of `POST /responses` built from a ChatRequest (the conversation as
-`input` items, the system prompt as `instructions`, tools, reasoning), and the auth headers."""
+`input` items, the system prompt as `instructions`, tools, reasoning)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chatcli.backends.openai.request import check_token
 from chatcli.core.conversation import OWN_PART_KEY, Message
-from chatcli.core.stream import BackendSettings, ChatRequest
+from chatcli.core.stream import ChatRequest
 
 BACKEND = "responses"
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -155,17 +154,3 @@ def function_tool(definition: Mapping[str, Any]) -> dict[str, Any]:
     if function.get("description") is not None:
         tool["description"] = function["description"]
     return tool
-
-
-def auth_headers(settings: BackendSettings) -> dict[str, str]:
-    """The key as a Bearer token and the organization and project headers, as OpenAI's SDK sends them."""
-    headers: dict[str, str] = {}
-    for name, value, subject in (
-        ("Authorization", settings.api_key, f"the API key (from {settings.api_key_origin})"),
-        ("OpenAI-Organization", settings.organization, "OPENAI_ORG_ID"),
-        ("OpenAI-Project", settings.project, "OPENAI_PROJECT_ID"),
-    ):
-        if value:
-            check_token(value, subject)
-            headers[name] = f"Bearer {value}" if name == "Authorization" else value
-    return headers
