@@ -4,10 +4,11 @@ headers are the openai backend's; its body and events are its own (request.py, e
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from chatcli.backends.http.client import ChatClient
-from chatcli.backends.http.diagnosis import Wording, error_message
+from chatcli.backends.http.diagnosis import StatusError, Wording, error_message, status_text
 from chatcli.backends.http.sse import sse_events
 from chatcli.backends.openai.client import OpenAIBackend
 from chatcli.backends.openai.request import auth_headers
@@ -37,12 +38,24 @@ class ResponsesWire:
     def __init__(self, warn: Callable[[str], None], key: str | None) -> None:
         self._warn = warn  # notices about a whole answer (a stream's go to read_stream's `warn`)
         self._key = key  # kept out of the message of a whole response that failed
+        self.asks_for_summaries = True  # off for the session once the server refuses them
 
     def headers(self, settings: BackendSettings) -> dict[str, str]:
         return auth_headers(settings)
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        if request.reasoning_shown and not self.asks_for_summaries:
+            request = replace(request, reasoning_shown=False)
         return responses_body(request, stream=stream)
+
+    def adapt(self, error: StatusError) -> bool:
+        """Reasoning summaries refused (OpenAI gives them only to verified organizations, and answers 400 to
+        the others): asked again at once without them, for the rest of the session."""
+        if not self.asks_for_summaries or error.status != 400 or "summar" not in status_text(error).lower():
+            return False
+        self.asks_for_summaries = False
+        self._warn("the server refused to summarize the reasoning; asking without summaries")
+        return True
 
     def read_stream(
         self, lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None]
