@@ -43,6 +43,13 @@ TOOL = {
 PNG = "data:image/png;base64,iVBORw0KGgo="
 PDF = "data:application/pdf;base64,JVBERi0xLjQK"
 CALL = {"id": "call_1", "type": "function", "function": {"name": "now", "arguments": "{}"}}
+SCHEMA = {
+    "type": "object",
+    "properties": {"n": {"type": "integer"}},
+    "required": ["n"],
+    "additionalProperties": False,
+}
+SCHEMA_FORMAT = {"type": "json_schema", "json_schema": {"name": "answer", "strict": True, "schema": SCHEMA}}
 KEPT_REASONING = {
     "id": "rs_1",
     "type": "reasoning",
@@ -115,6 +122,11 @@ REQUESTS = {
         "gpt-4.1",
         options={"top_p": 0.5, "service_tier": "flex", "text": {"verbosity": "low"}, "store": True},
     ),
+    "--schema's response_format": ChatRequest(
+        [Message("user", "hi")],
+        "gpt-4.1",
+        options={"response_format": SCHEMA_FORMAT, "text": {"verbosity": "low"}},
+    ),
     "reasoning shown, in a tool loop": ChatRequest(
         [
             Message("system", "terse"),
@@ -174,6 +186,15 @@ def test_the_reasoning_body_asks_for_summaries_and_encrypted_reasoning_and_sends
             "strict": False,
         }
     ]
+
+
+def test_schema_output_is_asked_as_the_text_format() -> None:
+    body = responses_body(REQUESTS["--schema's response_format"], stream=True)
+    assert "response_format" not in body
+    assert body["text"] == {
+        "verbosity": "low",
+        "format": {"type": "json_schema", "name": "answer", "strict": True, "schema": SCHEMA},
+    }
 
 
 def test_a_body_the_sdk_would_refuse_is_caught_by_the_oracle() -> None:

@@ -19,11 +19,19 @@ REASONING_MODEL = re.compile(r"(?:^|/)(?:o[1-9]|gpt-5(?!(?:\.\d+)?-chat)|gpt-oss
 
 def responses_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
     """The JSON body of POST /responses. Nothing is stored on the server (`store: false`): the whole
-    conversation goes with every request. -O options are top-level keys and may override `store`."""
+    conversation goes with every request. -O options are top-level keys and may override `store`;
+    `response_format` becomes `text.format`."""
     options = dict(request.options)
     reasoning = reasoning_config(
         request, options.pop("reasoning", None), options.pop("reasoning_effort", None)
     )
+    if isinstance(response_format := options.get("response_format"), Mapping):
+        del options["response_format"]
+        text = options.get("text")
+        options["text"] = {
+            **(text if isinstance(text, Mapping) else {}),
+            "format": text_format(response_format),
+        }
     instructions, items = input_items(request.messages)
     body: dict[str, Any] = {
         "store": False,
@@ -65,6 +73,15 @@ def reasoning_config(request: ChatRequest, given: Any, effort: Any) -> Any:
     if request.reasoning_shown:
         config.setdefault("summary", "auto")
     return config
+
+
+def text_format(response_format: Mapping[str, Any]) -> dict[str, Any]:
+    """Chat completions' `response_format` (what --schema sends) as the Responses API's `text.format`: the
+    JSON schema's fields one level up."""
+    schema = response_format.get("json_schema")
+    if response_format.get("type") == "json_schema" and isinstance(schema, Mapping):
+        return {"type": "json_schema", **schema}
+    return dict(response_format)
 
 
 def input_items(messages: Sequence[Message]) -> tuple[str | None, list[dict[str, Any]]]:
