@@ -9,15 +9,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from openai.types.responses import response_create_params
+from pydantic import TypeAdapter
 
 from tests.conftest import TEST_KEY, run_chatcli
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import OpenAIServer, json_reply
 from tests.responses_streams import ResponseStream
+from tests.test_imports import heavy_modules_loaded
 from tests.test_responses_conformance import conforms
 from tests.test_tools_e2e import configure
 
 pytestmark = pytest.mark.e2e
+NOT_STREAMING = TypeAdapter(response_create_params.ResponseCreateParamsNonStreaming)
 ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_ORG_ID": "org-7", "OPENAI_PROJECT_ID": "proj_9"}
 
 
@@ -136,3 +140,22 @@ def test_a_failed_response_is_one_line(server: OpenAIServer) -> None:
     assert one_line_error(done) == (
         "server reported an error mid-stream: The server had an error while processing your request."
     )
+
+
+def test_a_whole_answer_is_read_without_streaming(server: OpenAIServer) -> None:
+    stream = ResponseStream().reasoning(["Brief."]).message("All at once.").completed()
+    server.enqueue(json_reply(200, stream.events[-1]["response"]))
+    done = ask(server, "--no-stream", "-m", "o3", "hi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"All at once.\n"
+    (body,) = server.bodies
+    assert body["stream"] is False
+    NOT_STREAMING.validate_python(body)
+
+
+def test_piped_ask_never_imports_the_openai_sdk(server: OpenAIServer) -> None:
+    server.enqueue(ResponseStream().message("Light.").completed().reply())
+    loaded, done = heavy_modules_loaded("-b", "responses", "ask", "--base-url", server.url, stdin=b"hi\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"Light.\n"
+    assert loaded == ["httpcore2", "httpx2"]
