@@ -87,7 +87,7 @@ def read_response(
         reader.finish(response, response.get("status"))
     except ServerError as error:
         raise failure(f"server reported an error: {error}", False) from None
-    except Malformed:
+    except (Malformed, RecursionError):
         raise failure(MALFORMED.replace("stream ", ""), False) from None
     return pieces
 
@@ -114,9 +114,8 @@ class ResponseReader:
         self._warn = warn
         self._calls: dict[str, int] = {}  # a function_call item's id and "@output_index" -> its call index
         self._call_count = 0
-        self._last_call: int | None = (
-            None  # for deltas that name no item (llama.cpp names it; others may not)
-        )
+        # the latest call, for arguments deltas that name no item (llama.cpp's do; others may not)
+        self._last_call: int | None = None
         self._streamed_calls: set[int] = set()  # calls whose arguments came as deltas
         self._handlers: dict[str, Callable[[dict[str, Any]], Iterator[Piece]]] = {
             "response.refusal.delta": self._refusal,
