@@ -14,8 +14,8 @@ from pydantic import TypeAdapter
 
 from tests.conftest import TEST_KEY, run_chatcli
 from tests.leaks import assert_clean, one_line_error
-from tests.openai_server import OpenAIServer, json_reply
-from tests.responses_streams import ResponseStream
+from tests.openai_server import OpenAIServer, Reply, json_reply
+from tests.responses_streams import ResponseStream, llama_stream
 from tests.test_imports import heavy_modules_loaded
 from tests.test_responses_conformance import conforms
 from tests.test_tools_e2e import configure
@@ -159,3 +159,16 @@ def test_piped_ask_never_imports_the_openai_sdk(server: OpenAIServer) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"Light.\n"
     assert loaded == ["httpcore2", "httpx2"]
+
+
+def test_a_llama_cpp_stream_is_read_once_each_piece(server: OpenAIServer) -> None:
+    """llama-server's stream (no indexes, done events repeating the text), as its source writes it."""
+    server.enqueue(Reply(body=[llama_stream("Hel", "lo", " there.")]))
+    done = ask(server, "--json", "hi")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "content": "Hello there.",
+        "model": "tiny",
+        "finish_reason": "stop",
+        "usage": {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14},
+    }
