@@ -81,4 +81,24 @@ OLLAMA = WireFormat(
     ask_args=("--reasoning", "hide"),
 )
 
-WIRE_FORMATS = {wire.backend: wire for wire in (OPENAI, OLLAMA)}
+
+def _responses_event(kind: str, **fields: Any) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
+
+
+_RESPONSE = {"id": "resp_1", "object": "response", "model": "test-model", "output": []}
+RESPONSES = WireFormat(
+    backend="responses",
+    key_variable="OPENAI_API_KEY",
+    key_header="authorization",
+    content_type="text/event-stream",
+    start=_responses_event("response.created", response={**_RESPONSE, "status": "in_progress"}),
+    text=lambda text: _responses_event("response.output_text.delta", item_id="msg_1", delta=text),
+    finish=_responses_event("response.completed", response={**_RESPONSE, "status": "completed"}),
+    idle=_responses_event("response.output_text.delta", item_id="msg_1", delta=""),
+    error_event=lambda message: _responses_event("error", code="server_error", message=message),
+    error_body=OPENAI.error_body,
+    models=OPENAI.models,
+)
+
+WIRE_FORMATS = {wire.backend: wire for wire in (OPENAI, RESPONSES, OLLAMA)}
