@@ -106,7 +106,7 @@ class _Block:
         self.start = start
         self.call = call
         self.parts: list[str] = []
-        self.signature: list[str] = []
+        self.signature = ""
 
 
 class StreamReader:
@@ -149,7 +149,7 @@ class StreamReader:
                 block.parts.append(thought)
                 yield Reasoning(thought)
         elif kind == "signature_delta" and block.kind == "thinking":
-            block.signature.append(checked_text(delta.get("signature")))
+            block.signature = checked_text(delta.get("signature"))  # the whole signature, as the SDK takes it
         elif kind == "input_json_delta" and block.kind == "tool_use":
             block.parts.append("")  # the input came in pieces
             if partial := checked_text(delta.get("partial_json")):
@@ -171,7 +171,7 @@ class StreamReader:
             if thought := checked_text(block.get("thinking", "")):
                 started.parts.append(thought)
                 yield Reasoning(thought)
-            started.signature.append(checked_text(block.get("signature", "")))
+            started.signature = checked_text(block.get("signature", ""))
         elif kind == "tool_use":
             started.call = self._calls
             self._calls += 1
@@ -183,7 +183,7 @@ class StreamReader:
         if block is None:
             raise Malformed
         if block.kind == "thinking":
-            yield from thinking_item("".join(block.parts), "".join(block.signature))
+            yield from thinking_item("".join(block.parts), block.signature)
         elif block.kind == "redacted_thinking":
             yield from redacted_item(block.start)
         # A tool call whose whole input came with its start, not in pieces.
