@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatcli.backends.http.errors import MALFORMED, failure
+from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
 from chatcli.backends.openai.tool_calls import ToolCallPieces, whole_tool_calls
 from chatcli.backends.redact import short_reason
 from chatcli.core.errors import BackendError
@@ -45,11 +45,11 @@ def read_events(
             got_text = got_text or type(piece) is str
             yield piece
     except _ServerError as error:
-        raise failure(f"server reported an error mid-stream: {error}", got_text) from None
+        raise failure(f"{MID_STREAM}{error}", got_text) from None
     except (Malformed, RecursionError):
         raise failure(MALFORMED, got_text) from None
     if info.finish_reason is None:
-        raise failure("the answer ended early: the server closed the stream before it finished", got_text)
+        raise failure(ENDED_EARLY, got_text)
 
 
 class _ServerError(Exception):
