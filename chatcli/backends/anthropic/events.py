@@ -15,13 +15,13 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
 from chatcli.backends.redact import short_reason
-from chatcli.core.errors import BackendError, PartialAnswer
+from chatcli.core.errors import BackendError
 from chatcli.core.stream import ModelEntry, Piece, ProviderItem, Reasoning, StreamInfo, ToolCallPiece, Usage
 
 BACKEND = "anthropic"
 JSON = json.JSONDecoder()  # json.loads without its per-call checks
-MALFORMED = "server sent malformed stream data"
 BAD_USAGE = "warning: the server reported token usage chatcli cannot read; ignored"
 MAX_TOKEN_COUNT = 2**53  # token counts above this are not counts (sums stay exact)
 MAX_ID_CHARS = 256  # a tool call's id or name
@@ -37,11 +37,6 @@ class Malformed(ValueError):
 
 class ServerError(Exception):
     """An `error` event: the server's own one-line reason."""
-
-
-def failure(message: str, got_text: bool) -> BackendError:
-    """A failure of the stream: PartialAnswer once text reached the user (it is kept, never retried)."""
-    return PartialAnswer(message) if got_text else BackendError(message)
 
 
 def _ignore(message: str) -> None:
@@ -64,11 +59,11 @@ def read_events(
                 return
     except ServerError as error:
         reason = short_reason(str(error), key)
-        raise failure(f"server reported an error mid-stream: {reason}", got_text) from None
+        raise failure(MID_STREAM + reason, got_text) from None
     except (Malformed, RecursionError):
         raise failure(MALFORMED, got_text) from None
     if info.finish_reason is None:
-        raise failure("the answer ended early: the server closed the stream before it finished", got_text)
+        raise failure(ENDED_EARLY, got_text)
 
 
 def data_lines(lines: Iterator[bytes]) -> Iterator[bytes]:
