@@ -20,6 +20,7 @@ from tests.conftest import TEST_KEY, run_chatcli
 from tests.inprocess import invoke
 from tests.leaks import one_line_error
 from tests.openai_server import OpenAIServer, Reply, json_reply
+from tests.test_imports import heavy_modules_loaded
 
 KEY = {"ANTHROPIC_API_KEY": TEST_KEY}
 CACHE = {"type": "ephemeral"}
@@ -224,3 +225,12 @@ def test_signed_thinking_goes_back_first_in_the_tool_loop_and_later_turns_but_ne
     )
     assert other.returncode == 0, other.stderr
     assert SIGNATURE not in json.dumps(server.bodies[3])
+
+
+@pytest.mark.e2e
+def test_piped_ask_on_anthropic_loads_the_http_client_but_never_the_sdk(server: OpenAIServer) -> None:
+    server.enqueue(anthropic_reply("Light."))
+    loaded, done = heavy_modules_loaded("ask", "-b", "anthropic", "--base-url", root(server), stdin=b"hi\n")
+    assert (done.returncode, done.stdout) == (0, b"Light.\n"), done.stderr
+    assert loaded == ["httpcore2", "httpx2"]  # HEAVY has anthropic: the probe would see the SDK
+    assert "x-api-key" not in server.requests[0].headers  # a local server without a key

@@ -13,11 +13,20 @@ import pytest
 from anthropic.types import message_count_tokens_params, message_create_params
 from pydantic import TypeAdapter
 
+from chatcli.backends.anthropic.client import AnthropicBackend
 from chatcli.backends.anthropic.events import STOP_REASONS, read_events
 from chatcli.backends.anthropic.request import count_tokens_body, messages_body
 from chatcli.core.conversation import Message
 from chatcli.core.errors import BackendError
-from chatcli.core.stream import ChatRequest, ProviderItem, Reasoning, StreamInfo, ToolCallPiece, Usage
+from chatcli.core.stream import (
+    BackendSettings,
+    ChatRequest,
+    ProviderItem,
+    Reasoning,
+    StreamInfo,
+    ToolCallPiece,
+    Usage,
+)
 from chatcli.core.turn import ToolCallAssembler
 from tests.anthropic_stream import (
     anthropic_reply,
@@ -30,7 +39,7 @@ from tests.anthropic_stream import (
     thinking_block,
     tool_use_block,
 )
-from tests.openai_server import OpenAIServer, Reply, stream_bytes
+from tests.openai_server import OpenAIServer, Reply, json_reply, stream_bytes
 
 pytestmark = pytest.mark.e2e  # a local server
 STREAMING = TypeAdapter(message_create_params.MessageCreateParamsStreaming)
@@ -144,10 +153,23 @@ REQUESTS = {
 @pytest.mark.parametrize("cache", [True, False], ids=["cached", "uncached"])
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
 @pytest.mark.parametrize("name", list(REQUESTS))
-def test_every_request_body_is_one_the_sdk_accepts(name: str, stream: bool, cache: bool) -> None:
-    body = messages_body(REQUESTS[name], stream=stream, cache=cache)
-    conforms(body, STREAMING if stream else WHOLE)
-    conforms(count_tokens_body(REQUESTS[name]), COUNT)
+def test_every_request_body_is_one_the_sdk_accepts(
+    server: OpenAIServer, name: str, stream: bool, cache: bool
+) -> None:
+    """As the backend sends them: the chat's body, streamed or not, and the token count's."""
+    whole = {"type": "message", "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn"}
+    server.enqueue(
+        anthropic_reply("ok") if stream else json_reply(200, whole), json_reply(200, {"input_tokens": 1})
+    )
+    settings = BackendSettings(base_url=server.url, api_key="k", stream=stream, prompt_cache=cache)
+    backend = AnthropicBackend(settings)
+    assert "".join(piece for piece in backend.stream(REQUESTS[name]) if isinstance(piece, str)) == "ok"
+    assert backend.count_prompt_tokens(REQUESTS[name]) == 1
+    sent, counted = server.bodies
+    assert sent == messages_body(REQUESTS[name], stream=stream, cache=cache)
+    conforms(sent, STREAMING if stream else WHOLE)
+    assert counted == count_tokens_body(REQUESTS[name])
+    conforms(counted, COUNT)
 
 
 def test_the_one_field_the_sdk_lacks_is_sent_and_named() -> None:
