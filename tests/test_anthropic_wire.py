@@ -293,8 +293,16 @@ def test_malformed_events_fail_in_one_line_keeping_the_text(bad: bytes) -> None:
         read(Reply(body=body_))
 
 
-def test_pings_and_unknown_events_are_skipped_but_a_stream_without_its_end_is_early() -> None:
-    body_ = [message_start(), event({"type": "ping"}), event({"type": "brand_new"}), *text_block(0, "a")]
+def test_pings_unknown_events_and_server_tool_blocks_are_skipped_but_a_stream_without_its_end_is_early() -> (
+    None
+):
+    server_tool = [
+        block_start(1, {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}),
+        delta(1, type="input_json_delta", partial_json='{"query": "x"}'),
+        event({"type": "content_block_stop", "index": 1}),
+    ]
+    body_ = [message_start(), event({"type": "ping"}), event({"type": "brand_new"}), *server_tool]
+    body_ += text_block(0, "a")
     assert read(Reply(body=[*body_, *message_end()]))[0] == ["a"]
     with pytest.raises(PartialAnswer, match="ended early"):
         read(Reply(body=body_))

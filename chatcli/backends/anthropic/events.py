@@ -28,6 +28,13 @@ MAX_ID_CHARS = 256  # a tool call's id or name
 # Anthropic's stop reasons in chatcli's (chat-completions) words; the others (refusal, pause_turn,
 # model_context_window_exceeded, any new one) are kept as they are.
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+# Each delta chatcli reads, and the type of block it belongs to.
+_KNOWN_DELTAS = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "signature_delta": "thinking",
+    "input_json_delta": "tool_use",
+}
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -149,9 +156,10 @@ class StreamReader:
             block.parts.append("")  # the input came in pieces
             if partial := checked_text(delta.get("partial_json")):
                 yield ToolCallPiece(block.call, arguments=partial)
-        elif kind in ("text_delta", "thinking_delta", "signature_delta", "input_json_delta"):
+        elif kind in _KNOWN_DELTAS and block.kind in _KNOWN_DELTAS.values():
             raise Malformed  # a delta for a block of another type
-        # citations_delta and deltas new to chatcli: nothing to show
+        # citations_delta, deltas new to chatcli, and the blocks of server tools (which chatcli does not send
+        # back, so does not keep): nothing to show
 
     def _block_start(self, event: dict[str, Any]) -> Iterator[Piece]:
         index, block = event.get("index"), event.get("content_block")
