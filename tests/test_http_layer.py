@@ -11,9 +11,10 @@ from chatcli.backends.http.client import ChatClient
 from chatcli.backends.http.sse import sse_events
 from chatcli.backends.http.wire import api_root
 from chatcli.backends.openai.wire import OpenAIWire
+from chatcli.core.errors import BackendError
 from chatcli.core.stream import BackendSettings
 from tests.conftest import TEST_KEY
-from tests.openai_server import OpenAIServer, json_reply, redirect_reply
+from tests.openai_server import OpenAIServer, Reply, json_reply, redirect_reply
 
 
 @pytest.mark.parametrize(
@@ -82,3 +83,47 @@ def test_credentials_in_the_base_url_are_basic_auth_unless_there_is_a_key(server
     basic, bearer = (request.headers["authorization"] for request in server.requests)
     assert basic == "Basic " + base64.b64encode(b"user:p@ss").decode()
     assert bearer == f"Bearer {TEST_KEY}"
+
+
+def test_a_cookie_a_server_sets_is_never_sent_back(server: OpenAIServer) -> None:
+    server.models = None
+    moved = redirect_reply(307, "/v2/models")
+    moved.headers["Set-Cookie"] = "session=abc; Path=/"
+    server.enqueue(moved, json_reply(200, {"data": [{"id": "m"}]}))
+    ChatClient(BackendSettings(base_url=server.url), OpenAIWire()).list_models()
+    assert [request.headers.get("cookie") for request in server.requests] == [None, None]
+
+
+@pytest.mark.parametrize("coding", ["compress", "x-snappy"])
+def test_a_body_in_a_coding_chatcli_cannot_decode_is_one_line(server: OpenAIServer, coding: str) -> None:
+    server.models = None
+    server.enqueue(
+        Reply(200, {"Content-Type": "application/json", "Content-Encoding": coding}, [b"\x1f\x9d"])
+    )
+    with pytest.raises(BackendError) as raised:
+        ChatClient(BackendSettings(base_url=server.url), OpenAIWire()).list_models()
+    assert str(raised.value) == (
+        f"{server.url} sent a body compressed with {coding!r}, which chatcli did not ask for and cannot decode"
+    )
+
+
+def test_small_json_requests_go_under_or_beside_the_api_root(server: OpenAIServer) -> None:
+    server.enqueue(json_reply(200, {"input_tokens": 12}))
+    client = ChatClient(BackendSettings(base_url=server.url, api_key=TEST_KEY), OpenAIWire())
+    assert client.post_json("messages/count_tokens", {"model": "m"}) == {"input_tokens": 12}
+    server.props = {"default_generation_settings": {"n_ctx": 4096}}
+    assert client.get_json("props", beside_api=True)["default_generation_settings"]["n_ctx"] == 4096
+    counted, props = server.requests
+    assert (counted.method, counted.path, counted.body) == (
+        "POST",
+        "/v1/messages/count_tokens",
+        {"model": "m"},
+    )
+    assert counted.headers["authorization"] == f"Bearer {TEST_KEY}"
+    assert (props.method, props.path) == ("GET", "/props")
+
+
+def test_a_small_json_request_that_fails_is_one_backend_error(server: OpenAIServer) -> None:
+    server.enqueue(json_reply(400, {"error": {"message": "no such thing"}}))
+    with pytest.raises(BackendError, match="no such thing"):
+        ChatClient(BackendSettings(base_url=server.url), OpenAIWire()).post_json("tokenize", {})

@@ -219,6 +219,10 @@ class ChatClient:
             if not 200 <= response.status_code < 300:
                 try:
                     prefix = self._read(response, MAX_ERROR_BYTES, cut=True)
+                except (
+                    BackendError
+                ):  # an error body in a coding chatcli cannot decode: the status still tells
+                    prefix = b""
                 finally:
                     response.close()  # the rest of a long error body is never read
                 headers = dict(response.headers.items())  # lower-case names
@@ -377,7 +381,14 @@ class ChatClient:
 
     def _decoded(self, response: httpx2.Response) -> Iterator[bytes]:
         """The body's bytes as they arrive, decoded by httpx a piece at a time when the server compressed them
-        anyway."""
+        anyway (httpx passes a coding it cannot decode through as it is: refused here in one line instead)."""
+        codings = response.headers.get("content-encoding", "").lower().split(",")
+        for coding in filter(None, map(str.strip, codings)):
+            if not _decodable(coding):
+                raise BackendError(
+                    f"{self.base_url} sent a body compressed with {coding[:40]!r}, which chatcli did not ask "
+                    "for and cannot decode"
+                )
         try:
             yield from response.iter_bytes()
         except httpx2.DecodingError:
@@ -432,6 +443,24 @@ def _http_client(settings: BackendSettings, network: PhasedNetwork) -> httpx2.Cl
     )
     client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return client
+
+
+def _decodable(coding: str) -> bool:
+    """Whether httpx decodes this content coding here: gzip and deflate always, br and zstd when a library for
+    them is installed."""
+    if coding in ("identity", "gzip", "deflate"):
+        return True
+    modules = {"br": ("brotli", "brotlicffi"), "zstd": ("compression.zstd", "backports.zstd")}.get(coding, ())
+    return any(_installed(module) for module in modules)
+
+
+def _installed(module: str) -> bool:
+    import importlib.util  # only for a body in an unusual coding
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # "compression.zstd" before Python 3.14: no "compression" package
+        return False
 
 
 def _wording(wire: Wire) -> Wording:

@@ -22,7 +22,6 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import httpcore2
 import httpx2
@@ -211,13 +210,17 @@ class PhasedTransport(httpx2.BaseTransport):
     def new_pool(self, proxy: str | None, tls: ssl.SSLContext | None) -> httpcore2.ConnectionPool:
         if proxy is None:
             return httpcore2.ConnectionPool(ssl_context=tls, network_backend=self._network)
-        parts = urlsplit(proxy)
-        auth = (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username else None
+        parsed = httpx2.Proxy(proxy)  # httpx's reading of a proxy URL: its address, and user:password as auth
         return httpcore2.HTTPProxy(
-            proxy_url=parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(),
-            proxy_auth=auth,
+            proxy_url=httpcore2.URL(
+                scheme=parsed.url.raw_scheme,
+                host=parsed.url.raw_host,
+                port=parsed.url.port,
+                target=parsed.url.raw_path,
+            ),
+            proxy_auth=parsed.raw_auth,
             ssl_context=tls,
-            proxy_ssl_context=tls if parts.scheme == "https" else None,
+            proxy_ssl_context=tls if parsed.url.scheme == "https" else None,
             network_backend=self._network,
         )
 
