@@ -215,6 +215,11 @@ def test_signed_thinking_goes_back_first_in_the_tool_loop_and_later_turns_but_ne
             ],
         },
     ]
+    kept = json.loads(saved.read_text())["messages"][1]  # the thinking is reasoning, and kept to send back
+    assert (kept["reasoning"], kept["provider_items"]) == (
+        "Add them with the tool.",
+        {"anthropic": [thinking]},
+    )
     later = run_chatcli(*base, "-l", str(saved), "and again?", env=KEY, timeout=60)
     assert later.returncode == 0, later.stderr
     assert server.bodies[2]["messages"][1]["content"][0] == thinking
