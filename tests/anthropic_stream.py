@@ -92,7 +92,7 @@ def anthropic_reply(
     body: list[Any] = [message_start(), event({"type": "ping"})]
     if thinking:
         body += thinking_block(0, *thinking)
-    body += text_block(len(thinking and (0,)), *pieces, delay=delay)
+    body += text_block(1 if thinking else 0, *pieces, delay=delay)
     return Reply(body=[*body, *message_end(stop_reason, usage)])
 
 
