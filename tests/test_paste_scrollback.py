@@ -28,14 +28,18 @@ class Pty:
             timeout=30,
         )
         self.seen = b""
+        self.answered = 0  # cursor-position requests answered
 
     def read_until(self, text: str) -> None:
         while text.encode() not in self.seen:
             data = self.child.read_nonblocking(65536, timeout=30)
-            if b"\x1b[6n" in data:
-                self.child.send(f"\x1b[{self.screen.cursor.y + 1};{self.screen.cursor.x + 1}R")
             self.stream.feed(data)
             self.seen += data
+            # Counted in all that came, not in this read: a request split across two reads is answered too
+            # (unanswered, prompt_toolkit waits for it).
+            for _ in range(self.seen.count(b"\x1b[6n") - self.answered):
+                self.child.send(f"\x1b[{self.screen.cursor.y + 1};{self.screen.cursor.x + 1}R")
+                self.answered += 1
 
     def finish(self) -> list[str]:
         self.child.sendcontrol("d")
