@@ -18,19 +18,25 @@ from tests.openai_server import OpenAIServer, Reply, json_reply, redirect_reply
 
 
 @pytest.mark.parametrize(
-    ("path", "prefix", "root"),
+    ("path", "prefix", "base_is_root", "root"),
     [
-        ("", "/v1", "/v1"),  # https://api.anthropic.com
-        ("/", "", ""),  # http://localhost:11434/
-        ("/v1", "", ""),  # Ollama given .../v1
-        ("/v1/", "/v1", "/v1"),
-        ("/api/v1", "/v1", "/api/v1"),  # OpenRouter
-        ("/v1beta/openai", "/v1", "/v1beta/openai"),  # Gemini
-        ("/proxy/v1", "", "/proxy"),
+        ("", "/v1", True, "/v1"),  # https://api.anthropic.com
+        ("/v1", "/v1", True, "/v1"),  # https://api.anthropic.com/v1
+        ("/gateway/anthropic", "/v1", True, "/gateway/anthropic/v1"),  # as the anthropic SDK makes it
+        ("/gateway/anthropic/v1/", "/v1", True, "/gateway/anthropic/v1"),
+        ("/", "", True, ""),  # http://localhost:11434/
+        ("/v1", "", True, ""),  # Ollama given .../v1
+        ("/proxy/v1", "", True, "/proxy"),
+        ("", "/v1", False, "/v1"),  # http://localhost:8080: openai and responses
+        ("/v1/", "/v1", False, "/v1"),
+        ("/api/v1", "/v1", False, "/api/v1"),  # OpenRouter
+        ("/v1beta/openai", "/v1", False, "/v1beta/openai"),  # Gemini
     ],
 )
-def test_the_api_root_follows_the_base_url_and_the_wire(path: str, prefix: str, root: str) -> None:
-    assert api_root(path, prefix) == root
+def test_the_api_root_follows_the_base_url_and_the_wire(
+    path: str, prefix: str, base_is_root: bool, root: str
+) -> None:
+    assert api_root(path, prefix, base_is_root) == root
 
 
 def test_server_sent_events_are_named_joined_and_skip_comments() -> None:

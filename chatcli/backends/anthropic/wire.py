@@ -18,6 +18,7 @@ class AnthropicWire:
     name = "anthropic"
     default_base_url = "https://api.anthropic.com"
     api_prefix = "/v1"
+    base_is_root = True
     chat_path = "messages"
     models_path = "models?limit=1000"  # the API lists 20 models a page unless asked for more
     wording = Wording(

@@ -71,7 +71,7 @@ class ChatClient:
         self._settings = settings
         self._wire = wire
         self._base = urlsplit(url)
-        self._root = api_root(self._base.path, wire.api_prefix)
+        self._root = api_root(self._base.path, wire.api_prefix, wire.base_is_root)
         proxy = proxy_for(self._base.scheme, self._base.hostname or "", self._base.port, settings)
         self._diagnosis = Diagnosis(settings, url, _wording(wire), proxy)
         self.base_url = self._diagnosis.base_url  # for messages: without credentials or a query

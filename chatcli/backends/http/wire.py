@@ -22,7 +22,8 @@ class Wire(Protocol):
 
     name: str  # the backend's name: "openai", "anthropic", "responses", "ollama"
     default_base_url: str  # used when the settings name no base URL
-    api_prefix: str  # the API root when the base URL has no path: "/v1", or "" (see api_root)
+    api_prefix: str  # what the API's paths start with under the server's root: "/v1", or "" (see api_root)
+    base_is_root: bool  # the provider's SDK takes the server's root (Anthropic, Ollama), not the /v1 URL
     chat_path: str  # relative to the API root: "chat/completions", "messages", "responses", "api/chat"
     models_path: str  # relative to the API root: "models", "api/tags"
 
@@ -57,14 +58,13 @@ class Wire(Protocol):
         ...
 
 
-def api_root(base_path: str, api_prefix: str) -> str:
-    """The path requests go under: the base URL's path without a trailing "/"; when it is empty, the wire's
-    `api_prefix`; a trailing /v1 is dropped for a wire whose API has no /v1 (Ollama given
-    http://localhost:11434/v1). Any other path is used as given (OpenRouter's /api/v1, Gemini's
-    /v1beta/openai, Anthropic given https://api.anthropic.com/v1)."""
+def api_root(base_path: str, api_prefix: str, base_is_root: bool) -> str:
+    """The path requests go under, from the base URL's path (without a trailing "/"). Where the provider's SDK
+    takes the server's root (`base_is_root`: Anthropic, Ollama), the root, a trailing /v1 dropped (a URL given
+    out of habit), then the wire's `api_prefix`: a gateway's /anthropic becomes /anthropic/v1, as the SDK
+    makes it. Otherwise the base URL is the API's own, used as given (OpenRouter's /api/v1, Gemini's
+    /v1beta/openai), and the prefix only when it has no path."""
     path = base_path.rstrip("/")
-    if not path:
-        return api_prefix
-    if api_prefix == "" and path.endswith("/v1"):
-        return path.removesuffix("/v1")
-    return path
+    if base_is_root:
+        return path.removesuffix("/v1") + api_prefix
+    return path or api_prefix

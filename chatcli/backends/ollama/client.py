@@ -39,6 +39,7 @@ class OllamaWire:
     name = "ollama"
     default_base_url = "http://localhost:11434"
     api_prefix = ""
+    base_is_root = True
     chat_path = "api/chat"
     models_path = "api/tags"
     wording = Wording(

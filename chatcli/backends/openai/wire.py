@@ -32,6 +32,7 @@ class OpenAIWire:
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
     api_prefix = "/v1"
+    base_is_root = False
     chat_path = "chat/completions"
     models_path = "models"
     wording = Wording(

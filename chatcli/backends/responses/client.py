@@ -25,6 +25,7 @@ class ResponsesWire:
     name = "responses"
     default_base_url = "https://api.openai.com/v1"
     api_prefix = "/v1"
+    base_is_root = False
     chat_path = "responses"
     models_path = "models"
     wording = Wording(
