@@ -94,7 +94,7 @@ def anthropic_messages(tokens: list[str]) -> Stream:
     """The Messages API's stream of one text block: message_start, content_block_start, ping, a text_delta per
     token, content_block_stop, message_delta (stop reason, cumulative usage), message_stop."""
     usage = {"input_tokens": PROMPT_TOKENS, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-    message = {
+    message: dict[str, object] = {
         "id": "msg_01BENCH0123456789abcdefgh",
         "type": "message",
         "role": "assistant",
