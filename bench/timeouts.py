@@ -1,5 +1,5 @@
 """What the separate first-token and idle timeouts cost: CPU to consume an answer through `OpenAIBackend.stream`
-with its phased network layer (backends/openai/transport.py, as shipped) against the same backend on
+with its phased network layer (backends/http/transport.py, as shipped) against the same backend on
 httpcore's plain network layer, in one process, same server, same run. The streaming cost is the CPU of an
 N-token answer minus that of a 10-token answer, so client start-up is left out. Unpaced, the whole answer arrives in a few reads; paced,
 about one read per token, which is where a per-read layer would show.
@@ -13,10 +13,11 @@ import argparse
 import time
 
 import httpcore2
+import httpx2
 from harness import SSEServer, markdown_table, median
 
+from chatcli.backends.http.transport import PhasedTransport, tls_context
 from chatcli.backends.openai.client import OpenAIBackend
-from chatcli.backends.openai.transport import Connections
 from chatcli.core.conversation import Message
 from chatcli.core.stream import BackendSettings, ChatRequest
 
@@ -27,7 +28,8 @@ def backend(url: str, phased: bool) -> OpenAIBackend:
     settings = BackendSettings(base_url=url)
     chosen = OpenAIBackend(settings)
     if not phased:  # the same client on httpcore's own network layer: one fixed read timeout
-        chosen._connections = Connections(settings, httpcore2.SyncBackend())
+        plain = PhasedTransport(settings, httpcore2.SyncBackend(), lambda: tls_context(None))
+        chosen._http = httpx2.Client(transport=plain)
     return chosen
 
 

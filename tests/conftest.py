@@ -54,7 +54,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     for name in list(os.environ):
-        if name.startswith(("OPENAI_", "ANTHROPIC_", "CHATCLI_", "OLLAMA_")) or name in ("NO_COLOR", "FORCE_COLOR"):
+        if name.startswith(("OPENAI_", "ANTHROPIC_", "CHATCLI_", "OLLAMA_")) or name in (
+            "NO_COLOR",
+            "FORCE_COLOR",
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))

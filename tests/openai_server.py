@@ -124,6 +124,11 @@ def stream_bytes(reply: Reply) -> bytes:
     return b"".join(piece for piece in reply.body if isinstance(piece, bytes))
 
 
+INPUT_TOKENS_PATH = "/v1/chat/completions/input_tokens"  # llama.cpp's count of a chat request's prompt
+TOKENIZE_PATH = "/tokenize"  # llama.cpp's tokenizer, beside /v1
+COUNT_PATHS = (INPUT_TOKENS_PATH, TOKENIZE_PATH)
+
+
 class OpenAIServer:
     """Start with `start()`; `url` ends in /v1. Thread-safe recording of requests and disconnects."""
 
@@ -137,6 +142,12 @@ class OpenAIServer:
         self.props: dict[str, Any] | None = None  # llama.cpp's GET /props beside /v1; None: 404
         self.ollama_version: str | None = None  # Ollama's GET /api/version beside /v1; None: 404
         self.ollama_loaded: list[dict[str, Any]] = []  # Ollama's GET /api/ps: the models loaded
+        # llama.cpp's token counters by path (COUNT_PATHS): the tokens each answers; a path not here: 404. Their
+        # requests go to `count_requests`, never to `requests`, and never take a queued reply.
+        self.token_counts: dict[str, int] = {}
+        self.count_errors: dict[str, int] = {}  # a counter's path -> the error status it answers instead
+        self.count_requests: list[RecordedRequest] = []
+        self.ollama_show: dict[str, Any] | None = None  # Ollama's POST /api/show (any model); None: 404
         self.default = sse_reply("Hello", " from", " the", " test", " server.")
         self.client_disconnects = 0
         self.disconnected = threading.Event()
@@ -178,6 +189,9 @@ class OpenAIServer:
             return json_reply(200, {"object": "list", "data": entries})
         if method == "GET" and path in ("/props", "/api/version", "/api/ps"):
             return self._beside_v1(path)  # asked in the background: never a queued reply
+        if method == "POST" and path == "/api/show":  # the same
+            found = self.ollama_show
+            return json_reply(200, found) if found else json_reply(404, {"error": "model not found"})
         try:
             return self._replies.get_nowait()
         except queue.Empty:
@@ -191,6 +205,17 @@ class OpenAIServer:
                 {"version": self.ollama_version} if path == "/api/version" else {"models": self.ollama_loaded}
             )
         return json_reply(200, found) if found else json_reply(404, {"error": "Not Found"})
+
+    def _count_reply(self, path: str) -> Reply:
+        """llama.cpp's answer to a token count: `input_tokens`, or /tokenize's token list; 404 when not playing it."""
+        if path in self.count_errors:
+            return json_reply(self.count_errors[path], {"error": {"message": "the counter failed"}})
+        tokens = self.token_counts.get(path)
+        if tokens is None:
+            return json_reply(404, {"error": {"code": 404, "message": "File Not Found"}})
+        if path == TOKENIZE_PATH:
+            return json_reply(200, {"tokens": list(range(tokens))})
+        return json_reply(200, {"input_tokens": tokens})
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -217,6 +242,13 @@ class OpenAIServer:
                 request = RecordedRequest(
                     method, self.path, {k.lower(): v for k, v in self.headers.items()}, body
                 )
+                if method == "POST" and self.path in COUNT_PATHS:
+                    server.count_requests.append(request)
+                    self.close_connection = True
+                    reply = server._count_reply(self.path)
+                    send_head(self, reply)
+                    send_body(self, reply, request)
+                    return
                 with server._arrived:
                     server.requests.append(request)
                     server._arrived.notify_all()

@@ -46,8 +46,9 @@ def write_config(home: Path, text: str) -> None:
 
 @pytest.mark.e2e
 def test_backend_and_profile_values_complete() -> None:
-    assert bash_complete("-b", "o") == ["openai"]
-    assert bash_complete("ask", "-b", "") == ["auto", "echo", "openai"]
+    assert bash_complete("-b", "op") == ["openai"]
+    assert bash_complete("-b", "o") == ["openai", "ollama"]  # in the order the choices are declared
+    assert bash_complete("ask", "-b", "") == ["auto", "echo", "openai", "anthropic", "responses", "ollama"]
 
 
 @pytest.mark.e2e

@@ -14,8 +14,9 @@ from openai.types.chat import ChatCompletionChunk
 from openai.types.chat import completion_create_params as params
 from pydantic import TypeAdapter, ValidationError
 
+from chatcli.backends.http.sse import read_lines
 from chatcli.backends.openai.client import OpenAIBackend
-from chatcli.backends.openai.events import read_events, read_lines
+from chatcli.backends.openai.events import read_events
 from chatcli.core.conversation import Message
 from chatcli.core.stream import BackendSettings, ChatRequest, StreamInfo, Usage
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply, stream_bytes

@@ -146,10 +146,11 @@ USAGE = {"prompt_tokens": 12000, "completion_tokens": 431, "total_tokens": 12431
 def test_usage_adds_the_context_line_from_the_server(server: OpenAIServer) -> None:
     server.model_fields["test-model"] = {"max_model_len": 32768}
     server.enqueue(sse_reply("fine", usage=USAGE))
-    result = invoke("ask", "-u", "--base-url", server.url, "-m", "test-model", "hi")
+    result = invoke("ask", "-u", "-b", "openai", "--base-url", server.url, "-m", "test-model", "hi")
     assert result.returncode == 0, result.stderr
-    usage, context = result.stderr.decode().splitlines()
+    usage, estimate, context = result.stderr.decode().splitlines()
     assert usage.startswith("chatcli: usage: 12000 prompt + 431 completion tokens, ")
+    assert estimate == "chatcli: prompt: 12 000 tokens (estimated 5 from the text's length)"
     assert context == "chatcli: context: 12 431 of 32 768 tokens (38%)"
 
 
@@ -185,7 +186,7 @@ def test_a_truncated_prompt_is_named_in_one_line(server: OpenAIServer) -> None:
     lines = result.stderr.decode().splitlines()
     assert lines == [
         "chatcli: warning: the server probably truncated the prompt: it counted 4 096 tokens of about 10 000 sent; "
-        "to raise its context: Ollama: set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH; llama.cpp: start "
+        "to raise its context: Ollama: use -b ollama with context_window set, or set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH; llama.cpp: start "
         "llama-server with a larger --ctx-size; vLLM: start vLLM with a larger --max-model-len"
     ]
 
@@ -264,7 +265,7 @@ def test_the_chat_names_a_prompt_the_server_probably_truncated(server: OpenAISer
         "and now?",
         "cut",
         "the server probably truncated the prompt: it counted 4 096 tokens of about 10 002 sent; to raise its "
-        "context: set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH",
+        "context: use -b ollama with context_window set, or set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH",
     )
     child.send("\x04")
     assert exit_code(child) == 0

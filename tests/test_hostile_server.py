@@ -103,12 +103,15 @@ def test_unreadable_usage_is_one_warning_and_the_answer_is_complete_and_recorded
     server.enqueue(
         Reply(body=[sse_event(chunk("fine")), sse_event(chunk(finish_reason="stop")), usage_event, DONE])
     )
-    result = ask("-u", "hi")
+    result = ask("-u", "-b", "openai", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"fine\n"
     lines = result.stderr.decode().splitlines()
     assert lines[0] == "chatcli: warning: the server reported token usage chatcli cannot read; ignored"
-    assert len(lines) == 2 and lines[1].startswith("chatcli: usage: ")  # -u: no token counts, the duration
+    assert len(lines) == 3 and lines[1].startswith("chatcli: usage: ")  # -u: no token counts, the duration
+    assert (
+        lines[2] == "chatcli: prompt: estimated 5 tokens from the text's length; the server reported no count"
+    )
     assert [row["turns"] for row in library_conversations()] == [1]
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatcli.backends.openai.diagnosis import duration, html_title, status_error, status_text
-from chatcli.backends.openai.request import check_token
-from chatcli.backends.openai.transport import bypasses_proxy, proxy_for
+from chatcli.backends.http.diagnosis import duration, html_title, status_error, status_text
+from chatcli.backends.http.headers import check_token
+from chatcli.backends.http.transport import bypasses_proxy, proxy_for
 from chatcli.core.errors import UsageError
 from chatcli.core.stream import BackendSettings
 

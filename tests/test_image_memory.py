@@ -42,7 +42,8 @@ SENDER = textwrap.dedent(
     import json, sys
     from pathlib import Path
     import httpx2
-    from chatcli.backends.openai.request import chat_body, encode_body
+    from chatcli.backends.http.body import encode_body
+    from chatcli.backends.openai.request import chat_body
     from chatcli.core.conversation import Message
     from chatcli.core.stream import ChatRequest
     from chatcli.storage.images import read_image

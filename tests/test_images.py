@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from chatcli.backends.openai.diagnosis import rejects_images
-from chatcli.backends.openai.request import chat_body, encode_body
+from chatcli.backends.http.body import encode_body
+from chatcli.backends.http.diagnosis import rejects_images
+from chatcli.backends.openai.request import chat_body
 from chatcli.core.conversation import Message
 from chatcli.core.stream import ChatRequest
 from chatcli.render.message_text import describe_part, shown_content

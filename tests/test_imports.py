@@ -79,12 +79,13 @@ def test_piped_ask_on_echo_imports_neither_openai_nor_prompt_toolkit() -> None:
 
 @pytest.mark.e2e
 def test_piped_ask_against_a_server_loads_the_http_client_but_never_openai(server: OpenAIServer) -> None:
-    """Issue 13: one request path on httpcore (neither httpx nor the openai SDK, whose imports cost more than
-    the rest of `ask`; the SDK is the tests' oracle). The probe sees httpcore2, so it would see openai too."""
+    """Issue 13: one request path, never the openai SDK (its import costs more than the rest of `ask`; the SDK
+    is the tests' oracle). Issue 24: that path is httpx's client (httpx2, over httpcore2), loaded only by the
+    request. The probe sees httpx2 and httpcore2, so it would see openai too."""
     loaded, done = heavy_modules_loaded("ask", "--base-url", server.url, stdin=b"hi\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"Hello from the test server.\n"
-    assert loaded == ["httpcore2"]
+    assert loaded == ["httpcore2", "httpx2"]
 
 
 @pytest.mark.e2e
@@ -92,7 +93,7 @@ def test_models_never_imports_openai(server: OpenAIServer) -> None:
     loaded, done = heavy_modules_loaded("models", "--base-url", server.url)
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"other-model\ntest-model\n"
-    assert loaded == ["httpcore2"]
+    assert loaded == ["httpcore2", "httpx2"]
 
 
 # Runs main() with wiring.new_renderer watched: as chatcli exits, reports for each renderer made whether the

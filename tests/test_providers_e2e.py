@@ -138,15 +138,18 @@ def test_usage_is_requested_and_printed_with_its_cost(isolated_home: Path, serve
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Hi\n"
     assert server.bodies[0]["stream_options"] == {"include_usage": True}
-    line, context = result.stderr.decode().splitlines()
+    backend, line, estimate, context = result.stderr.decode().splitlines()
+    assert backend == "chatcli: backend: openai (picked by auto)"  # -b names it: no such line
     assert line.startswith("chatcli: usage: 12 prompt + 5 completion tokens, ")
     assert line.endswith(" s, $0.000032")  # 12 * 1.0 + 5 * 4.0 dollars per million tokens
+    # "hi" and its message: 1 + 4 tokens from the text's length (the server has no counter), at $1 per million
+    assert estimate == "chatcli: prompt: 12 tokens (estimated 5 from the text's length, $0.000005)"
     assert context.startswith("chatcli: context: 17 tokens; the model's context window is unknown")
 
 
 def test_server_that_rejects_stream_options_is_asked_again_without_them(server: OpenAIServer) -> None:
     server.enqueue(json_reply(400, REJECTION), sse_reply("Fine"))
-    result = invoke("ask", "-u", "--base-url", server.url, "hi")
+    result = invoke("ask", "-u", "-b", "openai", "--base-url", server.url, "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Fine\n"
     assert "stream_options" in server.bodies[0]
@@ -156,7 +159,7 @@ def test_server_that_rejects_stream_options_is_asked_again_without_them(server: 
 
 def test_server_that_ignores_stream_options_just_reports_no_counts(server: OpenAIServer) -> None:
     server.enqueue(sse_reply("Fine"))
-    result = invoke("ask", "-u", "--base-url", server.url, "hi")
+    result = invoke("ask", "-u", "-b", "openai", "--base-url", server.url, "hi")
     assert result.returncode == 0
     assert len(server.bodies) == 1
     assert result.stderr.decode().startswith("chatcli: usage: the server reported no token counts; ")
@@ -193,7 +196,7 @@ def test_no_stream_asks_for_the_whole_answer_and_still_gets_usage(
     }
     server.enqueue(json_reply(200, completion), json_reply(200, completion))
     assert invoke("ask", "--no-stream", "--base-url", server.url, "hi").stdout == b"Whole\n"
-    write_config(isolated_home, f'base_url = "{server.url}"\nstream = false\n')
+    write_config(isolated_home, f'backend = "openai"\nbase_url = "{server.url}"\nstream = false\n')
     result = invoke("ask", "-u", "hi")
     assert result.stdout == b"Whole\n"
     assert result.stderr.decode().startswith("chatcli: usage: 12 prompt + 5 completion tokens, ")
@@ -213,8 +216,10 @@ def test_json_output_is_one_object_and_nothing_else(server: OpenAIServer) -> Non
     assert json.loads(result.stdout) == {
         "content": "Bonjour à tous\x1b[2J",
         "model": "test-model",
+        "backend": "openai",
         "finish_reason": "stop",
         "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+        "estimate": {"prompt_tokens": 5, "method": "text length", "cost": None},
     }
     assert b"\x1b" not in result.stdout
 
@@ -224,8 +229,10 @@ def test_json_on_echo_names_the_requested_model_and_no_usage() -> None:
     assert json.loads(result.stdout) == {
         "content": "Echo: hi",
         "model": "mine",
+        "backend": "echo",
         "finish_reason": "stop",
         "usage": None,
+        "estimate": {"prompt_tokens": 5, "method": "text length", "cost": None},
     }
 
 

@@ -8,6 +8,7 @@ provider's own SDK gets from the same server. The tier is skipped, saying why, w
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -133,3 +134,13 @@ def test_each_backend_lists_the_servers_model(root_url: str, backend: str) -> No
     result = run_chatcli("models", "-b", backend, "--base-url", base_url, env={"ANTHROPIC_API_KEY": "none"})
     assert result.returncode == 0, result.stderr.decode()
     assert MODEL in result.stdout.decode().split()
+
+
+def test_the_cost_guard_estimate_is_the_servers_own_count(root_url: str) -> None:
+    """llama-server counts the prompt (`/v1/chat/completions/input_tokens`) as it then counts the request."""
+    args = ["ask", "--json", "--base-url", f"{root_url}/v1", "-m", MODEL, "--max-tokens", "4", "--no-log"]
+    result = run_chatcli(*args, "-s", "Be brief.", PROMPTS[1], env={"OPENAI_API_KEY": "none"}, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    answer = json.loads(result.stdout)
+    assert answer["estimate"]["method"] == "server"
+    assert answer["estimate"]["prompt_tokens"] == answer["usage"]["prompt_tokens"] > 10

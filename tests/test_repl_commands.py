@@ -69,7 +69,7 @@ def test_slash_commands_are_parsed_with_their_argument() -> None:
 def test_a_unique_prefix_names_a_command_and_an_ambiguous_one_says_which() -> None:
     assert parse_line("/mo big") == Command("model", "big")
     assert parse_line("/q") == Command("exit", "")
-    with pytest.raises(UsageError, match=r"^/c could be /clear, /copy, /compact; type more of it$"):
+    with pytest.raises(UsageError, match=r"^/c could be /clear, /copy, /compact, /cmd; type more of it$"):
         parse_line("/c")
 
 
@@ -503,7 +503,7 @@ def test_completer_offers_commands_only_for_slash_lines_and_files_after_load(tmp
         ]
 
     (tmp_path / "chat.json").write_text("{}")
-    assert complete("/c") == ["/clear", "/copy", "/compact"]
+    assert complete("/c") == ["/clear", "/copy", "/compact", "/cmd"]
     assert complete("/copy co") == ["code"]
     assert complete(f"/copy code {tmp_path}/ch") == ["at.json"]
     assert complete("hello /c") == []

@@ -144,7 +144,9 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
 ) -> None:
     config = isolated_home / ".config" / "chatcli" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text(f'base_url = "{server.url}"\n[prices]\n"m1" = {{ input = 1.0, output = 2.0 }}\n')
+    config.write_text(
+        f'backend = "openai"\nbase_url = "{server.url}"\n[prices]\n"m1" = {{ input = 1.0, output = 2.0 }}\n'
+    )
     server.enqueue(
         sse_reply("a", usage={"prompt_tokens": 10, "completion_tokens": 20}),
         sse_reply("b", usage={"prompt_tokens": 30, "completion_tokens": 40}),
@@ -156,11 +158,12 @@ def test_usage_adds_the_conversation_totals_when_continuing_and_stats_sums_the_l
     )
     # A new conversation: its totals are this turn, so only the context line follows.
     assert first.stderr.decode().splitlines()[1:] == [
+        "chatcli: prompt: 10 tokens (estimated 5 from the text's length, $0.000005)",
         "chatcli: context: 30 tokens; the model's context window is unknown "
-        "(set context_window, or [context_windows] per model, in the config file)"
+        "(set context_window, or [context_windows] per model, in the config file)",
     ]
     second = invoke("ask", "-m", "m1", "-c", "-u", "two")
-    assert second.stderr.decode().splitlines()[1] == (
+    assert second.stderr.decode().splitlines()[2] == (
         "chatcli: conversation: 2 turns, 40 prompt + 60 completion tokens, $0.000160"
     )
     assert invoke("ask", "-m", "m2", "three").returncode == 0

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatcli.backends.openai.events import read_lines
+from chatcli.backends.http.sse import read_lines
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, Reply, chunk
 

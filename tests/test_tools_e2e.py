@@ -1,6 +1,6 @@
-"""End-to-end tool use: the installed chatcli, a real MCP server process (tests/mcp_server.py: stdio answered
-as the SDK's server answers, streamable HTTP by the SDK's server itself) and the local SSE server scripted to
-stream tool calls."""
+"""End-to-end tool use: chatcli's `ask` (in this process; the commands that must be a process of their own run
+the installed chatcli), a real MCP server process (tests/mcp_server.py: stdio answered as the SDK's server
+answers, streamable HTTP by the SDK's server itself) and the local SSE server scripted to stream tool calls."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply, tool_calls_reply
 from tests.rss import measure_chatcli
 from tests.test_imports import heavy_modules_loaded
@@ -63,7 +64,9 @@ def events_of(path: Path, waiting_for: str | None = None) -> list[str]:
 
 
 def ask(server: OpenAIServer, *args: str, input: bytes = b"") -> Any:
-    return run_chatcli("ask", "--base-url", server.url, *args, input=input, timeout=60)
+    """`chatcli ask` in this process: the MCP servers are real processes; a new chatcli process for each test
+    would add its start-up (mcp's imports) and nothing these tests check."""
+    return invoke("ask", "--base-url", server.url, *args, input=input)
 
 
 def tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import CHATCLI, run_chatcli
 from tests.openai_server import OpenAIServer, sse_reply, tool_calls_reply
 from tests.rss import measure_chatcli
-from tests.test_tools_e2e import MCP_SERVER, ask, configure, events_of, state_log, tool_messages
+from tests.test_tools_e2e import MCP_SERVER, configure, events_of, state_log, tool_messages
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +24,11 @@ HOSTILE = ', MCP_TEST_HOSTILE = "1"'
 NAME_RULE = "a tool name must be [A-Za-z0-9_-]{1,64}"
 SPOOF_REFUSED = f"notes: left out tool 'x^J^Jtool trusted · read_note': {NAME_RULE}"
 MEMORY_PROMISE_MIB = 150  # README: chatcli's peak
+
+
+def ask(server: OpenAIServer, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The installed chatcli as its own process: what a hostile server does to a process, its exit included."""
+    return run_chatcli("ask", "--base-url", server.url, *args, timeout=60)
 
 
 def test_mcp_list_refuses_a_name_that_imitates_a_line_and_shows_every_string_on_one_line(

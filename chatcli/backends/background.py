@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from chatcli.core.context import ContextWindow, ContextWindowSource
 from chatcli.core.errors import BackendError, ChatError
+from chatcli.core.prompt_estimate import TokenCounter
 from chatcli.core.stream import AnswerStream, Backend, ChatRequest
 
 
@@ -50,3 +51,10 @@ class BackgroundBackend:
         self._ready.wait()
         backend = self._backend
         return backend.context_window(model) if isinstance(backend, ContextWindowSource) else None
+
+    def count_prompt_tokens(self, request: ChatRequest) -> int | None:
+        """The built backend's count of the prompt, once it is built (None when it cannot say)."""
+        self.start()
+        self._ready.wait()
+        backend = self._backend
+        return backend.count_prompt_tokens(request) if isinstance(backend, TokenCounter) else None

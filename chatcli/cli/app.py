@@ -8,7 +8,6 @@ import importlib
 import os
 import sys
 import threading
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -29,7 +28,6 @@ from chatcli.cli.options import (
     ChatOptions,
     ServerCommand,
     TakesSharedOptions,
-    expand_user,
     first_argument,
     given_options,
 )
@@ -66,9 +64,10 @@ class ChatGroup(TakesSharedOptions, HelpGroup):
 
     def add_lazy_command(self, cmd_name: str) -> None:
         lazy = LAZY_COMMANDS[cmd_name]
-        group = typer.main.get_group(getattr(importlib.import_module(lazy.module), lazy.app))
-        group.name = cmd_name
-        self.add_command(group, cmd_name)
+        sub_app = getattr(importlib.import_module(lazy.module), lazy.app)
+        command = typer.main.get_command(sub_app) if lazy.single else typer.main.get_group(sub_app)
+        command.name = cmd_name
+        self.add_command(command, cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
@@ -187,13 +186,12 @@ def ask(
         ),
     ] = None,
     file: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             "-f",
             "--file",
-            help="Add a text file, an image (PNG, JPEG, GIF, WebP) or a folder's text files to the prompt (repeatable).",
-            metavar="PATH",
-            callback=expand_user,
+            help="Add a text file, an image (PNG, JPEG, GIF, WebP), a PDF, a folder's text files or a web page (http:// or https:// URL) to the prompt (repeatable).",
+            metavar="PATH|URL",
             rich_help_panel=INPUT_PANEL,
             show_default=False,
         ),
@@ -293,6 +291,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
     from chatcli.cli.completion import known_models
     from chatcli.cli.templates import template_store, with_template
     from chatcli.cli.usage import cost_of
+    from chatcli.repl.command_mode import CommandSetup
     from chatcli.repl.commands import use_templates
     from chatcli.repl.context_windows import ContextWindows
     from chatcli.repl.loop import Repl
@@ -324,6 +323,7 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         list(config.mcp),
     )
     windows = ContextWindows(config.configured_window, backend)
+    limits = input_limits(config, options)
     repl = Repl(
         session,
         lambda: wiring.new_renderer(env, config),
@@ -333,7 +333,8 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         loaded_file=opened.loaded_file,
         recorder=recorder,
         model_aliases=config.aliases,
-        limits=input_limits(config, options),
+        limits=limits,
+        fetch_page=wiring.page_fetcher(env, resolved, limits),
         reasoning=config.reasoning,
         cost_of=lambda model, usage: cost_of(config, model, usage),
         model_names=lambda: known_models(config, env.dirs),
@@ -341,6 +342,8 @@ def _run_repl(env: Environment, options: ChatOptions) -> int:
         windows=windows,
         compact_prompt=config.compact_prompt,
         compact_at=config.compact_at,
+        command_setup=CommandSetup(config.cmd_system, lambda: wiring.new_recorder(env, config)),
+        cost_guard=None if options.yes else config.cost_guard(),
     )
 
     def start_background_work() -> None:  # while the user types

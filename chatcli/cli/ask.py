@@ -6,7 +6,6 @@ import json
 import os
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatcli.cli.exit_status import ExitStatus, report
@@ -21,10 +20,14 @@ from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.inputs import DEFAULT_MAX_INPUT_BYTES, STDIN_MARKER, Limits, combine_prompt
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chatcli.cli import wiring
     from chatcli.cli.settings import Config
     from chatcli.cli.settings_resolution import Resolved
+    from chatcli.core.prompt_estimate import PromptEstimate
     from chatcli.core.session import Session
+    from chatcli.storage.attachments import Attachment
     from chatcli.storage.recorder import Recorder
     from chatcli.storage.templates import Template
 
@@ -37,7 +40,7 @@ class AskOnlyOptions:
     """`ask`-only options: attached files, the usage line, JSON output, a code block or schema-checked JSON,
     composing in the editor."""
 
-    files: list[Path] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # paths (`~` expanded) and http(s) URLs
     usage: bool = False
     as_json: bool = False
     extract: str | None = None  # "first" or "last": print only that fenced code block of the answer
@@ -56,7 +59,10 @@ class AskOnlyOptions:
 
 
 def input_limits(config: Config, options: ChatOptions) -> Limits:
-    """What `-f` and `/file` may attach, from --max-input-bytes, max_image_bytes and --image-detail."""
+    """What `-f` and `/file` may attach, from --max-input-bytes, max_image_bytes and --image-detail, and
+    whether the backend takes PDFs as documents."""
+    from chatcli.backends import DOCUMENT_BACKENDS
+
     if options.image_detail is not None:
         from chatcli.storage.images import DETAILS
 
@@ -65,7 +71,10 @@ def input_limits(config: Config, options: ChatOptions) -> Limits:
                 f"--image-detail must be one of {', '.join(DETAILS)}, not {options.image_detail!r}"
             )
     return Limits(
-        options.max_input_bytes or DEFAULT_MAX_INPUT_BYTES, config.max_image_bytes, options.image_detail
+        options.max_input_bytes or DEFAULT_MAX_INPUT_BYTES,
+        config.max_image_bytes,
+        options.image_detail,
+        pdf_as_document=config.resolved_backend() in DOCUMENT_BACKENDS,
     )
 
 
@@ -98,7 +107,8 @@ def _ask(
         options = replace(options, request_options={**options.request_options, **wanted})
     resolved = wiring.resolve_settings(env, options)
     config = resolved.config
-    text = _prompt(env, words, options, extras, input_limits(config, options), template)
+    limits = input_limits(config, options)
+    text = _prompt(env, words, options, extras, limits, template, wiring.page_fetcher(env, resolved, limits))
     recorder = wiring.new_recorder(env, config)
     try:
         return _answer(env, resolved, options, extras, schema, text, recorder, signals)
@@ -139,8 +149,12 @@ def _answer(
     # keeping the partial answer; the hang-up must not cut short saving it.
     signals.ignore = lambda: any(isinstance(d, TurnDisplay) and d.terminal_closed for d in displays)
     tools = session.tools = wiring.new_tool_runner(env, resolved, options, flag_required=True)
-    started = time.monotonic()
     try:
+        send, estimate = _estimate(env, session, text, config, options.yes, extras)
+        if not send:
+            report(env, "nothing was sent")
+            return ExitStatus.FAILURE
+        started = time.monotonic()
         result = session.turn(text, first, new_display)
     finally:
         if tools is not None:
@@ -161,10 +175,28 @@ def _answer(
     if extras.as_json:
         from chatcli.cli.json_output import answer_json
 
-        env.stdout.write(answer_json(result.text, result.info, session.model) + "\n")
+        answered = answer_json(result.text, result.info, session.model, estimate, config.resolved_backend())
+        env.stdout.write(answered + "\n")
         env.stdout.flush()
-    _report_usage(env, session, result.info, config, recorder, backend if extras.usage else None, started)
+    server = backend if extras.usage else None
+    _report_usage(env, session, result.info, config, recorder, server, started, estimate)
     return ExitStatus.OK
+
+
+def _estimate(
+    env: Environment, session: Session, text: Content, config: Config, yes: bool, extras: AskOnlyOptions
+) -> tuple[bool, PromptEstimate | None]:
+    """Whether to send the prompt, and its estimate: made when -u or --json reports it or a cost limit is set
+    (cli.cost_guard, which asks or refuses past a limit); otherwise nothing is estimated, or even loaded."""
+    wanted = extras.usage or extras.as_json
+    if not wanted and (yes or (config.confirm_above_tokens is None and config.confirm_above_cost is None)):
+        return True, None
+    from chatcli.cli.cost_guard import PromptDeclined, check_prompt
+
+    try:
+        return True, check_prompt(env, session, text, config, yes=yes, wanted=wanted)
+    except PromptDeclined:
+        return False, None
 
 
 def _report_usage(
@@ -175,13 +207,19 @@ def _report_usage(
     recorder: Recorder,
     server: Backend | None,
     started: float,
+    estimate: PromptEstimate | None,
 ) -> None:
-    """With -u (`server` given): the usage, the conversation's totals and the context lines; without, only the
-    line naming a prompt the server probably truncated."""
-    from chatcli.cli.usage import describe_context, describe_totals, describe_usage
+    """With -u (`server` given): the usage, the prompt's estimate beside its count, the conversation's totals
+    and the context lines; without, only the line naming a prompt the server probably truncated."""
+    from chatcli.cli.settings import AUTO
+    from chatcli.cli.usage import describe_context, describe_estimate, describe_totals, describe_usage
 
     if server is not None:
+        if config.backend == AUTO:
+            report(env, f"backend: {config.resolved_backend()} (picked by auto)")
         report(env, describe_usage(info, session.model, time.monotonic() - started, config))
+        if estimate is not None:
+            report(env, describe_estimate(estimate, info.usage))
         if (totals := describe_totals(recorder, config)) is not None:
             report(env, totals)
     if info.usage is not None:
@@ -223,9 +261,10 @@ def _prompt(
     extras: AskOnlyOptions,
     limits: Limits,
     template: Template | None,
+    fetch: Callable[[str], Attachment],
 ) -> Content:
-    """The prompt from files, stdin and words (written in the editor with --editor), through the template
-    (-T) when there is one."""
+    """The prompt from files and pages (`fetch`), stdin and words (written in the editor with --editor),
+    through the template (-T) when there is one."""
     stdin_text = _stdin_text(env, words, options, limits)
     nothing_given = not words and not extras.files and not extras.editor and template is None
     if nothing_given and env.stdin is not None and env.stdin_isatty and not options.no_stdin:
@@ -236,9 +275,9 @@ def _prompt(
         words, stdin_text = compose_in_editor(env, words, stdin_text)
     marker = not env.stdin_isatty
     if template is None:
-        return _with_files(extras.files, limits, words, stdin_text, marker)
+        return _with_files(env, extras.files, limits, fetch, words, stdin_text, marker)
     given = extras.files or words or (stdin_text or "").strip()
-    filled = _with_files(extras.files, limits, words, stdin_text, marker) if given else ""
+    filled = _with_files(env, extras.files, limits, fetch, words, stdin_text, marker) if given else ""
     if not isinstance(filled, str):
         raise UsageError("a template's {input} takes text; attach images without -T")
     return template.fill(filled, options.template_params)
@@ -263,14 +302,25 @@ def _stdin_text(env: Environment, words: list[str], options: ChatOptions, limits
 
 
 def _with_files(
-    files: list[Path], limits: Limits, words: list[str], stdin: str | None, marker: bool
+    env: Environment,
+    files: list[str],
+    limits: Limits,
+    fetch: Callable[[str], Attachment],
+    words: list[str],
+    stdin: str | None,
+    marker: bool,
 ) -> Content:
-    """The prompt with `-f` files first; storage.attachments (and its image checks) loads only for files."""
+    """The prompt with `-f` files and pages first, their notices on stderr; storage.attachments (and its image
+    checks) loads only for files."""
     if not files:
         return combine_prompt(words, stdin, stdin_marker=marker)
-    from chatcli.storage.attachments import prompt_with_files
+    from chatcli.storage.attachments import prompt_with_files, read_source
 
-    return prompt_with_files(files, limits, words, stdin, stdin_marker=marker)
+    attachments = [read_source(source, limits, fetch) for source in files]
+    for attachment in attachments:
+        if attachment.notice is not None:
+            report(env, attachment.notice)
+    return prompt_with_files(attachments, words, stdin, stdin_marker=marker)
 
 
 def _renderer(env: Environment, config: Config, extras: AskOnlyOptions) -> Renderer:

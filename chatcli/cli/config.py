@@ -80,6 +80,7 @@ STARTER_TABLES = """\
 
 # [prices]                           # US dollars per million tokens, for ask -u and the chat's toolbar
 # "gpt-4o-mini" = { input = 0.15, output = 0.60 }
+# "claude-sonnet-4-5" = { input = 3, output = 15, cache_read = 0.30, cache_write = 3.75 }
 
 # [context_windows]                  # tokens, for models whose server does not say (the gauge, ask -u)
 # "llama3.1:8b" = 8192
@@ -101,8 +102,9 @@ STARTER_TABLES = """\
 """
 PROFILE_EXAMPLE = """\
 # [profiles.ollama]                  # chatcli -p ollama: any setting, over the ones above
-# base_url = "http://localhost:11434/v1"
+# backend = "ollama"                 # Ollama's own API at http://localhost:11434 (base_url to change it)
 # model = "llama3.2"
+# context_window = 32768             # sent as num_ctx: Ollama loads the model with that context
 """
 
 
@@ -212,8 +214,13 @@ def describe(resolved: Resolved) -> str:
     for alias, target in resolved.config.aliases.items():
         lines.append(f"alias {_quote(alias)} = {_quote(target)}")
     for model_name, price in resolved.config.prices.items():
+        cached = "".join(
+            f", ${dollars:g} {label}"
+            for dollars, label in ((price.cache_read, "cache read"), (price.cache_write, "cache write"))
+            if dollars is not None
+        )
         lines.append(
-            f"price {_quote(model_name)}: ${price.input:g} input, ${price.output:g} output per 1M tokens"
+            f"price {_quote(model_name)}: ${price.input:g} input, ${price.output:g} output{cached} per 1M tokens"
         )
     for model_name, tokens in resolved.config.context_windows.items():
         lines.append(f"context window {_quote(model_name)}: {tokens} tokens")

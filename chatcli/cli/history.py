@@ -537,18 +537,41 @@ def stats_command(context: typer.Context, as_json: JsonFlag = False) -> int:
     if not rows:
         echo(env, "no turns recorded yet")
         return 0
-    for title, key in (("model", "models"), ("day", "days")):
-        echo(env, f"{title:<24}  {'turns':>6}  {'prompt':>10}  {'completion':>10}  {'cost':>10}")
-        for entry in [*stats[key], {**stats["total"], title: "total"}]:
-            dollars = "-" if entry["cost"] is None else f"${entry['cost']:.4f}"
-            echo(
-                env,
-                f"{sanitize(str(entry[title] or '-')):<24}  {entry['turns']:>6}  {entry['prompt_tokens']:>10}  "
-                f"{entry['completion_tokens']:>10}  {dollars:>10}",
-            )
-        if key == "models":
+    cached = any(key in stats["total"] for key in CACHE_COLUMNS)
+    for title, key in (("model", "models"), ("day", "days"), ("day and model", "days_by_model")):
+        if key != "models":
             echo(env)
+        total = [] if key == "days_by_model" else [{**stats["total"], title: "total"}]
+        for line in _stats_table(title, [*stats[key], *total], cached):
+            echo(env, line)
+    if stats["unpriced_models"]:
+        names = ", ".join(sanitize(name) for name in stats["unpriced_models"])
+        echo(env, f"\nno [prices] entry for {names}: tokens only, not in the cost")
     return 0
+
+
+CACHE_COLUMNS = {"cache_read_tokens": "cache read", "cache_write_tokens": "cache write"}
+
+
+def _stats_table(title: str, entries: list[dict[str, Any]], cached: bool) -> list[str]:
+    """`history stats`'s table of `entries` under `title`; the cache columns when the library holds cache counts."""
+    columns = {"prompt_tokens": "prompt", "completion_tokens": "completion"}
+    if cached:
+        columns |= CACHE_COLUMNS
+    labels = [
+        " ".join(str(entry[part] or "-") for part in ("day", "model") if part in entry)
+        if title == "day and model"
+        else str(entry[title] or "-")
+        for entry in entries
+    ]
+    width = max([24, *(len(label) for label in labels)])
+    head = "".join(f"  {name:>10}" for name in columns.values())
+    lines = [f"{title:<{width}}  {'turns':>6}{head}  {'cost':>10}"]
+    for label, entry in zip(labels, entries, strict=True):
+        dollars = "-" if entry["cost"] is None else f"${entry['cost']:.4f}"
+        counts = "".join(f"  {entry.get(key, 0):>10}" for key in columns)
+        lines.append(f"{sanitize(label):<{width}}  {entry['turns']:>6}{counts}  {dollars:>10}")
+    return lines
 
 
 def _one_line(summary: Summary) -> str:

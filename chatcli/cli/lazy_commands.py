@@ -14,6 +14,7 @@ class LazyCommand(NamedTuple):
     module: str
     app: str  # the module's Typer app
     help: str  # the app's help, shown by `chatcli --help` without importing the module
+    single: bool = False  # the app is one command (`cmd TASK`), not a group of them
 
 
 LAZY_COMMANDS = {
@@ -36,6 +37,12 @@ LAZY_COMMANDS = {
         "chatcli.cli.mcp",
         "mcp_app",
         "The MCP servers of the config file (\\[mcp.NAME] tables), whose tools --tools offers to the model.",
+    ),
+    "cmd": LazyCommand(
+        "chatcli.cli.cmd",
+        "cmd_app",
+        "Ask the model for one shell command for a task; see it, and run it only on your e key.",
+        single=True,
     ),
 }
 

@@ -268,6 +268,14 @@ class DeclaredOptions:
             panel=INPUT_PANEL,
         ),
     ] = False
+    yes: Annotated[
+        bool,
+        _option(
+            "--yes",
+            help="Send a prompt past confirm_above_tokens or confirm_above_cost without asking.",
+            panel=INPUT_PANEL,
+        ),
+    ] = False
 
 
 @dataclass(frozen=True, slots=True)

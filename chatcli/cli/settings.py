@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatcli.backends import DEFAULT_BASE_URLS, BackendName, is_anthropic_url
 from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT
 from chatcli.core.context import ContextWindow
+from chatcli.core.stream import Usage
 from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES
 
-if TYPE_CHECKING:  # parsed by chatcli.tools.spec, loaded when a config file has [mcp] tables
+if TYPE_CHECKING:  # each loaded only where it is used: [mcp] tables, the cost guard
+    from chatcli.core.prompt_estimate import CostGuard
     from chatcli.tools.spec import ServerSpec
 
 AUTO = "auto"  # the backend setting's default: see Config.resolved_backend
@@ -62,6 +64,10 @@ def at_least_one(name: str, value: Any) -> str | None:
 
 def positive_seconds(name: str, value: Any) -> str | None:
     return f"{name} must be a positive number of seconds" if value <= 0 else None
+
+
+def positive_dollars(name: str, value: Any) -> str | None:
+    return f"{name} must be a positive number of US dollars" if value <= 0 else None
 
 
 def http_url(name: str, value: Any) -> str | None:
@@ -112,23 +118,52 @@ def code_theme_problem(name: str, theme: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """US dollars per million tokens."""
+    """US dollars per million tokens: of the prompt, of the answer, and of the prompt's tokens read from the
+    provider's prompt cache and written to it (None: at the input price)."""
 
     input: float
     output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
 
     @staticmethod
     def from_table(value: Any) -> Price:
-        """A `[prices]` entry, `{ input = 0.15, output = 0.60 }`; ValueError saying what is wrong."""
-        if not isinstance(value, dict) or set(value) != {"input", "output"}:
+        """A `[prices]` entry, `{ input = 3, output = 15, cache_read = 0.3, cache_write = 3.75 }` (the cache
+        prices optional); ValueError saying what is wrong."""
+        if not isinstance(value, dict) or not {"input", "output"} <= set(value):
             raise ValueError(
-                "must be a table like { input = 0.15, output = 0.60 } (dollars per million tokens)"
+                "must be a table like { input = 0.15, output = 0.60 } (dollars per million tokens; "
+                "cache_read and cache_write optional)"
             )
-        for part in ("input", "output"):
-            number = value[part]
+        if unknown := [key for key in value if key not in PRICE_KEYS]:
+            raise ValueError(f"has an unknown key {unknown[0]!r}; a price takes {', '.join(PRICE_KEYS)}")
+        for part, number in value.items():
             if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
                 raise ValueError(f"{part} must be a number ≥ 0")
-        return Price(float(value["input"]), float(value["output"]))
+        cache_read, cache_write = value.get("cache_read"), value.get("cache_write")
+        return Price(
+            float(value["input"]),
+            float(value["output"]),
+            float(cache_read) if cache_read is not None else None,
+            float(cache_write) if cache_write is not None else None,
+        )
+
+    def dollars(self, usage: Usage) -> float:
+        """What `usage` costs: the prompt's uncached tokens at `input`, its cache reads at `cache_read` and cache
+        writes at `cache_write` (each `input` when not given), the answer at `output`."""
+        cached = usage.cache_read_tokens + usage.cache_write_tokens
+        uncached = max(usage.prompt_tokens - cached, 0)
+        read = self.input if self.cache_read is None else self.cache_read
+        write = self.input if self.cache_write is None else self.cache_write
+        return (
+            uncached * self.input
+            + usage.cache_read_tokens * read
+            + usage.cache_write_tokens * write
+            + usage.completion_tokens * self.output
+        ) / 1_000_000
+
+
+PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +267,11 @@ class Config:
     max_image_bytes: int = setting(
         20 * 1024 * 1024, "the largest image -f, /file or /paste attaches", check=at_least_one
     )
+    fetch_timeout: float = setting(
+        30.0,
+        "the longest fetching a web page for -f URL or /file URL may take, redirects included, seconds",
+        check=positive_seconds,
+    )
     reasoning: str = setting(
         "summary",
         "what a terminal shows of the model's reasoning: show, hide or summary",
@@ -320,6 +360,30 @@ class Config:
         unset="not set (never offered)",
         example=0.8,
     )
+    cmd_system: str | None = setting(
+        None,
+        "the system prompt of `cmd` and /cmd; {shell}, {os} and {cwd} are filled in",
+        str,
+        check=some_text,
+        unset="the built-in one (README: Shell commands)",
+        example="Reply with one POSIX sh command for {os}, nothing else.",
+    )
+    confirm_above_tokens: int | None = setting(
+        None,
+        "ask before sending a prompt of more tokens than this (estimated); piped, ask refuses it without --yes",
+        int,
+        check=at_least_one,
+        unset="not set (never asks)",
+        example=100000,
+    )
+    confirm_above_cost: float | None = setting(
+        None,
+        "ask before sending a prompt that costs more US dollars than this ([prices]); piped, refused without --yes",
+        float,
+        check=positive_dollars,
+        unset="not set (never asks)",
+        example=0.5,
+    )
     aliases: Mapping[str, str] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)
     context_windows: Mapping[str, int] = field(default_factory=dict)  # [context_windows]: tokens by model
@@ -345,6 +409,11 @@ class Config:
 
     def price(self, model: str | None) -> Price | None:
         return self.prices.get(model) if model else None
+
+    def cost_guard(self) -> CostGuard:
+        from chatcli.core.prompt_estimate import CostGuard  # loaded only where a guard is checked
+
+        return CostGuard(self.confirm_above_tokens, self.confirm_above_cost)
 
     def configured_window(self, model: str) -> ContextWindow | None:
         """The context window the config gives `model`: its [context_windows] entry, else `context_window`."""

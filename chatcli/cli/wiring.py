@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from chatcli.backends.background import BackgroundBackend
     from chatcli.core.renderer import Renderer
     from chatcli.core.session import ConversationDefaults, Session
+    from chatcli.storage.attachments import Attachment
     from chatcli.storage.conversation_file import ConversationFile
+    from chatcli.storage.inputs import Limits
     from chatcli.storage.recorder import Recorder
     from chatcli.tools.runner import McpToolRunner
 
@@ -199,6 +201,23 @@ def _ca_bundle(config: Config, environ: Mapping[str, str]) -> str | None:
     """The `ca_bundle` setting, else SSL_CERT_FILE or SSL_CERT_DIR, else None (the system's store)."""
     path = config.ca_bundle or environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")
     return os.path.expanduser(path) if path else None
+
+
+def page_fetcher(env: Environment, resolved: Resolved, limits: Limits) -> Callable[[str], Attachment]:
+    """What `-f URL` and `/file URL` call: the page fetched through the model's proxies and certificates
+    (backends.web_page), made an attachment (storage.web_pages); both load only when a URL is given."""
+
+    def fetch(url: str) -> Attachment:
+        from chatcli.backends.web_page import fetch_page
+        from chatcli.storage.web_pages import body_limit, page_attachment
+
+        settings = backend_settings(env, resolved, None)
+        page = fetch_page(
+            url, settings, resolved.config.fetch_timeout, lambda header: body_limit(url, header, limits)
+        )
+        return page_attachment(page.url, page.final_url, page.content_type, page.body, limits)
+
+    return fetch
 
 
 def new_backend(env: Environment, resolved: Resolved) -> Backend:

@@ -21,7 +21,7 @@ TRUNCATION_MIN_TOKENS = 2048
 OLLAMA_DEFAULT_WINDOW = 4096
 KNOWN_CAPS = frozenset({2048, 4096})  # Ollama's default context, then and now
 HOW_TO_RAISE = {
-    "Ollama": "set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH",
+    "Ollama": "use -b ollama with context_window set, or set num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH",
     "llama.cpp": "start llama-server with a larger --ctx-size",
     "vLLM": "start vLLM with a larger --max-model-len",
 }

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from chatcli.core.conversation import Content, Conversation, Message
 from chatcli.core.errors import ChatError
 from chatcli.core.renderer import Renderer
-from chatcli.core.stream import Backend
+from chatcli.core.stream import Backend, ChatRequest
 from chatcli.core.tools import ToolRunner
 from chatcli.core.turn import DEFAULT_MAX_ANSWER_BYTES, Round, Turn, TurnRequest, TurnResult, stream_round
 
@@ -83,7 +83,25 @@ class Session:
         committed as interrupted; a stream that breaks after text keeps it, committed as failed, and re-raises;
         so does an answer longer than `max_answer_bytes`, whose stream is closed there.
         """
-        overrides = overrides or TurnOverrides()
+        request, history = self._turn_request(overrides or TurnOverrides())
+        turn = Turn(self.backend, request, self.tools, self.max_answer_bytes)
+        exchange = turn.run(history, Message("user", text), renderer, new_renderer or (lambda: renderer))
+        if exchange.messages:
+            self.conversation.commit_exchange(exchange.messages)
+            exchange.result.committed = True
+            self._notify(exchange.result)
+        if exchange.error is not None:
+            raise exchange.error
+        return exchange.result
+
+    def first_request(self, text: Content, overrides: TurnOverrides | None = None) -> ChatRequest:
+        """What `turn(text, …, overrides)` would send first (the cost guard estimates it)."""
+        request, history = self._turn_request(overrides or TurnOverrides())
+        offered = self.tools.definitions() if self.tools is not None else ()
+        return request.for_messages([*history, Message("user", text)], offered)
+
+    def _turn_request(self, overrides: TurnOverrides) -> tuple[TurnRequest, list[Message]]:
+        """A turn's settings and the history it follows, with `overrides` applied."""
         request = TurnRequest(
             overrides.model or self.model,
             self.temperature,
@@ -94,15 +112,7 @@ class Session:
         history = self.conversation.messages
         if overrides.system is not None:
             history = [Message("system", overrides.system), *(m for m in history if m.role != "system")]
-        turn = Turn(self.backend, request, self.tools, self.max_answer_bytes)
-        exchange = turn.run(history, Message("user", text), renderer, new_renderer or (lambda: renderer))
-        if exchange.messages:
-            self.conversation.commit_exchange(exchange.messages)
-            exchange.result.committed = True
-            self._notify(exchange.result)
-        if exchange.error is not None:
-            raise exchange.error
-        return exchange.result
+        return request, history
 
     def summarize(self, prompt: str, renderer: Renderer) -> Round:
         """Ask for an answer to `prompt` after the conversation's messages (a summary, for compaction), shown

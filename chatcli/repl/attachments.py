@@ -11,17 +11,18 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from chatcli.core.conversation import OWN_PART_KEY, Content, Message
-from chatcli.core.errors import UsageError
+from chatcli.core.errors import ChatError, UsageError
 from chatcli.core.session import Session
 from chatcli.render.message_text import attachment_label
 from chatcli.repl.screen import Screen
 from chatcli.storage.attachments import (
     Attachment,
     compose,
-    read_attachment,
+    is_url,
+    read_source,
     split_attached,
     text_attachment,
 )
@@ -118,7 +119,8 @@ FILE_LINE = re.compile(r"\[file: (?P<name>[^\]\n]+)\]")
 def labels(attachments: Sequence[Attachment]) -> str:
     """The attachments as the chat lists them: `notes.md (3 KB), photo.png (image)`."""
     return ", ".join(
-        attachment_label(a.name, a.size, files=a.files, image=a.image is not None) for a in attachments
+        attachment_label(a.name, a.size, files=a.files, image=a.image is not None, part=a.document)
+        for a in attachments
     )
 
 
@@ -141,16 +143,23 @@ def send(session: Session, draft: Draft, text: str, ask: Callable[[Content], boo
 
 
 class InputCommands:
-    """/file, /paste and /edit."""
+    """/file, /paste and /edit; /file URL fetches the page through `fetch` (cli.wiring.page_fetcher)."""
 
     def __init__(
-        self, session: Session, screen: Screen, draft: Draft, limits: Limits, environ: Mapping[str, str]
+        self,
+        session: Session,
+        screen: Screen,
+        draft: Draft,
+        limits: Limits,
+        environ: Mapping[str, str],
+        fetch: Callable[[str], Attachment] | None = None,
     ) -> None:
         self._session = session
         self._screen = screen
         self._draft = draft
         self._limits = limits
         self._environ = environ
+        self._fetch = fetch or _no_fetching
 
     def file(self, argument: str) -> bool:
         draft = self._draft
@@ -165,17 +174,28 @@ class InputCommands:
                 self._screen.notice("nothing attached; /file PATH attaches a file, a folder or an image")
             return True
         try:
-            paths = [Path(word).expanduser() for word in shlex.split(argument)]
+            sources = shlex.split(argument)
         except ValueError as error:
             self._screen.warn(f"/file: {error}; quote paths with spaces")
             return True
         try:
-            added = [read_attachment(path, self._limits) for path in paths]
-        except UsageError as error:
+            added = [self._read(source) for source in sources]
+        except ChatError as error:
             self._screen.warn(f"{error}; nothing attached")
             return True
+        except KeyboardInterrupt:
+            self._screen.warn("fetching stopped (Ctrl-C); nothing attached")
+            return True
+        for attachment in added:
+            if attachment.notice is not None:
+                self._screen.notice(attachment.notice)
         self._attach(added)
         return True
+
+    def _read(self, source: str) -> Attachment:
+        if is_url(source):
+            self._screen.notice(f"fetching {source}…")
+        return read_source(source, self._limits, self._fetch)
 
     def paste(self, _: str) -> bool:
         clipboard = find_clipboard(self._environ)
@@ -225,10 +245,16 @@ def question_index(messages: Sequence[Message], number: str) -> int | str:
     return f"/edit takes the number of a question: {', '.join(questions)} (from 1, the system prompt aside, as `chatcli history show` numbers them)"
 
 
-def _reattached(part: dict[str, object]) -> Attachment:
+def _reattached(part: dict[str, Any]) -> Attachment:
     own = part.get(OWN_PART_KEY)
     name = own.get("name") if isinstance(own, dict) else None
+    if part.get("type") == "file":
+        return Attachment(name if isinstance(name, str) else "document", 0, document=part)
     return Attachment(name if isinstance(name, str) else "image", 0, image=part)
+
+
+def _no_fetching(url: str) -> Attachment:
+    raise UsageError(f"{url}: web pages cannot be fetched here")
 
 
 # -- the clipboard ------------------------------------------------------------------------------------------

@@ -71,7 +71,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "optional",
     ),
     CommandSpec(
-        "file", "/file [PATH…|-]", "attach files, folders or images to the next message; - clears", "optional"
+        "file",
+        "/file [PATH|URL…|-]",
+        "attach files, folders, images, PDFs or web pages to the next message; - clears",
+        "optional",
     ),
     CommandSpec("paste", "/paste", "attach the clipboard's image or text to the next message", "none"),
     CommandSpec(
@@ -93,6 +96,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "optional",
     ),
     CommandSpec("set", "/set [KEY [VALUE]]", "list, set or (no VALUE) remove request options", "optional"),
+    CommandSpec(
+        "cmd",
+        "/cmd TASK",
+        "ask for a shell command (a small conversation of its own); it runs only on your e key",
+        "required",
+    ),
 )
 
 _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.name, *spec.aliases)}
@@ -299,8 +308,10 @@ class CommandRunner:
         summarize: Summarize | None = None,
         confirm: Confirm = lambda _: False,
         compact_prompt: str = DEFAULT_COMPACT_PROMPT,
+        shell_command: Callable[[str], None] | None = None,
     ) -> None:
         self.session = session
+        self._shell_command = shell_command  # /cmd, on the terminal
         self._copy_file = copy_file  # where /copy writes when there is no terminal to take it
         self._model_names = model_names  # aliases, then the server's models; none known: the aliases only
         self._width = width  # the terminal's columns, for /help
@@ -346,6 +357,7 @@ class CommandRunner:
             "rename": named.rename,
             "fork": named.fork,
             "compact": named.compact,
+            "cmd": self._cmd,
         }
 
     def run(self, command: Command) -> bool:
@@ -576,6 +588,13 @@ class CommandRunner:
         # With a prompt, the system prompt is this turn's only, as with -T.
         turn_system = system if template.prompt is not None else None
         self._ask(prompt, TurnOverrides(model=model, system=turn_system, options=template.options))
+        return True
+
+    def _cmd(self, task: str) -> bool:
+        if self._shell_command is None:
+            self.screen.notice("/cmd is not available in this session")
+        else:
+            self._shell_command(task)
         return True
 
     def _tool_command(self, argument: str) -> bool:

@@ -29,22 +29,27 @@ from chatcli.core.conversation import Content, Status
 from chatcli.core.environment import Environment
 from chatcli.core.errors import ChatError, PartialAnswer
 from chatcli.core.exit_signals import ExitSignals
+from chatcli.core.prompt_estimate import CostGuard, CostOf, confirmation_question, estimate_prompt
 from chatcli.core.renderer import Renderer
 from chatcli.core.session import Session, TurnOverrides
+from chatcli.core.shell_command import NOT_EXECUTED, ShellContext
 from chatcli.core.stream import Usage, empty_answer_message
 from chatcli.core.terminal_mode import ask_yes
 from chatcli.core.turn import TurnResult
+from chatcli.render.plain import SilentRenderer
 from chatcli.render.sanitize import sanitize
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.render.wording import plural
 from chatcli.repl.attachments import InputCommands, send
+from chatcli.repl.command_mode import CommandDialogue, CommandSetup, CommandTerminal, command_session
 from chatcli.repl.commands import Command, CommandRunner, KnownModels, parse_line
 from chatcli.repl.context_windows import ContextWindows
 from chatcli.repl.conversation_commands import summary_text
 from chatcli.repl.editor import edit_text, open_terminal
 from chatcli.repl.prompt import EditCancelled, PromptState, build_prompt_session, open_input_history
-from chatcli.repl.tally import CostOf, TokenTally
+from chatcli.repl.tally import TokenTally
 from chatcli.repl.terminal import TerminalScreen, detach_from_terminal, quiet_input
+from chatcli.storage.attachments import Attachment
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.inputs import Limits
 from chatcli.storage.recorder import Recorder
@@ -80,6 +85,7 @@ class Repl:
         recorder: Recorder,
         model_aliases: Mapping[str, str] | None = None,
         limits: Limits | None = None,
+        fetch_page: Callable[[str], Attachment] | None = None,
         reasoning: str = "summary",
         cost_of: CostOf | None = None,
         model_names: Callable[[], list[str]] | None = None,
@@ -87,8 +93,12 @@ class Repl:
         windows: ContextWindows | None = None,
         compact_prompt: str = DEFAULT_COMPACT_PROMPT,
         compact_at: float | None = None,
+        command_setup: CommandSetup | None = None,
+        cost_guard: CostGuard | None = None,
     ) -> None:
         self.session = session
+        self._command_setup = command_setup  # /cmd's settings
+        self._cost_guard = cost_guard or CostGuard()  # inactive: every prompt is sent without asking
         self._compact_at = compact_at  # the gauge's fraction past which /compact is offered
         self._windows = windows or ContextWindows(lambda _: None, None)
         self._tools = tools
@@ -113,7 +123,9 @@ class Repl:
         session.observers.append(self.autosave)
         known = [loaded_file] if loaded_file is not None else []
         self.state = PromptState()
-        inputs = InputCommands(session, self.screen, self.state.draft, limits or Limits(), env.environ)
+        inputs = InputCommands(
+            session, self.screen, self.state.draft, limits or Limits(), env.environ, fetch_page
+        )
         known_models = KnownModels(model_names) if model_names is not None else None
         self.commands = CommandRunner(
             session,
@@ -132,6 +144,7 @@ class Repl:
             summarize=self.summarize,
             confirm=self.confirm,
             compact_prompt=compact_prompt,
+            shell_command=self.shell_command if command_setup is not None else None,
         )
         history = open_input_history(env.dirs.input_history_file, self.screen.warn)
         output = None if env.stdout_isatty else create_output(stdout=env.stderr)
@@ -198,10 +211,54 @@ class Repl:
         fd = self._env.stdin_fd()
         return fd is not None and not self._terminal_closed() and ask_yes(fd, self._terminal, question)
 
+    def shell_command(self, task: str) -> None:
+        """/cmd TASK: a command asked in a conversation of its own, shown and decided on the terminal, as
+        `chatcli cmd` does (with stdout redirected: printed, never run); the chat goes on afterwards."""
+        assert self._command_setup is not None
+        context = ShellContext.here(self._env.environ)
+        session = command_session(self.session, context.system_prompt(self._command_setup.system_template))
+        recorder = self._command_setup.new_recorder()
+        animated = self._terminal if self._animated else None
+        reasoning_to = self._env.stderr if self._env.stderr_isatty else None
+        dialogue = CommandDialogue(
+            session,
+            context,
+            command_display=lambda: TurnDisplay(SilentRenderer, animated, reasoning_to, self._reasoning),
+            answer_display=self._new_display,
+            observers=[recorder],
+            report=self.screen.warn,
+            environ=self._env.environ,
+        )
+        try:
+            self._decide_command(dialogue, task)
+        except ChatError as error:
+            self.screen.error(str(error))
+        finally:
+            dialogue.settle(NOT_EXECUTED)  # unless its fate was settled: whatever ended /cmd, nothing ran
+            recorder.close()
+
+    def _decide_command(self, dialogue: CommandDialogue, task: str) -> None:
+        command = dialogue.propose(task)
+        if command is None:
+            self.screen.notice("interrupted")
+            return
+        fd = self._env.stdin_fd()
+        if not self._env.stdout_isatty or fd is None:
+            self._out.write(command + "\n")
+            self._out.flush()
+            return
+        styled = self._animated and not self._env.no_color
+        outcome = dialogue.decide(CommandTerminal(self._out, fd, styled))
+        self.screen.notice(
+            f"exit status {outcome.exit_status}" if outcome.executed else "aborted; nothing ran"
+        )
+
     def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult | None:
         """One turn on the terminal: spinner, reasoning, streamed answer; None after an error, said in one
-        line."""
+        line. Past the cost guard's limits, only the user's yes sends it."""
         try:
+            if not self._cleared_to_send(text, overrides):
+                return None
             with self._quiet_input():
                 result = self.session.turn(text, self._new_display(), self._new_display, overrides)
         except PartialAnswer as error:
@@ -226,6 +283,18 @@ class Repl:
         if usage is not None:
             self._say_how_full(usage)
         return result
+
+    def _cleared_to_send(self, text: Content, overrides: TurnOverrides | None) -> bool:
+        """True unless the prompt passes confirm_above_tokens or confirm_above_cost and the user says no (the
+        line stays in the input history; /retry asks again)."""
+        if not self._cost_guard.active:
+            return True
+        request = self.session.first_request(text, overrides)
+        estimate = estimate_prompt(self.session.backend, request, self._cost_of)
+        if self._cost_guard.exceeded_by(estimate) is None or self.confirm(confirmation_question(estimate)):
+            return True
+        self.screen.notice("not sent (Up brings the line back; /retry asks again)")
+        return False
 
     def _say_how_full(self, usage: Usage) -> None:
         """A prompt the server probably cut, in one line; once per conversation, that the window is nearly full."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from chatcli.core.prompt_estimate import dollars
 from chatcli.core.stream import Usage
-
-CostOf = Callable[[str, Usage], float | None]  # model and usage to US dollars; None without a price
 
 
 @dataclass(slots=True)
@@ -39,13 +37,6 @@ class TokenTally:
         if self.last is not None:
             parts.append(f"last {self.last.prompt_tokens}+{self.last.completion_tokens} tokens")
         if self.total_tokens:
-            cost = f" {_dollars(self.cost)}" if self.cost is not None else ""
+            cost = f" {dollars(self.cost)}" if self.cost is not None else ""
             parts.append(f"session {self.total_tokens} tokens{cost}")
         return parts
-
-
-def _dollars(amount: float) -> str:
-    """Cents once there are any, else the few significant digits a small amount has: $0.09, $0.000026."""
-    if amount >= 0.01:
-        return f"${amount:.2f}"
-    return f"${amount:.6f}".rstrip("0").rstrip(".") if amount > 0 else "$0"

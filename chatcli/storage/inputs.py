@@ -15,11 +15,13 @@ STDIN_MARKER = "-"  # a prompt word that stands for stdin
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """How much may be attached or piped, and the `detail` asked of images."""
+    """How much may be attached or piped, the `detail` asked of images, and whether PDFs go as documents."""
 
-    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES  # stdin, each text file, and a whole folder
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES  # stdin, each text file, a whole folder, a page's text
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
     image_detail: str | None = None
+    # The backend takes PDFs as `file` parts (backends.DOCUMENT_BACKENDS); otherwise their text is sent.
+    pdf_as_document: bool = False
 
 
 def read_stdin(stream: BinaryIO, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> str:

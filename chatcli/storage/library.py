@@ -94,6 +94,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE conversations ADD COLUMN origin_kind TEXT",
         "CREATE INDEX conversations_origin ON conversations (origin_id)",
     ),
+    # Of a turn's prompt tokens, those read from the provider's prompt cache and written to it (priced apart);
+    # of its completion tokens, the reasoning ones, where the server said (NULL where it did not).
+    (
+        "ALTER TABLE turns ADD COLUMN cache_read_tokens INTEGER",
+        "ALTER TABLE turns ADD COLUMN cache_write_tokens INTEGER",
+        "ALTER TABLE turns ADD COLUMN reasoning_tokens INTEGER",
+    ),
 )
 NAME_CHARS = 64
 ORIGIN_KINDS = ("forked", "edited", "compacted")
@@ -121,6 +128,9 @@ class TurnRecord:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
 
 def check_name(name: str) -> str:
@@ -346,7 +356,8 @@ class Library:
                     )
             turn_id = db.execute(
                 "INSERT INTO turns (conversation_id, created_at, model, backend, host, status, finish_reason, "
-                "prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id,
                     now,
@@ -357,6 +368,9 @@ class Library:
                     turn.finish_reason,
                     turn.prompt_tokens,
                     turn.completion_tokens,
+                    turn.cache_read_tokens,
+                    turn.cache_write_tokens,
+                    turn.reasoning_tokens,
                 ),
             ).lastrowid
             # The turn: its user message and all that follows (tool calls and results, the answer).
@@ -658,10 +672,20 @@ class Library:
     def usage(self, conversation_id: str | None = None) -> list[UsageRow]:
         """Turns and tokens per model and local day: of one conversation, or (None) of the whole library."""
         where, parameters = ("WHERE conversation_id = ?", [conversation_id]) if conversation_id else ("", [])
+        sums = ", ".join(
+            f"coalesce(sum({column}), 0)"
+            for column in (
+                "prompt_tokens",
+                "completion_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+                "reasoning_tokens",
+            )
+        )
         with self._errors():
             rows = self._db.execute(
-                "SELECT model, date(created_at, 'localtime') AS day, count(*), coalesce(sum(prompt_tokens), 0), "
-                f"coalesce(sum(completion_tokens), 0) FROM turns {where} GROUP BY model, day ORDER BY day, model",
+                f"SELECT model, date(created_at, 'localtime') AS day, count(*), {sums} "
+                f"FROM turns {where} GROUP BY model, day ORDER BY day, model",
                 parameters,
             ).fetchall()
         from chatcli.storage.library_rows import UsageRow

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chatcli.core.stream import Usage
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -49,13 +51,28 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
-    """Turns and token counts of one model (on one day, for `stats`); turns without counts count as 0."""
+    """Turns and token counts of one model (on one day, for `stats`); turns without counts count as 0. Of the
+    prompt tokens, `cache_read_tokens` and `cache_write_tokens` went through the provider's prompt cache; of the
+    completion tokens, `reasoning_tokens` were reasoning, where the server said."""
 
     model: str | None
     day: str | None
     turns: int
     prompt_tokens: int
     completion_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def usage(self) -> Usage:
+        """The row's counts as one Usage, to price."""
+        return Usage(
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,9 @@ class Recorder:
             finish_reason=result.info.finish_reason,
             prompt_tokens=usage.prompt_tokens if usage is not None else None,
             completion_tokens=usage.completion_tokens if usage is not None else None,
+            cache_read_tokens=usage.cache_read_tokens if usage is not None else None,
+            cache_write_tokens=usage.cache_write_tokens if usage is not None else None,
+            reasoning_tokens=usage.reasoning_tokens if usage is not None else None,
         )
         conversation = session.conversation
         try:

@@ -1,2 +1,2 @@
-"""Any OpenAI-compatible chat-completions server: the client, its event-stream reader, error diagnosis and
-transport."""
+"""Any OpenAI-compatible chat-completions server: the wire (the body, the event-stream reader, tool calls) over
+the shared HTTP client (backends/http/), and the context window each kind of server reports."""

@@ -1,4 +1,4 @@
-"""Reading the OpenAI event stream (SSE): bytes to lines to JSON chunks to answer pieces and a StreamInfo.
+"""Reading the chat-completions event stream (SSE): its lines to JSON chunks to answer pieces and a StreamInfo.
 
 This is the one place where what a server sends is decoded, so every field read here is type- and
 range-checked: a field of the wrong shape fails the turn as "malformed stream data" (keeping any text that
@@ -11,23 +11,18 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
 from chatcli.backends.openai.tool_calls import ToolCallPieces, whole_tool_calls
 from chatcli.backends.redact import short_reason
-from chatcli.core.errors import BackendError, PartialAnswer
+from chatcli.core.errors import BackendError
 from chatcli.core.stream import Piece, Reasoning, StreamInfo, ToolCallPiece, Usage
 
 JSON = (
     json.JSONDecoder()
 )  # json.loads without its per-call checks; bytes are decoded first (faster than loads(bytes))
-MAX_LINE_BYTES = 8 * 1024 * 1024  # one SSE line (one event's JSON); a longer one fails the turn
 MAX_TOKEN_COUNT = 2**53  # token counts above this are not counts (sqlite, JSON numbers and sums stay exact)
-MALFORMED = "server sent malformed stream data"
 BAD_USAGE = "warning: the server reported token usage chatcli cannot read; ignored"
 _BOM = b"\xef\xbb\xbf"
-
-
-class LineTooLong(Exception):
-    """A line of the event stream passed MAX_LINE_BYTES without ending."""
 
 
 class Malformed(ValueError):
@@ -36,39 +31,6 @@ class Malformed(ValueError):
 
 def _ignore(message: str) -> None:
     pass
-
-
-def read_lines(chunks: Iterator[bytes], max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
-    """The lines of a byte stream, each with its end (`\n`, `\r\n` or `\r`), the last one possibly without.
-
-    Cheaper per token than httpx's text and line decoders; a line split across chunks is joined once.
-    A line longer than `max_line` raises LineTooLong rather than growing without limit."""
-    partial: list[bytes] = []
-    partial_size = 0
-    for chunk in chunks:
-        lines = chunk.splitlines(keepends=True)
-        if not lines:
-            continue
-        if partial:
-            partial.append(lines[0])
-            partial_size += len(lines[0])
-            if partial_size > max_line:
-                raise LineTooLong
-            if not lines[0].endswith((b"\n", b"\r")):
-                continue  # still inside the same line
-            lines[0] = b"".join(partial)
-            partial = []
-            partial_size = 0
-        if not lines[-1].endswith((b"\n", b"\r")):
-            last = lines.pop()
-            partial.append(last)
-            partial_size = len(last)
-        for line in lines:
-            if len(line) > max_line:
-                raise LineTooLong
-        yield from lines
-    if partial:
-        yield b"".join(partial)
 
 
 def read_events(
@@ -83,15 +45,11 @@ def read_events(
             got_text = got_text or type(piece) is str
             yield piece
     except _ServerError as error:
-        raise failure(f"server reported an error mid-stream: {error}", got_text) from None
-    except LineTooLong:
-        raise failure(
-            f"server sent a line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; stopped reading", got_text
-        ) from None
+        raise failure(f"{MID_STREAM}{error}", got_text) from None
     except (Malformed, RecursionError):
         raise failure(MALFORMED, got_text) from None
     if info.finish_reason is None:
-        raise failure("the answer ended early: the server closed the stream before it finished", got_text)
+        raise failure(ENDED_EARLY, got_text)
 
 
 class _ServerError(Exception):
@@ -210,11 +168,6 @@ def read_completion(
     except Malformed:
         raise BackendError(MALFORMED.replace("stream ", "")) from None
     return text, calls
-
-
-def failure(message: str, got_text: bool) -> BackendError:
-    """A failure of the stream: PartialAnswer once text reached the user (it is kept, never retried)."""
-    return PartialAnswer(message) if got_text else BackendError(message)
 
 
 def parse_usage(usage: Any) -> Usage | None:

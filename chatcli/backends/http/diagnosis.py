@@ -1,8 +1,9 @@
 """What a failed request means, in one line that says what to do; and whether to retry it.
 
-Error bodies come in several shapes, all read here: OpenAI's and llama.cpp's `{"error": {"message", "type",
-"code"}}`, vLLM's `{"object": "error", "message", …}`, Ollama's `{"error": "text"}`, FastAPI's
-`{"detail": …}`, HTML pages from proxies, and plain text.
+Each provider's error JSON is read by its wire (`Wire.error_text`); `error_message` reads the shapes
+OpenAI-compatible servers send (OpenAI's and llama.cpp's `{"error": {"message", "type", "code"}}`, vLLM's
+`{"object": "error", "message", …}`, Ollama's `{"error": "text"}`, FastAPI's `{"detail": …}`), and any body a
+wire does not know, HTML pages from proxies and plain text are read here too.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import math
 import re
 import ssl
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore2
+import httpx2
 
 from chatcli.backends.redact import short_reason, shown_url
 from chatcli.core.stream import BackendSettings
@@ -32,11 +34,14 @@ class StatusError(Exception):
     """A response with an error status: the status, the headers, and the start of the body (parsed JSON,
     or text)."""
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: Any) -> None:
+    def __init__(
+        self, status: int, headers: Mapping[str, str], body: Any, message: str | None = None
+    ) -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
         self.headers = headers
         self.body = body
+        self.message = message  # the provider's own message, as its wire read it from the body
 
     @property
     def detail(self) -> Any:
@@ -51,23 +56,57 @@ class StatusError(Exception):
         return value if isinstance(value, str) else None
 
 
-def status_error(status: int, headers: Mapping[str, str], prefix: bytes) -> StatusError:
-    """A StatusError from the first bytes of an error response's body (a cut-off JSON body stays text)."""
+def status_error(
+    status: int,
+    headers: Mapping[str, str],
+    prefix: bytes,
+    error_text: Callable[[Any], str | None] | None = None,
+) -> StatusError:
+    """A StatusError from the first bytes of an error response's body (a cut-off JSON body stays text), its
+    message read by `error_text` (a wire's; by default the shapes `error_message` knows)."""
     text = prefix.decode("utf-8", "replace")
     try:
         body: Any = json.loads(text)
     except (ValueError, RecursionError):
-        body = text.strip()
-    return StatusError(status, headers, body)
+        return StatusError(status, headers, text.strip())
+    try:
+        message = (error_text or error_message)(body)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        message = None  # an error body of a shape the wire does not expect says what status_text finds
+    return StatusError(status, headers, body, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """How the messages name what a backend talks to: the key's variable, and the server it should be. A wire
+    may have its own as the optional hook `wording`; `Wording.of(name, …)` is the default."""
+
+    key_variable: str  # "OPENAI_API_KEY"
+    endpoint: str  # "an OpenAI-compatible endpoint"
+    server: str  # "an OpenAI-compatible server"
+    port: str  # "OpenAI-compatible port"
+    base_url_hint: str = "check the base URL"  # for a 404: "does the base URL end in /v1?"
+
+    @classmethod
+    def of(cls, name: str, key_variable: str | None) -> Wording:
+        return cls(
+            key_variable or "the api_key setting",
+            f"a {name} API endpoint",
+            f"a {name} API server",
+            f"{name} API port",
+        )
 
 
 class Diagnosis:
     """Turns errors into one-line messages naming the server (never its credentials) and never the key."""
 
-    def __init__(self, settings: BackendSettings, base_url: str, proxy: str | None = None) -> None:
+    def __init__(
+        self, settings: BackendSettings, base_url: str, wording: Wording, proxy: str | None = None
+    ) -> None:
         self.base_url = shown_url(base_url)
         self._settings = settings
         self._key = settings.api_key
+        self._wording = wording
         self._proxy = shown_url(proxy) if proxy else None  # the proxy requests to base_url go through
 
     def describe(
@@ -81,12 +120,13 @@ class Diagnosis:
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         if status in (401, 403):
             return (
-                f"authentication failed at {where} ({status}: {reason}); check OPENAI_API_KEY or api_key_cmd"
+                f"authentication failed at {where} ({status}: {reason}); "
+                f"check {self._wording.key_variable} or api_key_cmd"
             )
         if status == 404:
             return (
                 f"not found at {where} (404) for model {model!r}: {reason}; "
-                "check the model name (chatcli models lists them), and does the base URL end in /v1?"
+                f"check the model name (chatcli models lists them), and {self._wording.base_url_hint}"
             )
         if status == 429:
             return self._rate_limited(error, reason, tries)
@@ -106,7 +146,9 @@ class Diagnosis:
                 "remove it (-O, [options], /set, or --schema for response_format)"
             )
         if status in (501, 505):
-            return f"{where} does not support this request ({status}: {reason}); is it an OpenAI-compatible server?"
+            return (
+                f"{where} does not support this request ({status}: {reason}); is it {self._wording.server}?"
+            )
         if status >= 500:
             return f"server error at {where} ({status}{tries}: {reason}); try again later"
         return f"{where} answered {status}: {reason}"
@@ -114,44 +156,44 @@ class Diagnosis:
     def unreachable(self, error: Exception, attempts: int = 1) -> str:
         """What a transport error before any response means."""
         where = self.base_url
-        if self._proxy is not None and isinstance(error, httpcore2.ConnectError | httpcore2.ConnectTimeout):
+        if self._proxy is not None and isinstance(error, httpx2.ConnectError | httpx2.ConnectTimeout):
             cause = connection_cause(error, urlsplit(self._proxy).hostname)
             return (
                 f"cannot connect to the proxy {self._proxy} ({cause}) on the way to {where}; "
                 "check the proxy setting or HTTPS_PROXY / HTTP_PROXY"
             )
-        if isinstance(error, httpcore2.ConnectTimeout | httpcore2.PoolTimeout):
+        if isinstance(error, httpx2.ConnectTimeout | httpx2.PoolTimeout):
             return (
                 f"cannot connect to {where} (no answer within {self._settings.connect_timeout:g} s); "
                 "check the base URL and the network (connect_timeout in the config)"
             )
-        if isinstance(error, httpcore2.TimeoutException):
+        if isinstance(error, httpx2.TimeoutException):
             return self.first_token_late()
-        if isinstance(error, httpcore2.ProxyError):
+        if isinstance(error, httpx2.ProxyError):
             reason = short_reason(str(error), self._key) or "no reason given"
             return f"the proxy did not connect chatcli to {where} ({reason}); check the proxy setting or HTTPS_PROXY"
-        if isinstance(error, httpcore2.RemoteProtocolError):
+        if isinstance(error, httpx2.RemoteProtocolError):
             return self._protocol_error(error, attempts)
         cause = connection_cause(error, urlsplit(self.base_url).hostname)
         hint = "check the base URL" if cause.startswith(("unknown host", "TLS")) else "is the server running?"
         return f"cannot connect to {where} ({cause}); {hint}"
 
-    def _protocol_error(self, error: httpcore2.RemoteProtocolError, attempts: int) -> str:
+    def _protocol_error(self, error: httpx2.RemoteProtocolError, attempts: int) -> str:
         where = self.base_url
         text = str(error)
         if "without sending a response" in text:
             tries = f" ({attempts} attempts)" if attempts > 1 else ""
             return (
                 f"{where} accepted the connection and closed it without answering{tries}; "
-                "is the server healthy, and is this its OpenAI-compatible port?"
+                f"is the server healthy, and is this its {self._wording.port}?"
             )
         if "buffer too long" in text:
             return (
                 f"{where} sent response headers larger than {HEADER_LIMIT_KIB} KiB; "
-                "is this an OpenAI-compatible endpoint?"
+                f"is this {self._wording.endpoint}?"
             )
         reason = short_reason(text, self._key) or "no reason given"
-        return f"{where} did not answer in HTTP ({reason}); is this an OpenAI-compatible endpoint?"
+        return f"{where} did not answer in HTTP ({reason}); is this {self._wording.endpoint}?"
 
     def first_token_late(self) -> str:
         return (
@@ -176,7 +218,7 @@ class Diagnosis:
 
     def lost(self, error: Exception, started: bool) -> str:
         """What a transport error while reading the answer means."""
-        if isinstance(error, httpcore2.TimeoutException):
+        if isinstance(error, httpx2.TimeoutException):
             if not started:
                 return self.first_token_late()
             return (
@@ -238,23 +280,6 @@ def rejected_option(error: StatusError, options: Collection[str]) -> str | None:
     return next((key for key in options if key == param or re.search(rf"\b{re.escape(key)}\b", text)), None)
 
 
-def rejects_stream_options(error: StatusError) -> bool:
-    """A 400/422 that names `stream_options` or an unknown parameter: an older server without usage chunks."""
-    if error.status not in (400, 422):
-        return False
-    text = status_text(error).lower()
-    return any(hint in text for hint in _STREAM_OPTIONS_HINTS)
-
-
-_STREAM_OPTIONS_HINTS = (
-    "stream_options",
-    "include_usage",
-    "unknown parameter",
-    "unrecognized",
-    "extra inputs",
-)
-
-
 def retry_plan(error: StatusError | Exception, attempt: int) -> tuple[float, str] | None:
     """How long to wait before retrying a request that failed before any answer, and why; None: do not."""
     if attempt >= len(RETRY_DELAYS):
@@ -271,7 +296,7 @@ def retry_plan(error: StatusError | Exception, attempt: int) -> tuple[float, str
         if after is None:
             return RETRY_DELAYS[attempt], why
         return (after, why) if after <= MAX_RETRY_AFTER else None
-    if isinstance(error, httpcore2.RemoteProtocolError) and "without sending a response" in str(error):
+    if isinstance(error, httpx2.RemoteProtocolError) and "without sending a response" in str(error):
         return RETRY_DELAYS[attempt], "the server closed the connection"  # a stale keep-alive connection
     return None
 
@@ -318,11 +343,13 @@ def context_exceeded(error: StatusError, reason: str) -> bool:
 
 
 def status_text(error: StatusError) -> str:
-    """The server's own words for an error: its message in any of the shapes above, an HTML page's title,
-    or the standard phrase for the status when the body says nothing."""
+    """The server's own words for an error: its message as the wire read it, or in any of the shapes above, an
+    HTML page's title, or the standard phrase for the status when the body says nothing."""
+    if error.message:
+        return error.message
     detail = error.detail
     if isinstance(detail, dict):
-        return _message(detail)
+        return error_message(detail) or str(detail)
     if isinstance(detail, str) and detail:
         return (html_title(detail) or _phrase(error.status)) if _looks_like_html(detail) else detail
     if detail not in (None, ""):
@@ -330,13 +357,19 @@ def status_text(error: StatusError) -> str:
     return _phrase(error.status)
 
 
-def _message(detail: dict[str, Any]) -> str:
+def error_message(body: Any) -> str | None:
+    """The message of an error body of the shapes OpenAI-compatible servers send (see above)."""
+    detail = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(detail, str):
+        return detail or None  # Ollama's {"error": "text"}
+    if not isinstance(detail, dict):
+        return None
     message = detail.get("message") or detail.get("detail") or detail.get("msg")
     if isinstance(message, list):  # FastAPI's validation errors: [{"loc": …, "msg": …}, …]
         return "; ".join(
             str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in message
         )
-    return str(message or detail)
+    return str(message) if message else None
 
 
 def _looks_like_html(text: str) -> bool:

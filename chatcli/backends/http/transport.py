@@ -1,5 +1,5 @@
-"""HTTP connections (httpcore, the layer under httpx): read time budgets that only real progress renews,
-proxies, and TLS.
+"""The connections under httpx's client: read time budgets that only real progress renews, the proxy each
+URL calls for, and TLS.
 
 Reads are timed in the network stream because an answer needs several read timeouts where HTTP libraries
 fix one per response: a long wait for the first token (local models may think for minutes), a short one
@@ -16,14 +16,15 @@ context (loading the certificate store is slow) is built only for a connection t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import httpcore2
+import httpx2
 
 from chatcli.core.errors import UsageError
 from chatcli.core.stream import BackendSettings
@@ -31,8 +32,9 @@ from chatcli.core.stream import BackendSettings
 # Requests go one at a time per backend (one answer streams at a time), so one budget suffices.
 
 
-class NoProgress(httpcore2.ReadError):
-    """The server sent more bytes than the limit allows without the response chatcli waits for."""
+class NoProgress(httpx2.ReadError):
+    """The server sent more bytes than the limit allows without the response chatcli waits for (an httpx
+    error, so it passes through httpcore and the transport's error mapping as it is)."""
 
 
 class PhasedNetwork(httpcore2.NetworkBackend):
@@ -124,55 +126,103 @@ class PhasedStream(httpcore2.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-# Everything httpcore raises for a request that failed on the way (its exceptions share no base class).
-TRANSPORT_ERRORS = (
-    httpcore2.TimeoutException,
-    httpcore2.NetworkError,
-    httpcore2.ProtocolError,
-    httpcore2.ProxyError,
-    httpcore2.UnsupportedProtocol,
-)
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Everything a request can fail with on the way (httpx's errors, mapped from httpcore's by PhasedTransport).
+TRANSPORT_ERRORS = (httpx2.TransportError,)
+# httpcore's errors and the httpx errors they become, most specific first (httpx's HTTPTransport keeps its
+# own table private, so chatcli's transport has its own).
+_MAPPED_ERRORS: tuple[tuple[type[Exception], type[httpx2.TransportError]], ...] = (
+    (httpcore2.ConnectTimeout, httpx2.ConnectTimeout),
+    (httpcore2.ReadTimeout, httpx2.ReadTimeout),
+    (httpcore2.WriteTimeout, httpx2.WriteTimeout),
+    (httpcore2.PoolTimeout, httpx2.PoolTimeout),
+    (httpcore2.TimeoutException, httpx2.TimeoutException),
+    (httpcore2.ConnectError, httpx2.ConnectError),
+    (httpcore2.ReadError, httpx2.ReadError),
+    (httpcore2.WriteError, httpx2.WriteError),
+    (httpcore2.NetworkError, httpx2.NetworkError),
+    (httpcore2.ProxyError, httpx2.ProxyError),
+    (httpcore2.UnsupportedProtocol, httpx2.UnsupportedProtocol),
+    (httpcore2.RemoteProtocolError, httpx2.RemoteProtocolError),
+    (httpcore2.LocalProtocolError, httpx2.LocalProtocolError),
+    (httpcore2.ProtocolError, httpx2.ProtocolError),
+)
 
 
-class Connections:
-    """Sends each request directly or through the proxy its URL calls for, over connections that read
-    through one PhasedNetwork. A connection pool per proxy, and the TLS context, are made on first use."""
+@contextlib.contextmanager
+def _httpx_errors(request: httpx2.Request) -> Iterator[None]:
+    """httpcore's errors as the httpx errors they are, the original kept as the cause (its OS-level reason)."""
+    try:
+        yield
+    except tuple(core for core, _ in _MAPPED_ERRORS) as error:
+        mapped = next(ours for core, ours in _MAPPED_ERRORS if isinstance(error, core))
+        raise mapped(str(error), request=request) from error
 
-    def __init__(self, settings: BackendSettings, network: httpcore2.NetworkBackend) -> None:
+
+class PhasedTransport(httpx2.BaseTransport):
+    """httpx's transport for chatcli: httpcore's connection pools (direct, or through the proxy the URL calls
+    for) reading through one PhasedNetwork.
+
+    Why not httpx's HTTPTransport: it takes no network backend, and the read budget that only answer pieces
+    renew, the turn deadline and the byte cap before a response's headers live in the network backend
+    (httpx's timeouts are per read, renewed by any byte). Why chatcli chooses the proxy: `no_proxy`'s curl rules
+    (CIDR networks, ports, leading dots) are more than httpx's mount patterns express. A pool per proxy, and
+    the TLS context (loading the certificate store is slow), are made on first use."""
+
+    def __init__(
+        self,
+        settings: BackendSettings,
+        network: httpcore2.NetworkBackend,
+        verify: Callable[[], ssl.SSLContext],
+    ) -> None:
         self._settings = settings
         self._network = network
+        self._verify = verify
         self._pools: dict[tuple[str | None, bool], httpcore2.ConnectionPool] = {}
-        self._tls: ssl.SSLContext | None = None
 
-    def send(self, request: httpcore2.Request) -> httpcore2.Response:
-        """The response, its body still unread: iterate `response.stream`, then close it."""
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
-        scheme = url.scheme.decode("ascii")
-        proxy = proxy_for(scheme, url.host.decode("ascii"), url.port, self._settings)
-        secure = scheme == "https" or (proxy or "").startswith("https:")
-        key = (proxy, secure)
-        if key not in self._pools:
-            self._pools[key] = self._pool(proxy, self.tls_context() if secure else None)
-        return self._pools[key].handle_request(request)
-
-    def _pool(self, proxy: str | None, tls: ssl.SSLContext | None) -> httpcore2.ConnectionPool:
-        if proxy is None:
-            return httpcore2.ConnectionPool(ssl_context=tls, network_backend=self._network)
-        parts = urlsplit(proxy)
-        auth = (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username else None
-        return httpcore2.HTTPProxy(
-            proxy_url=parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(),
-            proxy_auth=auth,
-            ssl_context=tls,
-            proxy_ssl_context=tls if parts.scheme == "https" else None,
-            network_backend=self._network,
+        proxy = proxy_for(url.scheme, url.host, url.port, self._settings)
+        core_request = httpcore2.Request(
+            method=request.method,
+            url=httpcore2.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors(request):
+            response = self.pool_for(proxy, url.scheme == "https").handle_request(core_request)
+        return httpx2.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseBody(response, request),
+            extensions=response.extensions,
         )
 
-    def tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = tls_context(self._settings.ca_bundle)
-        return self._tls
+    def pool_for(self, proxy: str | None, secure_target: bool) -> httpcore2.ConnectionPool:
+        secure = secure_target or (proxy or "").startswith("https:")
+        key = (proxy, secure)
+        if key not in self._pools:
+            tls = self._verify() if secure else None
+            self._pools[key] = self.new_pool(proxy, tls)
+        return self._pools[key]
+
+    def new_pool(self, proxy: str | None, tls: ssl.SSLContext | None) -> httpcore2.ConnectionPool:
+        if proxy is None:
+            return httpcore2.ConnectionPool(ssl_context=tls, network_backend=self._network)
+        parsed = httpx2.Proxy(proxy)  # httpx's reading of a proxy URL: its address, and user:password as auth
+        return httpcore2.HTTPProxy(
+            proxy_url=httpcore2.URL(
+                scheme=parsed.url.raw_scheme,
+                host=parsed.url.raw_host,
+                port=parsed.url.port,
+                target=parsed.url.raw_path,
+            ),
+            proxy_auth=parsed.raw_auth,
+            ssl_context=tls,
+            proxy_ssl_context=tls if parsed.url.scheme == "https" else None,
+            network_backend=self._network,
+        )
 
     def close(self) -> None:
         for pool in self._pools.values():
@@ -180,11 +230,27 @@ class Connections:
         self._pools.clear()
 
 
+class _ResponseBody(httpx2.SyncByteStream):
+    """A response body as httpx reads it: httpcore's stream, its errors as httpx's."""
+
+    def __init__(self, response: httpcore2.Response, request: httpx2.Request) -> None:
+        self._response = response
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors(self._request):
+            yield from self._response.iter_stream()
+
+    def close(self) -> None:
+        with _httpx_errors(self._request):
+            self._response.close()
+
+
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     """Certificate verification against `ca_bundle` (a PEM file or a hashed directory) or, without one, the
-    system's store (httpcore's default: the platform's trust store on macOS and Windows)."""
+    system's store (httpx's default context; SSL_CERT_FILE and SSL_CERT_DIR reach chatcli as ca_bundle)."""
     if ca_bundle is None:
-        return httpcore2.default_ssl_context()
+        return httpx2.create_ssl_context(trust_env=False)
     try:
         if os.path.isdir(ca_bundle):
             return ssl.create_default_context(capath=ca_bundle)
