@@ -417,7 +417,7 @@ def test_a_finished_answer_without_done_is_complete_after_a_short_grace(
     server.enqueue(held)
     saved = tmp_path / "chat.json"
     result = run_chatcli(
-        "ask", "-u", "--base-url", server.url, "-o", str(saved), "hi", env=KEY_ENV, timeout=20
+        "ask", "-u", "-b", "openai", "--base-url", server.url, "-o", str(saved), "hi", env=KEY_ENV, timeout=20
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"All done\n"

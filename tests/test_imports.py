@@ -19,7 +19,7 @@ from tests.terminal import TOOLBAR, expect, say, spawn_chatcli
 
 pytestmark = pytest.mark.e2e  # what a fresh interpreter loads
 
-HEAVY = ("openai", "prompt_toolkit", "httpx2", "httpcore2", "mcp")
+HEAVY = ("openai", "anthropic", "prompt_toolkit", "httpx2", "httpcore2", "mcp")
 # Modules --help and --version do without: the sub-commands' (their help is listed from LAZY_COMMANDS),
 # `ask`'s, and platformdirs (asked for the user directories only when a command uses them).
 DEFERRED = (*(command.module for command in LAZY_COMMANDS.values()), "chatcli.cli.ask", "platformdirs")

@@ -63,13 +63,14 @@ def root_url() -> Iterator[str]:
         subprocess.run([serve, "stop", port], capture_output=True, timeout=30, check=False)
 
 
-def _openai_sdk(root: str, prompt: str) -> str:
+def _openai_sdk(root: str, prompt: str, system: str | None) -> str:
     import openai
 
     client = openai.OpenAI(base_url=f"{root}/v1", api_key="none")
+    system_message = [{"role": "system", "content": system}] if system else []
     stream = client.chat.completions.create(
         model=MODEL,
-        messages=[{"role": "user", "content": prompt}],
+        messages=[*system_message, {"role": "user", "content": prompt}],
         temperature=0,
         max_tokens=MAX_TOKENS,
         stream=True,
@@ -77,30 +78,38 @@ def _openai_sdk(root: str, prompt: str) -> str:
     return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
 
 
-def _responses_sdk(root: str, prompt: str) -> str:
+def _responses_sdk(root: str, prompt: str, system: str | None) -> str:
     import openai
 
     client = openai.OpenAI(base_url=f"{root}/v1", api_key="none")
-    with client.responses.stream(
-        model=MODEL, input=prompt, temperature=0, max_output_tokens=MAX_TOKENS, store=False
-    ) as stream:
-        return "".join(event.delta for event in stream if event.type == "response.output_text.delta")
+    # The raw event stream: the SDK's responses.stream() accumulator needs the output indexes llama-server omits.
+    stream = client.responses.create(
+        model=MODEL,
+        input=prompt,
+        instructions=system or openai.omit,
+        temperature=0,
+        max_output_tokens=MAX_TOKENS,
+        store=False,
+        stream=True,
+    )
+    return "".join(event.delta for event in stream if event.type == "response.output_text.delta")
 
 
-def _anthropic_sdk(root: str, prompt: str) -> str:
+def _anthropic_sdk(root: str, prompt: str, system: str | None) -> str:
     import anthropic
 
     client = anthropic.Anthropic(base_url=root, api_key="none")
     with client.messages.stream(
         model=MODEL,
         max_tokens=MAX_TOKENS,
-        temperature=0,
+        system=system or anthropic.omit,
         messages=[{"role": "user", "content": prompt}],
+        extra_body={"temperature": 0},  # anthropic 2.x's types have no temperature; the API takes it
     ) as stream:
         return "".join(stream.text_stream)
 
 
-SDKS: dict[str, tuple[Callable[[str, str], str], str]] = {
+SDKS: dict[str, tuple[Callable[[str, str, str | None], str], str]] = {
     # backend: (the SDK's answer, the base URL chatcli is given: each provider's own convention)
     "openai": (_openai_sdk, "{root}/v1"),
     "responses": (_responses_sdk, "{root}/v1"),
@@ -110,15 +119,21 @@ SDKS: dict[str, tuple[Callable[[str, str], str], str]] = {
 
 @pytest.mark.parametrize("prompt", PROMPTS)
 @pytest.mark.parametrize("backend", list(SDKS))
-@pytest.mark.parametrize("streamed", [True, False], ids=["stream", "no-stream"])
+@pytest.mark.parametrize(
+    ("streamed", "system"),
+    [(True, None), (False, None), (True, "Answer in one line.")],
+    ids=["stream", "no-stream", "stream-system"],
+)
 def test_each_backend_answers_byte_for_byte_as_the_providers_sdk(
-    root_url: str, backend: str, prompt: str, streamed: bool
+    root_url: str, backend: str, prompt: str, streamed: bool, system: str | None
 ) -> None:
     sdk, base_url = SDKS[backend]
-    expected = sdk(root_url, prompt)
+    expected = sdk(root_url, prompt, system)
     assert expected, "the SDK got an empty answer: the check would prove nothing"
     args = ["ask", "-b", backend, "--base-url", base_url.format(root=root_url), "-m", MODEL]
     args += ["--temperature", "0", "--max-tokens", str(MAX_TOKENS), "--no-log", prompt]
+    if system:
+        args[1:1] = ["-s", system]
     if not streamed:
         args.insert(1, "--no-stream")
     result = run_chatcli(*args, env={"OPENAI_API_KEY": "none", "ANTHROPIC_API_KEY": "none"}, timeout=60)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tests import anthropic_stream as anthropic
 from tests import ollama_streams
 from tests.openai_server import Reply, chunk, sse_event
 
@@ -81,4 +82,49 @@ OLLAMA = WireFormat(
     ask_args=("--reasoning", "hide"),
 )
 
-WIRE_FORMATS = {wire.backend: wire for wire in (OPENAI, OLLAMA)}
+
+def _responses_event(kind: str, **fields: Any) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
+
+
+_RESPONSE = {"id": "resp_1", "object": "response", "model": "test-model", "output": []}
+RESPONSES = WireFormat(
+    backend="responses",
+    key_variable="OPENAI_API_KEY",
+    key_header="authorization",
+    content_type="text/event-stream",
+    start=_responses_event("response.created", response={**_RESPONSE, "status": "in_progress"}),
+    text=lambda text: _responses_event("response.output_text.delta", item_id="msg_1", delta=text),
+    finish=_responses_event("response.completed", response={**_RESPONSE, "status": "completed"}),
+    idle=_responses_event("response.output_text.delta", item_id="msg_1", delta=""),
+    error_event=lambda message: _responses_event("error", code="server_error", message=message),
+    error_body=OPENAI.error_body,
+    models=OPENAI.models,
+)
+
+ANTHROPIC = WireFormat(
+    backend="anthropic",
+    key_variable="ANTHROPIC_API_KEY",
+    key_header="x-api-key",
+    content_type="text/event-stream",
+    start=anthropic.message_start() + anthropic.block_start(0, {"type": "text", "text": ""}),
+    text=lambda text: anthropic.delta(0, type="text_delta", text=text),
+    finish=b"".join([anthropic.block_stop(0), *anthropic.message_end()]),
+    idle=anthropic.event({"type": "ping"}),
+    error_event=lambda message: anthropic.error_event("overloaded_error", message),
+    error_body=lambda message: {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": message},
+    },
+    models=lambda ids: {
+        "data": [
+            {"type": "model", "id": id_, "display_name": id_.title(), "created_at": "2025-01-01T00:00:00Z"}
+            for id_ in ids
+        ],
+        "has_more": False,
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
+    },
+)
+
+WIRE_FORMATS = {wire.backend: wire for wire in (OPENAI, ANTHROPIC, RESPONSES, OLLAMA)}

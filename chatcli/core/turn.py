@@ -40,6 +40,12 @@ NOT_RUN_AFTER_CANCEL = "not run: the user interrupted an earlier call of this tu
 _CUT_SHORT = {
     "length": "the answer was cut off at the token limit (finish_reason: length)",
     "content_filter": "the server's content filter stopped the answer (finish_reason: content_filter)",
+    # Anthropic's stop reasons that have no chat-completions name
+    "refusal": "the model declined to answer (stop_reason: refusal)",
+    "pause_turn": "the server paused the turn before the answer finished (stop_reason: pause_turn); ask to continue",
+    "model_context_window_exceeded": (
+        "the answer was cut off at the model's context window (stop_reason: model_context_window_exceeded)"
+    ),
 }
 
 
