@@ -2,9 +2,9 @@
 
 `python bench/baselines.py stdlib BASE_URL [WIRE]`: a standard-library-only reader (http.client + json), the
 floor, for one wire format: `openai` (chat completions, the default), `anthropic` (Messages), `responses` (OpenAI
-Responses) or `ollama` (/api/chat); BASE_URL in that provider's convention (the `/v1` URL for openai and
-responses, the root for anthropic and ollama). It parses every event, as a client that wants the stop reason and
-the usage must, and prints the text deltas.
+Responses) or `ollama` (/api/chat); BASE_URL as bench/harness.py's SSEServer.url gives it (ending in /v1, but for
+ollama's root). It parses every event, as a client that wants the stop reason and the usage must, and prints the
+text deltas.
 `python bench/baselines.py sdk BASE_URL`: the openai SDK iterating `Stream[ChatCompletionChunk]`, what most
 tools do. Both print the answer's raw text, unrendered, to stdout (a pipe or a terminal).
 """
@@ -82,7 +82,7 @@ class Wire:
 WIRES = {
     "openai": Wire("/chat/completions", REQUEST, OPENAI_KEY, chat_completions_text),
     "anthropic": Wire(
-        "/v1/messages",
+        "/messages",
         {"model": "bench-model", "max_tokens": 32000, "messages": MESSAGES, "stream": True},
         {**JSON, "x-api-key": "no-key", "anthropic-version": "2023-06-01"},
         anthropic_text,

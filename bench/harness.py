@@ -33,7 +33,9 @@ PYTHON = sys.executable
 CHATCLI = shutil.which("chatcli", path=str(Path(PYTHON).parent)) or "chatcli"
 TERMINAL_SIZE = (24, 80)  # rows, columns
 # The wire formats bench/sse_server.py speaks, by chatcli backend name, and what each one's base URL ends with.
-BASE_PATHS = {"openai": "/v1", "anthropic": "", "responses": "/v1", "ollama": ""}
+# Anthropic's root is given with its /v1, a form every backend takes: chatcli reads a root whose path (here
+# /t/N/r/R) does not end in /v1 as the API's own path, not as a root to put /v1 under as the anthropic SDK does.
+BASE_PATHS = {"openai": "/v1", "anthropic": "/v1", "responses": "/v1", "ollama": ""}
 # The formats beside chat completions, and what tables call them.
 NATIVE_WIRES = {
     "anthropic": "Anthropic Messages",
@@ -195,7 +197,7 @@ class SSEServer:
     def url(self, tokens: int, rate: float = 0, first: float = 0, wire: str = "openai") -> str:
         """The base URL of an answer of `tokens` tokens at `rate` tokens/s (0: at once), its first token sent
         `first` seconds after the response began (a model's time to first token), in the convention of `wire`'s
-        provider: the `/v1` URL for openai and responses, the root for anthropic and ollama."""
+        provider: the `/v1` URL for openai and responses, the root for ollama, the root with /v1 for anthropic."""
         delay = f"/f/{first:g}" if first else ""
         return f"http://127.0.0.1:{self.port}/t/{tokens}/r/{rate:g}{delay}{BASE_PATHS[wire]}"
 

@@ -114,7 +114,7 @@ MINIMAL_WIRE_ASK = {
     "anthropic": """
     body = {"model": model, "max_tokens": 4096, "messages": messages, "stream": True}
     headers = {"Content-Type": "application/json", "x-api-key": "no-key", "anthropic-version": "2023-06-01"}
-    connection.request("POST", url.path.rstrip("/") + "/v1/messages", json.dumps(body), headers)
+    connection.request("POST", url.path.rstrip("/") + "/messages", json.dumps(body), headers)
     for line in connection.getresponse():
         if line.startswith(b"data:"):
             event = json.loads(line[5:])
