@@ -2,8 +2,9 @@
 
 Every measurement is of one child process: CPU is its user + system time from `os.wait4`, memory its peak RSS,
 wall the time from spawn to reaping. A child's peak RSS starts from this process's size when it forks, so
-benchmarks keep this process small (no heavy imports, no stored outputs) while they spawn. Children get a private HOME and no OPENAI_*/CHATCLI_* variables, so the
-developer's configuration and conversation library are neither read nor written.
+benchmarks keep this process small (no heavy imports, no stored outputs) while they spawn. Children get a private
+HOME and no OPENAI_*/ANTHROPIC_*/OLLAMA_*/CHATCLI_* variables, so the developer's configuration, keys and
+conversation library are neither read nor written.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 CHATCLI = shutil.which("chatcli", path=str(Path(PYTHON).parent)) or "chatcli"
 TERMINAL_SIZE = (24, 80)  # rows, columns
+# The wire formats bench/sse_server.py speaks, by chatcli backend name, and what each one's base URL ends with.
+# Anthropic's root is given with its /v1, a form every backend takes: chatcli reads a root whose path (here
+# /t/N/r/R) does not end in /v1 as the API's own path, not as a root to put /v1 under as the anthropic SDK does.
+BASE_PATHS = {"openai": "/v1", "anthropic": "/v1", "responses": "/v1", "ollama": ""}
+# The formats beside chat completions, and what tables call them.
+NATIVE_WIRES = {
+    "anthropic": "Anthropic Messages",
+    "responses": "OpenAI Responses",
+    "ollama": "Ollama /api/chat",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +56,11 @@ class Run:
 
 
 def bench_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCLI_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_", "CHATCLI_"))
+    }
     # Bytecode caches may be written, as an installed chatcli has them (pip compiles on install).
     for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
@@ -179,11 +194,12 @@ class SSEServer:
             if parts[:1] == ["done"]:
                 self._done.put((float(parts[2]), float(parts[3])))
 
-    def url(self, tokens: int, rate: float = 0, first: float = 0) -> str:
+    def url(self, tokens: int, rate: float = 0, first: float = 0, wire: str = "openai") -> str:
         """The base URL of an answer of `tokens` tokens at `rate` tokens/s (0: at once), its first token sent
-        `first` seconds after the response began (a model's time to first token)."""
+        `first` seconds after the response began (a model's time to first token), in the convention of `wire`'s
+        provider: the `/v1` URL for openai and responses, the root for ollama, the root with /v1 for anthropic."""
         delay = f"/f/{first:g}" if first else ""
-        return f"http://127.0.0.1:{self.port}/t/{tokens}/r/{rate:g}{delay}/v1"
+        return f"http://127.0.0.1:{self.port}/t/{tokens}/r/{rate:g}{delay}{BASE_PATHS[wire]}"
 
     def next_stream(self, requested_after: float, timeout: float = 10) -> tuple[float, float]:
         """(request arrived, last byte) of the first stream whose request came after `requested_after`."""

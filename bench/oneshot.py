@@ -1,12 +1,17 @@
-"""One-shot latency (issue 13): the wall time of `chatcli ask` (a 10-token answer) and `chatcli models` against a
-local server, next to the least a Python command-line client can do, piped and on a pseudo-terminal.
+"""One-shot latency (issues 13 and 24): the wall time of `chatcli ask` (a 10-token answer) and `chatcli models`
+against a local server, next to the least a Python command-line client can do, piped and on a pseudo-terminal; and
+the same for `chatcli ask -b anthropic|responses|ollama`, each against a minimal client of its own wire format.
 
 Subjects, each a child process; every round runs each once, interleaved, and the verdicts use medians:
   minimal  a minimal Typer app that POSTs with http.client and prints the stream (or GETs /models)
   chatcli  `chatcli ask --base-url URL -m bench-model hi` / `chatcli models --base-url URL`
+  minimal WIRE, chatcli WIRE
+           the same app speaking Anthropic Messages, OpenAI Responses or Ollama's /api/chat, and
+           `chatcli ask -b WIRE --base-url URL -m bench-model hi` against the same server
   sdk      the 8-line openai SDK script (when openai is installed)
   llm      `llm -m bench hi` through an extra-openai-models.yaml (when llm is on PATH; skipped otherwise)
-Targets: chatcli ≤ 1.5 × the minimal client piped, ≤ 1.6 × on a terminal (where chatcli renders Markdown).
+Targets: chatcli ≤ 1.5 × the minimal client (of the same wire format) piped, ≤ 1.6 × on a terminal (where chatcli
+renders Markdown).
 Also shown: how long after the server's first token the first text reaches the terminal, when the model takes
 0.3 s to its first token (chatcli imports its Markdown renderer while it waits).
 Usage: python bench/oneshot.py [--quick] [--rounds N]
@@ -28,6 +33,7 @@ from pathlib import Path
 from answers import markdown_answer
 from harness import (
     CHATCLI,
+    NATIVE_WIRES,
     PYTHON,
     Run,
     SSEServer,
@@ -81,6 +87,63 @@ def models(base_url: Annotated[str, typer.Option()]):
     connection.request("GET", path + "/models")
     for model in sorted(json.loads(connection.getresponse().read())["data"], key=lambda m: m["id"]):
         print(model["id"])
+
+app()
+"""
+
+# The floor for each other wire format: the same app, with its provider's request and stream.
+MINIMAL_WIRE_HEAD = """
+import http.client, json, sys
+from typing import Annotated
+from urllib.parse import urlsplit
+import typer
+
+app = typer.Typer(pretty_exceptions_enable=False)
+
+@app.callback()
+def main():
+    pass
+
+@app.command()
+def ask(prompt: list[str], base_url: Annotated[str, typer.Option()], model: Annotated[str, typer.Option("-m")]):
+    url = urlsplit(base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    messages = [{"role": "user", "content": " ".join(prompt)}]
+"""
+MINIMAL_WIRE_ASK = {
+    "anthropic": """
+    body = {"model": model, "max_tokens": 4096, "messages": messages, "stream": True}
+    headers = {"Content-Type": "application/json", "x-api-key": "no-key", "anthropic-version": "2023-06-01"}
+    connection.request("POST", url.path.rstrip("/") + "/messages", json.dumps(body), headers)
+    for line in connection.getresponse():
+        if line.startswith(b"data:"):
+            event = json.loads(line[5:])
+            if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
+                sys.stdout.write(event["delta"]["text"])
+                sys.stdout.flush()
+""",
+    "responses": """
+    body = {"model": model, "input": messages, "store": False, "stream": True}
+    headers = {"Content-Type": "application/json"}
+    connection.request("POST", url.path.rstrip("/") + "/responses", json.dumps(body), headers)
+    for line in connection.getresponse():
+        if line.startswith(b"data:"):
+            event = json.loads(line[5:])
+            if event["type"] == "response.output_text.delta":
+                sys.stdout.write(event["delta"])
+                sys.stdout.flush()
+""",
+    "ollama": """
+    body = {"model": model, "messages": messages, "stream": True}
+    headers = {"Content-Type": "application/json"}
+    connection.request("POST", url.path.rstrip("/") + "/api/chat", json.dumps(body), headers)
+    for line in connection.getresponse():
+        sys.stdout.write(json.loads(line)["message"]["content"])
+        sys.stdout.flush()
+""",
+}
+MINIMAL_WIRE_TAIL = """
+    print()
 
 app()
 """
@@ -144,7 +207,8 @@ def llm_config(home: Path, url: str) -> Iterator[dict[str, str] | None]:
     yield {"LLM_USER_PATH": str(user_path)}
 
 
-def subjects(ask_url: str, models_url: str, with_llm: bool) -> dict[str, list[str]]:
+def subjects(server: SSEServer, models_url: str, with_llm: bool, first: float = 0) -> dict[str, list[str]]:
+    ask_url = server.url(TOKENS, first=first)
     minimal = [PYTHON, "-c", MINIMAL]
     chosen = {
         "minimal ask": [*minimal, "ask", "--base-url", ask_url, "-m", "bench-model", "hi"],
@@ -156,6 +220,12 @@ def subjects(ask_url: str, models_url: str, with_llm: bool) -> dict[str, list[st
         chosen["openai SDK script"] = [PYTHON, "-c", SDK, ask_url]
     if with_llm:
         chosen["llm"] = [LLM, "-m", "bench", "--no-log", "hi"]
+    for wire in NATIVE_WIRES:
+        url = server.url(TOKENS, first=first, wire=wire)
+        script = MINIMAL_WIRE_HEAD + MINIMAL_WIRE_ASK[wire] + MINIMAL_WIRE_TAIL
+        request = ["--base-url", url, "-m", "bench-model", "hi"]
+        chosen[f"minimal {wire} ask"] = [PYTHON, "-c", script, "ask", *request]
+        chosen[f"chatcli {wire} ask"] = [CHATCLI, "ask", "-b", wire, *request]
     return chosen
 
 
@@ -163,10 +233,9 @@ def measure(rounds: int) -> tuple[list[Target], str]:
     with temporary_home() as home, SSEServer(warm=[TOKENS]) as server:
         models = ModelList()
         try:
-            ask_url = server.url(TOKENS)
-            with llm_config(home, ask_url) as llm_env:
+            with llm_config(home, server.url(TOKENS)) as llm_env:
                 env = {**bench_env(home), **(llm_env or {})}
-                chosen = subjects(ask_url, models.url, llm_env is not None)
+                chosen = subjects(server, models.url, llm_env is not None)
                 runs = _measure(chosen, env, rounds)
             lags = _first_text_lags(server, bench_env(home), rounds)
         finally:
@@ -198,8 +267,8 @@ def _first_text_lags(
 ) -> dict[tuple[str, str], list[float]]:
     """Seconds from the server sending the first token to the first byte on the client's stdout, for the
     minimal client and chatcli, piped and on a terminal, against a model that takes FIRST_TOKEN_DELAY s."""
-    url = server.url(TOKENS, first=FIRST_TOKEN_DELAY)
-    chosen = {name: argv for name, argv in subjects(url, url, with_llm=False).items() if name.endswith("ask")}
+    every = subjects(server, "", with_llm=False, first=FIRST_TOKEN_DELAY)
+    chosen = {name: every[name] for name in ("minimal ask", "chatcli ask")}
     server.forget_reports()
     lags: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):
@@ -249,6 +318,11 @@ def _report(runs: dict[tuple[str, str], list[Run]], rounds: int, with_llm: bool)
         ("llm", "minimal ask"),
         ("minimal models", "minimal models"),
         ("chatcli models", "minimal models"),
+        *(
+            (f"{side} {wire} ask", f"minimal {wire} ask")
+            for wire in NATIVE_WIRES
+            for side in ("minimal", "chatcli")
+        ),
     ):
         if (name, "piped") not in runs:
             continue
@@ -264,12 +338,16 @@ def _report(runs: dict[tuple[str, str], list[Run]], rounds: int, with_llm: bool)
             )
         )
     targets = []
-    for command in ("ask", "models"):
+    compared = [(f"`chatcli {command}`", command, "") for command in ("ask", "models")]
+    compared += [
+        (f"`chatcli ask -b {wire}`", f"{wire} ask", f", {NATIVE_WIRES[wire]}") for wire in NATIVE_WIRES
+    ]
+    for label, command, wire_name in compared:
         for mode, limit in (("piped", PIPE_LIMIT), ("terminal", TERMINAL_LIMIT)):
             value = ratio(f"chatcli {command}", f"minimal {command}", mode)
             targets.append(
                 Target(
-                    f"`chatcli {command}` {mode} vs minimal Typer + http.client (median wall)",
+                    f"{label} {mode} vs minimal Typer + http.client{wire_name} (median wall)",
                     f"{value:.2f} ×",
                     f"≤ {limit} ×",
                     value <= limit,
@@ -292,6 +370,11 @@ LABELS = {
     "llm": "`llm -m bench` (extra-openai-models.yaml)",
     "minimal models": "minimal Typer + http.client app, models",
     "chatcli models": "`chatcli models`",
+    **{
+        f"minimal {wire} ask": f"minimal Typer + http.client app, ask, {name}"
+        for wire, name in NATIVE_WIRES.items()
+    },
+    **{f"chatcli {wire} ask": f"`chatcli ask -b {wire}`" for wire in NATIVE_WIRES},
 }
 
 

@@ -82,7 +82,7 @@ def report(quick: bool) -> str:
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load}; suite took {elapsed:.0f} s{' (--quick)' if quick else ''}."
     )
-    return "\n\n".join([machine, "Targets (issues 6 and 13):\n\n" + targets_table(targets), *sections])
+    return "\n\n".join([machine, "Targets (issues 6, 13 and 24):\n\n" + targets_table(targets), *sections])
 
 
 def write_readme(text: str) -> None:

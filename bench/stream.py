@@ -4,6 +4,10 @@ Clients, each a child process fed by bench/sse_server.py over 127.0.0.1:
   stdlib   a standard-library SSE reader (http.client + json), piped             (bench/baselines.py)
   sdk      the openai SDK iterating Stream[ChatCompletionChunk], printing raw deltas, piped and on a terminal
   chatcli  `chatcli ask -b openai --base-url …`: raw text when piped, Markdown on an 80x24 terminal
+  stdlib WIRE, chatcli WIRE
+           the same two, piped, for each other wire format (Anthropic Messages, OpenAI Responses, Ollama's
+           /api/chat): the standard-library reader of that format and `chatcli ask -b WIRE`, at 10 and 20 000
+           tokens and paced
 Streaming cost = CPU(N tokens) − CPU(10 tokens), so start-up is excluded. Paced runs stream at 2 000 tokens/s and
 also check that chatcli keeps up: it exits within 0.1 s of the server's last byte, and its wall time is within
 0.2 s of N / rate plus its start-up. Time to first token is measured in-process, after everything is imported.
@@ -22,6 +26,7 @@ from answers import markdown_answer
 from harness import (
     BENCH,
     CHATCLI,
+    NATIVE_WIRES,
     PYTHON,
     Run,
     SSEServer,
@@ -40,23 +45,46 @@ RATE = 2000.0
 START = 10  # tokens of the start-up reference run
 
 
-def _baseline(kind: str) -> Callable[[str], list[str]]:
-    return lambda url: [PYTHON, str(BENCH / "baselines.py"), kind, url]
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A client's wire format (which base URL it gets) and its command line for a base URL."""
+
+    wire: str
+    argv: Callable[[str], list[str]]
 
 
-CLIENTS: dict[str, Callable[[str], list[str]]] = {
+def _baseline(kind: str, *wire: str) -> Client:
+    return Client(
+        wire[0] if wire else "openai", lambda url: [PYTHON, str(BENCH / "baselines.py"), kind, url, *wire]
+    )
+
+
+def _chatcli(wire: str) -> Client:
+    return Client(
+        wire, lambda url: [CHATCLI, "ask", "-b", wire, "--base-url", url, "-m", "bench-model", PROMPT]
+    )
+
+
+CLIENTS: dict[str, Client] = {
     "stdlib": _baseline("stdlib"),
     "sdk": _baseline("sdk"),
-    "chatcli": lambda url: [CHATCLI, "ask", "-b", "openai", "--base-url", url, "-m", "bench-model", PROMPT],
+    "chatcli": _chatcli("openai"),
+    **{f"stdlib {wire}": _baseline("stdlib", wire) for wire in NATIVE_WIRES},
+    **{f"chatcli {wire}": _chatcli(wire) for wire in NATIVE_WIRES},
 }
 # (client, mode) in table order; mode is "pipe" or "pty".
 SUBJECTS = [("stdlib", "pipe"), ("sdk", "pipe"), ("chatcli", "pipe"), ("sdk", "pty"), ("chatcli", "pty")]
+# The other wire formats, piped, measured at START and the big size only: what differs between formats is the
+# parsing of each event, which those two sizes and the paced run show.
+WIRE_SUBJECTS = [(f"{client} {wire}", "pipe") for wire in NATIVE_WIRES for client in ("stdlib", "chatcli")]
 LABELS = {
     ("stdlib", "pipe"): "stdlib SSE reader, piped",
     ("sdk", "pipe"): "openai SDK Stream, piped",
     ("chatcli", "pipe"): "chatcli ask, piped",
     ("sdk", "pty"): "openai SDK Stream, raw deltas on a terminal",
     ("chatcli", "pty"): "chatcli ask, Markdown on a terminal",
+    **{(f"stdlib {wire}", "pipe"): f"stdlib {name} reader, piped" for wire, name in NATIVE_WIRES.items()},
+    **{(f"chatcli {wire}", "pipe"): f"chatcli ask -b {wire}, piped" for wire in NATIVE_WIRES},
 }
 
 
@@ -99,7 +127,8 @@ class Results:
 
 
 def _run(server: SSEServer, env: dict[str, str], client: str, mode: str, tokens: int, rate: float = 0) -> Run:
-    argv = CLIENTS[client](server.url(tokens, rate))
+    chosen = CLIENTS[client]
+    argv = chosen.argv(server.url(tokens, rate, wire=chosen.wire))
     timeout = 60 + tokens / (rate or 2000)
     run = (
         run_piped(argv, env, timeout=timeout)
@@ -172,6 +201,13 @@ def time_to_first_token(server: SSEServer, rounds: int) -> tuple[float, float]:
     return median(sdk_times), median(our_times)
 
 
+def _subjects_at(tokens: int, big: int) -> list[tuple[str, str]]:
+    """What runs at `tokens`: the SDK up to the big size (beyond, 10+ s per run and nothing new to learn), the
+    other wire formats at START and the big size."""
+    chosen = [(client, mode) for client, mode in SUBJECTS if tokens <= big or client != "sdk"]
+    return chosen + (WIRE_SUBJECTS if tokens in (START, big) else [])
+
+
 def measure(quick: bool = False) -> tuple[list[Target], str]:
     sizes = [START, 1000, 20000] if quick else [START, 1000, 20000, 100000]
     repeats = {START: 3, 1000: 1, 20000: 1 if quick else 3, 100000: 1}
@@ -182,13 +218,11 @@ def measure(quick: bool = False) -> tuple[list[Target], str]:
         env = bench_env(home)
         for tokens in sizes:
             for _ in range(repeats[tokens]):
-                for client, mode in SUBJECTS:
-                    if tokens > big and client == "sdk":
-                        continue  # 10+ s per run and nothing new to learn
+                for client, mode in _subjects_at(tokens, big):
                     results.add(client, mode, tokens, 0, _run(server, env, client, mode, tokens))
                     server.forget_reports()
         paced: dict[tuple[str, str], Paced] = {}
-        for client, mode in SUBJECTS:
+        for client, mode in SUBJECTS + WIRE_SUBJECTS:
             server.forget_reports()
             run = _run(server, env, client, mode, paced_tokens, RATE)
             results.add(client, mode, paced_tokens, RATE, run)
@@ -218,7 +252,7 @@ def _report(
         "peak RSS MiB, " + " / ".join(f"{n:,}" for n in rss_sizes) + " tok",
     ]
     rows = []
-    for client, mode in SUBJECTS:
+    for client, mode in SUBJECTS + WIRE_SUBJECTS:
         cells: list[object] = [LABELS[(client, mode)]]
         cells += [
             f"{results.cpu(client, mode, n):.2f}" if results.has(client, mode, n) else "—" for n in sizes
@@ -234,7 +268,7 @@ def _report(
     unpaced = markdown_table(header, rows)
 
     paced_rows = []
-    for client, mode in SUBJECTS:
+    for client, mode in SUBJECTS + WIRE_SUBJECTS:
         run = paced[(client, mode)]
         paced_rows.append(
             (
@@ -282,6 +316,15 @@ def _report(
             rate,
             0.6,
         )
+        for wire, name in NATIVE_WIRES.items():
+            ratio(
+                f"piped CPU vs stdlib reader, {name}",
+                (f"chatcli {wire}", "pipe"),
+                (f"stdlib {wire}", "pipe"),
+                tokens,
+                rate,
+                2.0,
+            )
     for mode in ("pipe", "pty"):
         late = paced[("chatcli", mode)].exit_after
         targets.append(
