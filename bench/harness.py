@@ -33,8 +33,8 @@ PYTHON = sys.executable
 CHATCLI = shutil.which("chatcli", path=str(Path(PYTHON).parent)) or "chatcli"
 TERMINAL_SIZE = (24, 80)  # rows, columns
 # The wire formats bench/sse_server.py speaks, by chatcli backend name, and what each one's base URL ends with.
-# Anthropic's root is given with its /v1, a form every backend takes: chatcli reads a root whose path (here
-# /t/N/r/R) does not end in /v1 as the API's own path, not as a root to put /v1 under as the anthropic SDK does.
+# Anthropic's root is given with its /v1 (a form the anthropic backend takes as well as the bare root), so the
+# minimal clients append only /messages.
 BASE_PATHS = {"openai": "/v1", "anthropic": "/v1", "responses": "/v1", "ollama": ""}
 # The formats beside chat completions, and what tables call them.
 NATIVE_WIRES = {
