@@ -67,12 +67,15 @@ class TurnDisplay:
         except BrokenPipeError:
             raise
         except OSError as error:
-            if error.errno != errno.EIO:
-                self.output_error = self.output_error or error
-                return
-            self.terminal_closed = True
-            if interrupt:
-                raise KeyboardInterrupt from None
+            self._write_failed(error, interrupt)
+
+    def _write_failed(self, error: OSError, interrupt: bool) -> None:
+        if error.errno != errno.EIO:
+            self.output_error = self.output_error or error
+            return
+        self.terminal_closed = True
+        if interrupt:
+            raise KeyboardInterrupt from None
 
     def __enter__(self) -> Self:
         if self._spinner_to is not None:
@@ -100,12 +103,19 @@ class TurnDisplay:
     def feed(self, text: str) -> None:
         if self.output_error is not None:
             return
+        if self._inner is not None:  # every piece after the first: _writing's rules, without its context manager
+            try:
+                self._inner.feed(text)
+            except BrokenPipeError:
+                raise
+            except OSError as error:
+                self._write_failed(error, interrupt=True)
+            return
         with self._writing():
-            if self._inner is None:
-                self.stop_waiting()
-                self._end_reasoning()
-                self._inner = self._new_renderer()
-                self._inner.__enter__()
+            self.stop_waiting()
+            self._end_reasoning()
+            self._inner = self._new_renderer()
+            self._inner.__enter__()
             self._inner.feed(text)
 
     def __exit__(

@@ -398,13 +398,20 @@ class ChatClient:
     def _decoded(self, response: httpx2.Response) -> Iterator[bytes]:
         """The body's bytes as they arrive, decoded by httpx a piece at a time when the server compressed them
         anyway (httpx passes a coding it cannot decode through as it is: refused here in one line instead)."""
-        codings = response.headers.get("content-encoding", "").lower().split(",")
-        for coding in filter(None, map(str.strip, codings)):
+        codings = [
+            coding
+            for coding in map(str.strip, response.headers.get("content-encoding", "").lower().split(","))
+            if coding and coding != "identity"
+        ]
+        for coding in codings:
             if not _decodable(coding):
                 raise BackendError(
                     f"{self.base_url} sent a body compressed with {coding[:40]!r}, which chatcli did not ask "
                     "for and cannot decode"
                 )
+        if not codings:  # the usual body: nothing to decode, so none of iter_bytes' work on every piece
+            yield from response.iter_raw()
+            return
         try:
             yield from response.iter_bytes()
         except httpx2.DecodingError:
