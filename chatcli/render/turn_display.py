@@ -103,7 +103,9 @@ class TurnDisplay:
     def feed(self, text: str) -> None:
         if self.output_error is not None:
             return
-        if self._inner is not None:  # every piece after the first: _writing's rules, without its context manager
+        if (
+            self._inner is not None
+        ):  # every piece after the first: _writing's rules, without its context manager
             try:
                 self._inner.feed(text)
             except BrokenPipeError:

@@ -15,13 +15,20 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
-from chatcli.backends.redact import short_reason
+from chatcli.backends.http.errors import MALFORMED
+from chatcli.backends.http.stream_data import (
+    JSON,
+    Malformed,
+    ServerError,
+    checked_text,
+    decode_object,
+    guarded,
+    ignore,
+)
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import ModelEntry, Piece, ProviderItem, Reasoning, StreamInfo, ToolCallPiece, Usage
 
 BACKEND = "anthropic"
-JSON = json.JSONDecoder()  # json.loads without its per-call checks
 BAD_USAGE = "warning: the server reported token usage chatcli cannot read; ignored"
 MAX_TOKEN_COUNT = 2**53  # token counts above this are not counts (sums stay exact)
 MAX_ID_CHARS = 256  # a tool call's id or name
@@ -38,39 +45,19 @@ _KNOWN_DELTAS = {
 _BOM = b"\xef\xbb\xbf"
 
 
-class Malformed(ValueError):
-    """A field the server sent has the wrong type or an impossible value."""
-
-
-class ServerError(Exception):
-    """An `error` event: the server's own one-line reason."""
-
-
-def _ignore(message: str) -> None:
-    pass
-
-
 def read_events(
-    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = _ignore
+    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = ignore
 ) -> Iterator[Piece]:
     """The answer's pieces from the event stream's lines; its stop reason, usage and model go to `info`. `key`
     is redacted from the server's error text; `warn` gets one-line notices."""
-    got_text = False
-    reader = StreamReader(info, warn)
-    try:
-        for data in data_lines(lines):
-            for piece in reader.event(decode(data)):
-                got_text = got_text or type(piece) is str
-                yield piece
-            if reader.stopped:
-                return
-    except ServerError as error:
-        reason = short_reason(str(error), key)
-        raise failure(MID_STREAM + reason, got_text) from None
-    except (Malformed, RecursionError):
-        raise failure(MALFORMED, got_text) from None
-    if info.finish_reason is None:
-        raise failure(ENDED_EARLY, got_text)
+    return guarded(_event_pieces(lines, StreamReader(info, warn)), info, key)
+
+
+def _event_pieces(lines: Iterator[bytes], reader: StreamReader) -> Iterator[Piece]:
+    for data in data_lines(lines):
+        yield from reader.event(decode_object(data))
+        if reader.stopped:
+            return
 
 
 def data_lines(lines: Iterator[bytes]) -> Iterator[bytes]:
@@ -84,17 +71,6 @@ def data_lines(lines: Iterator[bytes]) -> Iterator[bytes]:
     for line in lines:
         if line.startswith(b"data:"):
             yield line[5:].strip()
-
-
-def decode(data: bytes) -> dict[str, Any]:
-    """One event's JSON object; Malformed for anything else (bad UTF-8, bad JSON, nesting too deep)."""
-    try:
-        event = JSON.decode(data.decode())
-    except (ValueError, RecursionError):
-        raise Malformed from None
-    if type(event) is not dict:
-        raise Malformed
-    return event
 
 
 class _Block:
@@ -294,18 +270,6 @@ def tool_input(block: dict[str, Any]) -> str:
     return json.dumps(value) if value else ""
 
 
-def checked_text(value: Any) -> str:
-    """`value` when it is a string that can be written out as UTF-8 (no lone surrogates), else Malformed."""
-    if type(value) is not str:
-        raise Malformed
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise Malformed from None
-    return value
-
-
 def short_text(value: Any) -> str:
     """A tool call's id or name."""
     if len(text := checked_text(value)) > MAX_ID_CHARS:
@@ -322,7 +286,7 @@ def read_message(body: bytes, info: StreamInfo) -> list[Piece] | None:
         return None
     if type(message) is not dict or message.get("type") != "message":
         return None
-    reader = StreamReader(info, _ignore)
+    reader = StreamReader(info, ignore)
     try:
         content = message.get("content")
         if type(content) is not list:

@@ -14,46 +14,32 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
+from chatcli.backends.http.errors import MALFORMED
+from chatcli.backends.http.stream_data import (
+    JSON,
+    Malformed,
+    ServerError,
+    checked_text,
+    decode_object,
+    guarded,
+    ignore,
+)
 from chatcli.backends.redact import short_reason
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import ModelEntry, Piece, Reasoning, StreamInfo, ToolCallPiece, Usage
 
-JSON = json.JSONDecoder()  # json.loads without its per-call checks
 MAX_TOKEN_COUNT = 2**53  # token counts above this are not counts (sqlite, JSON numbers and sums stay exact)
 BAD_USAGE = "warning: the server reported token usage chatcli cannot read; ignored"
 # Ollama's answer (404) for a model it does not have: `model "llama3" not found, try pulling it first`
 NOT_PULLED = re.compile(r'model "([^"]{1,200})" not found, try pulling it first')
 
 
-class Malformed(ValueError):
-    """A field the server sent has the wrong type or an impossible value."""
-
-
-class _ServerError(Exception):
-    """An `{"error": …}` line: the server's own reason."""
-
-
-def _ignore(message: str) -> None:
-    pass
-
-
 def read_chat_stream(
-    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = _ignore
+    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = ignore
 ) -> Iterator[Piece]:
     """The answer's pieces from the stream's lines; its finish reason (`done_reason`), usage and model go to
     `info`. The stream is over at the `done` object: what follows it is never read."""
-    got_text = False
-    try:
-        for piece in _stream_pieces(lines, info, warn):
-            got_text = got_text or type(piece) is str
-            yield piece
-    except _ServerError as error:
-        raise failure(MID_STREAM + short_reason(str(error), key), got_text) from None
-    except (Malformed, RecursionError):
-        raise failure(MALFORMED, got_text) from None
-    if info.finish_reason is None:
-        raise failure(ENDED_EARLY, got_text)
+    return guarded(_stream_pieces(lines, info, warn), info, key)
 
 
 class _CallCount:
@@ -75,25 +61,14 @@ def _stream_pieces(lines: Iterator[bytes], info: StreamInfo, warn: Callable[[str
     for line in lines:
         if line.isspace():
             continue
-        chunk = _decode(line)
+        chunk = decode_object(line)
         if "error" in chunk:
-            raise _ServerError(error_text(chunk) or "no reason given")
+            raise ServerError(error_text(chunk) or "no reason given")
         message = chunk.get("message")
         if message is not None:
             yield from _message_pieces(message, calls)
         if _finished(chunk, info, warn):
             return
-
-
-def _decode(data: bytes) -> dict[str, Any]:
-    """One line's JSON object; Malformed for anything else (bad UTF-8, bad JSON, nesting too deep)."""
-    try:
-        chunk = JSON.decode(data.decode())
-    except (ValueError, RecursionError):
-        raise Malformed from None
-    if type(chunk) is not dict:
-        raise Malformed
-    return chunk
 
 
 def _message_pieces(message: Any, calls: _CallCount) -> Iterator[Piece]:
@@ -160,18 +135,6 @@ def parse_usage(chunk: dict[str, Any]) -> Usage | None:
     return Usage(*counts)
 
 
-def checked_text(value: Any) -> str:
-    """`value` when it is a string that can be written out as UTF-8 (no lone surrogates), else Malformed."""
-    if type(value) is not str:
-        raise Malformed
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise Malformed from None
-    return value
-
-
 def read_chat_whole(body: bytes, info: StreamInfo) -> list[Piece] | None:
     """A whole (non-streamed) answer's pieces, its finish reason and usage into `info`; None when `body` is no
     /api/chat answer at all."""
@@ -187,7 +150,7 @@ def read_chat_whole(body: bytes, info: StreamInfo) -> list[Piece] | None:
         )
     try:
         pieces = list(_message_pieces(data["message"], _CallCount()))
-        if not _finished(data, info, _ignore):
+        if not _finished(data, info, ignore):
             info.finish_reason = "stop"  # a whole answer is finished whatever `done` says
     except (Malformed, RecursionError):
         raise BackendError(MALFORMED.replace("stream ", "")) from None

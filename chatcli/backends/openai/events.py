@@ -7,58 +7,38 @@ already arrived), except token usage, which is only informative: a bad one is dr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
+from chatcli.backends.http.errors import MALFORMED
+from chatcli.backends.http.stream_data import (
+    JSON,
+    Malformed,
+    ServerError,
+    checked_text,
+    decode_object,
+    guarded,
+    ignore,
+)
 from chatcli.backends.openai.tool_calls import ToolCallPieces, whole_tool_calls
-from chatcli.backends.redact import short_reason
 from chatcli.core.errors import BackendError
 from chatcli.core.stream import Piece, Reasoning, StreamInfo, ToolCallPiece, Usage
 
-JSON = (
-    json.JSONDecoder()
-)  # json.loads without its per-call checks; bytes are decoded first (faster than loads(bytes))
 MAX_TOKEN_COUNT = 2**53  # token counts above this are not counts (sqlite, JSON numbers and sums stay exact)
 BAD_USAGE = "warning: the server reported token usage chatcli cannot read; ignored"
 _BOM = b"\xef\xbb\xbf"
 
 
-class Malformed(ValueError):
-    """A field the server sent has the wrong type or an impossible value."""
-
-
-def _ignore(message: str) -> None:
-    pass
-
-
 def read_events(
-    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = _ignore
+    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = ignore
 ) -> Iterator[Piece]:
     """The answer's pieces (text, reasoning, tool calls) from the event stream's lines; its finish reason,
     usage and model go to `info`. Text the server sends is redacted of `key` in error messages; `warn` gets
     one-line notices."""
-    got_text = False
-    try:
-        for piece in _event_pieces(lines, info, key, warn):
-            got_text = got_text or type(piece) is str
-            yield piece
-    except _ServerError as error:
-        raise failure(f"{MID_STREAM}{error}", got_text) from None
-    except (Malformed, RecursionError):
-        raise failure(MALFORMED, got_text) from None
-    if info.finish_reason is None:
-        raise failure(ENDED_EARLY, got_text)
+    return guarded(_event_pieces(lines, info, warn), info, key)
 
 
-class _ServerError(Exception):
-    """An `error` event: the server's own one-line reason."""
-
-
-def _event_pieces(
-    lines: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None]
-) -> Iterator[Piece]:
+def _event_pieces(lines: Iterator[bytes], info: StreamInfo, warn: Callable[[str], None]) -> Iterator[Piece]:
     calls = ToolCallPieces()
     for line in _without_bom(lines):
         if not line.startswith(b"data:"):
@@ -66,9 +46,9 @@ def _event_pieces(
         data = line[5:].strip()
         if data == b"[DONE]":
             return
-        chunk = _decode(data)
+        chunk = decode_object(data)
         if "error" in chunk:
-            raise _ServerError(short_reason(error_text(chunk["error"]), key))
+            raise ServerError(error_text(chunk["error"]))
         _read_report(chunk, info, warn)
         choices = chunk.get("choices")
         if choices is None:
@@ -85,17 +65,6 @@ def _without_bom(lines: Iterator[bytes]) -> Iterator[bytes]:
         yield line.removeprefix(_BOM)
         break
     yield from lines
-
-
-def _decode(data: bytes) -> dict[str, Any]:
-    """One event's JSON object; Malformed for anything else (bad UTF-8, bad JSON, nesting too deep)."""
-    try:
-        chunk = JSON.decode(data.decode())
-    except (ValueError, RecursionError):
-        raise Malformed from None
-    if type(chunk) is not dict:
-        raise Malformed
-    return chunk
 
 
 def _read_report(chunk: dict[str, Any], info: StreamInfo, warn: Callable[[str], None]) -> None:
@@ -128,20 +97,8 @@ def _choice_pieces(choice: Any, info: StreamInfo, calls: ToolCallPieces) -> Iter
         info.finish_reason = checked_text(finish)
 
 
-def checked_text(value: Any) -> str:
-    """`value` when it is a string that can be written out as UTF-8 (no lone surrogates), else Malformed."""
-    if type(value) is not str:
-        raise Malformed
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise Malformed from None
-    return value
-
-
 def read_completion(
-    body: str, info: StreamInfo, warn: Callable[[str], None] = _ignore
+    body: str, info: StreamInfo, warn: Callable[[str], None] = ignore
 ) -> tuple[str, list[ToolCallPiece]] | None:
     """The text and tool calls of a whole (non-streamed) completion; its finish reason and usage into `info`.
 

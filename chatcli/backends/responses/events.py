@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from chatcli.backends.http.errors import ENDED_EARLY, MALFORMED, MID_STREAM, failure
-from chatcli.backends.openai.events import (
-    BAD_USAGE,
-    JSON,
-    MAX_TOKEN_COUNT,
+from chatcli.backends.http.errors import MALFORMED, failure
+from chatcli.backends.http.stream_data import (
     Malformed,
+    ServerError,
     checked_text,
-    error_text,
+    decode_object,
+    guarded,
+    ignore,
 )
+from chatcli.backends.openai.events import BAD_USAGE, MAX_TOKEN_COUNT, error_text
 from chatcli.backends.redact import short_reason
 from chatcli.core.stream import Piece, ProviderItem, Reasoning, StreamInfo, ToolCallPiece, Usage
 
@@ -30,49 +31,34 @@ INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_
 _ANSWERED = {"completed", "incomplete"}
 
 
-def _ignore(message: str) -> None:
-    pass
-
-
-class ServerError(Exception):
-    """The server said the response failed (`error`, `response.failed`): its own reason, one line."""
-
-
 def read_events(
-    datas: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = _ignore
+    datas: Iterator[bytes], info: StreamInfo, key: str | None, warn: Callable[[str], None] = ignore
 ) -> Iterator[Piece]:
     """The answer's pieces from the stream's event data (one JSON object each); its finish reason, usage and
     model to `info`. An error event, malformed data or a stream that ends before `response.completed` (or
     `response.incomplete`) raises BackendError, PartialAnswer once text came."""
-    reader = ResponseReader(info, key, warn)
-    got_text = False
-    try:
-        for data in datas:
-            event = _decode(data)
-            if event.get("type") == TEXT_DELTA:  # the common case, kept cheap
-                reader.streamed_text = True
-                if delta := _text(event, "delta"):
-                    got_text = True
-                    yield delta
-                continue
-            for piece in reader.event(event):
-                got_text = got_text or type(piece) is str
-                yield piece
-            if info.finish_reason is not None:
-                return
-    except ServerError as error:
-        raise failure(f"{MID_STREAM}{error}", got_text) from None
-    except (Malformed, RecursionError):
-        raise failure(MALFORMED, got_text) from None
-    raise failure(ENDED_EARLY, got_text)
+    return guarded(_event_pieces(datas, ResponseReader(info, key, warn), info), info, key)
+
+
+def _event_pieces(datas: Iterator[bytes], reader: ResponseReader, info: StreamInfo) -> Iterator[Piece]:
+    for data in datas:
+        event = decode_object(data)
+        if event.get("type") == TEXT_DELTA:  # the common case, kept cheap
+            reader.streamed_text = True
+            if delta := _text(event, "delta"):
+                yield delta
+            continue
+        yield from reader.event(event)
+        if info.finish_reason is not None:
+            return
 
 
 def read_response(
-    body: bytes, info: StreamInfo, key: str | None = None, warn: Callable[[str], None] = _ignore
+    body: bytes, info: StreamInfo, key: str | None = None, warn: Callable[[str], None] = ignore
 ) -> list[Piece] | None:
     """The pieces of a whole (non-streamed) response, `info` filled; None when `body` is no response object."""
     try:
-        response = _decode(body)
+        response = decode_object(body)
     except (Malformed, RecursionError):
         return None
     if type(response.get("output")) is not list:
@@ -90,17 +76,6 @@ def read_response(
     except (Malformed, RecursionError):
         raise failure(MALFORMED.replace("stream ", ""), False) from None
     return pieces
-
-
-def _decode(data: bytes) -> dict[str, Any]:
-    """One event's JSON object; Malformed for anything else (bad UTF-8, bad JSON, nesting too deep)."""
-    try:
-        event = JSON.decode(data.decode())
-    except (ValueError, RecursionError):
-        raise Malformed from None
-    if type(event) is not dict:
-        raise Malformed
-    return event
 
 
 class ResponseReader:
