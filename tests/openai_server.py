@@ -127,7 +127,8 @@ def stream_bytes(reply: Reply) -> bytes:
 INPUT_TOKENS_PATH = "/v1/chat/completions/input_tokens"  # llama.cpp's count of a chat request's prompt
 TOKENIZE_PATH = "/tokenize"  # llama.cpp's tokenizer, beside /v1
 MESSAGES_COUNT_PATH = "/v1/messages/count_tokens"  # Anthropic's count (llama-server has it too)
-COUNT_PATHS = (INPUT_TOKENS_PATH, TOKENIZE_PATH, MESSAGES_COUNT_PATH)
+RESPONSES_COUNT_PATH = "/v1/responses/input_tokens"  # OpenAI's count of a Responses request
+COUNT_PATHS = (INPUT_TOKENS_PATH, TOKENIZE_PATH, MESSAGES_COUNT_PATH, RESPONSES_COUNT_PATH)
 
 
 class OpenAIServer:

@@ -128,6 +128,19 @@ def test_a_bad_key_names_the_anthropic_variable(server: OpenAIServer) -> None:
     )
 
 
+def test_a_prompt_too_long_says_the_conversation_is_too_long(server: OpenAIServer) -> None:
+    message = "prompt is too long: 210417 tokens > 200000 maximum"
+    server.enqueue(
+        json_reply(400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}})
+    )
+    result = ask(server, "-m", "claude-test", "hi")
+    assert result.returncode == 1
+    assert one_line_error(result) == (
+        f"the conversation is too long for model 'claude-test' ({message} (invalid_request_error)); "
+        "start a new conversation or use a model with a longer context"
+    )
+
+
 def test_an_overloaded_server_is_retried(server: OpenAIServer) -> None:
     overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     server.enqueue(json_reply(529, overloaded, {"retry-after": "0"}), anthropic_reply("Back."))

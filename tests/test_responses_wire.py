@@ -9,11 +9,22 @@ from typing import Any
 
 import pytest
 
+from chatcli.backends.responses.client import ResponsesBackend
 from chatcli.backends.responses.events import read_events, read_response
 from chatcli.backends.responses.request import responses_body
 from chatcli.core.conversation import Message
 from chatcli.core.errors import BackendError, PartialAnswer
-from chatcli.core.stream import ChatRequest, Piece, ProviderItem, Reasoning, StreamInfo, ToolCallPiece, Usage
+from chatcli.core.stream import (
+    BackendSettings,
+    ChatRequest,
+    Piece,
+    ProviderItem,
+    Reasoning,
+    StreamInfo,
+    ToolCallPiece,
+    Usage,
+)
+from tests.openai_server import RESPONSES_COUNT_PATH, OpenAIServer
 from tests.responses_streams import ResponseStream, llama_stream
 
 KEY = "sk-test-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
@@ -144,3 +155,17 @@ def test_a_whole_response_reads_like_its_stream() -> None:
     assert pieces == [Reasoning("Thinking\n\nMore"), ProviderItem("responses", stream.output[0]), "Answer"]
     assert info.finish_reason == "stop" and info.usage == Usage(31, 45, 12, 3, 20)
     assert read_response(b'{"choices": []}', StreamInfo()) is None
+
+
+def test_the_prompt_is_counted_by_the_servers_input_tokens_or_not_at_all(server: OpenAIServer) -> None:
+    backend = ResponsesBackend(BackendSettings(base_url=server.url, api_key="k"))
+    request = ChatRequest([Message("system", "be brief"), Message("user", "hi")], "gpt-5", 0.2, 40)
+    server.token_counts[RESPONSES_COUNT_PATH] = 17
+    assert backend.count_prompt_tokens(request) == 17
+    (counted,) = server.count_requests
+    assert counted.body["instructions"] == "be brief" and counted.body["model"] == "gpt-5"
+    assert not {"stream", "store", "max_output_tokens", "temperature"} & set(counted.body)
+    server.count_errors[RESPONSES_COUNT_PATH] = 404  # a server without the counter
+    assert backend.count_prompt_tokens(request) is None
+    server.count_errors[RESPONSES_COUNT_PATH] = 500  # or one that fails: never an error, only no count
+    assert backend.count_prompt_tokens(request) is None

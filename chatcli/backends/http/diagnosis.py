@@ -338,8 +338,15 @@ def quota_exhausted(error: StatusError) -> bool:
 def context_exceeded(error: StatusError, reason: str) -> bool:
     text = reason.lower()
     return error.field("code") == "context_length_exceeded" or any(
-        hint in text for hint in ("context length", "context_length", "context size", "context window")
-    )
+        hint in text
+        for hint in (
+            "context length",
+            "context_length",
+            "context size",
+            "context window",
+            "prompt is too long",
+        )
+    )  # the last: Anthropic's "prompt is too long: 210000 tokens > 200000 maximum"
 
 
 def status_text(error: StatusError) -> str:

@@ -16,7 +16,12 @@ from chatcli.backends.openai.wire import OpenAIWire
 from chatcli.backends.responses.events import read_events, read_response
 from chatcli.backends.responses.request import responses_body
 from chatcli.core.context import ContextWindow
+from chatcli.core.errors import BackendError
 from chatcli.core.stream import BackendSettings, ChatRequest, ModelEntry, Piece, StreamInfo
+
+COUNT_PATH = "responses/input_tokens"  # OpenAI's count of a Responses request's input
+COUNT_SECONDS = 5.0  # an estimate is not worth a longer wait
+UNCOUNTED_KEYS = {"stream", "store", "max_output_tokens", "temperature", "include", "top_p"}
 
 
 class ResponsesWire:
@@ -77,6 +82,21 @@ class ResponsesWire:
 class ResponsesBackend(ChatClient):
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings, ResponsesWire(settings.notify, settings.api_key))
+
+    def count_prompt_tokens(self, request: ChatRequest) -> int | None:
+        """The server's count of the prompt (`POST /responses/input_tokens`, the request's body without what
+        only a reply needs); None when the server has no such counter or asking fails."""
+        body = {
+            key: value
+            for key, value in responses_body(request, stream=False).items()
+            if key not in UNCOUNTED_KEYS
+        }
+        try:
+            answer = self.post_json(COUNT_PATH, body, timeout=COUNT_SECONDS, optional=True)
+        except BackendError:
+            return None
+        tokens = answer.get("input_tokens") if isinstance(answer, dict) else None
+        return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0 else None
 
     def context_window(self, model: str) -> ContextWindow | None:
         """The context window as the openai backend finds it (the model list, llama.cpp's /props…): the same
