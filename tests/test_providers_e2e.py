@@ -390,3 +390,26 @@ def test_plain_after_the_sub_command_is_not_mistaken_for_unset(server: OpenAISer
     server.enqueue(sse_reply("**bold**"))
     result = invoke("--markdown", "ask", "--plain", "--base-url", server.url, "hi")
     assert result.stdout == b"**bold**\n"
+
+
+def test_cached_and_reasoning_tokens_the_server_details_are_counted(server: OpenAIServer) -> None:
+    usage = {
+        "prompt_tokens": 12,
+        "completion_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 8},
+        "completion_tokens_details": {"reasoning_tokens": 3},
+    }
+    server.enqueue(sse_reply("Hi", usage=usage))
+    result = invoke("ask", "--json", "-b", "openai", "--base-url", server.url, "hi")
+    assert json.loads(result.stdout)["usage"] == {
+        "prompt_tokens": 12,
+        "completion_tokens": 5,
+        "total_tokens": 17,
+        "cache_read_tokens": 8,
+        "reasoning_tokens": 3,
+    }
+    bad_details = {**usage, "prompt_tokens_details": {"cached_tokens": "lots"}}
+    server.enqueue(sse_reply("Hi", usage=bad_details))
+    result = invoke("ask", "--json", "-b", "openai", "--base-url", server.url, "hi")
+    assert json.loads(result.stdout)["usage"]["prompt_tokens"] == 12  # a bad detail drops only itself
+    assert "cache_read_tokens" not in json.loads(result.stdout)["usage"]

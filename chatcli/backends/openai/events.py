@@ -128,18 +128,30 @@ def read_completion(
 
 
 def parse_usage(usage: Any) -> Usage | None:
-    """Token counts, or None unless both are whole numbers from 0 to MAX_TOKEN_COUNT (or absent)."""
+    """Token counts, or None unless both are whole numbers from 0 to MAX_TOKEN_COUNT (or absent); with them
+    the cached prompt tokens and the reasoning tokens where the server details them (OpenAI's
+    `prompt_tokens_details.cached_tokens`, `completion_tokens_details.reasoning_tokens`; a bad detail is
+    dropped, the counts kept)."""
     if type(usage) is not dict:
         return None
-    counts = []
-    for name in ("prompt_tokens", "completion_tokens"):
-        count = usage.get(name) or 0
-        if type(count) is float and count.is_integer():  # 12.0: a count; inf, nan and 1.5 are not
-            count = int(count)
-        if type(count) is not int or not 0 <= count <= MAX_TOKEN_COUNT:
-            return None
-        counts.append(count)
-    return Usage(*counts)
+    prompt, completion = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
+    if prompt is None or completion is None:
+        return None
+    prompt_details, completion_details = (
+        usage.get("prompt_tokens_details"),
+        usage.get("completion_tokens_details"),
+    )
+    cached = _count(prompt_details, "cached_tokens") if type(prompt_details) is dict else None
+    reasoning = _count(completion_details, "reasoning_tokens") if type(completion_details) is dict else None
+    return Usage(prompt, completion, min(cached or 0, prompt), reasoning_tokens=reasoning or None)
+
+
+def _count(counts: dict[str, Any], name: str) -> int | None:
+    """`counts[name]` as a token count (absent: 0); None when it is no whole number from 0 to MAX_TOKEN_COUNT."""
+    count = counts.get(name) or 0
+    if type(count) is float and count.is_integer():  # 12.0: a count; inf, nan and 1.5 are not
+        count = int(count)
+    return count if type(count) is int and 0 <= count <= MAX_TOKEN_COUNT else None
 
 
 def error_text(error: Any) -> str:
