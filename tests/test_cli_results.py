@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 from tests.conftest import write_config
 from tests.inprocess import invoke
@@ -66,6 +67,15 @@ def test_history_list_keeps_the_title_at_any_width(columns: int) -> None:
     assert len(row) <= columns
     assert row.split("  ")[-1].startswith("a title")
     assert row.endswith("…") == (columns < 100)
+
+
+@pytest.mark.parametrize("columns", [80, 41, 40])
+def test_history_list_cuts_a_wide_title_to_the_terminals_columns(columns: int) -> None:
+    ask_echo("-m", "m", "海の向こうに何があるのか教えてください。長い質問です。")
+    listing = invoke("history", "list", stdout_isatty=True, env={"COLUMNS": str(columns)})
+    _, row = listing.stdout.decode().splitlines()
+    assert cell_len(row) <= columns  # two columns for each of these characters, not one
+    assert row.endswith("…") and "海の向こう" in row
 
 
 def test_empty_lists_say_so_on_stderr_when_piped_and_json_stays_a_list() -> None:

@@ -191,10 +191,12 @@ class ListLayout:
 
 
 def _shortened(text: str, width: int) -> str:
-    """`text` cut to `width` characters, the last one … when it was cut."""
-    if len(text) <= width:
+    """`text` cut to `width` terminal columns (a CJK character takes two), the last one … when it was cut."""
+    from rich.cells import cell_len, set_cell_size  # only on a terminal, where a width applies
+
+    if cell_len(text) <= width:
         return text
-    return text[: width - 1] + "…" if width > 1 else text[: max(width, 0)]
+    return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, max(width, 0))
 
 
 @history_app.command("show", cls=HelpCommand)
