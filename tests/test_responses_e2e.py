@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from openai.types.responses import response_create_params
 from pydantic import TypeAdapter
 
 from tests.conftest import TEST_KEY, run_chatcli
@@ -22,7 +21,6 @@ from tests.test_imports import heavy_modules_loaded
 from tests.test_responses_conformance import conforms
 from tests.test_tools_e2e import configure
 
-NOT_STREAMING = TypeAdapter(response_create_params.ResponseCreateParamsNonStreaming)
 ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_ORG_ID": "org-7", "OPENAI_PROJECT_ID": "proj_9"}
 
 
@@ -162,7 +160,9 @@ def test_a_whole_answer_is_read_without_streaming(server: OpenAIServer) -> None:
     assert done.stdout == b"All at once.\n"
     (body,) = server.bodies
     assert body["stream"] is False
-    NOT_STREAMING.validate_python(body)
+    from openai.types.responses import response_create_params  # the SDK only when this test runs
+
+    TypeAdapter(response_create_params.ResponseCreateParamsNonStreaming).validate_python(body)
 
 
 @pytest.mark.e2e
