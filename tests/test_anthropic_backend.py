@@ -1,6 +1,6 @@
 """The anthropic backend through chatcli's own surfaces, against the scripted local server speaking the Messages
 API: the request (path, key and version headers, body), answers and their stop reasons, errors and retries,
-the token count, and (e2e: the installed chatcli and a real MCP server) a tool loop whose signed thinking goes
+the token count, and (e2e: a real MCP server, then the installed chatcli) a tool loop whose signed thinking goes
 back to the server, in that turn and in later ones, and to no other backend."""
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def test_signed_thinking_goes_back_first_in_the_tool_loop_and_later_turns_but_ne
     saved = tmp_path / "conversation.json"
     base = ("ask", "-b", "anthropic", "--base-url", root(server), "-O", "reasoning_effort", "low")
     tools = ("--tools", "notes", "--yes-tools", "notes__add")
-    done = run_chatcli(*base, *tools, "-o", str(saved), "what is 2+3?", env=KEY, timeout=60)
+    done = invoke(*base, *tools, "-o", str(saved), "what is 2+3?", env=KEY)
     assert (done.returncode, done.stdout) == (0, b"It is 5.\n"), done.stderr
     first, second = server.bodies
     assert first["tools"][0]["name"] == "notes__add" and "input_schema" in first["tools"][0]
@@ -239,9 +239,7 @@ def test_signed_thinking_goes_back_first_in_the_tool_loop_and_later_turns_but_ne
     assert server.bodies[2]["messages"][1]["content"][0] == thinking
 
     server.enqueue(json_reply(200, {"choices": [{"message": {"content": "5"}, "finish_reason": "stop"}]}))
-    other = run_chatcli(
-        "ask", "-b", "openai", "--base-url", server.url, "-l", str(saved), "once more", env=KEY, timeout=60
-    )
+    other = invoke("ask", "-b", "openai", "--base-url", server.url, "-l", str(saved), "once more", env=KEY)
     assert other.returncode == 0, other.stderr
     assert SIGNATURE not in json.dumps(server.bodies[3])
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from chatcli.core.errors import BackendError
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import CHATCLI
+from tests.inprocess import invoke
 from tests.test_repl_commands import ScriptedBackend, make_runner, run
 
 CONVERSATION = {
@@ -20,17 +21,10 @@ CONVERSATION = {
 }
 
 
-def run_in(directory: Path, *args: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    """The installed `chatcli`, run in `directory` (so a file it should not create would land there)."""
-    return subprocess.run(
-        [CHATCLI, *args], input=input, capture_output=True, check=False, cwd=directory, timeout=30
-    )
-
-
 def imported_id(tmp_path: Path) -> str:
     source = tmp_path / "source.json"
     source.write_text(json.dumps(CONVERSATION))
-    result = run_chatcli("history", "import", str(source))
+    result = invoke("history", "import", str(source))
     assert result.returncode == 0, result.stderr
     return result.stdout.decode().strip()
 
@@ -53,10 +47,9 @@ def test_invalid_utf8_in_an_argument_is_refused_like_on_stdin(tmp_path: Path) ->
 # --- bug 9: -o and `~` ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.e2e
 def test_save_into_a_missing_directory_is_a_usage_error_and_creates_nothing(tmp_path: Path) -> None:
     target = tmp_path / "nonexistent" / "dir" / "x.json"
-    result = run_chatcli("ask", "-b", "echo", "-o", str(target), "hi")
+    result = invoke("ask", "-b", "echo", "-o", str(target), "hi")
     assert result.returncode == 2
     assert (
         result.stderr
@@ -67,13 +60,15 @@ def test_save_into_a_missing_directory_is_a_usage_error_and_creates_nothing(tmp_
     assert not (tmp_path / "nonexistent").exists()
 
 
-@pytest.mark.e2e
-def test_a_quoted_tilde_means_home_for_save_load_and_export(isolated_home: Path, tmp_path: Path) -> None:
-    result = run_in(tmp_path, "ask", "-b", "echo", "-o", "~/t.json", "hi")
+def test_a_quoted_tilde_means_home_for_save_load_and_export(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # so a file named `~` that should not be created would land there
+    result = invoke("ask", "-b", "echo", "-o", "~/t.json", "hi")
     assert result.returncode == 0, result.stderr
     assert json.loads((isolated_home / "t.json").read_text())["messages"][-1]["content"] == "Echo: hi"
-    assert run_in(tmp_path, "ask", "-b", "echo", "-l", "~/t.json", "again").returncode == 0
-    exported = run_in(tmp_path, "history", "export", imported_id(tmp_path), "~/e.json")
+    assert invoke("ask", "-b", "echo", "-l", "~/t.json", "again").returncode == 0
+    exported = invoke("history", "export", imported_id(tmp_path), "~/e.json")
     assert exported.returncode == 0, exported.stderr
     assert (isolated_home / "e.json").exists()
     assert not (tmp_path / "~").exists()
@@ -82,18 +77,20 @@ def test_a_quoted_tilde_means_home_for_save_load_and_export(isolated_home: Path,
 # --- bug 10: `-` is stdout or stdin ----------------------------------------------------------------------------
 
 
-@pytest.mark.e2e
-def test_export_to_dash_writes_stdout_and_import_and_load_read_dash_from_stdin(tmp_path: Path) -> None:
+def test_export_to_dash_writes_stdout_and_import_and_load_read_dash_from_stdin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conversation_id = imported_id(tmp_path)
-    exported = run_in(tmp_path, "history", "export", conversation_id, "-")
+    monkeypatch.chdir(tmp_path)  # so a file named `-` that should not be created would land there
+    exported = invoke("history", "export", conversation_id, "-")
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout) == CONVERSATION
     assert not (tmp_path / "-").exists()
-    again = run_chatcli("history", "import", "-", input=exported.stdout)
+    again = invoke("history", "import", "-", input=exported.stdout)
     assert again.returncode == 0, again.stderr
-    shown = run_chatcli("history", "show", again.stdout.decode().strip(), "--json")
+    shown = invoke("history", "show", again.stdout.decode().strip(), "--json")
     assert json.loads(shown.stdout)["messages"] == CONVERSATION["messages"]
-    loaded = run_chatcli("ask", "-b", "echo", "-l", "-", "--json", "next", input=exported.stdout)
+    loaded = invoke("ask", "-b", "echo", "-l", "-", "--json", "next", input=exported.stdout)
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout)["content"] == "Echo: next"
 
@@ -101,12 +98,11 @@ def test_export_to_dash_writes_stdout_and_import_and_load_read_dash_from_stdin(t
 # --- bug 11: overwriting says what fits, and --force / /save! overwrite ------------------------------------------
 
 
-@pytest.mark.e2e
 def test_export_onto_an_existing_file_says_to_use_force_and_force_overwrites(tmp_path: Path) -> None:
     conversation_id = imported_id(tmp_path)
     target = tmp_path / "exists.json"
     target.write_text("precious")
-    refused = run_chatcli("history", "export", conversation_id, str(target))
+    refused = invoke("history", "export", conversation_id, str(target))
     assert refused.returncode == 1
     assert (
         refused.stderr
@@ -115,7 +111,7 @@ def test_export_onto_an_existing_file_says_to_use_force_and_force_overwrites(tmp
         ).encode()
     )
     assert target.read_text() == "precious"
-    forced = run_chatcli("history", "export", "--force", conversation_id, str(target))
+    forced = invoke("history", "export", "--force", conversation_id, str(target))
     assert forced.returncode == 0, forced.stderr
     assert json.loads(target.read_text()) == CONVERSATION
 

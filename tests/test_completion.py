@@ -14,7 +14,8 @@ from prompt_toolkit.document import Document
 from chatcli.cli.completion import MODELS_KEPT_FOR, server_models
 from chatcli.cli.settings import Config
 from chatcli.repl.prompt import SlashCompleter
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import CHATCLI
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer
 
 
@@ -84,8 +85,8 @@ def test_a_stale_list_is_fetched_again_and_an_unreachable_server_leaves_the_old_
 
 @pytest.mark.e2e
 def test_library_ids_complete_for_cid_and_history_commands() -> None:
-    assert run_chatcli("ask", "-b", "echo", "one").returncode == 0
-    [conversation] = json.loads(run_chatcli("history", "list", "--json").stdout)
+    assert invoke("ask", "-b", "echo", "one").returncode == 0
+    [conversation] = json.loads(invoke("history", "list", "--json").stdout)
     conversation_id = str(conversation["id"])
     for words in (["--cid", ""], ["history", "show", ""], ["history", "export", ""], ["history", "rm", ""]):
         assert bash_complete(*words) == [conversation_id], words
@@ -94,9 +95,9 @@ def test_library_ids_complete_for_cid_and_history_commands() -> None:
 
 @pytest.mark.e2e
 def test_library_names_complete_before_ids_for_cid_and_history_commands() -> None:
-    assert run_chatcli("ask", "-b", "echo", "--name", "Trip-plans", "one").returncode == 0
-    assert run_chatcli("ask", "-b", "echo", "two").returncode == 0
-    ids = [str(c["id"]) for c in json.loads(run_chatcli("history", "list", "--json").stdout)]
+    assert invoke("ask", "-b", "echo", "--name", "Trip-plans", "one").returncode == 0
+    assert invoke("ask", "-b", "echo", "two").returncode == 0
+    ids = [str(c["id"]) for c in json.loads(invoke("history", "list", "--json").stdout)]
     for words in (["--cid", ""], ["history", "rename", ""], ["history", "fork", ""]):
         assert bash_complete(*words) == ["Trip-plans", *ids], words
     assert bash_complete("--cid", "Tr") == ["Trip-plans"]

@@ -29,11 +29,11 @@ def test_init_writes_a_private_commented_config_that_changes_nothing_and_never_o
     text = path.read_text()
     assert tomllib.loads(text) == {}  # every setting commented out: the defaults still apply
     assert '# model = "gpt-4o-mini"' in text and "# [profiles.ollama]" in text
-    shown = run_chatcli("config", "show")
+    shown = invoke("config", "show")
     assert shown.returncode == 0 and b"(not found" not in shown.stdout
 
     path.write_text('model = "mine"\n')
-    again = run_chatcli("config", "init")
+    again = invoke("config", "init")
     assert again.returncode == 1
     assert again.stderr == (
         f"chatcli: error: {path} exists; not overwritten (chatcli config edit opens it)\n".encode()
@@ -49,7 +49,7 @@ def test_edit_opens_the_file_in_visual_or_editor_and_checks_it_afterwards(
         '#!/bin/sh\necho "$1" > "$(dirname "$0")/edited"\necho \'temperature = "hot"\' >> "$1"\n'
     )
     editor.chmod(0o700)
-    result = run_chatcli("config", "edit", env={"VISUAL": str(editor), "EDITOR": "false"})
+    result = invoke("config", "edit", env={"VISUAL": str(editor), "EDITOR": "false"})
     path = config_file(isolated_home)
     assert (tmp_path / "edited").read_text().strip() == str(path)
     assert result.returncode == 2
@@ -59,7 +59,7 @@ def test_edit_opens_the_file_in_visual_or_editor_and_checks_it_afterwards(
 
 
 def test_edit_without_an_editor_says_how_to_set_one() -> None:
-    result = run_chatcli("config", "edit", env={"VISUAL": "", "EDITOR": ""})
+    result = invoke("config", "edit", env={"VISUAL": "", "EDITOR": ""})
     assert result.returncode == 2
     assert result.stderr == b"chatcli: error: no editor set; set VISUAL or EDITOR (e.g. EDITOR=nano)\n"
 

@@ -4,14 +4,13 @@ and the SDK's `Stream` read the same text, finish reason and usage from the test
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 import httpx2
-import openai
 import pytest
-from openai.types.chat import ChatCompletionChunk
-from openai.types.chat import completion_create_params as params
 from pydantic import TypeAdapter, ValidationError
 
 from chatcli.backends.http.sse import read_lines
@@ -22,9 +21,30 @@ from chatcli.core.stream import BackendSettings, ChatRequest, StreamInfo, Usage
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply, stream_bytes
 
 pytestmark = pytest.mark.e2e  # a local server
-STREAMING = TypeAdapter(params.CompletionCreateParamsStreaming)
-WHOLE = TypeAdapter(params.CompletionCreateParamsNonStreaming)
-KNOWN_KEYS = set(get_type_hints(params.CompletionCreateParamsStreaming))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTypes:
+    """The SDK's request types: streaming and whole, and the keys they declare."""
+
+    streaming: TypeAdapter[Any]
+    whole: TypeAdapter[Any]
+    known_keys: frozenset[str]
+
+
+@functools.cache
+def request_types() -> RequestTypes:
+    """Imported when a test first needs them: the openai SDK takes 0.6 s of CPU to import, and every xdist
+    worker collects this module, most of them running none of its tests."""
+    from openai.types.chat import completion_create_params as params
+
+    return RequestTypes(
+        TypeAdapter(params.CompletionCreateParamsStreaming),
+        TypeAdapter(params.CompletionCreateParamsNonStreaming),
+        frozenset(get_type_hints(params.CompletionCreateParamsStreaming)),
+    )
+
+
 REJECTION = {"error": {"message": "Unrecognized request argument supplied: stream_options"}}
 TOOL = {
     "type": "function",
@@ -38,8 +58,9 @@ TOOL = {
 
 def conforms(body: dict[str, Any]) -> None:
     """The body validates against the SDK's request type and has no key the SDK does not know."""
-    assert set(body) <= KNOWN_KEYS, set(body) - KNOWN_KEYS
-    checked = (STREAMING if body["stream"] else WHOLE).validate_python(body)
+    types = request_types()
+    assert set(body) <= types.known_keys, set(body) - types.known_keys
+    checked = (types.streaming if body["stream"] else types.whole).validate_python(body)
     for key in ("messages", "tools"):  # pydantic checks Iterable fields lazily: walk them
         list(checked.get(key, ()))
 
@@ -146,6 +167,9 @@ def read_by_chatcli(data: bytes) -> tuple[str, str | None, Usage | None]:
 
 
 def read_by_sdk(data: bytes) -> tuple[str, str | None, Usage | None]:
+    import openai
+    from openai.types.chat import ChatCompletionChunk
+
     client = openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1")
     response = httpx2.Response(
         200,

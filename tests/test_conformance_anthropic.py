@@ -4,13 +4,13 @@ the SDK's MessageStream read the same text, thinking, tool calls, stop reason an
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
 from typing import Any, get_type_hints
 
-import anthropic
 import httpx2
 import pytest
-from anthropic.types import message_count_tokens_params, message_create_params
 from pydantic import TypeAdapter
 
 from chatcli.backends.anthropic.client import AnthropicBackend
@@ -42,10 +42,32 @@ from tests.anthropic_stream import (
 from tests.openai_server import MESSAGES_COUNT_PATH, OpenAIServer, Reply, json_reply, stream_bytes
 
 pytestmark = pytest.mark.e2e  # a local server
-STREAMING = TypeAdapter(message_create_params.MessageCreateParamsStreaming)
-WHOLE = TypeAdapter(message_create_params.MessageCreateParamsNonStreaming)
-COUNT = TypeAdapter(message_count_tokens_params.MessageCountTokensParams)
-KNOWN_KEYS = set(get_type_hints(message_create_params.MessageCreateParamsStreaming))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTypes:
+    """The SDK's request types: a streamed message, a whole one, a token count; the keys a message declares."""
+
+    streaming: TypeAdapter[Any]
+    whole: TypeAdapter[Any]
+    count: TypeAdapter[Any]
+    known_keys: frozenset[str]
+
+
+@functools.cache
+def request_types() -> RequestTypes:
+    """Imported when a test first needs them: the anthropic SDK takes 1.5 s of CPU to import, and every xdist
+    worker collects this module, most of them running none of its tests."""
+    from anthropic.types import message_count_tokens_params, message_create_params
+
+    return RequestTypes(
+        TypeAdapter(message_create_params.MessageCreateParamsStreaming),
+        TypeAdapter(message_create_params.MessageCreateParamsNonStreaming),
+        TypeAdapter(message_count_tokens_params.MessageCountTokensParams),
+        frozenset(get_type_hints(message_create_params.MessageCreateParamsStreaming)),
+    )
+
+
 # Fields chatcli sends that the SDK's request types lack, named rather than skipped: the API takes
 # `temperature`, but anthropic 2.x's types have no such field.
 NOT_IN_SDK_TYPES = {"temperature"}
@@ -167,27 +189,27 @@ def test_every_request_body_is_one_the_sdk_accepts(
     (sent,) = server.bodies
     (counted,) = [request.body for request in server.count_requests]
     assert sent == messages_body(REQUESTS[name], stream=stream, cache=cache)
-    conforms(sent, STREAMING if stream else WHOLE)
+    conforms(sent, request_types().streaming if stream else request_types().whole)
     assert counted == count_tokens_body(REQUESTS[name])
-    conforms(counted, COUNT)
+    conforms(counted, request_types().count)
 
 
 def test_the_one_field_the_sdk_lacks_is_sent_and_named() -> None:
     body = messages_body(REQUESTS["system prompt and sampling"], stream=True, cache=True)
     assert body["temperature"] == 0.2
-    assert "temperature" not in KNOWN_KEYS
+    assert "temperature" not in request_types().known_keys
 
 
 def test_a_body_the_sdk_would_refuse_is_caught_by_the_oracle() -> None:
     """The check has teeth: a wrong type, a key the type lacks, or a block field it lacks fails it."""
     good = messages_body(REQUESTS["plain"], stream=True, cache=False)
     with pytest.raises(ValueError, match="max_tokens"):
-        conforms({**good, "max_tokens": "many"}, STREAMING)
+        conforms({**good, "max_tokens": "many"}, request_types().streaming)
     with pytest.raises(AssertionError):
-        conforms({**good, "max_output_tokens": 5}, STREAMING)
+        conforms({**good, "max_output_tokens": 5}, request_types().streaming)
     block = {"type": "text", "text": "hi", "detail": "low"}
     with pytest.raises(AssertionError, match="detail"):
-        conforms({**good, "messages": [{"role": "user", "content": [block]}]}, STREAMING)
+        conforms({**good, "messages": [{"role": "user", "content": [block]}]}, request_types().streaming)
 
 
 # -- streams: chatcli's reader against the SDK's MessageStream ------------------------------------------------------
@@ -252,6 +274,8 @@ def read_by_chatcli(data: bytes) -> tuple[Answer, list[ProviderItem]]:
 
 
 def read_by_sdk(server: OpenAIServer, reply: Reply) -> tuple[Answer, list[dict[str, Any]]]:
+    import anthropic
+
     server.enqueue(reply)
     client = anthropic.Anthropic(api_key="k", base_url=server.url.removesuffix("/v1"), max_retries=0)
     with client.messages.stream(
@@ -280,6 +304,8 @@ def test_chatcli_and_the_sdk_read_the_same_answer_from_every_stream(server: Open
 
 
 def test_an_error_event_fails_both_with_the_server_s_message(server: OpenAIServer) -> None:
+    import anthropic
+
     reply = Reply(
         body=[message_start(), event({"type": "ping"}), error_event("overloaded_error", "Overloaded")]
     )

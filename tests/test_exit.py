@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import CHATCLI
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.e2e  # closed streams and pipe buffers need a real process
@@ -76,7 +77,7 @@ def test_an_answer_that_cannot_be_written_is_one_line_exit_1_and_still_saved_and
     )
     answer = json.loads(saved.read_text())["messages"][-1]
     assert answer == {"role": "assistant", "content": "Echo: " + question}
-    listed = run_chatcli("history", "list", "--json")
+    listed = invoke("history", "list", "--json")
     assert [row["turns"] for row in json.loads(listed.stdout)] == [1]
 
 
@@ -93,7 +94,7 @@ def test_the_version_that_cannot_be_written_is_one_line_buffered_or_not(
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_listing_that_cannot_be_written_is_one_line_and_exit_1(server: OpenAIServer) -> None:
-    assert run_chatcli("ask", "-b", "echo", "hi").returncode == 0  # one conversation in the library to list
+    assert invoke("ask", "-b", "echo", "hi").returncode == 0  # one conversation in the library to list
     for args in (("history", "list"), ("models", "--base-url", server.url), ("config", "path")):
         result = run_into_full_disk(*args)
         assert (result.returncode, result.stderr) == (1, FULL_DISK), args

@@ -12,7 +12,7 @@ import pytest
 
 from chatcli.core.errors import UsageError
 from chatcli.storage.folders import folder_files
-from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer
 from tests.probe import exit_probe
 from tests.test_images import IMAGES
@@ -70,10 +70,9 @@ def test_a_folder_over_the_limit_is_refused_naming_its_largest_files(tmp_path: P
     )
 
 
-@pytest.mark.e2e
 def test_a_folder_is_sent_file_by_file_under_relative_paths(tmp_path: Path, server: OpenAIServer) -> None:
     project = make_project(tmp_path)
-    result = run_chatcli("ask", "--base-url", server.url, "-f", str(project), "review")
+    result = invoke("ask", "--base-url", server.url, "-f", str(project), "review")
     assert result.returncode == 0, result.stderr
     prefix = project.as_posix()
     expected = (
@@ -86,12 +85,11 @@ def test_a_folder_is_sent_file_by_file_under_relative_paths(tmp_path: Path, serv
     assert server.bodies[0]["messages"] == [{"role": "user", "content": expected}]
 
 
-@pytest.mark.e2e
 def test_a_folder_over_max_input_bytes_or_without_text_is_refused_before_any_request(
     tmp_path: Path, server: OpenAIServer
 ) -> None:
     project = make_project(tmp_path)
-    result = run_chatcli("ask", "--base-url", server.url, "--max-input-bytes", "40", "-f", str(project), "hi")
+    result = invoke("ask", "--base-url", server.url, "--max-input-bytes", "40", "-f", str(project), "hi")
     assert result.returncode == 2
     assert result.stderr.decode() == (
         f"chatcli: error: folder '{project}' holds 52 bytes of text files, more than 40; the largest: "
@@ -101,7 +99,7 @@ def test_a_folder_over_max_input_bytes_or_without_text_is_refused_before_any_req
     empty = tmp_path / "empty"
     (empty / ".hidden").mkdir(parents=True)
     (empty / ".hidden" / "a.txt").write_text("x")
-    result = run_chatcli("ask", "--base-url", server.url, "-f", str(empty), "hi")
+    result = invoke("ask", "--base-url", server.url, "-f", str(empty), "hi")
     assert result.returncode == 2
     assert result.stderr.decode() == (
         f"chatcli: error: folder '{empty}' holds no text file to attach "

@@ -70,7 +70,7 @@ def peak_rss_mib(*args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]
 def test_every_request_carries_the_headers_the_sdk_used_to_add(server: OpenAIServer) -> None:
     env = {"OPENAI_ORG_ID": "org-123", "OPENAI_PROJECT_ID": "proj_456"}
     assert ask(server.url, "hi", env=env).returncode == 0
-    assert run_chatcli("models", "--base-url", server.url, env={**KEY_ENV, **env}).returncode == 0
+    assert invoke("models", "--base-url", server.url, env={**KEY_ENV, **env}).returncode == 0
     for request in server.requests:
         headers = request.headers
         assert headers["authorization"] == f"Bearer {TEST_KEY}"
@@ -88,7 +88,7 @@ def test_every_request_carries_the_headers_the_sdk_used_to_add(server: OpenAISer
 
 
 def test_without_a_key_no_authorization_header_is_sent(server: OpenAIServer) -> None:
-    assert run_chatcli("ask", "--base-url", server.url, "hi").returncode == 0
+    assert invoke("ask", "--base-url", server.url, "hi").returncode == 0
     assert "authorization" not in server.requests[0].headers
     assert "openai-organization" not in server.requests[0].headers
 
@@ -106,7 +106,7 @@ def test_without_a_key_no_authorization_header_is_sent(server: OpenAIServer) -> 
 def test_a_key_that_cannot_be_sent_is_one_line_naming_the_character_and_its_origin(
     server: OpenAIServer, key: str, shown: str
 ) -> None:
-    result = run_chatcli("ask", "--base-url", server.url, "hi", env={"OPENAI_API_KEY": key})
+    result = invoke("ask", "--base-url", server.url, "hi", env={"OPENAI_API_KEY": key})
     assert result.returncode == 2
     message = one_line_error(result)
     assert message.startswith(f"the API key (from OPENAI_API_KEY) contains {shown}; ")
@@ -117,7 +117,7 @@ def test_a_key_that_cannot_be_sent_is_one_line_naming_the_character_and_its_orig
 def test_a_bad_key_in_the_config_file_names_the_file(server: OpenAIServer, isolated_home: Path) -> None:
     write_config(isolated_home, f'base_url = "{server.url}"\napi_key = "sk-\u2019quote"\n')
     (isolated_home / ".config" / "chatcli" / "config.toml").chmod(0o600)
-    result = run_chatcli("ask", "hi")
+    result = invoke("ask", "hi")
     assert result.returncode == 2
     assert one_line_error(result).startswith("the API key (from the config file's api_key) contains '\u2019'")
 
@@ -172,7 +172,7 @@ def test_the_proxy_setting_wins_over_the_environment_and_empty_means_none(
 
 def test_a_proxy_setting_that_is_not_a_url_is_a_config_error(isolated_home: Path) -> None:
     write_config(isolated_home, 'proxy = "socks4://x"\n')
-    result = run_chatcli("ask", "-b", "echo", "hi")
+    result = invoke("ask", "-b", "echo", "hi")
     assert result.returncode == 2
     assert "proxy 'socks4://x' must start with http:// or https://" in one_line_error(result)
 
@@ -510,7 +510,7 @@ def test_never_follow_redirects(server: OpenAIServer, isolated_home: Path) -> No
     server.enqueue(redirect_reply(307, "/v2/chat/completions"))
     assert 'follow_redirects = "never"' in one_line_error(ask(server.url, "hi"))
     write_config(isolated_home, 'follow_redirects = "sometimes"\n')
-    result = run_chatcli("ask", "-b", "echo", "hi")
+    result = invoke("ask", "-b", "echo", "hi")
     assert result.returncode == 2
     assert "unknown follow_redirects 'sometimes'; choose one of same-host, always, never" in one_line_error(
         result
@@ -520,7 +520,7 @@ def test_never_follow_redirects(server: OpenAIServer, isolated_home: Path) -> No
 def test_models_follows_a_redirect_on_the_same_host(server: OpenAIServer) -> None:
     server.models = None
     server.enqueue(redirect_reply(302, "/v2/models"), json_reply(200, {"data": [{"id": "moved"}]}))
-    result = run_chatcli("models", "--base-url", server.url)
+    result = invoke("models", "--base-url", server.url)
     assert result.stdout == b"moved\n"
 
 

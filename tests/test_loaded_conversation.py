@@ -7,15 +7,13 @@ import io
 import json
 from pathlib import Path
 
-import pytest
-
 from chatcli.core.conversation import Conversation, Message
 from chatcli.core.session import ConversationDefaults, Session
 from chatcli.render.plain import PlainRenderer
 from chatcli.repl.commands import Command, CommandRunner, parse_line
 from chatcli.storage.conversation_file import Autosave, ConversationFile
 from chatcli.storage.recorder import Recorder
-from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
 from tests.test_repl_commands import RecordingScreen, ScriptedBackend
 
@@ -57,7 +55,6 @@ def test_settings_fill_in_what_a_loaded_conversation_lacks() -> None:
 # --- ask: -l, --cid, -c -----------------------------------------------------------------------------------
 
 
-@pytest.mark.e2e
 def test_ask_with_load_or_cid_sends_the_conversations_own_system_prompt(
     server: OpenAIServer, isolated_home: Path, tmp_path: Path
 ) -> None:
@@ -65,11 +62,11 @@ def test_ask_with_load_or_cid_sends_the_conversations_own_system_prompt(
     chat = pirate_file(tmp_path / "chat.json")
     server.enqueue(sse_reply("a1"), sse_reply("a2"), sse_reply("a3"))
     url = ["--base-url", server.url]
-    assert run_chatcli("ask", *url, "-l", str(chat), "more").returncode == 0
-    imported = run_chatcli("history", "import", str(chat))
+    assert invoke("ask", *url, "-l", str(chat), "more").returncode == 0
+    imported = invoke("history", "import", str(chat))
     conversation_id = imported.stdout.decode().strip()
-    assert run_chatcli("ask", *url, "--cid", conversation_id, "more").returncode == 0
-    assert run_chatcli("ask", *url, "-s", "Be terse.", "-l", str(chat), "more").returncode == 0
+    assert invoke("ask", *url, "--cid", conversation_id, "more").returncode == 0
+    assert invoke("ask", *url, "-s", "Be terse.", "-l", str(chat), "more").returncode == 0
     for body in server.bodies[:2]:
         assert body["messages"][0] == {"role": "system", "content": "Be a pirate."}
         assert body["model"] == "file-model"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from chatcli.render.wording import plural
-from tests.conftest import run_chatcli
+from tests.inprocess import invoke
 from tests.test_repl_commands import ScriptedBackend, make_runner, run
 
 
@@ -30,20 +28,18 @@ def test_help_mentions_tmux_set_clipboard() -> None:
     assert any("set-clipboard on" in notice for notice in screen.notices)
 
 
-@pytest.mark.e2e
 def test_history_rm_says_what_it_deleted_with_plurals() -> None:
-    assert run_chatcli("ask", "-b", "echo", "to be deleted").returncode == 0
-    [conversation] = json.loads(run_chatcli("history", "list", "--json").stdout)
-    removed = run_chatcli("history", "rm", "--yes", str(conversation["id"])[:6])
+    assert invoke("ask", "-b", "echo", "to be deleted").returncode == 0
+    [conversation] = json.loads(invoke("history", "list", "--json").stdout)
+    removed = invoke("history", "rm", "--yes", str(conversation["id"])[:6])
     assert removed.returncode == 0, removed.stderr
     assert removed.stdout.decode() == f"deleted {conversation['id']}  1 turn  to be deleted\n"
 
 
-@pytest.mark.e2e
 def test_history_search_without_a_match_says_so_and_exits_1_when_piped() -> None:
-    assert run_chatcli("ask", "-b", "echo", "something").returncode == 0
-    missing = run_chatcli("history", "search", "quixotry")
+    assert invoke("ask", "-b", "echo", "something").returncode == 0
+    missing = invoke("history", "search", "quixotry")
     assert (missing.returncode, missing.stdout) == (1, b"")
     assert missing.stderr == b"chatcli: no message matches: quixotry\n"
-    found = run_chatcli("history", "search", "something")
+    found = invoke("history", "search", "something")
     assert found.returncode == 0 and b"something" in found.stdout

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import ollama
 import pytest
 
 from chatcli.backends.ollama.client import OllamaBackend
@@ -109,6 +108,8 @@ def chatcli_body(server: OpenAIServer, name: str) -> dict[str, Any]:
 
 def sdk_body(server: OpenAIServer, ours: dict[str, Any]) -> dict[str, Any]:
     """What the client sends for the same request, each field handed to it as chatcli built it."""
+    import ollama  # the client only when a test runs: every xdist worker collects this module
+
     server.enqueue(docs.ndjson_reply("ok"))
     client = ollama.Client(host=server.url.removesuffix("/v1"))
     list(
@@ -137,6 +138,8 @@ def without_empty_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", list(REQUESTS))
 def test_every_body_is_one_the_official_client_sends_unchanged(server: OpenAIServer, name: str) -> None:
+    import ollama
+
     ours = chatcli_body(server, name)
     assert sdk_body(server, ours) == without_empty_fields(ours)
     request = REQUESTS[name][0]
@@ -180,6 +183,8 @@ def read_by_chatcli(server: OpenAIServer, reply: Reply) -> Read:
 
 
 def read_by_sdk(server: OpenAIServer, reply: Reply) -> Read:
+    import ollama
+
     server.enqueue(reply)
     client = ollama.Client(host=server.url.removesuffix("/v1"))
     parts = list(client.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}], stream=True))
@@ -207,6 +212,8 @@ def test_chatcli_and_the_client_read_the_same_answer_from_every_documented_strea
 
 
 def test_both_stop_at_an_error_line_with_its_message(server: OpenAIServer) -> None:
+    import ollama
+
     with pytest.raises(ollama.ResponseError) as theirs:
         read_by_sdk(server, docs.ERROR)
     with pytest.raises(PartialAnswer) as ours:

@@ -80,10 +80,9 @@ def test_failing_key_command_stops_before_any_request(isolated_home: Path, serve
 # -- models --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.e2e
 def test_models_lists_sorted_ids_with_control_characters_made_visible(server: OpenAIServer) -> None:
     server.models = ["zeta", "alpha\x1b]52;c;ZXZpbA==\x07", "line\nbreak"]
-    result = run_chatcli("models", "--base-url", server.url)
+    result = invoke("models", "--base-url", server.url)
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"alpha^[]52;c;ZXZpbA==^G\nline^Jbreak\nzeta\n"
     assert server.requests[0].method == "GET" and server.requests[0].path == "/v1/models"

@@ -21,7 +21,8 @@ from chatcli.render.plain import PlainRenderer
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.conversation_file import ConversationFile
 from chatcli.storage.library import MIGRATIONS, Library
-from tests.conftest import CHATCLI, run_chatcli
+from tests.conftest import CHATCLI
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, Reply, chunk, sse_event, sse_reply
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
@@ -191,7 +192,6 @@ def test_a_library_from_before_reasoning_is_migrated_and_keeps_its_messages(tmp_
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
-@pytest.mark.e2e
 def test_piped_answer_saved_file_library_and_history_show_keep_reasoning_apart(
     server: OpenAIServer, tmp_path: Path
 ) -> None:
@@ -199,7 +199,7 @@ def test_piped_answer_saved_file_library_and_history_show_keep_reasoning_apart(
     server.enqueue(
         think_reply(["<think>weighing the options", "</think>\n", "Go left."], ("Deltas first. ",))
     )
-    result = run_chatcli("ask", "--base-url", server.url, "-o", str(chat), "which way?")
+    result = invoke("ask", "--base-url", server.url, "-o", str(chat), "which way?")
     assert (result.returncode, result.stdout) == (0, b"Go left.\n")
     assert result.stderr == b""  # stderr is no terminal: nothing of the reasoning
     answer = json.loads(chat.read_text())["messages"][-1]
@@ -209,9 +209,9 @@ def test_piped_answer_saved_file_library_and_history_show_keep_reasoning_apart(
         "reasoning": "Deltas first. weighing the options",
     }
 
-    assert run_chatcli("history", "search", "weighing").stdout == b""
-    shown = run_chatcli(
-        "history", "show", "--reasoning", json.loads(run_chatcli("history", "list", "--json").stdout)[0]["id"]
+    assert invoke("history", "search", "weighing").stdout == b""
+    shown = invoke(
+        "history", "show", "--reasoning", json.loads(invoke("history", "list", "--json").stdout)[0]["id"]
     )
     assert shown.stdout.decode() == (
         "## user\n\nwhich way?\n\n## reasoning\n\nDeltas first. weighing the options\n\n## assistant\n\nGo left.\n"

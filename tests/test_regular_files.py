@@ -13,6 +13,7 @@ from chatcli.core.errors import BadFileError
 from chatcli.storage.conversation_file import ConversationFile, decode_conversation
 from chatcli.storage.files import FileTooLarge, NotRegularFile, read_regular_file
 from tests.conftest import TEST_KEY, run_chatcli
+from tests.inprocess import invoke
 from tests.leaks import one_line_error
 from tests.openai_server import OpenAIServer
 from tests.test_repl_pty import exit_code, say, spawn
@@ -25,28 +26,45 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
-def ask_with(server: OpenAIServer, *args: str) -> tuple[int, str]:
-    result = run_chatcli(
-        "ask", "--base-url", server.url, *args, "hi", env={"OPENAI_API_KEY": TEST_KEY}, timeout=20
-    )
+def ask_with(server: OpenAIServer, *args: str, process: bool = True) -> tuple[int, str]:
+    """`chatcli ask ARGS hi`: the installed chatcli (`process`: with a 20 s limit, as a file that blocks must
+    not hang the suite), or in this process."""
+    argv = ("ask", "--base-url", server.url, *args, "hi")
+    key = {"OPENAI_API_KEY": TEST_KEY}
+    result = run_chatcli(*argv, env=key, timeout=20) if process else invoke(*argv, env=key)
     assert server.requests == [], "a request was sent"
     return result.returncode, one_line_error(result)
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("flag", "path", "kind"),
     [
         ("-o", "/dev/full", "a device"),
-        ("-o", "/dev/stdout", "a named pipe"),  # stdout is the test's pipe
-        ("-o", "/dev/tty", "a device"),
         ("-l", "/dev/zero", "a device"),
         ("-l", "/dev/urandom", "a device"),
         ("-f", "/dev/zero", "a device"),
         ("-l", "/", "a directory"),
     ],
 )
-def test_devices_and_pipes_are_refused_before_any_request(
+def test_devices_and_directories_are_refused_before_any_request(
+    server: OpenAIServer, flag: str, path: str, kind: str
+) -> None:
+    if not os.path.exists(path):
+        pytest.skip(f"{path} does not exist here")
+    code, error = ask_with(server, flag, path, process=False)
+    assert code == 2
+    assert f"is {kind}, not a regular file" in error
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("flag", "path", "kind"),
+    [
+        ("-o", "/dev/stdout", "a named pipe"),  # the process's stdout is the test's pipe
+        ("-o", "/dev/tty", "a device"),  # the process's controlling terminal, if it has one
+    ],
+)
+def test_the_process_own_stdout_and_terminal_are_refused_before_any_request(
     server: OpenAIServer, flag: str, path: str, kind: str
 ) -> None:
     if not os.path.exists(path):
@@ -68,11 +86,12 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(
 
 @pytest.mark.e2e
 def test_history_import_and_export_refuse_devices(server: OpenAIServer, fifo: Path) -> None:
-    result = run_chatcli("history", "import", "/dev/zero")
+    result = invoke("history", "import", "/dev/zero")
     assert result.returncode == 2
     assert one_line_error(result) == "/dev/zero: is a device, not a regular file; give a conversation file"
-    assert run_chatcli("ask", "-b", "echo", "hi").returncode == 0
-    conversation_id = json.loads(run_chatcli("history", "list", "--json").stdout)[0]["id"]
+    assert invoke("ask", "-b", "echo", "hi").returncode == 0
+    conversation_id = json.loads(invoke("history", "list", "--json").stdout)[0]["id"]
+    # a process, with a time limit: an export that waited for a reader would hang this test's process
     result = run_chatcli("history", "export", conversation_id, str(fifo))
     assert result.returncode == 2
     assert one_line_error(result) == f"{fifo}: is a named pipe, not a regular file; save to a file"
@@ -111,10 +130,9 @@ def test_a_conversation_file_with_a_lone_surrogate_is_refused_at_load(tmp_path: 
     assert decode_conversation(paired, "paired").messages[0].content == "\U0001f600 \\ud800"
 
 
-@pytest.mark.e2e
 def test_a_lone_surrogate_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "chat.json"
     path.write_text('[{"role": "user", "content": "\\udfff"}]')
-    result = run_chatcli("ask", "-b", "echo", "-l", str(path), "hi")
+    result = invoke("ask", "-b", "echo", "-l", str(path), "hi")
     assert result.returncode == 2
     assert "lone surrogate" in one_line_error(result)

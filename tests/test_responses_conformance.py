@@ -4,13 +4,13 @@ summary, function calls, status and usage from every documented stream."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, get_args, get_type_hints
 
-import openai
 import pytest
-from openai.types.responses import ResponseStreamEvent, response_create_params
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chatcli.backends.responses.events import read_events
 from chatcli.backends.responses.request import responses_body
@@ -21,13 +21,34 @@ from tests.openai_server import OpenAIServer
 from tests.responses_streams import ResponseStream
 
 pytestmark = pytest.mark.e2e  # a local server
-STREAMING = TypeAdapter(response_create_params.ResponseCreateParamsStreaming)
-KNOWN_KEYS = set(get_type_hints(response_create_params.ResponseCreateParamsStreaming))
-# each event type's model, by its `type` (the SDK's union is discriminated by its own means, not pydantic's)
-EVENT_MODELS = {
-    get_args(model.model_fields["type"].annotation)[0]: model
-    for model in get_args(get_args(ResponseStreamEvent)[0])
-}
+
+
+@dataclass(frozen=True, slots=True)
+class SdkTypes:
+    """The SDK's streaming request type and the keys it declares; each stream event's model, by its `type`."""
+
+    streaming: TypeAdapter[Any]
+    known_keys: frozenset[str]
+    event_models: dict[str, type[BaseModel]]
+
+
+@functools.cache
+def sdk_types() -> SdkTypes:
+    """Imported when a test first needs them: the openai SDK takes 0.6 s of CPU to import, and every xdist
+    worker collects this module, most of them running none of its tests."""
+    from openai.types.responses import ResponseStreamEvent, response_create_params
+
+    return SdkTypes(
+        TypeAdapter(response_create_params.ResponseCreateParamsStreaming),
+        frozenset(get_type_hints(response_create_params.ResponseCreateParamsStreaming)),
+        # the SDK's union is discriminated by its own means, not pydantic's
+        {
+            get_args(model.model_fields["type"].annotation)[0]: model
+            for model in get_args(get_args(ResponseStreamEvent)[0])
+        },
+    )
+
+
 # What the SDK's types require and chatcli leaves out, on purpose: a reasoning item's `id`. With `store: false`
 # an id makes OpenAI look for a stored item and fail; the encrypted content is the whole item (OpenAI's Codex
 # CLI sends reasoning items without ids too). The check puts one in, and checks everything else.
@@ -71,9 +92,10 @@ def walked(value: Any) -> Any:
 
 def conforms(body: dict[str, Any]) -> None:
     """The body validates against the SDK's request type and has no key the SDK does not know."""
-    assert set(body) <= KNOWN_KEYS, set(body) - KNOWN_KEYS
+    types = sdk_types()
+    assert set(body) <= types.known_keys, set(body) - types.known_keys
     items = [{**OMITTED.get(item.get("type"), {}), **item} for item in body["input"]]
-    walked(STREAMING.validate_python({**body, "input": items}))
+    walked(types.streaming.validate_python({**body, "input": items}))
 
 
 REQUESTS = {
@@ -233,7 +255,7 @@ STREAMS: dict[str, ResponseStream] = {
 def recorded(server: OpenAIServer, stream: ResponseStream) -> bytes:
     """The stream's bytes, every event checked against the SDK's event types."""
     for event in stream.events:
-        EVENT_MODELS[event["type"]].model_validate(event)
+        sdk_types().event_models[event["type"]].model_validate(event)
     return stream.bytes()
 
 
@@ -268,6 +290,8 @@ def read_by_chatcli(data: bytes) -> tuple[Answer, list[ProviderItem]]:
 
 
 def read_by_sdk(server: OpenAIServer, stream: ResponseStream) -> Answer:
+    import openai
+
     server.enqueue(stream.reply())
     client = openai.OpenAI(api_key="k", base_url=server.url, max_retries=0)
     with client.responses.stream(model="gpt-test", input="hi") as events:
@@ -319,6 +343,8 @@ def test_chatcli_and_the_sdk_read_the_same_answer_from_every_stream(server: Open
 def test_chatcli_and_the_sdk_report_the_same_error(
     server: OpenAIServer, stream: ResponseStream, message: str
 ) -> None:
+    import openai
+
     data = recorded(server, stream)
     with pytest.raises(BackendError) as raised:
         read_by_chatcli(data)

@@ -1,6 +1,7 @@
-"""The installed chatcli with `-b responses` against the scripted local server: the path, headers and body it
-sends (each body checked by the openai SDK's types), the answer, usage and reasoning it reads, a tool loop
-with a real MCP server whose encrypted reasoning goes back, and a refusal of reasoning summaries."""
+"""chatcli with `-b responses` against the scripted local server: the path, headers and body it sends (each body
+checked by the openai SDK's types), the answer, usage and reasoning it reads, a tool loop with a real MCP server
+whose encrypted reasoning goes back, and a refusal of reasoning summaries. The first turn and the imports are
+the installed chatcli's; the rest runs in this process."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from openai.types.responses import response_create_params
 from pydantic import TypeAdapter
 
 from tests.conftest import TEST_KEY, run_chatcli
+from tests.inprocess import invoke
 from tests.leaks import assert_clean, one_line_error
 from tests.openai_server import OpenAIServer, Reply, json_reply
 from tests.responses_streams import ResponseStream, llama_stream
@@ -20,15 +21,14 @@ from tests.test_imports import heavy_modules_loaded
 from tests.test_responses_conformance import conforms
 from tests.test_tools_e2e import configure
 
-pytestmark = pytest.mark.e2e
-NOT_STREAMING = TypeAdapter(response_create_params.ResponseCreateParamsNonStreaming)
 ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_ORG_ID": "org-7", "OPENAI_PROJECT_ID": "proj_9"}
 
 
 def ask(server: OpenAIServer, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return run_chatcli("-b", "responses", "--base-url", server.url, "ask", *args, env=ENV, timeout=60)
+    return invoke("-b", "responses", "--base-url", server.url, "ask", *args, env=ENV)
 
 
+@pytest.mark.e2e
 def test_a_turn_sends_the_responses_request_and_prints_the_answer(
     server: OpenAIServer, isolated_home: Path
 ) -> None:
@@ -72,6 +72,7 @@ def test_a_turn_sends_the_responses_request_and_prints_the_answer(
     assert_clean(done, isolated_home)
 
 
+@pytest.mark.e2e  # a real MCP server
 def test_a_tool_loop_sends_the_encrypted_reasoning_and_the_results_back(
     server: OpenAIServer, isolated_home: Path
 ) -> None:
@@ -159,9 +160,12 @@ def test_a_whole_answer_is_read_without_streaming(server: OpenAIServer) -> None:
     assert done.stdout == b"All at once.\n"
     (body,) = server.bodies
     assert body["stream"] is False
-    NOT_STREAMING.validate_python(body)
+    from openai.types.responses import response_create_params  # the SDK only when this test runs
+
+    TypeAdapter(response_create_params.ResponseCreateParamsNonStreaming).validate_python(body)
 
 
+@pytest.mark.e2e
 def test_piped_ask_never_imports_the_openai_sdk(server: OpenAIServer) -> None:
     server.enqueue(ResponseStream().message("Light.").completed().reply())
     loaded, done = heavy_modules_loaded("-b", "responses", "ask", "--base-url", server.url, stdin=b"hi\n")

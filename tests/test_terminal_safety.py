@@ -10,7 +10,7 @@ import pexpect
 import pytest
 
 from chatcli.render.sanitize import INVISIBLE_MARKS, StreamSanitizer, sanitize, sanitize_title
-from tests.conftest import CHATCLI, run_chatcli, write_config
+from tests.conftest import CHATCLI, write_config
 from tests.inprocess import invoke
 
 HOSTILE = "evil\u202ereversed\x9b31m\u200bhidden"
@@ -51,10 +51,10 @@ def test_joiners_that_emoji_and_scripts_need_are_kept() -> None:
 
 @pytest.mark.e2e
 def test_history_json_on_a_terminal_escapes_controls_and_bidi_and_is_raw_when_piped() -> None:
-    assert run_chatcli("ask", "-b", "echo", HOSTILE).returncode == 0
-    piped = run_chatcli("history", "list", "--json").stdout.decode()
+    assert invoke("ask", "-b", "echo", HOSTILE).returncode == 0
+    piped = invoke("history", "list", "--json").stdout.decode()
     assert HOSTILE in piped  # piped: the stored text exactly (JSON parsers read it back)
-    conversation_id = run_chatcli("history", "list").stdout.split()[0].decode()
+    conversation_id = invoke("history", "list").stdout.split()[0].decode()
     for args in (["list", "--json"], ["show", "--json", conversation_id], ["search", "--json", "hidden"]):
         output = on_a_terminal("history", *args)
         assert "\u202e" not in output and "\x9b" not in output and "\u200b" not in output, args
@@ -63,14 +63,13 @@ def test_history_json_on_a_terminal_escapes_controls_and_bidi_and_is_raw_when_pi
 
 @pytest.mark.e2e
 def test_history_list_on_a_terminal_drops_invisible_marks_from_titles() -> None:
-    assert run_chatcli("ask", "-b", "echo", "zero\u200bwidth\u2066").returncode == 0
+    assert invoke("ask", "-b", "echo", "zero\u200bwidth\u2066").returncode == 0
     output = on_a_terminal("history", "list")
     assert "zerowidth<U+2066>" in output
 
 
-@pytest.mark.e2e
 def test_config_show_redacts_credentials_and_query_of_the_base_url() -> None:
-    result = run_chatcli(
+    result = invoke(
         "config", "show", env={"OPENAI_BASE_URL": "https://me:s3cret@llm.example:8443/v1?api-key=k3y#frag"}
     )
     assert result.returncode == 0, result.stderr

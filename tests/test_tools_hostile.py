@@ -1,5 +1,6 @@
-"""A hostile MCP server (tests/mcp_server.py with its MCP_TEST_* behaviours) against the installed chatcli: it can
-neither imitate the approval prompt, nor exhaust memory or disk, nor leave processes behind."""
+"""A hostile MCP server (tests/mcp_server.py with its MCP_TEST_* behaviours) against chatcli: it can neither imitate
+the approval prompt, nor exhaust memory or disk, nor leave processes behind. Memory and processes are checked on
+the installed chatcli; what is shown, sent and logged, in this process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHATCLI, run_chatcli
+from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply, tool_calls_reply
 from tests.rss import measure_chatcli
 from tests.test_tools_e2e import MCP_SERVER, configure, events_of, state_log, tool_messages
@@ -35,7 +37,7 @@ def test_mcp_list_refuses_a_name_that_imitates_a_line_and_shows_every_string_on_
     isolated_home: Path,
 ) -> None:
     configure(isolated_home, env=HOSTILE)
-    done = run_chatcli("mcp", "list")
+    done = invoke("mcp", "list")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.decode().splitlines()
     assert lines[0] == "notes (stdio): 7 tools"
@@ -51,7 +53,7 @@ def test_ask_offers_only_the_tools_with_valid_names_and_says_in_one_line_what_it
     server: OpenAIServer, isolated_home: Path
 ) -> None:
     configure(isolated_home, env=HOSTILE)
-    done = ask(server, "--tools", "notes", "hi")
+    done = invoke("ask", "--base-url", server.url, "--tools", "notes", "hi")
     assert done.returncode == 0, done.stderr
     names = [tool["function"]["name"] for tool in server.bodies[0]["tools"]]
     assert names[5:] == ["notes__multi", "notes__flood"]
@@ -65,10 +67,10 @@ def test_tool_lists_are_cut_to_128_tools_and_64_kib_definitions_with_a_line_each
         f'[mcp.many]\n{command}env = {{ MCP_TEST_TOOLS = "1003" }}\n'
         f'[mcp.big]\n{command}env = {{ MCP_TEST_BIG_DESCRIPTION = "{3 * 1024 * 1024}" }}\n',
     )
-    done = measure_chatcli("mcp", "list")
+    done = measure_chatcli("mcp", "list", keep_stdout=True)
     assert done.returncode == 0, done.stderr
     assert done.peak_mib < MEMORY_PROMISE_MIB
-    listing = run_chatcli("mcp", "list").stdout.decode().splitlines()
+    listing = done.stdout.decode().splitlines()
     assert "many (stdio): 128 tools" in listing
     assert "many: left out 880 tools after the first 128 (at most 128 per server)" in listing
     assert "big (stdio): 5 tools" in listing
@@ -124,7 +126,7 @@ def test_a_server_flooding_its_stderr_fills_a_bounded_log_with_markers_and_an_ol
     log = state_log(isolated_home)
     log.parent.mkdir(parents=True)
     log.write_bytes(b"old\n" * (5 * 1024 * 1024 // 4))  # past the rotation size
-    done = ask(server, "--tools", "notes", "hi")
+    done = invoke("ask", "--base-url", server.url, "--tools", "notes", "hi")
     assert done.returncode == 0, done.stderr
     text = log.read_text()
     assert len(text) < 1024 * 1024 + 4096
@@ -197,7 +199,7 @@ def test_ask_ends_in_one_line_before_sending_when_a_server_named_by_tools_cannot
     server: OpenAIServer, isolated_home: Path
 ) -> None:
     configure(isolated_home, '[mcp.missing]\ncommand = "/nonexistent/mcp-server"\n')
-    done = ask(server, "--tools", "notes,missing", "hi")
+    done = invoke("ask", "--base-url", server.url, "--tools", "notes,missing", "hi")
     assert done.returncode == 1
     assert done.stderr.decode().splitlines() == [
         "chatcli: error: MCP server missing is not available: command not found: /nonexistent/mcp-server"
