@@ -79,7 +79,7 @@ def known_models(config: Config, dirs: UserDirs) -> list[str]:
 
 
 def server_models(config: Config, cache_file: Path, now: float | None = None) -> list[str]:
-    base_url = config.base_url or "https://api.openai.com/v1"
+    base_url = config.base_url or config.default_base_url()
     now = time.time() if now is None else now
     cache = _read_cache(cache_file)
     entry = cache.get(base_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chatcli.backends import DEFAULT_BASE_URLS, KEY_VARIABLES, BackendName
 from chatcli.backends.anthropic.events import error_text, read_events, read_message, read_models
 from chatcli.backends.anthropic.request import messages_body, request_headers
 from chatcli.backends.http.diagnosis import Wording
@@ -16,13 +17,13 @@ class AnthropicWire:
     """The Messages API, as Anthropic and servers that speak it (llama.cpp's llama-server) serve it."""
 
     name = "anthropic"
-    default_base_url = "https://api.anthropic.com"
+    default_base_url = DEFAULT_BASE_URLS[BackendName.ANTHROPIC]
     api_prefix = "/v1"
     base_is_root = True
     chat_path = "messages"
     models_path = "models?limit=1000"  # the API lists 20 models a page unless asked for more
     wording = Wording(
-        key_variable="ANTHROPIC_API_KEY",
+        key_variable=KEY_VARIABLES[BackendName.ANTHROPIC],
         endpoint="an Anthropic Messages endpoint",
         server="an Anthropic Messages server",
         port="Anthropic Messages port",

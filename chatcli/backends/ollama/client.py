@@ -10,6 +10,7 @@ from typing import Any, TypeGuard
 
 import httpx2
 
+from chatcli.backends import DEFAULT_BASE_URLS, BackendName
 from chatcli.backends.http.client import ChatClient
 from chatcli.backends.http.diagnosis import Wording
 from chatcli.backends.http.headers import check_token
@@ -37,7 +38,7 @@ class OllamaWire:
     as a Bearer token, for an Ollama behind a proxy)."""
 
     name = "ollama"
-    default_base_url = "http://localhost:11434"
+    default_base_url = DEFAULT_BASE_URLS[BackendName.OLLAMA]
     api_prefix = ""
     base_is_root = True
     chat_path = "api/chat"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chatcli.backends import DEFAULT_BASE_URLS, KEY_VARIABLES, BackendName
 from chatcli.backends.http.diagnosis import StatusError, Wording, error_message, status_text
 from chatcli.backends.openai.events import read_completion, read_events
 from chatcli.backends.openai.request import auth_headers, chat_body
@@ -30,13 +31,13 @@ class OpenAIWire:
     OpenRouter, Gemini…) speak them."""
 
     name = "openai"
-    default_base_url = "https://api.openai.com/v1"
+    default_base_url = DEFAULT_BASE_URLS[BackendName.OPENAI]
     api_prefix = "/v1"
     base_is_root = False
     chat_path = "chat/completions"
     models_path = "models"
     wording = Wording(
-        key_variable="OPENAI_API_KEY",
+        key_variable=KEY_VARIABLES[BackendName.OPENAI],
         endpoint="an OpenAI-compatible endpoint",
         server="an OpenAI-compatible server",
         port="OpenAI-compatible port",

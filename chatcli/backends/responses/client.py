@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from chatcli.backends import DEFAULT_BASE_URLS, KEY_VARIABLES, BackendName
 from chatcli.backends.http.client import ChatClient
 from chatcli.backends.http.diagnosis import StatusError, Wording, error_message, status_text
 from chatcli.backends.http.sse import sse_events
@@ -28,13 +29,13 @@ class ResponsesWire:
     """POST /responses with `stream: true`, its server-sent events, OpenAI's error bodies and model list."""
 
     name = "responses"
-    default_base_url = "https://api.openai.com/v1"
+    default_base_url = DEFAULT_BASE_URLS[BackendName.RESPONSES]
     api_prefix = "/v1"
     base_is_root = False
     chat_path = "responses"
     models_path = "models"
     wording = Wording(
-        key_variable="OPENAI_API_KEY",
+        key_variable=KEY_VARIABLES[BackendName.RESPONSES],
         endpoint="an OpenAI Responses API endpoint",
         server="an OpenAI Responses API server",
         port="OpenAI-compatible port",
