@@ -19,6 +19,7 @@ from chatcli.backends.openai.events import read_events
 from chatcli.core.conversation import Message
 from chatcli.core.stream import BackendSettings, ChatRequest, StreamInfo, Usage
 from tests.openai_server import OpenAIServer, Reply, chunk, json_reply, sse_event, sse_reply, stream_bytes
+from tests.sdk_oracle import materialized
 
 pytestmark = pytest.mark.e2e  # a local server
 
@@ -60,9 +61,7 @@ def conforms(body: dict[str, Any]) -> None:
     """The body validates against the SDK's request type and has no key the SDK does not know."""
     types = request_types()
     assert set(body) <= types.known_keys, set(body) - types.known_keys
-    checked = (types.streaming if body["stream"] else types.whole).validate_python(body)
-    for key in ("messages", "tools"):  # pydantic checks Iterable fields lazily: walk them
-        list(checked.get(key, ()))
+    materialized((types.streaming if body["stream"] else types.whole).validate_python(body))
 
 
 REQUESTS = {

@@ -40,6 +40,7 @@ from tests.anthropic_stream import (
     tool_use_block,
 )
 from tests.openai_server import MESSAGES_COUNT_PATH, OpenAIServer, Reply, json_reply, stream_bytes
+from tests.sdk_oracle import dropped, materialized
 
 pytestmark = pytest.mark.e2e  # a local server
 
@@ -83,27 +84,6 @@ CALLS = [{"id": "toolu_1", "type": "function", "function": {"name": "now", "argu
 SIGNED = {"type": "thinking", "thinking": "The user wants the time.", "signature": "EqQBCgIYAhIM"}
 PNG = "data:image/png;base64,iVBORw0KGgo="
 PDF = "data:application/pdf;base64,JVBERi0xLjQK"
-
-
-def materialized(value: Any) -> Any:
-    """A validated value with pydantic's lazy iterables walked (which validates them) into lists."""
-    if isinstance(value, dict):
-        return {key: materialized(item) for key, item in value.items()}
-    if value is None or isinstance(value, str | bytes | int | float):
-        return value
-    return [materialized(item) for item in value]
-
-
-def dropped(sent: Any, kept: Any, path: str = "") -> set[str]:
-    """The keys of `sent` that validation dropped (pydantic ignores keys a TypedDict does not declare)."""
-    if isinstance(sent, dict) and isinstance(kept, dict):
-        missing = {f"{path}{key}" for key in sent if key not in kept}
-        return missing.union(*(dropped(sent[key], kept[key], f"{path}{key}.") for key in sent if key in kept))
-    if isinstance(sent, list) and isinstance(kept, list):
-        return set().union(
-            *(dropped(a, b, f"{path}{i}.") for i, (a, b) in enumerate(zip(sent, kept, strict=True)))
-        )
-    return set()
 
 
 def conforms(body: dict[str, Any], adapter: TypeAdapter[Any]) -> None:

@@ -19,6 +19,7 @@ from chatcli.core.errors import BackendError
 from chatcli.core.stream import ChatRequest, ProviderItem, Reasoning, StreamInfo, ToolCallPiece, Usage
 from tests.openai_server import OpenAIServer
 from tests.responses_streams import ResponseStream
+from tests.sdk_oracle import materialized
 
 pytestmark = pytest.mark.e2e  # a local server
 
@@ -80,22 +81,12 @@ KEPT_REASONING = {
 }
 
 
-def walked(value: Any) -> Any:
-    """A validated value with every lazily checked iterable consumed (pydantic checks Iterable fields as they
-    are read), so a bad item deep in `input` or `tools` fails the check too."""
-    if isinstance(value, dict):
-        return {key: walked(item) for key, item in value.items()}
-    if isinstance(value, list | tuple) or type(value).__name__ == "ValidatorIterator":
-        return [walked(item) for item in value]
-    return value
-
-
 def conforms(body: dict[str, Any]) -> None:
     """The body validates against the SDK's request type and has no key the SDK does not know."""
     types = sdk_types()
     assert set(body) <= types.known_keys, set(body) - types.known_keys
     items = [{**OMITTED.get(item.get("type"), {}), **item} for item in body["input"]]
-    walked(types.streaming.validate_python({**body, "input": items}))
+    materialized(types.streaming.validate_python({**body, "input": items}))
 
 
 REQUESTS = {
