@@ -16,21 +16,9 @@ from chatcli.core.errors import PartialAnswer
 from chatcli.core.stream import BackendSettings, ChatRequest, Reasoning, StreamInfo, ToolCallPiece, Usage
 from tests import ollama_streams as docs
 from tests.openai_server import OpenAIServer, Reply
+from tests.test_ollama_wire import PNG, TOOL
 
 pytestmark = pytest.mark.e2e  # a local server
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the weather in a given city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "description": "The city to get the weather for"}},
-            "required": ["city"],
-        },
-    },
-}
 CALL = {
     "id": "call_0",
     "type": "function",
