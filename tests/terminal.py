@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,6 +92,29 @@ def spawn_chatcli(
         encoding=encoding,
         timeout=timeout,
     )
+
+
+class ScreenedChild:
+    """A spawned chatcli (bytes) whose output a pyte screen of its size keeps, answering prompt_toolkit's cursor
+    requests, so tests can read the toolbar as drawn; `received` holds every byte it wrote."""
+
+    def __init__(self, child: pexpect.spawn, columns: int, rows: int) -> None:
+        self.child = child
+        self.screen = pyte.Screen(columns, rows)
+        self._stream = pyte.ByteStream(self.screen)
+        self.received = bytearray()
+
+    def wait_for_toolbar(self, pattern: str) -> str:
+        """The screen's last line once it matches `pattern` (a regular expression)."""
+        while True:
+            data = self.child.read_nonblocking(65536, timeout=20)
+            if CPR_REQUEST.encode() in data:
+                self.child.send("\x1b[1;1R")
+            self._stream.feed(data)
+            self.received.extend(data)
+            toolbar: str = self.screen.display[-1]
+            if re.search(pattern, toolbar):
+                return toolbar
 
 
 def expect(child: pexpect.spawn, text: str | type[pexpect.EOF]) -> Any:

@@ -4,12 +4,10 @@ REPL's toolbar and its warning near the limit, `-u`'s context line, and the prom
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pexpect
-import pyte
 import pytest
 
 from chatcli.backends.openai.client import OpenAIBackend
@@ -22,9 +20,10 @@ from chatcli.core.context import (
 )
 from chatcli.core.stream import BackendSettings, Usage
 from chatcli.repl.context_windows import ContextWindows
-from tests.conftest import CHATCLI, write_config
+from tests.conftest import write_config
 from tests.inprocess import invoke
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.terminal import ScreenedChild, spawn_chatcli
 
 WINDOW = ContextWindow(32768, "vLLM")
 
@@ -209,28 +208,9 @@ def test_the_toolbar_shows_the_gauge_and_the_chat_warns_once_near_the_limit(serv
     server.enqueue(
         sse_reply("one", usage=USAGE), sse_reply("two", usage=near), sse_reply("three", usage=near)
     )
-    screen = pyte.Screen(140, 20)
-    stream = pyte.ByteStream(screen)
-    received = bytearray()
-    child = pexpect.spawn(
-        CHATCLI,
-        ["--base-url", server.url, "-m", "test-model"],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(20, 140),
-        timeout=20,
-    )
-
-    def wait_for_toolbar(pattern: str) -> str:
-        while True:
-            data = child.read_nonblocking(65536, timeout=20)
-            if b"\x1b[6n" in data:
-                child.send("\x1b[1;1R")
-            stream.feed(data)
-            received.extend(data)
-            toolbar = screen.display[-1]
-            if re.search(pattern, toolbar):
-                return toolbar
-
+    child = spawn_chatcli("--base-url", server.url, "-m", "test-model", dimensions=(20, 140), encoding=None)
+    repl = ScreenedChild(child, 140, 20)
+    wait_for_toolbar, received = repl.wait_for_toolbar, repl.received
     wait_for_toolbar("Alt-Enter newline")
     child.send("hi\r")
     assert "ctx 12.4k/32.8k (38%)" in wait_for_toolbar("1 turn ")

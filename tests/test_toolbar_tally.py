@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import pexpect
-import pyte
 import pytest
 
 from chatcli.core.stream import Usage
 from chatcli.repl.tally import TokenTally
-from tests.conftest import CHATCLI
 from tests.openai_server import OpenAIServer, sse_reply
+from tests.terminal import ScreenedChild, spawn_chatcli
 
 
 def test_the_last_turn_replaces_the_counts_and_clear_removes_them_but_not_the_total() -> None:
@@ -43,26 +40,8 @@ def test_the_toolbar_on_a_pty_shows_counts_and_cost_and_forgets_the_last_after_c
     config.write_text('[prices]\n"m" = { input = 1000.0, output = 2000.0 }\n')
     usage = {"prompt_tokens": 12, "completion_tokens": 40, "total_tokens": 52}
     server.enqueue(sse_reply("hello", usage=usage))
-    screen = pyte.Screen(120, 20)
-    stream = pyte.ByteStream(screen)
-    child = pexpect.spawn(
-        CHATCLI,
-        ["--base-url", server.url, "-m", "m"],
-        env={**os.environ, "TERM": "xterm-256color"},
-        dimensions=(20, 120),
-        timeout=20,
-    )
-
-    def wait_for_toolbar(pattern: str) -> str:
-        while True:
-            data = child.read_nonblocking(65536, timeout=20)
-            if b"\x1b[6n" in data:
-                child.send("\x1b[1;1R")
-            stream.feed(data)
-            toolbar = screen.display[-1]
-            if re.search(pattern, toolbar):
-                return toolbar
-
+    child = spawn_chatcli("--base-url", server.url, "-m", "m", dimensions=(20, 120), encoding=None)
+    wait_for_toolbar = ScreenedChild(child, 120, 20).wait_for_toolbar
     wait_for_toolbar("Alt-Enter newline")
     child.send("hi\r")
     toolbar = wait_for_toolbar("session")
