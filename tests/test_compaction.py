@@ -3,7 +3,6 @@ the compact_at offer and /compact on a pseudo-terminal."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -11,71 +10,27 @@ import pexpect
 import pytest
 
 from chatcli.core.compaction import DEFAULT_COMPACT_PROMPT, SUMMARY_HEADING
-from chatcli.core.conversation import Content, Conversation, Message
+from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import BackendError
-from chatcli.core.session import Session, TurnOverrides
-from chatcli.core.turn import TurnResult
-from chatcli.render.plain import PlainRenderer
-from chatcli.repl.commands import Command, CommandRunner, parse_line
-from chatcli.storage.conversation_file import Autosave
 from chatcli.storage.library import Library
-from chatcli.storage.recorder import Recorder
 from tests.conftest import write_config
 from tests.fakes import ScriptedBackend
 from tests.inprocess import invoke
+from tests.library_chat import LibraryChat
 from tests.openai_server import OpenAIServer, sse_reply
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 SUMMARY = "We greeted each other; the user likes tea."
 
 
-class Chat:
-    """A CommandRunner recording into a real library, its screen's lines kept, its yes/no answers scripted."""
+class Chat(LibraryChat):
+    """A chat of a system prompt and model m1 with `backend`, /compact asking for "Summarise." and its
+    yes/no question answered `yes`."""
 
     def __init__(self, path: Path, backend: ScriptedBackend, *, yes: bool, records: bool = True) -> None:
-        self.notices: list[str] = []
-        self.warnings: list[str] = []
-        self.shown: list[Message] = []
-        self.questions: list[str] = []
-        self.yes = yes
+        conversation = Conversation([Message("system", "terse")], "m1")
+        super().__init__(path, backend, conversation, yes=yes, records=records, compact_prompt="Summarise.")
         self.backend = backend
-        self.recorder = Recorder(path, self.warnings.append, records=records)
-        self.session = Session(backend, Conversation([Message("system", "terse")], "m1"), "m1")
-        self.session.observers.append(self.recorder)
-        autosave = Autosave(None, warn=self.warnings.append)
-        self.runner = CommandRunner(
-            self.session,
-            self,  # type: ignore[arg-type]
-            self.ask,
-            autosave,
-            self.recorder,
-            confirm=self.confirm,
-            compact_prompt="Summarise.",
-        )
-
-    def notice(self, text: str) -> None:
-        self.notices.append(text)
-
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
-
-    def show_messages(self, messages: list[Message]) -> None:
-        self.shown += messages
-
-    def confirm(self, question: str) -> bool:
-        self.questions.append(question)
-        return self.yes
-
-    def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult:
-        return self.session.turn(text, PlainRenderer(io.BytesIO()), overrides=overrides)
-
-    def line(self, text: str) -> None:
-        parsed = parse_line(text)
-        if isinstance(parsed, Command):
-            self.runner.run(parsed)
-        else:
-            assert parsed is not None
-            self.runner.send(parsed)
 
 
 def test_slash_compact_goes_on_from_the_summary_in_a_new_conversation_and_keeps_the_original(

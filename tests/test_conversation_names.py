@@ -11,19 +11,17 @@ from pathlib import Path
 import pytest
 
 from chatcli.backends.echo import EchoBackend
-from chatcli.core.conversation import Content, Conversation, Message
+from chatcli.core.conversation import Conversation, Message
 from chatcli.core.errors import UsageError
-from chatcli.core.session import Session, TurnOverrides
+from chatcli.core.session import Session
 from chatcli.core.stream import BackendSettings
-from chatcli.core.turn import TurnResult
 from chatcli.render.plain import PlainRenderer
-from chatcli.repl.attachments import Draft, send
-from chatcli.repl.commands import Command, CommandRunner, parse_line
-from chatcli.storage.conversation_file import Autosave
+from chatcli.repl.commands import parse_line
 from chatcli.storage.library import MIGRATIONS, Library, check_name
 from chatcli.storage.recorder import Recorder
 from tests.fakes import ScriptedBackend
 from tests.inprocess import invoke
+from tests.library_chat import LibraryChat
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 
@@ -251,46 +249,14 @@ def test_continuing_a_conversation_file_continues_one_library_conversation(
 # -- the slash commands, in-process -------------------------------------------------------------------------
 
 
-class Chat:
-    """A CommandRunner recording into a real library, with the screen's lines kept."""
-
-    def __init__(self, path: Path) -> None:
-        self.notices: list[str] = []
-        self.warnings: list[str] = []
-        self.recorder = Recorder(path, self.warnings.append)
-        self.session = Session(EchoBackend(BackendSettings()), Conversation(model="m1"), "m1")
-        self.session.observers.append(self.recorder)
-        autosave = Autosave(None, warn=self.warnings.append)
-        self.runner = CommandRunner(self.session, self, self.ask, autosave, self.recorder)  # type: ignore[arg-type]
-        self.draft: Draft = self.runner.inputs._draft
-
-    def notice(self, text: str) -> None:
-        self.notices.append(text)
-
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
-
-    def show_messages(self, messages: object) -> None:
-        pass
-
-    def ask(self, text: Content, overrides: TurnOverrides | None = None) -> TurnResult:
-        return self.session.turn(text, PlainRenderer(io.BytesIO()), overrides=overrides)
-
-    def line(self, text: str) -> None:
-        parsed = parse_line(text)
-        if isinstance(parsed, Command):
-            self.runner.run(parsed)
-        else:
-            assert parsed is not None
-            send(self.session, self.draft, parsed, self.runner.send)
-
-    def texts(self) -> list[str]:
-        return [message.text for message in self.session.conversation.messages]
+def chat_on(path: Path) -> LibraryChat:
+    """A new chat on the echo backend, model m1, recording into the library at `path`."""
+    return LibraryChat(path, EchoBackend(BackendSettings()), Conversation(model="m1"))
 
 
 def test_slash_rename_names_the_conversation_before_and_after_its_first_turn(tmp_path: Path) -> None:
     path = tmp_path / "library.db"
-    chat = Chat(path)
+    chat = chat_on(path)
     chat.line("/rename early")
     assert chat.notices == ["named early (from its first recorded turn)"]
     chat.line("hello")
@@ -308,7 +274,7 @@ def test_slash_rename_names_the_conversation_before_and_after_its_first_turn(tmp
 
 def test_slash_fork_goes_on_in_a_new_conversation_and_keeps_the_original(tmp_path: Path) -> None:
     path = tmp_path / "library.db"
-    chat = Chat(path)
+    chat = chat_on(path)
     chat.line("/fork")
     assert chat.warnings == ["nothing recorded to fork yet; send a message first"]
     for text in ("one", "two"):
@@ -342,7 +308,7 @@ def test_slash_fork_goes_on_in_a_new_conversation_and_keeps_the_original(tmp_pat
 
 def test_slash_edit_n_regenerates_from_question_n_and_the_library_keeps_the_old(tmp_path: Path) -> None:
     path = tmp_path / "library.db"
-    chat = Chat(path)
+    chat = chat_on(path)
     chat.session.conversation.set_system("terse")  # not counted
     for text in ("one", "two", "three"):
         chat.line(text)
@@ -377,7 +343,7 @@ def test_slash_clear_starts_an_unnamed_conversation_and_slash_load_continues_the
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "library.db"
-    chat = Chat(path)
+    chat = chat_on(path)
     chat.line("/rename first")
     chat.line("one")
     first = chat.recorder.conversation_id
