@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -16,7 +17,7 @@ from chatcli.backends.openai.client import OpenAIBackend
 from chatcli.core.conversation import Conversation, Message
 from chatcli.core.session import Session
 from chatcli.core.stream import BackendSettings, Reasoning
-from chatcli.core.think import ThinkSplitter, split_think
+from chatcli.core.think import ThinkSplitter
 from chatcli.render.plain import PlainRenderer
 from chatcli.render.turn_display import TurnDisplay
 from chatcli.storage.conversation_file import ConversationFile
@@ -27,6 +28,18 @@ from tests.openai_server import OpenAIServer, Reply, chunk, sse_event, sse_reply
 from tests.terminal import TOOLBAR, exit_code, expect, say, spawn_chatcli
 
 THOUGHT_ANSWER = "<think>\nplan: add 2 and 2</think>\n\nIt is 4."
+
+
+def split_think(pieces: Iterable[str | Reasoning]) -> Iterator[str | Reasoning]:
+    """`pieces` through a ThinkSplitter as the turn feeds it: Reasoning passes through, text until the answer
+    starts is split."""
+    splitter = ThinkSplitter()
+    for piece in pieces:
+        if splitter.in_answer or isinstance(piece, Reasoning):
+            yield piece
+        else:
+            yield from splitter.feed(piece)
+    yield from splitter.flush()
 
 
 def split(pieces: list[str]) -> tuple[str, str]:

@@ -78,10 +78,6 @@ class Conversation:
         if text:
             self.messages.insert(0, Message("system", text))
 
-    def with_user(self, content: Content) -> list[Message]:
-        """The messages to send for a new user turn, without changing the conversation."""
-        return [*self.messages, Message("user", content)]
-
     def commit_exchange(self, messages: Sequence[Message]) -> None:
         """Add a whole exchange at once: the user message, tool calls and their results, the answer."""
         self.messages += messages

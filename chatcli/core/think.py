@@ -3,7 +3,6 @@ llama.cpp, vLLM, Ollama) becomes `Reasoning` pieces, recognised however the stre
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from enum import Enum, auto
 
 from chatcli.core.stream import Reasoning
@@ -85,14 +84,3 @@ def _partial_tag_length(text: str, tag: str) -> int:
         if text.endswith(tag[:length]):
             return length
     return 0
-
-
-def split_think(pieces: Iterable[str | Reasoning]) -> Iterator[str | Reasoning]:
-    """`pieces` with a leading `<think>` block turned into Reasoning; Reasoning pieces pass through."""
-    splitter = ThinkSplitter()
-    for piece in pieces:
-        if splitter.in_answer or isinstance(piece, Reasoning):
-            yield piece  # the common case, kept cheap: one check per token
-        else:
-            yield from splitter.feed(piece)
-    yield from splitter.flush()
